@@ -1,0 +1,231 @@
+"""Read a provider file and check it against its dataset specification.
+
+:func:`read_provider_file` returns the file as an Arrow table of strings (plus a
+``__row`` column: 1 = first data row) after checking what is wrong with the file
+as a whole: not CSV (a spreadsheet, another encoding, another delimiter),
+missing, unknown or repeated columns, rows with the wrong number of fields.
+:func:`check_values` then checks every value (required, type, date, code, range,
+pattern) in one DuckDB pass and raises an :class:`~fivesafes.errors.InputError`
+naming the file, row and field of the first problems found.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from fivesafes.datasets import Column, Dataset
+from fivesafes.errors import InputError
+
+MAX_REPORTED = 20
+SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # xlsx/ods (zip), xls (OLE)
+EARLIEST_DATE = "1900-01-01"
+LATEST_DATE = "2100-12-31"
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int
+    field: str
+    value: str | None
+    message: str
+
+
+def read_provider_file(path: Path, ds: Dataset) -> pa.Table:
+    name = path.name
+    if not path.exists():
+        raise InputError(name, f"no such file: {path}")
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if head.startswith(SPREADSHEET_MAGIC):
+        raise InputError(name, "is a spreadsheet, not a CSV file; export it as CSV (UTF-8)")
+    if not head.strip():
+        raise InputError(name, "is empty; a provider file starts with a header row")
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    first_line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        header_text = first_line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            name, f"the header is not UTF-8 text (byte {first_line[exc.start]:#x}); "
+            "save the file as CSV UTF-8", row=None
+        ) from None
+    header = next(csv.reader(io.StringIO(header_text)))
+    _check_header(name, header, ds)
+
+    invalid: list[int | None] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        invalid.append(row.number)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise _locate_parse_error(path, ds, str(exc)) from None
+    if invalid:
+        raise _locate_parse_error(path, ds, "wrong number of fields")
+    if table.num_rows == 0:
+        raise InputError(name, "has a header but no rows")
+    rows = pa.array(range(1, table.num_rows + 1), pa.int64())
+    return table.append_column("__row", rows)
+
+
+def _check_header(name: str, header: list[str], ds: Dataset) -> None:
+    expected = ds.column_names
+    if len(header) == 1 and len(expected) > 1:
+        for delim, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+            if delim in header[0]:
+                raise InputError(
+                    name, f"fields are separated by {label}, not commas; save it as "
+                    "comma-separated CSV"
+                )
+    seen: set[str] = set()
+    for col in header:
+        if col in seen:
+            raise InputError(name, "column appears twice in the header", field=col)
+        seen.add(col)
+    missing = [c for c in expected if c not in seen]
+    if missing:
+        raise InputError(
+            name,
+            f"the header lacks column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} required by the {ds.name} specification",
+            field=missing[0],
+        )
+    extra = [c for c in header if c not in expected]
+    if extra:
+        raise InputError(
+            name,
+            f"the header has column{'s' if len(extra) > 1 else ''} {', '.join(extra)} "
+            f"that the {ds.name} specification does not know; remove or rename "
+            f"{'them' if len(extra) > 1 else 'it'}",
+            field=extra[0],
+        )
+
+
+def _locate_parse_error(path: Path, ds: Dataset, arrow_message: str) -> InputError:
+    """Find the row behind a parse error by reading the file the slow, exact way."""
+    name = path.name
+    width = None
+    with path.open("rb") as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return InputError(
+            name,
+            f"is not UTF-8 text (byte {raw[exc.start]:#x}); save the file as CSV UTF-8",
+            row=line - 1 if line > 1 else None,
+        )
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for i, fields in enumerate(reader):
+        if i == 0:
+            width = len(fields)
+            continue
+        if not fields:
+            continue
+        if len(fields) != width:
+            return InputError(
+                name,
+                f"has {len(fields)} fields where the header has {width}"
+                + ("; the file may be truncated" if i == reader.line_num - 1 and
+                   text.rstrip("\n").count("\n") == reader.line_num - 1 else ""),
+                row=i,
+            )
+    return InputError(name, f"could not be read as CSV: {arrow_message.splitlines()[0]}")
+
+
+def _conditions(col: Column) -> list[tuple[str, str]]:
+    """SQL conditions (true = problem) and their messages, for one column."""
+    c = f'"{col.name}"'
+    out: list[tuple[str, str]] = []
+    if col.required:
+        out.append((f"{c} IS NULL", "is required but empty"))
+    if col.kind == "integer":
+        out.append((f"{c} IS NOT NULL AND TRY_CAST({c} AS BIGINT) IS NULL",
+                    "is not a whole number"))
+    elif col.kind == "number":
+        out.append((f"{c} IS NOT NULL AND TRY_CAST({c} AS DOUBLE) IS NULL", "is not a number"))
+    elif col.kind == "flag":
+        out.append((f"{c} IS NOT NULL AND {c} NOT IN ('0', '1')", "is not a flag (0 or 1)"))
+    elif col.kind == "date":
+        fmt = col.date_format.replace("'", "''")
+        readable = col.date_format.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+        parsed = f"TRY_STRPTIME({c}, '{fmt}')"
+        out.append((f"{c} IS NOT NULL AND {parsed} IS NULL",
+                    f"is not a real date in the form {readable}"))
+        out.append((
+            f"{c} IS NOT NULL AND {parsed} IS NOT NULL AND "
+            f"({parsed} < TIMESTAMP '{EARLIEST_DATE}' OR {parsed} > TIMESTAMP '{LATEST_DATE}')",
+            f"is a date outside {EARLIEST_DATE[:4]}-{LATEST_DATE[:4]}",
+        ))
+    elif col.kind == "code" and col.codes is not None:
+        listed = ", ".join("'" + v.replace("'", "''") + "'" for v in col.codes)
+        shown = ", ".join(col.codes[:12]) + (", ..." if len(col.codes) > 12 else "")
+        out.append((f"{c} IS NOT NULL AND {c} NOT IN ({listed})",
+                    f"is not a known code (expected one of {shown})"))
+    if col.pattern is not None:
+        pat = col.pattern.replace("'", "''")
+        out.append((f"{c} IS NOT NULL AND NOT regexp_full_match({c}, '{pat}')",
+                    f"is not in the expected form ({col.description.lower()})"))
+    cast = "BIGINT" if col.kind == "integer" else "DOUBLE"
+    if col.minimum is not None:
+        out.append((f"TRY_CAST({c} AS {cast}) < {col.minimum}",
+                    f"is below the minimum {col.minimum:g}"))
+    if col.maximum is not None:
+        out.append((f"TRY_CAST({c} AS {cast}) > {col.maximum}",
+                    f"is above the maximum {col.maximum:g}"))
+    return out
+
+
+def check_values(
+    con: duckdb.DuckDBPyConnection, relation: str, ds: Dataset, file_name: str
+) -> None:
+    """Check every value of ``relation`` (a table or view of strings with ``__row``).
+
+    One scan counts the problems of every kind; only if there are any does a
+    second query fetch the first few with their rows.
+    """
+    checks = [(col, cond, msg) for col in ds.columns for cond, msg in _conditions(col)]
+    if not checks:
+        return
+    counts_sql = ", ".join(f"count_if({cond})" for _, cond, _ in checks)
+    counts = con.execute(f"SELECT {counts_sql} FROM {relation}").fetchone()
+    assert counts is not None
+    failing = [(col, cond, msg, int(n)) for (col, cond, msg), n in zip(checks, counts,
+                                                                        strict=True) if n]
+    if not failing:
+        return
+    total = sum(n for *_, n in failing)
+    union = " UNION ALL ".join(
+        f"(SELECT __row, '{col.name}' AS field, \"{col.name}\"::VARCHAR AS value, "
+        f"{i} AS check_no FROM {relation} WHERE {cond} ORDER BY __row LIMIT {MAX_REPORTED})"
+        for i, (col, cond, _, _) in enumerate(failing)
+    )
+    rows = con.execute(f"SELECT * FROM ({union}) ORDER BY __row, check_no LIMIT "
+                       f"{MAX_REPORTED}").fetchall()
+    problems = [Problem(int(r[0]), str(r[1]), r[2], failing[int(r[3])][2]) for r in rows]
+    first = problems[0]
+    err = InputError(file_name, first.message, row=first.row, field=first.field,
+                     value=first.value, more=total - 1)
+    err.problems = problems  # type: ignore[attr-defined]
+    raise err

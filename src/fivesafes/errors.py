@@ -1,0 +1,50 @@
+"""The error family: user errors say what went wrong and what to do.
+
+A :class:`FivesafesError` is a *user* error (bad input, bad arguments, refused by
+policy). The CLI prints its message on one line and exits with code 2; any other
+exception is an internal error (exit code 1).
+"""
+
+from __future__ import annotations
+
+
+class FivesafesError(Exception):
+    """A user error, with a message that says what to do."""
+
+
+class InputError(FivesafesError):
+    """A provider file is not what its dataset specification says.
+
+    Names the file, the data row (1 = first row after the header) and the field.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        message: str,
+        row: int | None = None,
+        field: str | None = None,
+        value: str | None = None,
+        more: int = 0,
+    ) -> None:
+        self.file = file
+        self.row = row
+        self.field = field
+        self.value = value
+        self.more = more
+        where = file
+        if row is not None:
+            where += f", row {row} (line {row + 1})"
+        if field is not None:
+            where += f", field '{field}'"
+        text = f"{where}: {message}"
+        if value is not None:
+            text += f" (got {value!r})"
+        if more:
+            text += f"; and {more} more problem{'s' if more > 1 else ''} in this file"
+        text += ". Nothing from this file was stored."
+        super().__init__(text)
+
+
+class PolicyRefusal(FivesafesError):
+    """An action the TRE's policy does not allow."""
