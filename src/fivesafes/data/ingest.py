@@ -70,18 +70,16 @@ class IngestSummary:
         }
 
 
-def provider_files(paths: Iterable[Path], dataset: str | None = None) -> tuple[
-    list[tuple[Path, Dataset]], list[str]
-]:
+def provider_files(
+    paths: Iterable[Path], dataset: str | None = None
+) -> tuple[list[tuple[Path, Dataset]], list[str]]:
     """The files to ingest and their datasets; folders are searched for CSV files
     whose names match a dataset (a synthetic world's ``provider`` and ``reference``
     folders are found from its root)."""
     forced = None
     if dataset is not None:
         if dataset not in BY_NAME:
-            raise FivesafesError(
-                f"unknown dataset {dataset!r}; choose one of {', '.join(BY_NAME)}"
-            )
+            raise FivesafesError(f"unknown dataset {dataset!r}; choose one of {', '.join(BY_NAME)}")
         forced = BY_NAME[dataset]
     chosen: list[tuple[Path, Dataset]] = []
     skipped: list[str] = []
@@ -157,8 +155,9 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> File
     ).fetchall()
     for sha, rows in earlier:
         if sha == digest:
-            return FileResult(path.name, ds.name, int(rows), "already ingested",
-                              time.perf_counter() - t0)
+            return FileResult(
+                path.name, ds.name, int(rows), "already ingested", time.perf_counter() - t0
+            )
     if earlier:
         raise FivesafesError(
             f"{path.name}: a different file of the same name was already ingested into "
@@ -170,8 +169,9 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> File
         [ds.name, digest],
     ).fetchone()
     if same_content is not None:
-        return FileResult(path.name, ds.name, int(same_content[1]), "already ingested",
-                          time.perf_counter() - t0)
+        return FileResult(
+            path.name, ds.name, int(same_content[1]), "already ingested", time.perf_counter() - t0
+        )
 
     table = read_provider_file(path, ds)
     con.register("incoming", table)
@@ -211,9 +211,7 @@ def _store(
         _after_stage("identifiers")
         content = ds.content_columns
         birth = _birth_column(ds)
-        birth_sql = (
-            f", year({_typed(birth)}), month({_typed(birth)})" if birth is not None else ""
-        )
+        birth_sql = f", year({_typed(birth)}), month({_typed(birth)})" if birth is not None else ""
         con.execute(
             f'INSERT INTO cz."{ds.name}" SELECT record_id'
             + "".join(f", {_typed(c)}" for c in content)
@@ -262,6 +260,5 @@ def _create_tables(con: duckdb.DuckDBPyConnection, ds: Dataset) -> None:
     content_cols = "".join(f', "{c.name}" {SQL_TYPES[c.kind]}' for c in ds.content_columns)
     birth = ", birth_year SMALLINT, birth_month SMALLINT" if _birth_column(ds) else ""
     con.execute(
-        f'CREATE TABLE IF NOT EXISTS cz."{ds.name}" (record_id UUID NOT NULL'
-        f"{content_cols}{birth})"
+        f'CREATE TABLE IF NOT EXISTS cz."{ds.name}" (record_id UUID NOT NULL{content_cols}{birth})'
     )

@@ -45,8 +45,9 @@ def open_store(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     """A connection with the identifier zone attached as ``idz`` and the content
     zone as ``cz``; unfinished ingests are rolled back first."""
     if read_only and not (path / IDENTIFIERS_DB).exists():
-        raise FivesafesError(f"{path} is not a fivesafes store (no {IDENTIFIERS_DB}); "
-                             "run `fivesafes ingest` first")
+        raise FivesafesError(
+            f"{path} is not a fivesafes store (no {IDENTIFIERS_DB}); run `fivesafes ingest` first"
+        )
     path.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     mode = " (READ_ONLY)" if read_only else ""

@@ -54,8 +54,10 @@ def read_provider_file(path: Path, ds: Dataset) -> pa.Table:
         header_text = first_line.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(
-            name, f"the header is not UTF-8 text (byte {first_line[exc.start]:#x}); "
-            "save the file as CSV UTF-8", row=None
+            name,
+            f"the header is not UTF-8 text (byte {first_line[exc.start]:#x}); "
+            "save the file as CSV UTF-8",
+            row=None,
         ) from None
     header = next(csv.reader(io.StringIO(header_text)))
     _check_header(name, header, ds)
@@ -94,8 +96,8 @@ def _check_header(name: str, header: list[str], ds: Dataset) -> None:
         for delim, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
             if delim in header[0]:
                 raise InputError(
-                    name, f"fields are separated by {label}, not commas; save it as "
-                    "comma-separated CSV"
+                    name,
+                    f"fields are separated by {label}, not commas; save it as comma-separated CSV",
                 )
     seen: set[str] = set()
     for col in header:
@@ -147,8 +149,12 @@ def _locate_parse_error(path: Path, ds: Dataset, arrow_message: str) -> InputErr
             return InputError(
                 name,
                 f"has {len(fields)} fields where the header has {width}"
-                + ("; the file may be truncated" if i == reader.line_num - 1 and
-                   text.rstrip("\n").count("\n") == reader.line_num - 1 else ""),
+                + (
+                    "; the file may be truncated"
+                    if i == reader.line_num - 1
+                    and text.rstrip("\n").count("\n") == reader.line_num - 1
+                    else ""
+                ),
                 row=i,
             )
     return InputError(name, f"could not be read as CSV: {arrow_message.splitlines()[0]}")
@@ -161,8 +167,9 @@ def _conditions(col: Column) -> list[tuple[str, str]]:
     if col.required:
         out.append((f"{c} IS NULL", "is required but empty"))
     if col.kind == "integer":
-        out.append((f"{c} IS NOT NULL AND TRY_CAST({c} AS BIGINT) IS NULL",
-                    "is not a whole number"))
+        out.append(
+            (f"{c} IS NOT NULL AND TRY_CAST({c} AS BIGINT) IS NULL", "is not a whole number")
+        )
     elif col.kind == "number":
         out.append((f"{c} IS NOT NULL AND TRY_CAST({c} AS DOUBLE) IS NULL", "is not a number"))
     elif col.kind == "flag":
@@ -171,29 +178,42 @@ def _conditions(col: Column) -> list[tuple[str, str]]:
         fmt = col.date_format.replace("'", "''")
         readable = col.date_format.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
         parsed = f"TRY_STRPTIME({c}, '{fmt}')"
-        out.append((f"{c} IS NOT NULL AND {parsed} IS NULL",
-                    f"is not a real date in the form {readable}"))
-        out.append((
-            f"{c} IS NOT NULL AND {parsed} IS NOT NULL AND "
-            f"({parsed} < TIMESTAMP '{EARLIEST_DATE}' OR {parsed} > TIMESTAMP '{LATEST_DATE}')",
-            f"is a date outside {EARLIEST_DATE[:4]}-{LATEST_DATE[:4]}",
-        ))
+        out.append(
+            (f"{c} IS NOT NULL AND {parsed} IS NULL", f"is not a real date in the form {readable}")
+        )
+        out.append(
+            (
+                f"{c} IS NOT NULL AND {parsed} IS NOT NULL AND "
+                f"({parsed} < TIMESTAMP '{EARLIEST_DATE}' OR {parsed} > TIMESTAMP '{LATEST_DATE}')",
+                f"is a date outside {EARLIEST_DATE[:4]}-{LATEST_DATE[:4]}",
+            )
+        )
     elif col.kind == "code" and col.codes is not None:
         listed = ", ".join("'" + v.replace("'", "''") + "'" for v in col.codes)
         shown = ", ".join(col.codes[:12]) + (", ..." if len(col.codes) > 12 else "")
-        out.append((f"{c} IS NOT NULL AND {c} NOT IN ({listed})",
-                    f"is not a known code (expected one of {shown})"))
+        out.append(
+            (
+                f"{c} IS NOT NULL AND {c} NOT IN ({listed})",
+                f"is not a known code (expected one of {shown})",
+            )
+        )
     if col.pattern is not None:
         pat = col.pattern.replace("'", "''")
-        out.append((f"{c} IS NOT NULL AND NOT regexp_full_match({c}, '{pat}')",
-                    f"is not in the expected form ({col.description.lower()})"))
+        out.append(
+            (
+                f"{c} IS NOT NULL AND NOT regexp_full_match({c}, '{pat}')",
+                f"is not in the expected form ({col.description.lower()})",
+            )
+        )
     cast = "BIGINT" if col.kind == "integer" else "DOUBLE"
     if col.minimum is not None:
-        out.append((f"TRY_CAST({c} AS {cast}) < {col.minimum}",
-                    f"is below the minimum {col.minimum:g}"))
+        out.append(
+            (f"TRY_CAST({c} AS {cast}) < {col.minimum}", f"is below the minimum {col.minimum:g}")
+        )
     if col.maximum is not None:
-        out.append((f"TRY_CAST({c} AS {cast}) > {col.maximum}",
-                    f"is above the maximum {col.maximum:g}"))
+        out.append(
+            (f"TRY_CAST({c} AS {cast}) > {col.maximum}", f"is above the maximum {col.maximum:g}")
+        )
     return out
 
 
@@ -211,8 +231,9 @@ def check_values(
     counts_sql = ", ".join(f"count_if({cond})" for _, cond, _ in checks)
     counts = con.execute(f"SELECT {counts_sql} FROM {relation}").fetchone()
     assert counts is not None
-    failing = [(col, cond, msg, int(n)) for (col, cond, msg), n in zip(checks, counts,
-                                                                        strict=True) if n]
+    failing = [
+        (col, cond, msg, int(n)) for (col, cond, msg), n in zip(checks, counts, strict=True) if n
+    ]
     if not failing:
         return
     total = sum(n for *_, n in failing)
@@ -221,11 +242,18 @@ def check_values(
         f"{i} AS check_no FROM {relation} WHERE {cond} ORDER BY __row LIMIT {MAX_REPORTED})"
         for i, (col, cond, _, _) in enumerate(failing)
     )
-    rows = con.execute(f"SELECT * FROM ({union}) ORDER BY __row, check_no LIMIT "
-                       f"{MAX_REPORTED}").fetchall()
+    rows = con.execute(
+        f"SELECT * FROM ({union}) ORDER BY __row, check_no LIMIT {MAX_REPORTED}"
+    ).fetchall()
     problems = [Problem(int(r[0]), str(r[1]), r[2], failing[int(r[3])][2]) for r in rows]
     first = problems[0]
-    err = InputError(file_name, first.message, row=first.row, field=first.field,
-                     value=first.value, more=total - 1)
+    err = InputError(
+        file_name,
+        first.message,
+        row=first.row,
+        field=first.field,
+        value=first.value,
+        more=total - 1,
+    )
     err.problems = problems  # type: ignore[attr-defined]
     raise err

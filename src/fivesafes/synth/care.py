@@ -24,8 +24,9 @@ def child_ids(pop: Population, geo: Geography, rng: np.random.Generator) -> np.n
     """A local authority's own child reference: LA number and a serial."""
     la = geo.la[pop.area0]
     serial = rng.permutation(pop.size) + 1_000_000
-    return np.array([f"{800 + a:03d}-{s:07d}" for a, s in zip(la, serial, strict=True)],
-                    dtype=object)
+    return np.array(
+        [f"{800 + a:03d}-{s:07d}" for a, s in zip(la, serial, strict=True)], dtype=object
+    )
 
 
 def make_care(

@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from fivesafes.datasets import ETHNICITY_18, SEN_TYPES, YEAR_GROUPS
+from fivesafes.datasets import ETHNICITY_18, YEAR_GROUPS
 from fivesafes.synth.config import WorldConfig
 from fivesafes.synth.geography import Geography
 from fivesafes.synth.population import Population
-from fivesafes.synth.records import Records, months_of, year_start, years_of
+from fivesafes.synth.records import Records, blank, months_of, year_start, years_of
 
 SEN_WEIGHTS = {
-    "SPLD": 0.14, "MLD": 0.20, "SLD": 0.02, "PMLD": 0.01, "SEMH": 0.18, "SLCN": 0.20,
-    "HI": 0.02, "VI": 0.01, "MSI": 0.005, "PD": 0.02, "ASD": 0.10, "OTH": 0.05,
+    "SPLD": 0.14,
+    "MLD": 0.20,
+    "SLD": 0.02,
+    "PMLD": 0.01,
+    "SEMH": 0.18,
+    "SLCN": 0.20,
+    "HI": 0.02,
+    "VI": 0.01,
+    "MSI": 0.005,
+    "PD": 0.02,
+    "ASD": 0.10,
+    "OTH": 0.05,
 }
 STATE_SCHOOL_SHARE = 0.93
 
@@ -80,8 +90,9 @@ def make_pupil_census(
     area = np.where(census_day >= pop.move[pid], pop.area1[pid], pop.area0[pid])
     la = geo.la[area]
     estab = np.where(g <= 6, 2000 + geo.index_in_la[area], 4000 + geo.index_in_la[area] // 4)
-    school = np.array([f"{800 + a:03d}{e:04d}" for a, e in zip(la, estab, strict=True)],
-                      dtype=object)
+    school = np.array(
+        [f"{800 + a:03d}{e:04d}" for a, e in zip(la, estab, strict=True)], dtype=object
+    )
 
     # Attainment: group curve + ethnic shift + person effect + noise.
     names = eff.trajectory_groups
@@ -120,12 +131,13 @@ def make_pupil_census(
         if is_hot:
             w[types.index(eff.hotspot_sen_type)] *= eff.hotspot_odds_ratio
         idx = np.flatnonzero(hot == is_hot)
-        sen_type[idx] = np.array(types, dtype=object)[rng.choice(len(types), idx.size,
-                                                                 p=w / w.sum())]
+        sen_type[idx] = np.array(types, dtype=object)[
+            rng.choice(len(types), idx.size, p=w / w.sum())
+        ]
     sen_start = rng.integers(0, 8, n)
     has_sen = (level[pid] != "N") & (g >= sen_start[pid])
     sen_provision = np.where(has_sen, level[pid], "N").astype(object)
-    sen_recorded = np.where(has_sen, sen_type[pid], None).astype(object)
+    sen_recorded = blank(~has_sen, sen_type[pid])
 
     # Absence and exclusions rise on the declining trajectory in secondary school.
     declining = group[pid] == names.index("declining")
@@ -204,4 +216,3 @@ def school_ethnicity(cfg: WorldConfig, pop: Population, rng: np.random.Generator
     out[missing & (how >= 0.6) & (how < 0.8)] = "REFU"
     out[missing & (how >= 0.8)] = "NOBT"
     return out
-

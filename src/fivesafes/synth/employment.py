@@ -14,7 +14,7 @@ import numpy as np
 from fivesafes.synth.config import WorldConfig
 from fivesafes.synth.geography import Geography
 from fivesafes.synth.population import ENGLISH_SPEAKING, Population
-from fivesafes.synth.records import Records, age_at, day, pick, year_start
+from fivesafes.synth.records import Records, age_at, blank, day, pick, year_start
 
 NATIVE_SKILL_P = (0.20, 0.35, 0.25, 0.20)
 IMMIGRANT_SKILL_P = (0.35, 0.35, 0.18, 0.12)
@@ -31,8 +31,9 @@ def english_proficiency(pop: Population, rng: np.random.Generator) -> np.ndarray
     )
     years = np.clip(2021 - pop.arrival_year[imm], 0, 45)
     latent = rng.normal(0, 1, imm.size) + 0.08 * years
-    level = np.where(latent > 0.8, "1", np.where(latent > -0.2, "2",
-                                                 np.where(latent > -1.2, "3", "4")))
+    level = np.where(
+        latent > 0.8, "1", np.where(latent > -0.2, "2", np.where(latent > -1.2, "3", "4"))
+    )
     out[imm] = np.where(speaks, "0", level)
     return out
 
@@ -65,14 +66,13 @@ def make_earnings(
     person_noise = rng.normal(0, 0.15, n)
 
     pids, yrs = [], []
-    for year in range(cfg.first_year, cfg.last_year + 1):
-        april = day(year, 4, 15)
-        age = age_at(pop.dob, april)
-        here = ~imm | (pop.arrival_year <= year)
-        employed = (propensity < 0.78) & (age >= 16) & (age <= 66) & here & panel
+    for y in range(cfg.first_year, cfg.last_year + 1):
+        age_y = age_at(pop.dob, day(y, 4, 15))
+        here = ~imm | (pop.arrival_year <= y)
+        employed = (propensity < 0.78) & (age_y >= 16) & (age_y <= 66) & here & panel
         idx = np.flatnonzero(employed)
         pids.append(idx)
-        yrs.append(np.full(idx.size, year))
+        yrs.append(np.full(idx.size, y))
     pid = np.concatenate(pids)
     year = np.concatenate(yrs)
     rows = pid.size
@@ -88,8 +88,8 @@ def make_earnings(
         + eff.skill_pay_step * (skill[pid].astype(int) - 1)
         + emp_effect[emp]
         + eff.female_pay_logodds * (pop.sex[pid] == "F")
-        + imm[pid] * (eff.immigrant_gap_at_arrival + eff.immigrant_gap_narrowing_per_year
-                      * residence)
+        + imm[pid]
+        * (eff.immigrant_gap_at_arrival + eff.immigrant_gap_narrowing_per_year * residence)
         + prof_effect[pid]
         + 0.02 * (year - 2010)
         + person_noise[pid]
@@ -146,15 +146,15 @@ def make_census(
     ).astype(object)
     welsh = cob == "WAL"
     native_identity = np.where(
-        rng.random(rows) < 0.45, np.where(welsh, "WEL", "ENG"),
+        rng.random(rows) < 0.45,
+        np.where(welsh, "WEL", "ENG"),
         np.where(rng.random(rows) < 0.8, "BRI", "OUK"),
     )
     identity = np.where(
         imm, np.where((years > 10) & (rng.random(rows) < 0.5), "BRI", "NUK"), native_identity
     ).astype(object)
-    ethnicity = np.where(
-        rng.random(rows) < cfg.effects.ethnicity_missing["census_2021"], None, pop.ethnicity[pid]
-    ).astype(object)
+    missing = rng.random(rows) < cfg.effects.ethnicity_missing["census_2021"]
+    ethnicity = blank(missing, pop.ethnicity[pid])
     return Records(
         pid=pid,
         day=np.full(rows, census_day, dtype=np.int64),

@@ -13,7 +13,7 @@ import numpy as np
 from fivesafes.datasets import DIAGNOSIS_CHAPTERS, ETHNICITY_18
 from fivesafes.synth.config import WorldConfig
 from fivesafes.synth.population import Population
-from fivesafes.synth.records import Records, age_at, day, pick, year_start
+from fivesafes.synth.records import Records, age_at, blank, day, pick, year_start
 
 CHAPTER_P = (2, 6, 1, 3, 4, 3, 1, 1, 8, 10, 11, 2, 6, 5, 8, 1, 1, 12, 12, 0, 3, 0)
 FIRST_YEAR = 2008
@@ -42,8 +42,11 @@ def make_hospital(
     young_from = np.maximum(start, pop.dob + int(12 * 365.25))
     young_to = np.minimum(end, pop.dob + int(30 * 365.25))
     young_years = np.maximum(young_to - young_from, 0) / 365.25
-    sh_rate = SELF_HARM_RATE * np.where(female, 2.0, 1.0) * np.where(in_care, 3.0, 1.0) * (
-        np.where(convicted, 2.5, 1.0)
+    sh_rate = (
+        SELF_HARM_RATE
+        * np.where(female, 2.0, 1.0)
+        * np.where(in_care, 3.0, 1.0)
+        * (np.where(convicted, 2.5, 1.0))
     )
     sh_count = rng.poisson(sh_rate * young_years)
 
@@ -65,7 +68,7 @@ def make_hospital(
     p_missing = eff.ethnicity_missing["hospital_admissions"] * np.where(
         np.isin(group5, ["M", "O"]), eff.ethnicity_missing_minority_multiplier, 1.0
     )
-    ethnicity = np.where(rng.random(rows) < p_missing, None, pop.ethnicity[pid]).astype(object)
+    ethnicity = blank(rng.random(rows) < p_missing, pop.ethnicity[pid])
     return Records(
         pid=pid,
         day=adm,

@@ -65,7 +65,7 @@ def digit_swap(ref: str, rng: np.random.Generator) -> str:
 
 def _days_from_ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     months = (y - 1970) * 12 + (m - 1)
-    return (months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + d - 1)
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + d - 1
 
 
 def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

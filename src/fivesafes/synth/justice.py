@@ -15,7 +15,7 @@ from fivesafes.datasets import ETHNICITY_18, OFFENCE_GROUPS
 from fivesafes.synth.config import WorldConfig
 from fivesafes.synth.geography import Geography
 from fivesafes.synth.population import Population, unique_numbers
-from fivesafes.synth.records import NO_DAY, Records, age_at, day, expit, pick, years_of
+from fivesafes.synth.records import NO_DAY, Records, age_at, blank, day, expit, pick, years_of
 
 OFFENCE_P = (0.22, 0.02, 0.03, 0.25, 0.08, 0.12, 0.04, 0.08, 0.04, 0.03, 0.09)
 YOUTH_DISPOSALS = (("YCA", "DIS", "FIN", "COM", "CUS"), (0.45, 0.15, 0.05, 0.28, 0.07))
@@ -56,9 +56,9 @@ def make_justice(
     )
     late = by21 & ~early
     span_late = np.maximum(age21 - end_of_year11, 1)
-    first[late] = end_of_year11[late] + 1 + (
-        rng.random(int(late.sum())) * span_late[late]
-    ).astype(np.int64)
+    first[late] = (
+        end_of_year11[late] + 1 + (rng.random(int(late.sum())) * span_late[late]).astype(np.int64)
+    )
     # Adult onset, for everyone not convicted by 21.
     adult = ~by21 & (rng.random(n) < eff.adult_conviction_probability * np.where(male, 1.6, 0.4))
     first[adult] = age21[adult] + (rng.random(int(adult.sum())) * 25 * 365.25).astype(np.int64)
@@ -68,8 +68,12 @@ def make_justice(
 
     # Further offences: a geometric number, spaced by exponential gaps.
     offenders = np.flatnonzero(first != NO_DAY)
-    extra = rng.geometric(np.where(group[offenders] == eff.trajectory_groups.index("declining"),
-                                   0.3, 0.5)) - 1
+    extra = (
+        rng.geometric(
+            np.where(group[offenders] == eff.trajectory_groups.index("declining"), 0.3, 0.5)
+        )
+        - 1
+    )
     extra = np.minimum(extra, 12)
     count = extra + 1
     pid = np.repeat(offenders, count)
@@ -95,20 +99,20 @@ def make_justice(
     ).astype(object)
     la = geo.la[np.where(offence >= pop.move[pid], pop.area1[pid], pop.area0[pid])]
     court_kind = np.where(youth, "YC", np.where(np.isin(disposal, ["SUS", "CUS"]), "CC", "MC"))
-    court = np.array([f"{c}{a + 1:03d}" for c, a in zip(court_kind, la, strict=True)],
-                     dtype=object)
+    court = np.array([f"{c}{a + 1:03d}" for c, a in zip(court_kind, la, strict=True)], dtype=object)
     court[np.isin(disposal, ["CAU", "YCA"])] = None
     custody = disposal == "CUS"
     custody_start = np.where(custody, outcome, NO_DAY)
-    custody_end = np.where(custody, outcome + rng.exponential(200, rows).astype(np.int64) + 14,
-                           NO_DAY)
+    custody_end = np.where(
+        custody, outcome + rng.exponential(200, rows).astype(np.int64) + 14, NO_DAY
+    )
     custody_end = np.where(custody_end > day(cfg.last_year + 1, 12, 31), NO_DAY, custody_end)
 
     group5 = np.array([ETHNICITY_18[c][1] for c in pop.ethnicity[pid]], dtype=object)
     p_missing = eff.ethnicity_missing["justice_offences"] * np.where(
         np.isin(group5, ["M", "O"]), eff.ethnicity_missing_minority_multiplier, 1.0
     )
-    observed = np.where(rng.random(rows) < p_missing, None, group5).astype(object)
+    observed = blank(rng.random(rows) < p_missing, group5)
     # Officers see mixed-ethnicity people as another group half the time.
     mixed = (group5 == "M") & (rng.random(rows) < 0.5) & (observed != None)  # noqa: E711
     observed[mixed] = np.where(rng.random(int(mixed.sum())) < 0.5, "W", "B")
@@ -117,8 +121,10 @@ def make_justice(
     letters = np.array(list("ABCDEFGHJKLMNPQRTUVWXYZ"), dtype=object)
     first_year = years_of(np.where(first == NO_DAY, day(2000), first)) % 100
     pnc = np.array(
-        [f"{y:02d}/{d:07d}{letters[d % len(letters)]}" for y, d in
-         zip(first_year[pid], pnc_number[pid], strict=True)],
+        [
+            f"{y:02d}/{d:07d}{letters[d % len(letters)]}"
+            for y, d in zip(first_year[pid], pnc_number[pid], strict=True)
+        ],
         dtype=object,
     )
     records = Records(

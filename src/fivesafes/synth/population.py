@@ -25,8 +25,13 @@ ETHNIC_GROUPS: tuple[tuple[str, float, dict[str, float], float, tuple[str, ...]]
     ("WBRI", 0.780, {"british": 0.82, "welsh": 0.18}, 0.0, ()),
     ("WIRI", 0.010, {"irish": 1.0}, 0.5, ("IRL",)),
     ("WIRT", 0.003, {"irish": 0.6, "british": 0.4}, 0.0, ()),
-    ("WOTH", 0.050, {"polish": 0.5, "romanian": 0.3, "lithuanian": 0.2}, 0.8,
-     ("POL", "ROU", "LTU")),
+    (
+        "WOTH",
+        0.050,
+        {"polish": 0.5, "romanian": 0.3, "lithuanian": 0.2},
+        0.8,
+        ("POL", "ROU", "LTU"),
+    ),
     ("MWBC", 0.008, {"british": 0.6, "caribbean": 0.4}, 0.0, ()),
     ("MWBA", 0.004, {"british": 0.5, "nigerian": 0.5}, 0.0, ()),
     ("MWAS", 0.006, {"british": 0.6, "indian": 0.2, "pakistani": 0.2}, 0.0, ()),
@@ -122,7 +127,9 @@ def make_population(cfg: WorldConfig, geo: Geography, rng: np.random.Generator) 
             # Only people old enough to have arrived as adults are immigrants here.
             born_abroad = (rng.random(idx.size) < abroad) & (birth_year[idx] <= 2002)
             j = idx[born_abroad]
-            country[j] = np.array(countries, dtype=object)[rng.integers(len(countries), size=j.size)]
+            country[j] = np.array(countries, dtype=object)[
+                rng.integers(len(countries), size=j.size)
+            ]
             first = np.maximum(birth_year[j] + 16, 1975)
             arrival[j] = first + np.floor(rng.random(j.size) * (2021 - first)).astype(np.int64)
     welsh = origin == "welsh"
@@ -149,8 +156,9 @@ def make_population(cfg: WorldConfig, geo: Geography, rng: np.random.Generator) 
     if k:
         new_surname[changes] = _draw_names(names.SURNAMES["british"], k, rng)
         same = new_surname == surname
-        new_surname[same & changes] = _draw_names(names.SURNAMES["british"], int(
-            (same & changes).sum()), rng)
+        new_surname[same & changes] = _draw_names(
+            names.SURNAMES["british"], int((same & changes).sum()), rng
+        )
 
     # Home areas: minorities and immigrants live more often in deprived areas.
     minority = ethnicity != "WBRI"

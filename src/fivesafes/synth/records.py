@@ -46,8 +46,8 @@ def day(y: int, m: int = 1, d: int = 1) -> int:
 
 def year_start(years: np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 of 1 January of each year."""
-    return (np.asarray(years) - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(
-        np.int64
+    return (
+        (np.asarray(years) - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
     )
 
 
@@ -56,7 +56,9 @@ def years_of(days: np.ndarray) -> np.ndarray:
 
 
 def months_of(days: np.ndarray) -> np.ndarray:
-    return np.asarray(days).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12 + 1
+    return (
+        np.asarray(days).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12 + 1
+    )
 
 
 def age_at(dob: np.ndarray, when: np.ndarray | int) -> np.ndarray:
@@ -68,9 +70,14 @@ def expit(x: np.ndarray | float) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float))))
 
 
-def pick(
-    codes: Sequence[str], p: Sequence[float], n: int, rng: np.random.Generator
-) -> np.ndarray:
+def blank(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` as an object array with ``None`` (a blank field) where ``mask``."""
+    out = np.asarray(values).astype(object)
+    out[np.asarray(mask, dtype=bool)] = None
+    return out
+
+
+def pick(codes: Sequence[str], p: Sequence[float], n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` codes drawn with probabilities ``p`` (normalised)."""
     w = np.asarray(p, dtype=float)
     return np.asarray(codes, dtype=object)[rng.choice(len(codes), n, p=w / w.sum())]

@@ -38,7 +38,7 @@ from fivesafes.synth.health import make_hospital
 from fivesafes.synth.identifiers import ERROR_FLAGS, recorded_identifiers
 from fivesafes.synth.justice import make_justice
 from fivesafes.synth.population import NO_DATE, Population, make_population
-from fivesafes.synth.records import NO_DAY, Records
+from fivesafes.synth.records import NO_DAY, Records, blank
 
 Progress = Callable[[str, float], None]
 STAGES = (
@@ -132,8 +132,9 @@ def make_world(cfg: WorldConfig, out: Path, progress: Progress | None = None) ->
     report("truth", 8 / len(STAGES))
     _write_areas(geo, out, summary)
     _write_csv(pa.concat_tables(truth_parts), out / "truth" / "records.csv")
-    _write_people(pop, geo, group, care_truth, school_truth, justice_truth, work_truth,
-                  proficiency, cfg, out)
+    _write_people(
+        pop, geo, group, care_truth, school_truth, justice_truth, work_truth, proficiency, cfg, out
+    )
     effects = _effects_summary(cfg, employer_effects)
     (out / "truth" / "effects.json").write_text(json.dumps(effects, indent=2, sort_keys=True))
     summary.seconds = time.perf_counter() - t0
@@ -171,19 +172,20 @@ def _write_dataset(
     records = records.take(np.concatenate([np.arange(len(records)), dup]))
 
     references = {c.name for c in ds.identifier_columns} & {
-        "upn", "pnc_id", "nhs_number", "nino", "child_id"
+        "upn",
+        "pnc_id",
+        "nhs_number",
+        "nino",
+        "child_id",
     }
-    primary = None
-    for name in ("pnc_id", "nhs_number", "nino", "upn"):
-        if name in references and name != "child_id":
-            primary = name
-            break
+    primary = next((r for r in ("pnc_id", "nhs_number", "nino", "upn") if r in references), None)
     if "child_id" in references:
         primary = "upn"
     ref_values = None
     if primary is not None:
         ref_values = (
-            records.columns[primary] if primary in records.columns
+            records.columns[primary]
+            if primary in records.columns
             else getattr(pop, primary)[records.pid]
         )
     ids, flags = recorded_identifiers(
@@ -198,17 +200,13 @@ def _write_dataset(
         # Local authorities often leave the UPN out of care returns.
         upn = values["upn"]
         upn[rng.random(len(records)) < UPN_MISSING_IN_CARE] = None
-        flags["reference_missing"] = np.asarray(
-            [v is None for v in upn], dtype=bool
-        )
+        flags["reference_missing"] = np.asarray([v is None for v in upn], dtype=bool)
     area = ids["area"]
-    values["area_code"] = np.where(area >= 0, geo.code[np.maximum(area, 0)], None).astype(object)
+    values["area_code"] = blank(area < 0, geo.code[np.maximum(area, 0)])
 
     order = rng.permutation(len(records))
     table = _arrow_table(ds, values, order)
-    years = (
-        np.zeros(len(records), dtype=np.int64) if records.year is None else records.year[order]
-    )
+    years = np.zeros(len(records), dtype=np.int64) if records.year is None else records.year[order]
     file_col = np.empty(len(records), dtype=object)
     row_col = np.zeros(len(records), dtype=np.int64)
     for y in np.unique(years):
@@ -339,8 +337,10 @@ def _write_people(
         "employer_effect_first": work["employer_effect_first"],
     }
     table = pa.table(
-        {k: (v if isinstance(v, pa.Array) else pa.array(v, from_pandas=True))
-         for k, v in cols.items()}
+        {
+            k: (v if isinstance(v, pa.Array) else pa.array(v, from_pandas=True))
+            for k, v in cols.items()
+        }
     )
     _write_csv(table, out / "truth" / "people.csv")
 

@@ -1,0 +1,208 @@
+"""The ``fivesafes`` command: entry point, error handling and the commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fivesafes.cli.output import (
+    console,
+    emit_json,
+    progress_bar,
+    report_internal_error,
+    report_user_error,
+)
+from fivesafes.errors import FivesafesError
+
+app = typer.Typer(
+    name="fivesafes",
+    help="fivesafes: a trusted research environment for linked administrative data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one machine-readable JSON summary instead.")
+]
+
+
+@app.command(
+    epilog="Example: [bold]fivesafes synth --people 5000 --seed 1 --out world[/]",
+)
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the world into.")],
+    people: Annotated[int, typer.Option("--people", min=100, help="Number of people.")] = 5000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 1,
+    json_: JsonOption = False,
+) -> None:
+    """Generate a synthetic world: provider files, reference data and the truth."""
+    from fivesafes.synth import WorldConfig, make_world
+
+    with progress_bar(not json_, "synth") as update:
+        result = make_world(WorldConfig(people=people, seed=seed), out, update)
+    if json_:
+        emit_json({"command": "synth", **result.to_dict()})
+        return
+    table = Table(title=f"Synthetic world of {people:,} people (seed {seed})")
+    table.add_column("dataset")
+    table.add_column("files", justify="right")
+    table.add_column("rows", justify="right")
+    for name, rows in result.datasets.items():
+        files = sum(1 for f in result.files if f.startswith(f"provider/{name}"))
+        table.add_row(name, str(files), f"{rows:,}")
+    console.print(table)
+    console.print(
+        f"Provider files in [bold]{out / 'provider'}[/], reference data in "
+        f"[bold]{out / 'reference'}[/], truth (for evaluation only) in [bold]{out / 'truth'}[/]"
+        f" — {result.seconds:.1f} s."
+    )
+
+
+@app.command(
+    epilog="Examples: [bold]fivesafes ingest world --store store[/] (a whole synthetic world)"
+    " · [bold]fivesafes ingest returns/cla_episodes.csv --store store[/]",
+)
+def ingest(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Provider files, or folders of them.", show_default=False)
+    ],
+    store: Annotated[Path, typer.Option("--store", help="Store folder (created if new).")],
+    dataset: Annotated[
+        str | None,
+        typer.Option("--dataset", help="Dataset of the files, if their names do not say."),
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Validate provider files and store identifiers apart from content."""
+    from fivesafes.data import ingest as run_ingest
+
+    with progress_bar(not json_, "ingest") as update:
+        result = run_ingest(paths, store, dataset=dataset, progress=update)
+    if json_:
+        emit_json({"command": "ingest", **result.to_dict()})
+        return
+    d = result.to_dict()
+    console.print(
+        f"Ingested {d['files_ingested']} file(s), {d['rows_ingested']:,} rows "
+        f"({d['files_already_ingested']} already ingested) into [bold]{store}[/] "
+        f"in {result.seconds:.1f} s."
+    )
+    for skipped in result.skipped:
+        console.print(f"[yellow]skipped[/] {skipped}: its name matches no dataset")
+
+
+@app.command(epilog="Example: [bold]fivesafes store --store store[/]")
+def store(
+    store: Annotated[Path, typer.Option("--store", help="Store folder.")],
+    json_: JsonOption = False,
+) -> None:
+    """Show what a store holds: rows per dataset in each zone."""
+    from fivesafes.data import store_summary
+
+    summary = store_summary(store)
+    if json_:
+        emit_json({"command": "store", "store": str(store), "datasets": summary})
+        return
+    table = Table(title=f"Store {store}")
+    for col in ("dataset", "files", "identifier zone rows", "content zone rows"):
+        table.add_column(col, justify="left" if col == "dataset" else "right")
+    for name, counts in summary.items():
+        table.add_row(
+            name,
+            str(counts["files"]),
+            f"{counts['identifier_rows']:,}",
+            f"{counts['content_rows']:,}",
+        )
+    console.print(table)
+
+
+@app.command(epilog="Example: [bold]fivesafes datasets pupil_census[/]")
+def datasets(
+    name: Annotated[str | None, typer.Argument(help="A dataset to describe.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """List the provider datasets, or describe one: its columns, types and zones."""
+    from fivesafes.datasets import BY_NAME, DATASETS
+
+    if name is not None and name not in BY_NAME:
+        raise FivesafesError(f"unknown dataset {name!r}; choose one of {', '.join(BY_NAME)}")
+    chosen = [BY_NAME[name]] if name else list(DATASETS)
+    if json_:
+        emit_json(
+            {
+                "command": "datasets",
+                "datasets": [
+                    {
+                        "name": d.name,
+                        "title": d.title,
+                        "provider": d.provider,
+                        "yearly": d.yearly,
+                        "file": d.file_name(2015 if d.yearly else None),
+                        "columns": [
+                            {
+                                "name": c.name,
+                                "kind": c.kind,
+                                "zone": c.zone,
+                                "required": c.required,
+                                "codes": list(c.codes) if c.codes else None,
+                                "description": c.description,
+                            }
+                            for c in d.columns
+                        ],
+                    }
+                    for d in chosen
+                ],
+            }
+        )
+        return
+    for d in chosen:
+        table = Table(title=f"{d.name}: {d.title} ({d.provider})", title_justify="left")
+        for col in ("column", "type", "zone", "required", "description"):
+            table.add_column(col)
+        for c in d.columns:
+            table.add_row(c.name, c.kind, c.zone, "yes" if c.required else "", c.description)
+        console.print(table)
+
+
+@app.command(epilog="Example: [bold]fivesafes demo --out demo-output --people 10000[/]")
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for everything the demo writes.")] = (
+        Path("demo-output")
+    ),
+    people: Annotated[int, typer.Option("--people", min=100, help="Size of the world.")] = 10000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
+    json_: JsonOption = False,
+) -> None:
+    """Run the whole pipeline on a synthetic world and write a summary."""
+    from fivesafes.demo import run_demo
+
+    with progress_bar(not json_, "demo") as update:
+        result = run_demo(out, people=people, seed=seed, progress=update)
+    if json_:
+        emit_json({"command": "demo", **result})
+        return
+    console.print((out / "summary.md").read_text(), markup=False, highlight=False)
+
+
+def main() -> None:
+    """Run the CLI with fivesafes' exit codes: 0 ok, 2 user error, 1 internal error."""
+    # Typer itself handles --help (0) and bad arguments (2, with a usage line).
+    try:
+        app()
+    except FivesafesError as exc:
+        sys.exit(report_user_error(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        sys.exit(report_internal_error(exc))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
