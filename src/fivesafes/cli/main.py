@@ -103,11 +103,22 @@ def store(
     json_: JsonOption = False,
 ) -> None:
     """Show what a store holds: rows per dataset in each zone."""
+    import time
+
     from fivesafes.data import store_summary
 
+    t0 = time.perf_counter()
     summary = store_summary(store)
     if json_:
-        emit_json({"command": "store", "store": str(store), "datasets": summary})
+        emit_json(
+            {
+                "command": "store",
+                "store": str(store),
+                "datasets": summary,
+                "seconds": round(time.perf_counter() - t0, 3),
+                "paths": [str(store / "identifiers.duckdb"), str(store / "content.duckdb")],
+            }
+        )
         return
     table = Table(title=f"Store {store}")
     for col in ("dataset", "files", "identifier zone rows", "content zone rows"):

@@ -32,7 +32,7 @@ def emit_json(summary: dict[str, Any]) -> None:
 @contextmanager
 def progress_bar(enabled: bool, description: str) -> Iterator[Callable[[str, float], None]]:
     """A Rich progress bar on standard error, fed with ``(stage, fraction done)``."""
-    if not enabled:
+    if not enabled or not errors.is_terminal:  # off a terminal it only leaves a blank line
         yield lambda stage, fraction: None
         return
     with Progress(

@@ -10,6 +10,7 @@ skipped) and atomic (see :mod:`fivesafes.data.store`).
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from fivesafes.data.store import open_store, remove_ingest
-from fivesafes.data.validate import check_values, read_provider_file
+from fivesafes.data.validate import check_values, parse_date_sql, read_provider_file
 from fivesafes.datasets import BY_NAME, DATASETS, Column, Dataset, dataset_for_file
 from fivesafes.errors import FivesafesError
 
@@ -174,6 +176,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> File
         )
 
     table = read_provider_file(path, ds)
+    table = table.append_column("record_id", random_uuids(table.num_rows))
     con.register("incoming", table)
     try:
         check_values(con, "incoming", ds, path.name)
@@ -181,6 +184,16 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> File
     finally:
         con.unregister("incoming")
     return FileResult(path.name, ds.name, rows, "ingested", time.perf_counter() - t0)
+
+
+def random_uuids(n: int) -> pa.Array:
+    """``n`` random (version 4) UUIDs from the operating system's secure generator,
+    so that a record id says nothing about the record's place in its file."""
+    raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(raw)])
+    return pa.ExtensionArray.from_storage(pa.uuid(), storage)
 
 
 def _after_stage(stage: str) -> None:
@@ -197,15 +210,11 @@ def _store(
         [ingest_id, ds.name, path.name, digest],
     )
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE staged AS "
-            "SELECT gen_random_uuid() AS record_id, * FROM incoming"
-        )
         id_cols = ds.identifier_columns
         con.execute(
             f'INSERT INTO idz."{ds.name}" SELECT record_id, ?, ?, __row'
             + "".join(f", {_typed(c)}" for c in id_cols)
-            + " FROM staged",
+            + " FROM incoming",
             [ingest_id, path.name],
         )
         _after_stage("identifiers")
@@ -216,7 +225,7 @@ def _store(
             f'INSERT INTO cz."{ds.name}" SELECT record_id'
             + "".join(f", {_typed(c)}" for c in content)
             + birth_sql
-            + " FROM staged"
+            + " FROM incoming"
         )
         _after_stage("content")
         con.execute(
@@ -227,8 +236,6 @@ def _store(
     except BaseException:
         remove_ingest(con, ingest_id, ds.name)
         raise
-    finally:
-        con.execute("DROP TABLE IF EXISTS staged")
     return int(table.num_rows)
 
 
@@ -245,8 +252,7 @@ def _typed(col: Column) -> str:
     if col.kind == "flag":
         return f"({c} = '1')"
     if col.kind == "date":
-        fmt = col.date_format.replace("'", "''")
-        return f"CAST(strptime({c}, '{fmt}') AS DATE)"
+        return parse_date_sql(col)
     return c
 
 

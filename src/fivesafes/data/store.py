@@ -91,6 +91,12 @@ def remove_ingest(con: duckdb.DuckDBPyConnection, ingest_id: str, dataset: str) 
                 [ingest_id],
             )
         con.execute(f'DELETE FROM idz."{dataset}" WHERE ingest_id = ?', [ingest_id])
+        # The tables were made by this ingest if nothing else is left in them:
+        # drop them, so the store is as it was before.
+        left = con.execute(f'SELECT count(*) FROM idz."{dataset}"').fetchone()
+        if left is not None and left[0] == 0:
+            con.execute(f'DROP TABLE IF EXISTS cz."{dataset}"')
+            con.execute(f'DROP TABLE idz."{dataset}"')
     con.execute("DELETE FROM idz._ingests WHERE ingest_id = ?", [ingest_id])
 
 
@@ -114,9 +120,19 @@ def summary(path: Path) -> dict[str, dict[str, int]]:
                 "SELECT count(*) FROM idz._ingests WHERE dataset = ? AND status = 'complete'",
                 [ds.name],
             ).fetchone()
-            id_rows = con.execute(f'SELECT count(*) FROM idz."{ds.name}"').fetchone()
+            if files is None or files[0] == 0:
+                continue  # only a crashed ingest's leftovers, rolled back on the next open
+            # Rows of complete ingests only: a read-only summary cannot roll back what
+            # a crashed ingest left (that happens when the store is next opened to write).
+            complete = (
+                f'SELECT record_id FROM idz."{ds.name}" WHERE ingest_id IN '
+                "(SELECT ingest_id FROM idz._ingests WHERE status = 'complete')"
+            )
+            id_rows = con.execute(f"SELECT count(*) FROM ({complete})").fetchone()
             c_rows = (
-                con.execute(f'SELECT count(*) FROM cz."{ds.name}"').fetchone()
+                con.execute(
+                    f'SELECT count(*) FROM cz."{ds.name}" WHERE record_id IN ({complete})'
+                ).fetchone()
                 if ds.name in content
                 else (0,)
             )

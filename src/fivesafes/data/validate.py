@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -71,7 +72,7 @@ def read_provider_file(path: Path, ds: Dataset) -> pa.Table:
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            read_options=pacsv.ReadOptions(block_size=1 << 22),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in header},
@@ -86,8 +87,7 @@ def read_provider_file(path: Path, ds: Dataset) -> pa.Table:
         raise _locate_parse_error(path, ds, "wrong number of fields")
     if table.num_rows == 0:
         raise InputError(name, "has a header but no rows")
-    rows = pa.array(range(1, table.num_rows + 1), pa.int64())
-    return table.append_column("__row", rows)
+    return table.append_column("__row", pa.array(np.arange(1, table.num_rows + 1)))
 
 
 def _check_header(name: str, header: list[str], ds: Dataset) -> None:
@@ -127,37 +127,56 @@ def _locate_parse_error(path: Path, ds: Dataset, arrow_message: str) -> InputErr
     """Find the row behind a parse error by reading the file the slow, exact way."""
     name = path.name
     width = None
+    header: list[str] = []
     with path.open("rb") as fh:
         raw = fh.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        return InputError(
-            name,
-            f"is not UTF-8 text (byte {raw[exc.start]:#x}); save the file as CSV UTF-8",
-            row=line - 1 if line > 1 else None,
-        )
+    # Undecodable bytes become lone surrogates, so the row and field holding the
+    # first one can be found by parsing the file as it is.
+    text = raw.decode("utf-8-sig", errors="surrogateescape")
     reader = csv.reader(io.StringIO(text, newline=""))
+    row = 0  # numbered as the reader numbers them: 1 = first data row, blank lines skipped
     for i, fields in enumerate(reader):
         if i == 0:
-            width = len(fields)
+            header, width = fields, len(fields)
             continue
         if not fields:
             continue
+        row += 1
+        for j, value in enumerate(fields):
+            bad = next((ch for ch in value if "\udc80" <= ch <= "\udcff"), None)
+            if bad is not None:
+                return InputError(
+                    name,
+                    f"is not UTF-8 text (byte {ord(bad) - 0xDC00:#x}); save the file as CSV UTF-8",
+                    row=row,
+                    field=header[j] if j < len(header) else None,
+                )
         if len(fields) != width:
             return InputError(
                 name,
                 f"has {len(fields)} fields where the header has {width}"
                 + (
                     "; the file may be truncated"
-                    if i == reader.line_num - 1
-                    and text.rstrip("\n").count("\n") == reader.line_num - 1
+                    if text.rstrip("\r\n").count("\n") == reader.line_num - 1
                     else ""
                 ),
-                row=i,
+                row=row,
             )
     return InputError(name, f"could not be read as CSV: {arrow_message.splitlines()[0]}")
+
+
+ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+def parse_date_sql(col: Column, strict: bool = True) -> str:
+    """SQL turning a date column's text into a DATE (NULL if it is not one, unless
+    ``strict``, when a bad value raises). ISO dates use DuckDB's fast cast."""
+    c = f'"{col.name}"'
+    cast = "CAST" if strict else "TRY_CAST"
+    if col.date_format == "%Y-%m-%d":
+        return f"{cast}({c} AS DATE)"
+    fmt = col.date_format.replace("'", "''")
+    return f"{cast}({'strptime' if strict else 'try_strptime'}({c}, '{fmt}') AS DATE)"
 
 
 def _conditions(col: Column) -> list[tuple[str, str]]:
@@ -165,26 +184,30 @@ def _conditions(col: Column) -> list[tuple[str, str]]:
     c = f'"{col.name}"'
     out: list[tuple[str, str]] = []
     if col.required:
-        out.append((f"{c} IS NULL", "is required but empty"))
+        out.append((f"({c} IS NULL OR trim({c}) = '')", "is required but empty"))
     if col.kind == "integer":
+        # TRY_CAST alone would take '3.5' (as 4), '1e3' and '0x10' for whole numbers.
         out.append(
-            (f"{c} IS NOT NULL AND TRY_CAST({c} AS BIGINT) IS NULL", "is not a whole number")
+            (
+                f"{c} IS NOT NULL AND (NOT regexp_full_match({c}, '\\s*[+-]?[0-9]+\\s*') "
+                f"OR TRY_CAST({c} AS BIGINT) IS NULL)",
+                "is not a whole number",
+            )
         )
     elif col.kind == "number":
         out.append((f"{c} IS NOT NULL AND TRY_CAST({c} AS DOUBLE) IS NULL", "is not a number"))
     elif col.kind == "flag":
         out.append((f"{c} IS NOT NULL AND {c} NOT IN ('0', '1')", "is not a flag (0 or 1)"))
     elif col.kind == "date":
-        fmt = col.date_format.replace("'", "''")
         readable = col.date_format.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
-        parsed = f"TRY_STRPTIME({c}, '{fmt}')"
-        out.append(
-            (f"{c} IS NOT NULL AND {parsed} IS NULL", f"is not a real date in the form {readable}")
-        )
+        parsed = parse_date_sql(col, strict=False)
+        shape = ISO_DATE if col.date_format == "%Y-%m-%d" else None
+        bad = f"{parsed} IS NULL" + (f" OR NOT regexp_full_match({c}, '{shape}')" if shape else "")
+        out.append((f"{c} IS NOT NULL AND ({bad})", f"is not a real date in the form {readable}"))
         out.append(
             (
-                f"{c} IS NOT NULL AND {parsed} IS NOT NULL AND "
-                f"({parsed} < TIMESTAMP '{EARLIEST_DATE}' OR {parsed} > TIMESTAMP '{LATEST_DATE}')",
+                f"{c} IS NOT NULL AND ({parsed} < DATE '{EARLIEST_DATE}' "
+                f"OR {parsed} > DATE '{LATEST_DATE}')",
                 f"is a date outside {EARLIEST_DATE[:4]}-{LATEST_DATE[:4]}",
             )
         )
