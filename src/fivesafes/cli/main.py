@@ -210,6 +210,11 @@ def main() -> None:
         sys.exit(report_user_error(exc))
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:
+        if exc.filename is None:
+            sys.exit(report_internal_error(exc))
+        # A path the user gave that cannot be read or written: theirs to fix.
+        sys.exit(report_user_error(FivesafesError(f"{exc.filename}: {exc.strerror}")))
     except Exception as exc:
         sys.exit(report_internal_error(exc))
     sys.exit(0)

@@ -48,6 +48,8 @@ def open_store(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         raise FivesafesError(
             f"{path} is not a fivesafes store (no {IDENTIFIERS_DB}); run `fivesafes ingest` first"
         )
+    if path.exists() and not path.is_dir():
+        raise FivesafesError(f"{path} is not a folder; a store is a folder (created if new)")
     path.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     mode = " (READ_ONLY)" if read_only else ""

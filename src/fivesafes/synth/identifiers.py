@@ -105,7 +105,7 @@ def recorded_identifiers(
 
     # Forenames: nicknames and alternative spellings, then typos.
     forename = pop.forename[pid].copy()
-    has_alt = np.isin(forename, np.array(list(names.ALTERNATIVES), dtype=object))
+    has_alt = pd.Series(forename).isin(names.ALTERNATIVES.keys()).to_numpy()
     alt = chance(rates.forename_alternative * m_name) & has_alt
     for i in np.flatnonzero(alt):
         options = names.ALTERNATIVES[forename[i]]
@@ -121,7 +121,7 @@ def recorded_identifiers(
     old = changed & chance(rates.surname_old)
     surname = np.where(changed & ~old, pop.new_surname[pid], pop.surname[pid])
     flags["surname_old"] = old
-    has_var = np.isin(surname, np.array(list(names.SURNAME_VARIANTS), dtype=object))
+    has_var = pd.Series(surname).isin(names.SURNAME_VARIANTS.keys()).to_numpy()
     svar = chance(rates.surname_variant * m_name) & has_var
     for i in np.flatnonzero(svar):
         options = names.SURNAME_VARIANTS[surname[i]]
@@ -145,7 +145,12 @@ def recorded_identifiers(
     m2[month_off] = (m[month_off] - 1 + step[month_off]) % 12 + 1
     year_off = off & (which == 2)
     y2[year_off] += step[year_off]
-    d2[month_off | year_off] = np.minimum(d2[month_off | year_off], 28)
+    # Keep the day unless the new month is shorter (31 March -> 30 April, 29 February).
+    shift = month_off | year_off
+    month_length = _days_from_ymd(y2, m2 + 1, np.ones_like(d2)) - _days_from_ymd(
+        y2, m2, np.ones_like(d2)
+    )
+    d2[shift] = np.minimum(d2[shift], month_length[shift])
     recorded_dob = _days_from_ymd(y2, m2, d2)
     day_off = off & (which == 0)
     recorded_dob[day_off] = dob[day_off] + step[day_off]

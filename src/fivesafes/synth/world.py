@@ -201,6 +201,8 @@ def _write_dataset(
         upn = values["upn"]
         upn[rng.random(len(records)) < UPN_MISSING_IN_CARE] = None
         flags["reference_missing"] = np.asarray([v is None for v in upn], dtype=bool)
+        # A mistyped UPN that was then left out is missing, not mistyped.
+        flags["reference_typo"] &= ~flags["reference_missing"]
     area = ids["area"]
     values["area_code"] = blank(area < 0, geo.code[np.maximum(area, 0)])
 
