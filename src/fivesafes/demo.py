@@ -1,7 +1,8 @@
 """The demo: every stage of the data flow, end to end, on a synthetic world.
 
 ``run_demo(out)`` generates a world in ``out/world``, ingests it into the store
-``out/store`` and writes ``out/summary.md`` and ``out/summary.json`` saying what
+``out/store``, links its records into persons (measuring the linkage against the
+world's truth), and writes ``out/summary.md`` and ``out/summary.json`` saying what
 was generated, what was ingested, and where it lies. Later stages (linkage,
 provisioning, analysis, outputs) add their part here.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fivesafes.data import ingest, store_summary
+from fivesafes.data.link import link, measured_quality
 from fivesafes.synth import WorldConfig, make_world
 
 Progress = Callable[[str, float], None]
@@ -33,17 +35,21 @@ def run_demo(
     world = make_world(
         WorldConfig(people=people, seed=seed),
         world_dir,
-        lambda stage, f: report(f"synth: {stage}", 0.5 * f),
+        lambda stage, f: report(f"synth: {stage}", 0.2 * f),
     )
     ingested = ingest(
-        [world_dir], store_dir, progress=lambda stage, f: report(f"ingest: {stage}", 0.5 + 0.5 * f)
+        [world_dir], store_dir, progress=lambda stage, f: report(f"ingest: {stage}", 0.2 + 0.2 * f)
     )
     zones = store_summary(store_dir)
+    linked = link(store_dir, progress=lambda stage, f: report(f"link: {stage}", 0.4 + 0.55 * f))
+    quality = measured_quality(store_dir, world_dir / "truth" / "records.csv")
     result: dict[str, Any] = {
         "out": str(out),
         "world": world.to_dict(),
         "ingest": ingested.to_dict(),
         "store": zones,
+        "link": linked.to_dict(),
+        "link_quality": quality,
         "seconds": round(time.perf_counter() - t0, 3),
         "paths": {
             "provider_files": str(world_dir / "provider"),
@@ -60,7 +66,7 @@ def run_demo(
 
 
 def _markdown(r: dict[str, Any]) -> str:
-    w, i = r["world"], r["ingest"]
+    w, i, q = r["world"], r["ingest"], r["link_quality"]
     lines = [
         "# fivesafes demo",
         "",
@@ -80,6 +86,12 @@ def _markdown(r: dict[str, Any]) -> str:
         "",
         f"Ingested {i['files_ingested']} files ({i['rows_ingested']:,} rows; "
         f"{i['files_already_ingested']} already ingested) in {i['seconds']:.1f} s.",
+        "",
+        f"Linked {r['link']['records']:,} records into {r['link']['persons']:,} persons "
+        f"(threshold {r['link']['threshold']}) in {r['link']['seconds']:.1f} s. Against the "
+        f"truth: pairwise precision {q['precision']:.4f}, recall {q['recall']:.4f}, "
+        f"F1 {q['f1']:.4f} ({q['false_matches']:,} false and {q['missed_matches']:,} missed "
+        "matching pairs).",
         "",
         "Where it lies:",
         "",

@@ -97,6 +97,35 @@ def ingest(
         console.print(f"[yellow]skipped[/] {skipped}: its name matches no dataset")
 
 
+@app.command(
+    epilog="Example: [bold]fivesafes link --store store --threshold 0.95[/]",
+)
+def link(
+    store: Annotated[Path, typer.Option("--store", help="Store folder (already ingested).")],
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold", help="Match probability at or above which two records are one person."
+        ),
+    ] = 0.95,
+    json_: JsonOption = False,
+) -> None:
+    """Link every record into persons (trusted third party, identifier zone only)."""
+    from fivesafes.data.link import link as run_link
+
+    with progress_bar(not json_, "link") as update:
+        result = run_link(store, threshold=threshold, progress=update)
+    if json_:
+        emit_json({"command": "link", **result.to_dict()})
+        return
+    console.print(
+        f"Linked {result.records:,} records into {result.persons:,} persons "
+        f"({result.pairs_matched:,} of {result.pairs_scored:,} scored pairs at or above "
+        f"{result.threshold}) in {result.seconds:.1f} s; the map record id → person id is "
+        f"in the identifier zone ({store / 'identifiers.duckdb'}, table person_map)."
+    )
+
+
 @app.command(epilog="Example: [bold]fivesafes store --store store[/]")
 def store(
     store: Annotated[Path, typer.Option("--store", help="Store folder.")],

@@ -184,7 +184,7 @@ def _conditions(col: Column) -> list[tuple[str, str]]:
     c = f'"{col.name}"'
     out: list[tuple[str, str]] = []
     if col.required:
-        out.append((f"({c} IS NULL OR trim({c}) = '')", "is required but empty"))
+        out.append((f"({c} IS NULL OR regexp_full_match({c}, '\\s*'))", "is required but empty"))
     if col.kind == "integer":
         # TRY_CAST alone would take '3.5' (as 4), '1e3' and '0x10' for whole numbers.
         out.append(

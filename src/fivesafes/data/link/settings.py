@@ -129,9 +129,21 @@ def _postcode_comparison() -> ComparisonCreator:
 
 
 def _reference_comparison(col: str) -> ComparisonCreator:
-    # One transposed or mistyped character still counts for a lot: reference
-    # numbers are mistyped, rarely shared.
-    return cl.DamerauLevenshteinAtThresholds(col, [1])
+    # Starting values, refined by the data: random pairs almost never share a
+    # reference number (random sampling rarely sees one, so u needs a prior), and
+    # one mistyped or transposed character still counts for a lot. A dataset that
+    # few records come from (a local authority's child ids) may give EM too little
+    # to estimate m from, and then these stand.
+    return cl.CustomComparison(
+        output_column_name=col,
+        comparison_description=f"{col}: exact, one character different",
+        comparison_levels=[
+            cll.NullLevel(col),
+            cll.ExactMatchLevel(col).configure(m_probability=0.95, u_probability=1e-6),
+            cll.DamerauLevenshteinLevel(col, 1).configure(m_probability=0.01, u_probability=1e-5),
+            cll.ElseLevel().configure(m_probability=0.04, u_probability=1 - 1.1e-5),
+        ],
+    )
 
 
 def comparisons() -> list[ComparisonCreator]:
