@@ -2,9 +2,9 @@
 
 ``run_demo(out)`` generates a world in ``out/world``, ingests it into the store
 ``out/store``, links its records into persons (measuring the linkage against the
-world's truth), and writes ``out/summary.md`` and ``out/summary.json`` saying what
-was generated, what was ingested, and where it lies. Later stages (linkage,
-provisioning, analysis, outputs) add their part here.
+world's truth), provisions a project workspace, and writes ``out/summary.md``
+and ``out/summary.json`` saying what was done and where it lies. Later stages
+(analysis, outputs) add their part here.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fivesafes.data import ingest, store_summary
+from fivesafes.data import ingest, provision, store_summary
 from fivesafes.data.link import link, measured_quality
 from fivesafes.synth import WorldConfig, make_world
 
 Progress = Callable[[str, float], None]
+DEMO_PROJECT = "attainment-and-offending"
+DEMO_DATASETS = ("pupil_census", "justice_offences", "cla_episodes", "areas")
 
 
 def run_demo(
@@ -43,6 +45,7 @@ def run_demo(
     zones = store_summary(store_dir)
     linked = link(store_dir, progress=lambda stage, f: report(f"link: {stage}", 0.4 + 0.55 * f))
     quality = measured_quality(store_dir, world_dir / "truth" / "records.csv")
+    workspace = provision(store_dir, DEMO_PROJECT, list(DEMO_DATASETS))
     result: dict[str, Any] = {
         "out": str(out),
         "world": world.to_dict(),
@@ -50,12 +53,14 @@ def run_demo(
         "store": zones,
         "link": linked.to_dict(),
         "link_quality": quality,
+        "provision": workspace.to_dict(),
         "seconds": round(time.perf_counter() - t0, 3),
         "paths": {
             "provider_files": str(world_dir / "provider"),
             "truth": str(world_dir / "truth"),
             "identifier_zone": str(store_dir / "identifiers.duckdb"),
             "content_zone": str(store_dir / "content.duckdb"),
+            "workspace": str(workspace.workspace),
             "summary": str(out / "summary.md"),
         },
     }
@@ -92,6 +97,11 @@ def _markdown(r: dict[str, Any]) -> str:
         f"truth: pairwise precision {q['precision']:.4f}, recall {q['recall']:.4f}, "
         f"F1 {q['f1']:.4f} ({q['false_matches']:,} false and {q['missed_matches']:,} missed "
         "matching pairs).",
+        "",
+        f"Provisioned project `{DEMO_PROJECT}`: "
+        + ", ".join(f"{k} ({v:,} rows)" for k, v in r["provision"]["rows"].items())
+        + f" for {r['provision']['persons']:,} persons under the project's own pseudonyms, "
+        "with no identifier and no global person id.",
         "",
         "Where it lies:",
         "",

@@ -126,6 +126,40 @@ def link(
     )
 
 
+@app.command(
+    epilog="Example: [bold]fivesafes provision --store store --project p001 "
+    "--datasets pupil_census,justice_offences[/]",
+)
+def provision(
+    store: Annotated[Path, typer.Option("--store", help="Store folder (linked).")],
+    project: Annotated[str, typer.Option("--project", help="Project name (letters, digits, - _).")],
+    datasets: Annotated[
+        list[str],
+        typer.Option(
+            "--datasets", help="Approved datasets: comma-separated, or the option repeated."
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Workspace file (default: in the store).")
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Build a project workspace: approved content keyed by per-project pseudonyms."""
+    from fivesafes.data.provision import provision as run_provision
+
+    names = [d.strip() for item in datasets for d in item.split(",") if d.strip()]
+    with progress_bar(not json_, "provision") as update:
+        result = run_provision(store, project, names, out=out, progress=update)
+    if json_:
+        emit_json({"command": "provision", **result.to_dict()})
+        return
+    console.print(
+        f"Workspace for project [bold]{project}[/] at [bold]{result.workspace}[/]: "
+        + ", ".join(f"{name} ({rows:,} rows)" for name, rows in result.rows.items())
+        + f"; {result.persons:,} persons under this project's own pseudonyms."
+    )
+
+
 @app.command(epilog="Example: [bold]fivesafes store --store store[/]")
 def store(
     store: Annotated[Path, typer.Option("--store", help="Store folder.")],
