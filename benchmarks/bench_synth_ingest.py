@@ -63,7 +63,9 @@ def main() -> None:
     for stage in ("synth", "ingest"):
         out = subprocess.run(
             [sys.executable, "-c", STAGE, stage, str(args.people), str(world), str(store)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         results[stage] = json.loads(out.strip().splitlines()[-1])
     size = sum(f.stat().st_size for f in (world / "provider").glob("*.csv")) / 2**20

@@ -1,0 +1,146 @@
+"""Shared fixtures.
+
+Synthetic world (``synth_*``): one world of 20,000 people (seed 7), generated once per
+test session (once per xdist worker, each in its own temporary directory), and the
+same world read back and joined to its truth, so that tests can compare what the
+providers sent with what is true. Never modify either: they are shared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fivesafes.datasets import BY_NAME, dataset_for_file
+from fivesafes.synth import WorldConfig, make_world
+
+SYNTH_PEOPLE = 20_000
+SYNTH_SEED = 7
+#: Stands for a blank date (and "never" for a move or change of surname).
+NO_DATE = np.iinfo(np.int64).max
+
+
+def read_strings(path: Path) -> pd.DataFrame:
+    """A CSV exactly as written: every field a string, blank fields as ''."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def days(values: pd.Series, fmt: str = "%Y-%m-%d") -> np.ndarray:
+    """Dates written as text, as days since 1970-01-01 (NO_DATE where blank)."""
+    parsed = pd.to_datetime(values.replace("", None), format=fmt)
+    out = np.full(len(values), NO_DATE, dtype=np.int64)
+    ok = parsed.notna().to_numpy()
+    out[ok] = parsed[ok].to_numpy().astype("datetime64[D]").astype(np.int64)
+    return out
+
+
+def jan1(years: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of 1 January of each year."""
+    y = np.asarray(years, dtype=np.int64) - 1970
+    return y.astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+
+
+def record_day(dataset: str, rows: pd.DataFrame) -> np.ndarray:
+    """The date each provider row was made, from its own content (it decides which
+    surname and postcode were current)."""
+    if dataset == "pupil_census":  # January census of the academic year
+        return jan1(rows["academic_year"].astype(int).to_numpy() + 1) + 17
+    if dataset == "justice_offences":
+        return days(rows["offence_date"])
+    if dataset == "cla_episodes":
+        return days(rows["episode_start"])
+    if dataset == "cin_census":  # 31 March (30 in leap years) ending the census year
+        return jan1(rows["census_year"].astype(int).to_numpy() + 1) + 89
+    if dataset == "hospital_admissions":
+        return days(rows["admission_date"], "%d/%m/%Y")
+    if dataset == "earnings_survey":  # mid-April of the survey year
+        return jan1(rows["survey_year"].astype(int).to_numpy()) + 104
+    if dataset == "census_2021":
+        return np.full(len(rows), np.datetime64("2021-03-21").astype(np.int64))
+    raise KeyError(dataset)
+
+
+@dataclass
+class SynthWorld:
+    """One generated world, read back.
+
+    ``provider[name]``: a dataset's rows from all its files, every field a string,
+    with ``file`` and ``row`` (1-based data row) added. ``linked[name]``: the same
+    rows joined to ``truth/records.csv`` (person_id, duplicate, error flags as ints)
+    and to the person's truth (columns prefixed ``true_``), plus ``recorded_dob`` and
+    ``record_day`` (days since 1970). ``people`` is ``truth/people.csv`` as strings
+    plus ``pid`` (int), ``dob_days``, ``move_days``, ``change_days`` (NO_DATE if
+    never), and ``q0``/``q1``: deprivation quintile (1 = most deprived) of the home
+    area before and after the move.
+    """
+
+    root: Path
+    config: WorldConfig
+    people: pd.DataFrame
+    records: pd.DataFrame
+    areas: pd.DataFrame
+    provider: dict[str, pd.DataFrame]
+    linked: dict[str, pd.DataFrame]
+
+
+def load_world(root: Path, config: WorldConfig) -> SynthWorld:
+    records = pd.read_csv(
+        root / "truth" / "records.csv", dtype={"dataset": str, "file": str}, keep_default_na=False
+    )
+    areas = read_strings(root / "reference" / "areas.csv")
+    quintile = dict(
+        zip(areas["area_code"], (areas["deprivation_decile"].astype(int) + 1) // 2, strict=True)
+    )
+    people = read_strings(root / "truth" / "people.csv")
+    people["pid"] = people["person_id"].astype(np.int64)
+    people["dob_days"] = days(people["date_of_birth"])
+    people["move_days"] = days(people["move_date"])
+    people["change_days"] = days(people["surname_change"])
+    people["q0"] = people["area_code"].map(quintile)
+    people["q1"] = people["area_code_after_move"].map(quintile)
+    true = people.add_prefix("true_")
+
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for path in sorted((root / "provider").glob("*.csv")):
+        ds = dataset_for_file(path.name)
+        assert ds is not None, f"{path.name} matches no dataset"
+        df = read_strings(path)
+        df.insert(0, "file", path.name)
+        df.insert(1, "row", np.arange(1, len(df) + 1))
+        parts.setdefault(ds.name, []).append(df)
+    provider = {name: pd.concat(dfs, ignore_index=True) for name, dfs in parts.items()}
+
+    linked = {}
+    for name, df in provider.items():
+        fmt = BY_NAME[name].column("date_of_birth").date_format
+        d = df.merge(
+            records.drop(columns="dataset"), on=["file", "row"], how="left", validate="1:1"
+        )
+        d = d.merge(true, left_on="person_id", right_on="true_pid", how="left", validate="m:1")
+        d["recorded_dob"] = days(d["date_of_birth"], fmt)
+        d["record_day"] = record_day(name, d)
+        linked[name] = d
+    return SynthWorld(root, config, people, records, areas, provider, linked)
+
+
+@pytest.fixture(scope="session")
+def synth_config() -> WorldConfig:
+    return WorldConfig(people=SYNTH_PEOPLE, seed=SYNTH_SEED)
+
+
+@pytest.fixture(scope="session")
+def synth_world_dir(tmp_path_factory: pytest.TempPathFactory, synth_config: WorldConfig) -> Path:
+    """The folder of one synthetic world of 20,000 people (seed 7). Read only."""
+    out = tmp_path_factory.mktemp("synth-world")
+    make_world(synth_config, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synth_world(synth_world_dir: Path, synth_config: WorldConfig) -> SynthWorld:
+    """The same world read back and joined to its truth. Read only."""
+    return load_world(synth_world_dir, synth_config)
