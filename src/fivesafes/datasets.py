@@ -258,6 +258,11 @@ class Dataset:
         return tuple(c for c in self.columns if c.to_content)
 
     @property
+    def about_persons(self) -> bool:
+        """Whether each record is about a person (so it is linked), unlike reference data."""
+        return {"forename", "surname", "date_of_birth"} <= set(self.column_names)
+
+    @property
     def private_columns(self) -> tuple[Column, ...]:
         """Columns that must never reach the research side."""
         return tuple(c for c in self.columns if c.zone == "identifier")
@@ -822,6 +827,7 @@ DATASETS: tuple[Dataset, ...] = (
     AREAS,
 )
 BY_NAME: dict[str, Dataset] = {d.name: d for d in DATASETS}
+PERSON_DATASETS: tuple[Dataset, ...] = tuple(d for d in DATASETS if d.about_persons)
 
 
 def dataset_for_file(file_name: str) -> Dataset | None:

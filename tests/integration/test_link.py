@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from fivesafes import datasets
 from fivesafes.data import ingest
 from fivesafes.data.link import DEFAULT_THRESHOLD, LinkSummary, link
 from fivesafes.data.store import open_store, table_names
@@ -20,15 +21,7 @@ from fivesafes.synth import WorldConfig, make_world
 
 PEOPLE = 3000
 SEED = 3
-PERSON_DATASETS = (
-    "pupil_census",
-    "justice_offences",
-    "cla_episodes",
-    "cin_census",
-    "hospital_admissions",
-    "earnings_survey",
-    "census_2021",
-)
+PERSON_DATASETS = tuple(d.name for d in datasets.PERSON_DATASETS)
 
 
 @dataclass

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from fivesafes import datasets
 from fivesafes.data import ingest
 from fivesafes.data.link import link
 from fivesafes.data.provision import ProvisionSummary, provision, pseudonymise
@@ -25,15 +26,7 @@ from fivesafes.synth import WorldConfig, make_world
 
 pytestmark = pytest.mark.slow
 
-PERSON_DATASETS = [
-    "pupil_census",
-    "justice_offences",
-    "cla_episodes",
-    "cin_census",
-    "hospital_admissions",
-    "earnings_survey",
-    "census_2021",
-]
+PERSON_DATASETS = [d.name for d in datasets.PERSON_DATASETS]
 ALL = [*PERSON_DATASETS, "areas"]
 IDENTIFIER_COLUMNS = (
     "forename",

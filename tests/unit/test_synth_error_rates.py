@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fivesafes.datasets import PERSON_DATASETS
 from fivesafes.synth import names
 from fivesafes.synth.config import ErrorRates
 from fivesafes.synth.identifiers import ERROR_FLAGS
@@ -149,15 +150,7 @@ PROPORTIONAL = (
 
 @pytest.mark.parametrize(
     "dataset",
-    [
-        "pupil_census",
-        "justice_offences",
-        "cla_episodes",
-        "cin_census",
-        "hospital_admissions",
-        "earnings_survey",
-        "census_2021",
-    ],
+    [d.name for d in PERSON_DATASETS],
 )
 def test_dataset_multiplier_recovered(synth_world, probabilities, dataset: str) -> None:
     """Some providers are sloppier than others: the multiplier estimated from each

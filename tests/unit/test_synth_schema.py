@@ -6,17 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fivesafes.datasets import AREAS, BY_NAME, ETHNICITY_5, ETHNICITY_18
+from fivesafes.datasets import AREAS, BY_NAME, ETHNICITY_5, ETHNICITY_18, PERSON_DATASETS
 
-PROVIDER_DATASETS = (
-    "pupil_census",
-    "justice_offences",
-    "cla_episodes",
-    "cin_census",
-    "hospital_admissions",
-    "earnings_survey",
-    "census_2021",
-)
+PROVIDER_DATASETS = tuple(d.name for d in PERSON_DATASETS)
 
 
 @pytest.mark.parametrize("name", PROVIDER_DATASETS)

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from fivesafes.data.link import settings as model
 from fivesafes.data.store import IDENTIFIERS_DB, open_store, table_names
-from fivesafes.datasets import DATASETS, Dataset
+from fivesafes.datasets import PERSON_DATASETS, Dataset
 from fivesafes.errors import FivesafesError
 
 Progress = Callable[[str, float], None]
@@ -81,11 +81,7 @@ class LinkSummary:
 def person_datasets(con: duckdb.DuckDBPyConnection) -> list[Dataset]:
     """The datasets in the store whose records are about persons (not ``areas``)."""
     present = table_names(con, "idz")
-    return [
-        ds
-        for ds in DATASETS
-        if ds.name in present and {"forename", "surname", "date_of_birth"} <= set(ds.column_names)
-    ]
+    return [ds for ds in PERSON_DATASETS if ds.name in present]
 
 
 def _clean_name_sql(col: str) -> str:
