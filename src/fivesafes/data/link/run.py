@@ -15,8 +15,10 @@ person's first record (dataset, file, row), not Splink's cluster ids.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from fivesafes.data.link import settings as model
+from fivesafes.data.link.engine import ENGINES, SplinkResult, run_splink
 from fivesafes.data.store import IDENTIFIERS_DB, open_store, table_names
 from fivesafes.datasets import PERSON_DATASETS, Dataset
 from fivesafes.errors import FivesafesError
@@ -36,10 +39,9 @@ Progress = Callable[[str, float], None]
 #: Pairs at or above this match probability are the same person. Clusters are
 #: connected components, so one false link joins two people: keep it high.
 DEFAULT_THRESHOLD = 0.95
-#: Pairs sampled to estimate u probabilities (all pairs are sampled in a small store).
-U_MAX_PAIRS = 5e6
-SEED = 20240601
 MAP_TABLE = "person_map"
+RUNS_TABLE = "link_runs"
+BORDERLINE_TABLE = "link_borderline"
 
 _SPLINK_LOGGERS = ("splink", "splink.internals")
 
@@ -56,6 +58,8 @@ class LinkSummary:
     records_by_dataset: dict[str, int] = field(default_factory=dict)
     probability_two_random_records_match: float = 0.0
     notes: list[str] = field(default_factory=list)  # Splink's warnings, if any
+    engine: str = "duckdb"
+    estimated: dict[str, float] = field(default_factory=dict)  # the model's own estimates
 
     @property
     def paths(self) -> list[Path]:
@@ -72,6 +76,8 @@ class LinkSummary:
             "seconds": round(self.seconds, 3),
             "records_by_dataset": self.records_by_dataset,
             "probability_two_random_records_match": self.probability_two_random_records_match,
+            "engine": self.engine,
+            "estimated_by_model": self.estimated,
             "map": f"{IDENTIFIERS_DB}:{MAP_TABLE}",
             "notes": self.notes,
             "paths": [str(p) for p in self.paths],
@@ -123,8 +129,9 @@ def _groups_table(groups: dict[str, list[str]]) -> pa.Table:
     )
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> None:
-    """Make ``records``, the table Splink links, in the linkage connection."""
+def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
+    """Make ``records``, the table Splink links (standardised identifiers, name
+    variants, postcode sector and district), in ``con``, and return it."""
     con.register("raw", raw)
     con.register("forenames", _groups_table(model.forename_groups()))
     con.register("surnames", _groups_table(model.surname_groups()))
@@ -148,6 +155,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> None:
     )
     for name in ("raw", "forenames", "surnames"):
         con.unregister(name)
+    return con.sql("SELECT * FROM records").to_arrow_table()
 
 
 class _Notes(logging.Handler):
@@ -192,19 +200,32 @@ def link(
     store: Path,
     threshold: float = DEFAULT_THRESHOLD,
     progress: Progress | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> LinkSummary:
     """Link every person record in the store at ``store`` into persons, and write
     ``idz.person_map``. ``threshold`` is the match probability at or above which
-    two records are taken to be the same person."""
+    two records are taken to be the same person; ``engine`` is ``duckdb`` (in
+    memory, the default) or ``spark`` (local mode, or the cluster at
+    ``spark_master``)."""
     if not 0.0 < threshold < 1.0:
         raise FivesafesError(
             f"the threshold is a match probability: give one between 0 and 1, not {threshold}"
         )
+    if engine not in ENGINES:
+        raise FivesafesError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if not (store / IDENTIFIERS_DB).exists():
         raise FivesafesError(
             f"{store} is not a fivesafes store (no {IDENTIFIERS_DB}); run `fivesafes ingest` first"
         )
-    from splink import DuckDBAPI, Linker
+    if engine == "spark":
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            raise FivesafesError(
+                "the Spark engine needs pyspark and Java: pip install 'splink[spark]' and a "
+                "Java 17 runtime, or use --engine duckdb"
+            ) from None
 
     t0 = time.perf_counter()
 
@@ -223,48 +244,42 @@ def link(
         if raw.num_rows == 0:
             raise FivesafesError(f"{store} has no person records to link; ingest some first")
 
-        # Splink works in a connection of its own, in memory: it never sees the
-        # content zone, and leaves nothing behind in the store.
+        # Splink works apart from the store (in memory, or on Spark): it never
+        # sees the content zone, and leaves nothing behind in the store.
         lcon = duckdb.connect()
         try:
-            _prepare(lcon, raw)
-            db_api = DuckDBAPI(connection=lcon)
-            records = db_api.register("records", table_name="records_input")
-            linker = Linker(records, model.settings(), log_level=None)
-            training = linker.training
-
-            step("estimating the prior", 0.1)
-            training.estimate_probability_two_random_records_match(
-                list(model.deterministic_rules()), recall=model.DETERMINISTIC_RECALL
+            records = _prepare(lcon, raw)
+            result = run_splink(
+                records,
+                model.settings(),
+                deterministic_rules=model.deterministic_rules(),
+                deterministic_recall=model.DETERMINISTIC_RECALL,
+                training_rules=model.training_blocking_rules(),
+                threshold=threshold,
+                engine=engine,
+                spark_master=spark_master,
+                progress=lambda m, f: step(m, 0.05 + 0.85 * f),
             )
-            step("estimating u by random sampling", 0.2)
-            training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
-            rules = model.training_blocking_rules()
-            for i, rule in enumerate(rules):
-                step("estimating m by expectation maximisation", 0.35 + 0.2 * i / len(rules))
-                training.estimate_parameters_using_expectation_maximisation(
-                    rule, record_sample_proportion=1.0
-                )
-
-            step("scoring pairs", 0.6)
-            predictions = linker.inference.predict()
-            pairs_scored, pairs_matched = lcon.execute(
-                f"SELECT count(*), count(*) FILTER (WHERE match_probability >= {threshold}) "
-                f"FROM {predictions.physical_name}"
-            ).fetchall()[0]
-
-            step("clustering", 0.85)
-            clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-                predictions, threshold_match_probability=threshold
-            )
-            person_map = lcon.sql(_map_sql(clusters.physical_name)).to_arrow_table()
-            model_json = linker.misc.save_model_to_json()
-            prior = float(model_json["probability_two_random_records_match"])
+            lcon.register("clusters", result.clusters)
+            person_map = lcon.sql(_map_sql("clusters")).to_arrow_table()
         finally:
             lcon.close()
 
         step("writing the person map", 0.95)
-        _write_map(scon, person_map)
+        prior = float(result.model["probability_two_random_records_match"])
+        summary = LinkSummary(
+            store=store,
+            records=raw.num_rows,
+            persons=0,
+            pairs_scored=result.pairs_scored,
+            pairs_matched=result.pairs_matched,
+            threshold=threshold,
+            seconds=0.0,
+            probability_two_random_records_match=prior,
+            engine=engine,
+            estimated=result.estimated,
+        )
+        _write_results(scon, person_map, result, summary)
         by_dataset = dict(
             scon.execute(
                 f"SELECT dataset, count(*) FROM idz.{MAP_TABLE} GROUP BY dataset ORDER BY dataset"
@@ -274,18 +289,11 @@ def link(
             f"SELECT count(DISTINCT person_id) FROM idz.{MAP_TABLE}"
         ).fetchall()
     step("done", 1.0)
-    return LinkSummary(
-        store=store,
-        records=raw.num_rows,
-        persons=int(persons),
-        pairs_scored=int(pairs_scored),
-        pairs_matched=int(pairs_matched),
-        threshold=threshold,
-        seconds=time.perf_counter() - t0,
-        records_by_dataset={str(k): int(v) for k, v in by_dataset.items()},
-        probability_two_random_records_match=prior,
-        notes=list(notes),
-    )
+    summary.persons = int(persons)
+    summary.records_by_dataset = {str(k): int(v) for k, v in by_dataset.items()}
+    summary.notes = list(notes)
+    summary.seconds = time.perf_counter() - t0
+    return summary
 
 
 def _map_sql(clusters: str) -> str:
@@ -298,8 +306,7 @@ def _map_sql(clusters: str) -> str:
                     ORDER BY rec.dataset_order, rec.source_file, rec.source_row, rec.unique_id
                 ) AS rn
             FROM records rec
-            LEFT JOIN (SELECT DISTINCT unique_id, cluster_id FROM {clusters}) c
-                USING (unique_id)
+            LEFT JOIN {clusters} c USING (unique_id)
         ),
         firsts AS (SELECT cluster_id, min(rn) AS first FROM r GROUP BY cluster_id),
         persons AS (
@@ -312,9 +319,22 @@ def _map_sql(clusters: str) -> str:
     """
 
 
-def _write_map(con: duckdb.DuckDBPyConnection, person_map: pa.Table) -> None:
-    """Replace ``idz.person_map`` in one transaction."""
+def _write_results(
+    con: duckdb.DuckDBPyConnection,
+    person_map: pa.Table,
+    result: SplinkResult,
+    summary: LinkSummary,
+) -> None:
+    """Replace ``idz.person_map``, and record the run (``idz.link_runs``: the model,
+    the match-weight distribution, the estimates) and its borderline pairs
+    (``idz.link_borderline``), in one transaction."""
+    run = {
+        **summary.to_dict(),
+        "weight_histogram": result.weight_histogram,
+        "model": result.model,
+    }
     con.register("new_map", person_map)
+    con.register("new_borderline", result.borderline)
     try:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -325,12 +345,29 @@ def _write_map(con: duckdb.DuckDBPyConnection, person_map: pa.Table) -> None:
             con.execute(
                 f"INSERT INTO idz.{MAP_TABLE} SELECT record_id, dataset, person_id FROM new_map"
             )
+            con.execute(
+                f"CREATE TABLE IF NOT EXISTS idz.{RUNS_TABLE} ("
+                "run_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, run VARCHAR NOT NULL)"
+            )
+            run_id = uuid.uuid4().hex
+            con.execute(
+                f"INSERT INTO idz.{RUNS_TABLE} VALUES (?, now(), ?)",
+                [run_id, json.dumps(run, default=str)],
+            )
+            con.execute(
+                f"CREATE OR REPLACE TABLE idz.{BORDERLINE_TABLE} AS "
+                "SELECT ? AS run_id, CAST(unique_id_l AS UUID) AS record_id_l, "
+                "CAST(unique_id_r AS UUID) AS record_id_r, match_weight, match_probability "
+                "FROM new_borderline",
+                [run_id],
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
         con.unregister("new_map")
+        con.unregister("new_borderline")
 
 
 __all__ = ["DEFAULT_THRESHOLD", "LinkSummary", "link"]
