@@ -97,33 +97,92 @@ def ingest(
         console.print(f"[yellow]skipped[/] {skipped}: its name matches no dataset")
 
 
-@app.command(
-    epilog="Example: [bold]fivesafes link --store store --threshold 0.95[/]",
+link_app = typer.Typer(
+    help="Link records into persons (trusted third party), and report on the linkage.",
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    invoke_without_command=True,
+)
+app.add_typer(link_app, name="link")
+
+
+@link_app.callback(
+    epilog="Examples: [bold]fivesafes link --store store --threshold 0.95[/] · "
+    "[bold]fivesafes link --store store --engine spark[/] · "
+    "[bold]fivesafes link report --store store --truth world/truth/records.csv[/]",
 )
 def link(
-    store: Annotated[Path, typer.Option("--store", help="Store folder (already ingested).")],
+    ctx: typer.Context,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="Store folder (already ingested).")
+    ] = None,
     threshold: Annotated[
         float,
         typer.Option(
             "--threshold", help="Match probability at or above which two records are one person."
         ),
     ] = 0.95,
+    engine: Annotated[
+        str, typer.Option("--engine", help="duckdb (embedded, default) or spark.")
+    ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="With --engine spark: a cluster's master URL (default: local mode).",
+        ),
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
     """Link every record into persons (trusted third party, identifier zone only)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if store is None:
+        raise FivesafesError("give the store to link with --store (a folder made by ingest)")
     from fivesafes.data.link import link as run_link
 
     with progress_bar(not json_, "link") as update:
-        result = run_link(store, threshold=threshold, progress=update)
+        result = run_link(
+            store, threshold=threshold, progress=update, engine=engine, spark_master=spark_master
+        )
     if json_:
         emit_json({"command": "link", **result.to_dict()})
         return
     console.print(
         f"Linked {result.records:,} records into {result.persons:,} persons "
         f"({result.pairs_matched:,} of {result.pairs_scored:,} scored pairs at or above "
-        f"{result.threshold}) in {result.seconds:.1f} s; the map record id → person id is "
-        f"in the identifier zone ({store / 'identifiers.duckdb'}, table person_map)."
+        f"{result.threshold}) on {result.engine} in {result.seconds:.1f} s; the map record id → "
+        f"person id is in the identifier zone ({store / 'identifiers.duckdb'}, table person_map)."
     )
+
+
+@link_app.command(
+    "report",
+    epilog="Example: [bold]fivesafes link report --store store --truth "
+    "world/truth/records.csv --out store/reports[/]",
+)
+def link_report(
+    store: Annotated[Path, typer.Option("--store", help="Store folder (linked).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the reports (default: store/reports).")
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option("--truth", help="A synthetic world's truth/records.csv, to measure against."),
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Write the linkage quality report (identifier zone) and the bias report (HTML, JSON)."""
+    from fivesafes.data.link.report import link_report as run_report
+
+    folder = out or store / "reports"
+    result = run_report(store, folder, truth=truth)
+    if json_:
+        emit_json({"command": "link report", **result})
+        return
+    console.print(f"Linkage reports written to [bold]{folder}[/]:")
+    for path in result.get("paths", []):
+        console.print(f"  {path}")
 
 
 @app.command(
