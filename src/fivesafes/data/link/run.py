@@ -129,12 +129,26 @@ def _groups_table(groups: dict[str, list[str]]) -> pa.Table:
     )
 
 
+def _metaphone_table(raw: pa.Table) -> pa.Table:
+    """The Metaphone code of every distinct forename and surname."""
+    import jellyfish
+
+    names = sorted({n for col in ("forename", "surname") for n in raw.column(col).to_pylist() if n})
+    return pa.table(
+        {
+            "name": pa.array(names, pa.string()),
+            "code": pa.array([jellyfish.metaphone(n) or None for n in names], pa.string()),
+        }
+    )
+
+
 def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     """Make ``records``, the table Splink links (standardised identifiers, name
     variants, postcode sector and district), in ``con``, and return it."""
     con.register("raw", raw)
     con.register("forenames", _groups_table(model.forename_groups()))
     con.register("surnames", _groups_table(model.surname_groups()))
+    con.register("sounds", _metaphone_table(raw))
     con.execute(
         """
         CREATE OR REPLACE TABLE records AS
@@ -144,6 +158,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
                 AS forename_names,
             CASE WHEN r.surname IS NOT NULL THEN coalesce(s.names, [r.surname]) END
                 AS surname_names,
+            fm.code AS forename_metaphone,
+            sm.code AS surname_metaphone,
             nullif(regexp_extract(r.postcode, '^([A-Z]{1,2}[0-9][A-Z0-9]? [0-9])', 1), '')
                 AS postcode_sector,
             nullif(regexp_extract(r.postcode, '^([A-Z]{1,2}[0-9][A-Z0-9]?)( |$)', 1), '')
@@ -151,9 +167,11 @@ def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
         FROM raw r
         LEFT JOIN forenames f ON f.name = r.forename
         LEFT JOIN surnames s ON s.name = r.surname
+        LEFT JOIN sounds fm ON fm.name = r.forename
+        LEFT JOIN sounds sm ON sm.name = r.surname
         """
     )
-    for name in ("raw", "forenames", "surnames"):
+    for name in ("raw", "forenames", "surnames", "sounds"):
         con.unregister(name)
     return con.sql("SELECT * FROM records").to_arrow_table()
 

@@ -14,10 +14,9 @@ derives from the identifier zone:
   ``postcode_district`` (``AB1``);
 - the reference numbers :data:`REFERENCE_COLUMNS`, null where a dataset has none.
 
-No phonetic level: Splink 5's comparison-level library has no double metaphone
-(or soundex) for DuckDB: it expects a precomputed array of codes, which would need
-a phonetics package this project does not depend on. Jaro-Winkler and the
-name-variant lists cover most of what a phonetic level would.
+- ``forename_metaphone``, ``surname_metaphone``: each name's Metaphone code
+  (computed with jellyfish before Splink runs, since Splink 5 has no phonetic
+  function on DuckDB), so that *Mohammed* and *Muhammad* sound alike.
 """
 
 from __future__ import annotations
@@ -66,10 +65,23 @@ def surname_groups() -> dict[str, list[str]]:
     return name_groups(SURNAME_VARIANTS)
 
 
-def _name_comparison(col: str, label: str) -> ComparisonCreator:
+def _name_comparison(col: str, label: str, phonetic: bool = False) -> ComparisonCreator:
+    """Exact (with term frequencies), a known alternative, Jaro-Winkler >= 0.92,
+    sounds alike (the same Metaphone code in ``{col}_metaphone``, if ``phonetic``),
+    Jaro-Winkler >= 0.80, anything else."""
+    sounds_alike = (
+        [
+            cll.ExactMatchLevel(f"{col}_metaphone").configure(
+                label_for_charts=f"{label} sounds alike (Metaphone)"
+            )
+        ]
+        if phonetic
+        else []
+    )
     return cl.CustomComparison(
         output_column_name=col,
-        comparison_description=f"{label}: exact, known alternative, Jaro-Winkler",
+        comparison_description=f"{label}: exact, known alternative, Jaro-Winkler"
+        + (", sounds alike" if phonetic else ""),
         comparison_levels=[
             cll.NullLevel(col),
             cll.ExactMatchLevel(col).configure(tf_adjustment_column=col),
@@ -77,6 +89,7 @@ def _name_comparison(col: str, label: str) -> ComparisonCreator:
                 label_for_charts=f"{label} is a known alternative"
             ),
             cll.JaroWinklerLevel(col, 0.92),
+            *sounds_alike,
             cll.JaroWinklerLevel(col, 0.80),
             cll.ElseLevel(),
         ],
@@ -95,7 +108,9 @@ def _dob_comparison() -> ComparisonCreator:
         f"({same[a]} AND {same[b]} AND {off[c]})" for a, b, c in ((y, m, d), (y, d, m), (m, d, y))
     )
     swapped = f"{same[y]} AND {part(m, 'l')} = {part(d, 'r')} AND {part(d, 'l')} = {part(m, 'r')}"
-    two_of_three = f"(({same[y]})::INT + ({same[m]})::INT + ({same[d]})::INT) >= 2"
+    # CAST rather than DuckDB's ``::INT``: the same SQL runs on Spark.
+    agree = " + ".join(f"CAST(({same[p]}) AS INT)" for p in (y, m, d))
+    two_of_three = f"({agree}) >= 2"
     return cl.CustomComparison(
         output_column_name="dob",
         comparison_description="Date of birth: exact, day and month swapped, one part off",
@@ -149,11 +164,11 @@ def _reference_comparison(col: str) -> ComparisonCreator:
 def comparisons() -> list[ComparisonCreator]:
     """The comparisons, in the order they appear in the model."""
     return [
-        _name_comparison("forename", "Forename"),
+        _name_comparison("forename", "Forename", phonetic=True),
         # A changed surname (after marriage, say) leaves the old one on later
         # records; it falls in the last level, whose m probability EM estimates, so
         # a mismatched surname costs less than it would on a model that ignored it.
-        _name_comparison("surname", "Surname"),
+        _name_comparison("surname", "Surname", phonetic=True),
         _dob_comparison(),
         cl.ExactMatch("sex"),
         _postcode_comparison(),
