@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fivesafes.data.link import settings as model
 from fivesafes.data.link.engine import ENGINES, SplinkResult, run_splink
@@ -288,30 +289,31 @@ def link(
         summary = LinkSummary(
             store=store,
             records=raw.num_rows,
-            persons=0,
+            persons=len(pc.unique(person_map.column("person_id"))),
             pairs_scored=result.pairs_scored,
             pairs_matched=result.pairs_matched,
             threshold=threshold,
-            seconds=0.0,
+            seconds=time.perf_counter() - t0,
             probability_two_random_records_match=prior,
             engine=engine,
             estimated=result.estimated,
+            records_by_dataset=_records_by_dataset(person_map),
+            notes=list(notes),
         )
         _write_results(scon, person_map, result, summary)
-        by_dataset = dict(
-            scon.execute(
-                f"SELECT dataset, count(*) FROM idz.{MAP_TABLE} GROUP BY dataset ORDER BY dataset"
-            ).fetchall()
-        )
-        ((persons,),) = scon.execute(
-            f"SELECT count(DISTINCT person_id) FROM idz.{MAP_TABLE}"
-        ).fetchall()
     step("done", 1.0)
-    summary.persons = int(persons)
-    summary.records_by_dataset = {str(k): int(v) for k, v in by_dataset.items()}
-    summary.notes = list(notes)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _records_by_dataset(person_map: pa.Table) -> dict[str, int]:
+    counts = person_map.group_by("dataset").aggregate([("person_id", "count")])
+    pairs = zip(
+        counts.column("dataset").to_pylist(),
+        counts.column("person_id_count").to_pylist(),
+        strict=True,
+    )
+    return dict(sorted((str(k), int(v)) for k, v in pairs))
 
 
 def _map_sql(clusters: str) -> str:

@@ -1,0 +1,1245 @@
+"""Reports on a linkage run: its quality, for the operator, and its bias, for researchers.
+
+:func:`link_report` writes two reports into a folder, each as JSON and as a
+self-contained HTML page (inline CSS and SVG, no script, nothing fetched):
+
+``link-quality``
+    For the linkage operator (trusted third party). It shows identifiers (the
+    borderline pairs for clerical review), so it stays in the identifier zone.
+    The run, the match-weight distribution, the parameters the model learnt,
+    links per dataset, the model's own estimate of precision and recall and,
+    given a synthetic world's truth, the measured pairwise and cluster quality.
+
+``linkage-bias``
+    For researchers: aggregates only, no identifier, no record id, groups of
+    fewer than 10 records shown as ``<10``. Who links less often (by sex, age,
+    ethnicity as recorded, deprivation, dataset), the standardised differences
+    between linked and unlinked records and, given the truth, false-match and
+    missed-match rates per group.
+
+A record is *linked* when its person has at least one record in another dataset.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from fivesafes.data.link.quality import measured_quality
+from fivesafes.data.link.run import BORDERLINE_TABLE, MAP_TABLE, RUNS_TABLE
+from fivesafes.data.store import open_store, table_names
+from fivesafes.datasets import BY_NAME, ETHNICITY_5, ETHNICITY_NOT_GIVEN
+from fivesafes.errors import FivesafesError
+
+QUALITY = "link-quality"
+BIAS = "linkage-bias"
+#: Groups of fewer records than this are suppressed in the bias report.
+MIN_GROUP = 10
+SUPPRESSED = "<10"
+#: Ages are counted at this year.
+AGE_AT_YEAR = 2024
+AGE_BANDS: tuple[tuple[int, int, str], ...] = (
+    (0, 15, "0-15"),
+    (16, 24, "16-24"),
+    (25, 44, "25-44"),
+    (45, 64, "45-64"),
+    (65, 200, "65+"),
+)
+#: |standardised difference| above which an attribute is flagged as imbalanced.
+FLAG_D = 0.1
+#: The columns holding ethnicity as recorded, per dataset.
+ETHNICITY_COLUMNS = {
+    "pupil_census": "ethnicity",
+    "hospital_admissions": "ethnicity",
+    "census_2021": "ethnicity",
+    "justice_offences": "ethnicity_observed",
+}
+#: The error flags of a synthetic world's truth/records.csv (a duplicate is not one).
+ERROR_FLAGS = (
+    "forename_typo",
+    "forename_alternative",
+    "surname_typo",
+    "surname_variant",
+    "surname_old",
+    "dob_day_month_swap",
+    "dob_one_component_off",
+    "postcode_missing",
+    "postcode_outdated",
+    "reference_missing",
+    "reference_typo",
+    "sex_wrong",
+)
+IDENTIFIER_FIELDS = ("forename", "surname", "date_of_birth", "sex", "postcode")
+
+SEX_LABELS = {"M": "male", "F": "female"}
+MISSING = "missing"
+NOT_RECORDED = "not recorded"
+UNKNOWN = "unknown"
+QUINTILES = ("1 (most deprived)", "2", "3", "4", "5 (least deprived)")
+ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "sex": ("male", "female", MISSING),
+    "age_band": (*(b[2] for b in AGE_BANDS), UNKNOWN),
+    "ethnicity": (*ETHNICITY_5.values(), MISSING, NOT_RECORDED),
+    "deprivation_quintile": (*QUINTILES, UNKNOWN),
+}
+ATTRIBUTE_TITLES = {
+    "sex": "Sex",
+    "age_band": f"Age band (at {AGE_AT_YEAR})",
+    "ethnicity": "Ethnicity as recorded",
+    "deprivation_quintile": "Deprivation quintile of the recorded area",
+    "dataset": "Dataset",
+    "true_deprivation_quintile": "Deprivation quintile of the true home area (truth)",
+    "name_origin": "Origin of the true name (truth)",
+}
+TRUTH_RATES = ("identifier_error_rate", "false_match_rate", "missed_match_rate")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class _Linkage:
+    run_id: str
+    created_at: str
+    run: dict[str, Any]
+    records: pd.DataFrame  # one row per mapped record, content attributes and groups
+    borderline: pd.DataFrame  # record_id_l, record_id_r, match_weight, match_probability
+
+
+def _read(store: Path) -> _Linkage:
+    with open_store(store, read_only=True) as con:
+        tables = table_names(con, "idz")
+        if MAP_TABLE not in tables or RUNS_TABLE not in tables:
+            raise FivesafesError(f"{store} is not linked yet; run `fivesafes link` first")
+        row = con.execute(
+            f"SELECT run_id, CAST(created_at AS VARCHAR), run FROM idz.{RUNS_TABLE} "
+            "ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise FivesafesError(f"{store} has no linkage run recorded; run `fivesafes link`")
+        run_id, created_at, run_json = row
+        content = table_names(con, "cz")
+        datasets = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT dataset FROM idz.{MAP_TABLE} ORDER BY dataset"
+            ).fetchall()
+        ]
+        areas = (
+            "SELECT area_code, any_value(deprivation_decile) AS decile "
+            "FROM cz.areas GROUP BY area_code"
+            if "areas" in content
+            else "SELECT NULL::VARCHAR AS area_code, NULL::INTEGER AS decile WHERE false"
+        )
+        parts = []
+        for ds in datasets:
+            if ds not in BY_NAME:
+                raise FivesafesError(f"the person map names an unknown dataset {ds!r}")
+            cols = set(BY_NAME[ds].column_names)
+            eth = ETHNICITY_COLUMNS.get(ds)
+            eth_sql = f'c."{eth}"' if eth in cols else "NULL::VARCHAR"
+            area_sql = "c.area_code" if "area_code" in cols else "NULL::VARCHAR"
+            parts.append(
+                f"SELECT CAST(m.record_id AS VARCHAR) AS record_id, m.dataset, m.person_id, "
+                f"i.source_file, i.source_row, c.sex, CAST(c.birth_year AS INTEGER) AS birth_year, "
+                f"{eth_sql} AS ethnicity_raw, "
+                f"{'true' if eth in cols else 'false'} AS eth_recorded, "
+                f"{area_sql} AS area_code "
+                f'FROM idz.{MAP_TABLE} m JOIN idz."{ds}" i USING (record_id) '
+                f'LEFT JOIN cz."{ds}" c USING (record_id) '
+                f"WHERE m.dataset = '{ds}'"
+            )
+        if not parts:
+            raise FivesafesError(f"{store}'s person map is empty; run `fivesafes link` again")
+        records = con.sql(
+            f"SELECT r.*, a.decile FROM ({' UNION ALL '.join(parts)}) r "
+            f"LEFT JOIN ({areas}) a USING (area_code) ORDER BY r.person_id, r.dataset, "
+            "r.source_file, r.source_row"
+        ).df()
+        borderline = _borderline(con, tables, datasets, run_id)
+    return _Linkage(run_id, created_at, json.loads(run_json), records, borderline)
+
+
+def _borderline(
+    con: duckdb.DuckDBPyConnection, tables: set[str], datasets: list[str], run_id: str
+) -> pd.DataFrame:
+    if BORDERLINE_TABLE not in tables:
+        return pd.DataFrame(
+            columns=["record_id_l", "record_id_r", "match_weight", "match_probability"]
+        )
+    pairs = con.execute(
+        f"SELECT CAST(record_id_l AS VARCHAR) AS record_id_l, "
+        f"CAST(record_id_r AS VARCHAR) AS record_id_r, match_weight, match_probability "
+        f"FROM idz.{BORDERLINE_TABLE} WHERE run_id = ? "
+        "ORDER BY match_weight DESC, record_id_l, record_id_r",
+        [run_id],
+    ).df()
+    wanted = " UNION ALL ".join(
+        f"SELECT CAST(i.record_id AS VARCHAR) AS record_id, '{ds}' AS dataset, "
+        + ", ".join(f"CAST(i.{f} AS VARCHAR) AS {f}" for f in IDENTIFIER_FIELDS)
+        + f' FROM idz."{ds}" i WHERE i.record_id IN (SELECT record_id_l FROM idz.'
+        f"{BORDERLINE_TABLE} UNION SELECT record_id_r FROM idz.{BORDERLINE_TABLE})"
+        for ds in datasets
+    )
+    ids = con.sql(wanted).df().set_index("record_id")
+    for side in ("l", "r"):
+        side_ids = ids.add_suffix(f"_{side}")
+        pairs = pairs.join(side_ids, on=f"record_id_{side}")
+    return pairs
+
+
+def _group_columns(records: pd.DataFrame) -> pd.DataFrame:
+    """Add the bias report's groups (sex, age band, ethnicity, deprivation quintile)
+    and whether each record is linked to a record of another dataset."""
+    r = records.copy()
+    r["sex_group"] = r["sex"].map(SEX_LABELS).fillna(MISSING)
+    age = AGE_AT_YEAR - r["birth_year"]
+    band = pd.Series(UNKNOWN, index=r.index, dtype=object)
+    for lo, hi, label in AGE_BANDS:
+        band[(age >= lo) & (age <= hi)] = label
+    r["age_band"] = band
+    raw = r["ethnicity_raw"].fillna("").astype(str).str.strip().str.upper()
+    eth = raw.str[:1].map(ETHNICITY_5).fillna(MISSING)
+    eth[raw.isin(list(ETHNICITY_NOT_GIVEN)) | (raw == "")] = MISSING
+    eth[~r["eth_recorded"].astype(bool)] = NOT_RECORDED
+    r["ethnicity"] = eth
+    decile = pd.to_numeric(r["decile"], errors="coerce")
+    quintile = ((decile + 1) // 2).astype("Int64")
+    r["deprivation_quintile"] = [
+        QUINTILES[int(q) - 1] if pd.notna(q) and 1 <= int(q) <= 5 else UNKNOWN for q in quintile
+    ]
+    per_person = r.groupby("person_id")["dataset"].nunique()
+    r["linked"] = r["person_id"].map(per_person).to_numpy() > 1
+    return r.rename(columns={"sex": "sex_recorded", "sex_group": "sex"})
+
+
+def _with_truth(records: pd.DataFrame, truth: Path) -> pd.DataFrame:
+    """Each record's true person and its per-record missed and false shares."""
+    if not truth.exists():
+        raise FivesafesError(f"no truth file at {truth}; the truth is a synthetic world's")
+    t = pd.read_csv(truth).rename(
+        columns={"file": "source_file", "row": "source_row", "person_id": "true_id"}
+    )
+    flags = [c for c in ERROR_FLAGS if c in t.columns]
+    t["identifier_error"] = t[flags].astype(bool).any(axis=1).astype(float) if flags else np.nan
+    t = t[["dataset", "source_file", "source_row", "true_id", "identifier_error"]]
+    r = records.merge(t, on=["dataset", "source_file", "source_row"], how="left", validate="m:1")
+    people = truth.parent / "people.csv"
+    r["true_deprivation_quintile"] = UNKNOWN
+    r["name_origin"] = UNKNOWN
+    if people.exists():
+        cols = ["person_id", "name_origin", "deprivation_quintile"]
+        p = pd.read_csv(people, usecols=lambda c: c in cols)
+        if "deprivation_quintile" in p.columns:
+            q = pd.to_numeric(p["deprivation_quintile"], errors="coerce")
+            p["q"] = [QUINTILES[int(v) - 1] if v in (1, 2, 3, 4, 5) else UNKNOWN for v in q]
+            r["true_deprivation_quintile"] = (
+                r["true_id"].map(p.set_index("person_id")["q"]).fillna(UNKNOWN)
+            )
+        if "name_origin" in p.columns:
+            r["name_origin"] = (
+                r["true_id"].map(p.set_index("person_id")["name_origin"]).fillna(UNKNOWN)
+            )
+    known = r["true_id"].notna()
+    k = r[known]
+    n_cluster = k.groupby("person_id")["record_id"].transform("size")
+    n_true = k.groupby("true_id")["record_id"].transform("size")
+    n_both = k.groupby(["person_id", "true_id"])["record_id"].transform("size")
+    r["missed_share"] = np.nan
+    r["false_share"] = np.nan
+    r.loc[known, "missed_share"] = np.where(
+        n_true > 1, (n_true - n_both) / (n_true - 1).clip(lower=1), np.nan
+    )
+    r.loc[known, "false_share"] = np.where(
+        n_cluster > 1, (n_cluster - n_both) / (n_cluster - 1).clip(lower=1), np.nan
+    )
+    return r
+
+
+# ------------------------------------------------------------------------ quality
+
+
+def _threshold_weight(threshold: float) -> float:
+    return math.log2(threshold / (1 - threshold))
+
+
+def _parameters(model: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for comp in model.get("comparisons", []):
+        levels = []
+        for level in comp.get("comparison_levels", []):
+            m, u = level.get("m_probability"), level.get("u_probability")
+            null = bool(level.get("is_null_level", False))
+            bf = m / u if m is not None and u and m > 0 else None
+            levels.append(
+                {
+                    "level": level.get("label_for_charts") or level.get("sql_condition"),
+                    "null_level": null,
+                    "m_probability": None if m is None else round(float(m), 6),
+                    "u_probability": None if u is None else round(float(u), 6),
+                    "bayes_factor": None if bf is None else round(bf, 4),
+                    "match_weight": None if bf is None else round(math.log2(bf), 3),
+                    "term_frequency_adjusted": bool(level.get("tf_adjustment_column")),
+                }
+            )
+        out.append(
+            {
+                "comparison": comp.get("output_column_name"),
+                "description": comp.get("comparison_description"),
+                "levels": levels,
+            }
+        )
+    return out
+
+
+def _datasets(r: pd.DataFrame) -> dict[str, Any]:
+    rows = []
+    for ds, g in r.groupby("dataset", sort=True):
+        rows.append(
+            {
+                "dataset": str(ds),
+                "records": len(g),
+                "persons": int(g["person_id"].nunique()),
+                "records_linked_to_another_dataset": int(g["linked"].sum()),
+                "share_linked": round(float(g["linked"].mean()), 4),
+            }
+        )
+    names = [row["dataset"] for row in rows]
+    persons = {ds: set(r.loc[r["dataset"] == ds, "person_id"]) for ds in names}
+    both = {a: {b: len(persons[a] & persons[b]) for b in names} for a in names}
+    return {"rows": rows, "persons_in_both": both}
+
+
+def _clusters(r: pd.DataFrame) -> dict[str, Any]:
+    k = r[r["true_id"].notna()]
+    true_per_cluster = k.groupby("person_id")["true_id"].nunique()
+    clusters_per_true = k.groupby("true_id")["person_id"].nunique()
+    pure = set(true_per_cluster[true_per_cluster == 1].index)
+    first_cluster = k.groupby("true_id")["person_id"].first()
+    exact = (clusters_per_true == 1) & first_cluster.isin(pure)
+    mixed = true_per_cluster[true_per_cluster > 1]
+    split = clusters_per_true[clusters_per_true > 1]
+    return {
+        "true_persons": len(clusters_per_true),
+        "clusters_found": len(true_per_cluster),
+        "true_persons_exactly_one_cluster": int(exact.sum()),
+        "share_exactly_one_cluster": round(float(exact.mean()), 5) if len(exact) else 1.0,
+        "clusters_mixing_persons": len(mixed),
+        "records_in_mixed_clusters": int(k["person_id"].isin(mixed.index).sum()),
+        "persons_split": len(split),
+        "records_of_split_persons": int(k["true_id"].isin(split.index).sum()),
+        "records_without_truth": int(r["true_id"].isna().sum()),
+    }
+
+
+def _borderline_rows(b: pd.DataFrame, r: pd.DataFrame | None) -> list[dict[str, Any]]:
+    true_of: dict[str, Any] = {}
+    if r is not None:
+        true_of = dict(zip(r["record_id"], r["true_id"], strict=True))
+    out = []
+    for row in b.sort_values("match_weight", ascending=False).itertuples(index=False):
+        d = row._asdict()
+        pair: dict[str, Any] = {
+            "match_weight": round(float(d["match_weight"]), 3),
+            "match_probability": round(float(d["match_probability"]), 4),
+        }
+        for side, name in (("l", "left"), ("r", "right")):
+            pair[name] = {
+                "record_id": d[f"record_id_{side}"],
+                "dataset": _str(d.get(f"dataset_{side}")),
+                **{f: _str(d.get(f"{f}_{side}")) for f in IDENTIFIER_FIELDS},
+            }
+        if r is not None:
+            tl, tr = true_of.get(d["record_id_l"]), true_of.get(d["record_id_r"])
+            same = None
+            if tl is not None and tr is not None and not (_missing(tl) or _missing(tr)):
+                same = int(tl) == int(tr)
+            pair["same_person_in_truth"] = same
+        out.append(pair)
+    return out
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _str(v: Any) -> str | None:
+    return None if _missing(v) or v is pd.NA else str(v)
+
+
+def _quality(data: _Linkage, r: pd.DataFrame, store: Path, truth: Path | None) -> dict[str, Any]:
+    run = data.run
+    threshold = float(run["threshold"])
+    hist = run.get("weight_histogram", [])
+    w = _threshold_weight(threshold)
+    report: dict[str, Any] = {
+        "report": "link quality",
+        "zone": "identifier zone only: this report shows identifiers",
+        "run": {
+            "run_id": data.run_id,
+            "created_at": data.created_at,
+            "engine": run.get("engine", "duckdb"),
+            "threshold": threshold,
+            "threshold_match_weight": round(w, 3),
+            "records": len(r),
+            "persons": int(r["person_id"].nunique()),
+            "pairs_scored": int(run["pairs_scored"]),
+            "pairs_matched": int(run["pairs_matched"]),
+            # link() records its run before timing itself: 0 means not recorded.
+            "seconds": float(run["seconds"]) or None if run.get("seconds") else None,
+            "probability_two_random_records_match": run.get("probability_two_random_records_match"),
+            "records_by_dataset": run.get("records_by_dataset", {}),
+            "notes": run.get("notes", []),
+        },
+        "match_weight_distribution": {
+            "bins": hist,
+            "bin_width": 1.0,
+            "threshold_match_weight": round(w, 3),
+            "pairs_at_or_above_threshold_bin": sum(
+                int(h["pairs"]) for h in hist if h["match_weight_from"] >= math.floor(w)
+            ),
+        },
+        "parameters": {
+            "probability_two_random_records_match": run.get("model", {}).get(
+                "probability_two_random_records_match"
+            ),
+            "comparisons": _parameters(run.get("model", {})),
+        },
+        "datasets": _datasets(r),
+        "estimated_by_model": run.get("estimated_by_model", {}),
+        "measured": None,
+        "borderline": _borderline_rows(data.borderline, r if truth is not None else None),
+    }
+    if truth is not None:
+        pairwise = measured_quality(store, truth)
+        report["measured"] = {"pairwise": pairwise, "clusters": _clusters(r)}
+    return report
+
+
+# --------------------------------------------------------------------------- bias
+
+
+def _rate(values: pd.Series) -> float | None:
+    v = values.dropna()
+    return round(float(v.mean()), 4) if len(v) >= MIN_GROUP else None
+
+
+def _group_row(name: str, g: pd.DataFrame, with_truth: bool) -> dict[str, Any]:
+    n = len(g)
+    row: dict[str, Any] = {"group": name}
+    if n < MIN_GROUP:
+        row.update({"records": SUPPRESSED, "link_rate": None, "suppressed": True})
+        if with_truth:
+            row.update(dict.fromkeys(TRUTH_RATES))
+        return row
+    row.update({"records": n, "link_rate": round(float(g["linked"].mean()), 4)})
+    row["suppressed"] = False
+    if with_truth:
+        row["identifier_error_rate"] = _rate(g["identifier_error"])
+        row["false_match_rate"] = _rate(g["false_share"])
+        row["missed_match_rate"] = _rate(g["missed_share"])
+    return row
+
+
+def _groups(
+    r: pd.DataFrame, column: str, order: Sequence[str], with_truth: bool
+) -> list[dict[str, Any]]:
+    present = set(r[column])
+    names = [g for g in order if g in present] + sorted(present - set(order))
+    return [_group_row(g, r[r[column] == g], with_truth) for g in names]
+
+
+def _std_diff(p1: float, p0: float) -> float:
+    sd = math.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2)
+    return (p1 - p0) / sd if sd > 0 else 0.0
+
+
+def _balance(r: pd.DataFrame, attrs: dict[str, Sequence[str]]) -> list[dict[str, Any]]:
+    linked, unlinked = r[r["linked"]], r[~r["linked"]]
+    out = []
+    for attr, order in attrs.items():
+        present = set(r[attr])
+        for g in [g for g in order if g in present] + sorted(present - set(order)):
+            n = int((r[attr] == g).sum())
+            row: dict[str, Any] = {"attribute": attr, "group": g}
+            if n < MIN_GROUP or len(linked) < MIN_GROUP or len(unlinked) < MIN_GROUP:
+                row.update({"records": SUPPRESSED, "suppressed": True})
+                row.update({"share_of_linked": None, "share_of_unlinked": None})
+                row.update({"standardised_difference": None, "flag": False})
+            else:
+                p1 = float((linked[attr] == g).mean())
+                p0 = float((unlinked[attr] == g).mean())
+                d = _std_diff(p1, p0)
+                row.update({"records": n, "suppressed": False})
+                row.update({"share_of_linked": round(p1, 4), "share_of_unlinked": round(p0, 4)})
+                row.update({"standardised_difference": round(d, 3), "flag": abs(d) > FLAG_D})
+            out.append(row)
+    return out
+
+
+def _describe(attr: str, group: str) -> str:
+    if attr == "sex":
+        return f"records of {group}s" if group != MISSING else "records with sex missing"
+    if attr == "age_band":
+        return f"records of people aged {group}" if group != UNKNOWN else "records with no age"
+    if attr == "ethnicity":
+        if group == MISSING:
+            return "records with missing ethnicity"
+        return f"records with ethnicity recorded as {group}"
+    if attr == "true_deprivation_quintile":
+        return f"records of people truly living in deprivation quintile {group}"
+    if attr == "name_origin":
+        return f"records of people with {group.capitalize()} names"
+    if attr == "deprivation_quintile":
+        if group == UNKNOWN:
+            return "records with no known area"
+        return f"records from deprivation quintile {group}"
+    return f"{group} records"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _gaps(r: pd.DataFrame, value: str, attrs: Iterable[str]) -> list[dict[str, Any]]:
+    """Each group's mean of ``value`` against the rest of its attribute (ethnicity:
+    among records of datasets that record it)."""
+    out = []
+    for attr in attrs:
+        base = r[r["ethnicity"] != NOT_RECORDED] if attr == "ethnicity" else r
+        for g, sub in base.groupby(attr):
+            rest = base[base[attr] != g]
+            a, b = sub[value].dropna(), rest[value].dropna()
+            if len(sub) < MIN_GROUP or len(a) < MIN_GROUP or len(b) < MIN_GROUP:
+                continue
+            out.append(
+                {
+                    "attribute": attr,
+                    "group": str(g),
+                    "rate": float(a.mean()),
+                    "rest": float(b.mean()),
+                    "points": 100 * (float(a.mean()) - float(b.mean())),
+                }
+            )
+    return out
+
+
+def _summary(r: pd.DataFrame, with_truth: bool) -> tuple[list[str], list[dict[str, Any]]]:
+    attrs = ("sex", "age_band", "ethnicity", "deprivation_quintile")
+    gaps = sorted(_gaps(r, "linked", attrs), key=lambda x: x["points"])
+    worst = [g for g in gaps if g["points"] <= -1.0][:4]
+    lines = [
+        f"{_cap(_describe(g['attribute'], g['group']))} are linked "
+        f"{-g['points']:.1f} points less often than other records "
+        f"({100 * g['rate']:.1f}% against {100 * g['rest']:.1f}%)."
+        for g in worst
+    ]
+    if not worst:
+        lines.append("No group's link rate is more than 1 point below the rest.")
+    lines.append(
+        "A link rate reflects coverage as well as linkage errors: a person who appears "
+        "in one dataset only has nothing to link to."
+    )
+    headline = [dict(g, measure="link_rate") for g in worst]
+    if with_truth:
+        truth_attrs = (*attrs, "true_deprivation_quintile", "name_origin")
+        # A record with no area has, by definition, a missing postcode: leave it out.
+        ranked = sorted(
+            (
+                g
+                for g in _gaps(r, "identifier_error", truth_attrs)
+                if not (g["attribute"] == "deprivation_quintile" and g["group"] == UNKNOWN)
+            ),
+            key=lambda x: -x["points"],
+        )
+        top = [g for g in ranked if g["points"] >= 1.0][:3]
+        for g in top:
+            lines.append(
+                f"Against the truth, {_describe(g['attribute'], g['group'])} carry identifier "
+                f"errors {g['points']:.1f} points more often than other records "
+                f"({100 * g['rate']:.1f}% against {100 * g['rest']:.1f}%)."
+            )
+        headline += [dict(g, measure="identifier_error_rate") for g in top]
+        for value, label in (("missed_share", "missed-match"), ("false_share", "false-match")):
+            ranked = sorted(_gaps(r, value, truth_attrs), key=lambda x: -x["points"])
+            top = [g for g in ranked if g["points"] >= 0.1 and g["rate"] >= 2 * g["rest"]][:3]
+            for g in top:
+                lines.append(
+                    f"Against the truth, {_describe(g['attribute'], g['group'])} have a "
+                    f"{label} rate of {100 * g['rate']:.2f}%, against {100 * g['rest']:.2f}% "
+                    "for other records."
+                )
+            if not top:
+                overall = r[value].dropna()
+                mean = 100 * float(overall.mean()) if len(overall) else 0.0
+                lines.append(
+                    f"Against the truth, the {label} rate ({mean:.2f}% overall) is no more than "
+                    "0.1 points higher, or twice as high, in any group than in the rest."
+                )
+            headline += [dict(g, measure=f"{label.replace('-', '_')}_rate") for g in top]
+    return lines, [
+        {k: (round(v, 4) if isinstance(v, float) else v) for k, v in g.items()} for g in headline
+    ]
+
+
+def _bias(data: _Linkage, r: pd.DataFrame, with_truth: bool) -> dict[str, Any]:
+    attrs: dict[str, Sequence[str]] = dict(ATTRIBUTES)
+    attrs["dataset"] = tuple(sorted(set(r["dataset"])))
+    overall = _group_row("all records", r, with_truth)
+    groups = {a: _groups(r, a, order, with_truth) for a, order in attrs.items()}
+    by_dataset = {}
+    for ds in sorted(set(r["dataset"])):
+        sub = r[r["dataset"] == ds]
+        if ds in ETHNICITY_COLUMNS:
+            by_dataset[ds] = _groups(sub, "ethnicity", ATTRIBUTES["ethnicity"], with_truth)
+    summary, headline = _summary(r, with_truth)
+    truth_groups = {}
+    if with_truth:
+        truth_groups = {
+            "true_deprivation_quintile": _groups(
+                r, "true_deprivation_quintile", (*QUINTILES, UNKNOWN), True
+            ),
+            "name_origin": _groups(r, "name_origin", ("british", "welsh"), True),
+        }
+    return {
+        "report": "linkage bias",
+        "zone": "aggregates only: no identifiers, no record ids; groups under 10 shown as <10",
+        "run": {
+            "run_id": data.run_id,
+            "created_at": data.created_at,
+            "threshold": float(data.run["threshold"]),
+            "engine": data.run.get("engine", "duckdb"),
+        },
+        "definitions": {
+            "link_rate": "share of records linked to at least one record of another dataset",
+            "false_match_rate": "per record, the share of its cluster-mates that are another "
+            "person; averaged over records with at least one cluster-mate",
+            "missed_match_rate": "per record, the share of its true co-records not in its "
+            "cluster; averaged over records with at least one true co-record",
+            "identifier_error_rate": "share of records with at least one identifier error "
+            "planted in the synthetic world (from the truth)",
+            "standardised_difference": "difference in the share of linked and unlinked records "
+            f"in a group, over the pooled standard deviation; flagged when |d| > {FLAG_D}",
+            "age_band": f"age at {AGE_AT_YEAR} from the recorded year of birth",
+            "ethnicity": "the 5-group of the ethnicity the dataset records (first letter of the "
+            "18-group code); REFU and NOBT count as missing; 'not recorded' where the dataset "
+            "has no ethnicity",
+            "deprivation_quintile": "from the recorded area's deprivation decile "
+            "(1 = most deprived); 'unknown' where the record has no area",
+            "suppression": f"groups of fewer than {MIN_GROUP} records are shown as "
+            f"'{SUPPRESSED}' with no rates; a rate over fewer than {MIN_GROUP} records is "
+            "not shown",
+        },
+        "truth_given": with_truth,
+        "summary": summary,
+        "headline": headline,
+        "overall": overall,
+        "groups": groups,
+        "ethnicity_by_dataset": by_dataset,
+        "truth_groups": truth_groups,
+        "balance": _balance(r, attrs),
+    }
+
+
+# --------------------------------------------------------------------------- HTML
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;
+background:#fff;line-height:1.45}
+main{max-width:70rem;margin:0 auto;padding:1rem 1.5rem 3rem}
+h1{font-size:1.7rem;margin:.5rem 0}h2{font-size:1.3rem;margin-top:2rem;
+border-bottom:2px solid #0b4f6c;padding-bottom:.2rem}h3{font-size:1.08rem;margin-top:1.4rem}
+.banner{border:3px solid #a4161a;background:#fff1f0;padding:.6rem 1rem;font-weight:600}
+.note{background:#eef6fa;border-left:4px solid #0b4f6c;padding:.5rem 1rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
+caption{text-align:left;font-weight:600;padding:.3rem 0;caption-side:top}
+th,td{border:1px solid #c8c8c8;padding:.25rem .5rem;text-align:right;vertical-align:top}
+th[scope=row],td.text,th.text{text-align:left}thead th{background:#e8eef2}
+tr.flag td,tr.flag th{background:#fff4d6}
+.pair td.l{border-left:3px solid #0b4f6c}.wrap{overflow-x:auto}
+svg{max-width:100%;height:auto}svg text{font-family:inherit;font-size:12px;fill:#1b1b1b}
+ul.summary li{margin:.3rem 0}
+"""
+
+
+def _e(v: Any) -> str:
+    return html.escape(str(v), quote=True)
+
+
+def _fmt(v: Any, pct: bool = False, digits: int = 4) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "—"
+        if pct:
+            return f"{100 * v:.1f}%"
+        if v != 0 and (abs(v) < 10 ** -(digits - 1) or abs(v) >= 1e6):
+            return f"{v:.3g}"
+        return f"{v:,.{digits}g}" if abs(v) >= 1 else f"{v:.{digits}g}"
+    return str(v)
+
+
+def _table(
+    caption: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    row_classes: Iterable[str] | None = None,
+    text_cols: int = 1,
+) -> str:
+    """A table whose first column heads each row."""
+    head = "".join(
+        f'<th scope="col"{" class=text" if i < text_cols else ""}>{_e(h)}</th>'
+        for i, h in enumerate(headers)
+    )
+    classes = list(row_classes) if row_classes is not None else None
+    body = []
+    for k, row in enumerate(rows):
+        cells = []
+        for i, cell in enumerate(row):
+            text = cell if isinstance(cell, _Raw) else _e(cell)
+            if i == 0:
+                cells.append(f'<th scope="row">{text}</th>')
+            else:
+                cls = ' class="text"' if i < text_cols else ""
+                cells.append(f"<td{cls}>{text}</td>")
+        cls = f' class="{classes[k]}"' if classes and classes[k] else ""
+        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    return (
+        f'<div class="wrap"><table><caption>{_e(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+class _Raw(str):
+    """HTML already escaped."""
+
+
+def _page(title: str, body: Sequence[str]) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>"
+        f"<body><main>{''.join(body)}</main></body></html>\n"
+    )
+
+
+def _histogram_svg(bins: list[dict[str, Any]], threshold_w: float) -> str:
+    title = "Distribution of match weights of the scored pairs"
+    if not bins:
+        return "<p>No pairs were scored.</p>"
+    lo = min(float(b["match_weight_from"]) for b in bins)
+    hi = max(float(b["match_weight_from"]) for b in bins) + 1
+    lo, hi = min(lo, math.floor(threshold_w)), max(hi, math.ceil(threshold_w) + 1)
+    top = max(int(b["pairs"]) for b in bins)
+    ymax = math.ceil(math.log10(top + 1)) or 1
+    w, h, left, bottom, pad = 900, 320, 60, 40, 12
+    pw, ph = w - left - pad, h - bottom - pad
+
+    def x(v: float) -> float:
+        return left + (v - lo) / (hi - lo) * pw
+
+    def y(n: float) -> float:
+        return pad + ph - math.log10(n + 1) / ymax * ph
+
+    above = sum(
+        int(b["pairs"]) for b in bins if float(b["match_weight_from"]) >= math.floor(threshold_w)
+    )
+    desc = (
+        f"Bar chart, logarithmic vertical scale: pairs per unit of match weight from {lo:g} "
+        f"to {hi:g}; the threshold, match weight {threshold_w:.2f}, is a red line; "
+        f"{above:,} pairs lie in the bins from {math.floor(threshold_w)} up (dark bars), "
+        f"{top:,} pairs in the fullest bin."
+    )
+    parts = [
+        f'<svg role="img" aria-labelledby="hist-t hist-d" viewBox="0 0 {w} {h}" '
+        f'width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="hist-t">{_e(title)}</title><desc id="hist-d">{_e(desc)}</desc>'
+    ]
+    for k in range(ymax + 1):
+        yy = y(10**k - 1)
+        parts.append(
+            f'<line x1="{left}" x2="{w - pad}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">{10**k:,}</text>'
+        )
+    bw = pw / (hi - lo)
+    for b in bins:
+        v, n = float(b["match_weight_from"]), int(b["pairs"])
+        colour = "#0b4f6c" if v >= math.floor(threshold_w) else "#8fb8cc"
+        parts.append(
+            f'<rect x="{x(v):.1f}" y="{y(n):.1f}" width="{max(bw - 0.5, 0.5):.1f}" '
+            f'height="{pad + ph - y(n):.1f}" fill="{colour}">'
+            f"<title>match weight {v:g} to {v + 1:g}: {n:,} pairs</title></rect>"
+        )
+    step = 10 if hi - lo > 40 else 5
+    for t in range(int(math.ceil(lo / step) * step), int(hi) + 1, step):
+        parts.append(f'<text x="{x(t):.1f}" y="{h - bottom + 16}" text-anchor="middle">{t}</text>')
+    tx = x(threshold_w)
+    parts.append(
+        f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{pad}" y2="{pad + ph}" stroke="#c1121f" '
+        f'stroke-width="2" stroke-dasharray="6 3"/>'
+        f'<text x="{tx + 4:.1f}" y="{pad + 12}" fill="#c1121f">threshold '
+        f"{threshold_w:.2f}</text>"
+        f'<text x="{left + pw / 2:.1f}" y="{h - 6}" text-anchor="middle">match weight '
+        "(log2 Bayes factor)</text>"
+        f'<line x1="{left}" x2="{w - pad}" y1="{pad + ph}" y2="{pad + ph}" stroke="#333"/>'
+        "</svg>"
+    )
+    return "".join(parts)
+
+
+def _bars_svg(ident: str, title: str, rows: list[dict[str, Any]], overall: float | None) -> str:
+    """Horizontal bars of each group's link rate, suppressed groups written '<10'."""
+    bar_h, gap, left, right = 22, 6, 300, 70
+    w = 840
+    h = len(rows) * (bar_h + gap) + 40
+    pw = w - left - right
+
+    def x(p: float) -> float:
+        return left + p * pw
+
+    described = "; ".join(
+        f"{row['group']}: "
+        + (SUPPRESSED + " records" if row["suppressed"] else f"{100 * row['link_rate']:.1f}%")
+        for row in rows
+    )
+    parts = [
+        f'<svg role="img" aria-labelledby="{ident}-t {ident}-d" viewBox="0 0 {w} {h}" '
+        f'width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{ident}-t">{_e(title)}</title>'
+        f'<desc id="{ident}-d">Bar chart of link rates. {_e(described)}.</desc>'
+    ]
+    for t in (0, 0.25, 0.5, 0.75, 1.0):
+        parts.append(
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="4" y2="{h - 26}" stroke="#ddd"/>'
+            f'<text x="{x(t):.1f}" y="{h - 10}" text-anchor="middle">{int(100 * t)}%</text>'
+        )
+    for i, row in enumerate(rows):
+        yy = 6 + i * (bar_h + gap)
+        parts.append(
+            f'<text x="{left - 8}" y="{yy + bar_h * 0.7:.1f}" text-anchor="end">'
+            f"{_e(row['group'])}</text>"
+        )
+        if row["suppressed"]:
+            parts.append(f'<text x="{left + 4}" y="{yy + bar_h * 0.7:.1f}">{SUPPRESSED}</text>')
+            continue
+        p = float(row["link_rate"])
+        parts.append(
+            f'<rect x="{left}" y="{yy}" width="{p * pw:.1f}" height="{bar_h}" fill="#0b4f6c">'
+            f"<title>{_e(row['group'])}: {100 * p:.1f}% linked</title></rect>"
+            f'<text x="{x(p) + 4:.1f}" y="{yy + bar_h * 0.7:.1f}">{100 * p:.1f}%</text>'
+        )
+    if overall is not None:
+        parts.append(
+            f'<line x1="{x(overall):.1f}" x2="{x(overall):.1f}" y1="2" y2="{h - 26}" '
+            'stroke="#c1121f" stroke-width="2" stroke-dasharray="5 3">'
+            f"<title>all records: {100 * overall:.1f}%</title></line>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _quality_html(q: dict[str, Any]) -> str:
+    run = q["run"]
+    body = [
+        "<header><h1>Linkage quality report</h1>"
+        '<p class="banner" role="note">Identifier zone only. This report shows names, dates '
+        "of birth, postcodes and record ids: it is for the linkage operator and must not "
+        "leave the identifier zone. Researchers get the linkage bias report instead.</p>"
+        "</header>",
+        "<section><h2>The run</h2>",
+        _table(
+            "Linkage run",
+            ["item", "value"],
+            [
+                ["run id", run["run_id"]],
+                ["run at", run["created_at"]],
+                ["engine", run["engine"]],
+                ["threshold (match probability)", run["threshold"]],
+                ["threshold (match weight)", run["threshold_match_weight"]],
+                ["records", run["records"]],
+                ["persons found", run["persons"]],
+                ["pairs scored", run["pairs_scored"]],
+                ["pairs matched (at or above the threshold)", run["pairs_matched"]],
+                ["time (seconds)", run["seconds"]],
+                [
+                    "prior: probability two random records match",
+                    run["probability_two_random_records_match"],
+                ],
+            ],
+            text_cols=2,
+        ),
+    ]
+    if run["notes"]:
+        body.append(
+            "<p>Splink's notes:</p><ul>"
+            + "".join(f"<li>{_e(n)}</li>" for n in run["notes"])
+            + "</ul>"
+        )
+    body.append("</section>")
+    dist = q["match_weight_distribution"]
+    body += [
+        "<section><h2>Match-weight distribution</h2>",
+        "<p>Pairs scored, by match weight (one bar per unit; vertical scale logarithmic). "
+        "Pairs right of the red line are matched. A well-separated model has few pairs near "
+        "the line.</p>",
+        "<figure>",
+        _histogram_svg(dist["bins"], dist["threshold_match_weight"]),
+        "<figcaption>Match weights of scored pairs, threshold marked.</figcaption></figure>",
+        "</section>",
+    ]
+    params = q["parameters"]
+    rows, classes = [], []
+    for comp in params["comparisons"]:
+        for level in comp["levels"]:
+            rows.append(
+                [
+                    comp["comparison"],
+                    level["level"],
+                    level["m_probability"],
+                    level["u_probability"],
+                    level["bayes_factor"],
+                    level["match_weight"],
+                    "null level"
+                    if level["null_level"]
+                    else ("term frequency adjusted" if level["term_frequency_adjusted"] else ""),
+                ]
+            )
+            classes.append("")
+    body += [
+        "<section><h2>Parameters learnt</h2>",
+        f"<p>Prior (probability two random records match): "
+        f"{_e(_fmt(params['probability_two_random_records_match']))}. For each comparison "
+        "level: m (the probability of the level among true matches), u (among non-matches), "
+        "the Bayes factor m/u and the match weight log2(m/u). Null levels carry no "
+        "evidence; a level with no m was never observed in training.</p>",
+        _table(
+            "m and u probabilities, Bayes factors and match weights per comparison level",
+            ["comparison", "level", "m", "u", "Bayes factor", "match weight", "note"],
+            [[r[0], r[1], *(_fmt(v) for v in r[2:6]), r[6]] for r in rows],
+            classes,
+            text_cols=2,
+        ),
+        "</section>",
+    ]
+    ds = q["datasets"]
+    names = [row["dataset"] for row in ds["rows"]]
+    body += [
+        "<section><h2>Links per dataset</h2>",
+        _table(
+            "Records, persons and records linked to another dataset, per dataset",
+            ["dataset", "records", "persons", "records linked to another dataset", "share"],
+            [
+                [
+                    r["dataset"],
+                    _fmt(r["records"]),
+                    _fmt(r["persons"]),
+                    _fmt(r["records_linked_to_another_dataset"]),
+                    _fmt(r["share_linked"], pct=True),
+                ]
+                for r in ds["rows"]
+            ],
+        ),
+        _table(
+            "Persons found in both datasets (the diagonal: persons in the dataset)",
+            ["dataset", *names],
+            [[a, *(_fmt(ds["persons_in_both"][a][b]) for b in names)] for a in names],
+        ),
+        "</section>",
+    ]
+    est = q["estimated_by_model"]
+    body += [
+        "<section><h2>Quality estimated by the model</h2>",
+        "<p>From the match probabilities alone, without any truth: precision is the mean "
+        "probability of matched pairs; recall is the share of the expected matching pairs "
+        "among scored pairs that are matched (pairs no blocking rule generated are not "
+        "counted).</p>",
+        _table(
+            "The model's own estimates at the threshold",
+            ["estimate", "value"],
+            [[k.replace("_", " "), _fmt(v)] for k, v in est.items()],
+        ),
+        "</section>",
+    ]
+    m = q["measured"]
+    body.append("<section><h2>Quality measured against the truth</h2>")
+    if m is None:
+        body.append("<p>No truth was given (only a synthetic world has one).</p>")
+    else:
+        p, c = m["pairwise"], m["clusters"]
+        body += [
+            _table(
+                "Pairwise quality against the truth",
+                ["measure", "value"],
+                [
+                    ["precision", _fmt(p["precision"])],
+                    ["recall", _fmt(p["recall"])],
+                    ["F1", _fmt(p["f1"])],
+                    ["pairs found", _fmt(p["pairs_found"])],
+                    ["true pairs", _fmt(p["pairs_true"])],
+                    ["false matches (pairs)", _fmt(p["false_matches"])],
+                    ["missed matches (pairs)", _fmt(p["missed_matches"])],
+                ],
+            ),
+            _table(
+                "Cluster-level quality against the truth",
+                ["measure", "value"],
+                [
+                    ["true persons", _fmt(c["true_persons"])],
+                    ["clusters found", _fmt(c["clusters_found"])],
+                    [
+                        "true persons whose records are exactly one cluster",
+                        _fmt(c["true_persons_exactly_one_cluster"]),
+                    ],
+                    ["share exactly one cluster", _fmt(c["share_exactly_one_cluster"], pct=True)],
+                    ["clusters that mix persons", _fmt(c["clusters_mixing_persons"])],
+                    ["records in mixed clusters", _fmt(c["records_in_mixed_clusters"])],
+                    ["persons split over several clusters", _fmt(c["persons_split"])],
+                    ["records of split persons", _fmt(c["records_of_split_persons"])],
+                ],
+            ),
+        ]
+    body.append("</section>")
+    pairs = q["borderline"]
+    truth_col = bool(pairs) and "same_person_in_truth" in pairs[0]
+    headers = ["match weight", "probability", "side", "dataset", *IDENTIFIER_FIELDS]
+    if truth_col:
+        headers.append("same person in truth")
+    prow, pcls = [], []
+    for k, pair in enumerate(pairs, 1):
+        for side in ("left", "right"):
+            rec = pair[side]
+            first = side == "left"
+            prow.append(
+                [
+                    f"pair {k}",
+                    _fmt(pair["match_weight"]) if first else "",
+                    _fmt(pair["match_probability"]) if first else "",
+                    side,
+                    rec["dataset"] or "",
+                    *(rec[f] or "" for f in IDENTIFIER_FIELDS),
+                    *([_fmt(pair["same_person_in_truth"]) if first else ""] if truth_col else []),
+                ]
+            )
+            pcls.append("pair-start" if first else "")
+    body += [
+        "<section><h2>Borderline pairs for clerical review</h2>",
+        f"<p>The {len(pairs)} scored pairs nearest the threshold, highest match weight "
+        "first, each pair's two records one above the other.</p>",
+        _table(
+            "Borderline pairs with their identifiers",
+            ["pair", *headers],
+            prow,
+            pcls,
+            text_cols=11,
+        )
+        if pairs
+        else "<p>No borderline pairs were recorded.</p>",
+        "</section>",
+    ]
+    return _page("Linkage quality report (identifier zone only)", body)
+
+
+def _rate_cells(row: dict[str, Any], with_truth: bool) -> list[str]:
+    cells = [
+        _fmt(row["records"]),
+        SUPPRESSED if row["suppressed"] else _fmt(row["link_rate"], pct=True),
+    ]
+    if with_truth:
+        for key in TRUTH_RATES:
+            cells.append(SUPPRESSED if row[key] is None else _fmt(row[key], pct=True))
+    return cells
+
+
+def _bias_html(b: dict[str, Any]) -> str:
+    with_truth = b["truth_given"]
+    headers = ["group", "records", "link rate"]
+    if with_truth:
+        headers += ["identifier error rate (truth)", "false-match rate", "missed-match rate"]
+    body = [
+        "<header><h1>Linkage bias report</h1>",
+        '<p class="note">Aggregates only: no identifiers and no record ids. Groups of fewer '
+        f"than {MIN_GROUP} records are shown as {SUPPRESSED}.</p></header>",
+        '<section><h2>Summary</h2><ul class="summary">',
+        *(f"<li>{_e(line)}</li>" for line in b["summary"]),
+        "</ul></section>",
+        "<section><h2>What the figures mean</h2><dl>",
+        *(
+            f"<dt>{_e(k.replace('_', ' '))}</dt><dd>{_e(v)}</dd>"
+            for k, v in b["definitions"].items()
+        ),
+        "</dl></section>",
+        "<section><h2>Link rate by group</h2>",
+        _table("All records", headers, [["all records", *_rate_cells(b["overall"], with_truth)]]),
+    ]
+    overall = b["overall"]["link_rate"]
+    for attr, rows in b["groups"].items():
+        title = ATTRIBUTE_TITLES.get(attr, attr)
+        body += [
+            f"<h3>{_e(title)}</h3>",
+            f"<figure>{_bars_svg(f'bars-{attr}', f'Link rate by {title.lower()}', rows, overall)}"
+            f"<figcaption>Link rate by {_e(title.lower())}; the red line is all records."
+            "</figcaption></figure>",
+            _table(
+                f"Link rate by {title.lower()}",
+                headers,
+                [[r["group"], *_rate_cells(r, with_truth)] for r in rows],
+            ),
+        ]
+    body.append("</section><section><h2>Ethnicity as recorded, by dataset</h2>")
+    for ds, rows in b["ethnicity_by_dataset"].items():
+        body += [
+            f"<h3>{_e(ds)}</h3>",
+            _table(
+                f"Link rate by ethnicity recorded in {ds}",
+                headers,
+                [[r["group"], *_rate_cells(r, with_truth)] for r in rows],
+            ),
+        ]
+    if b["truth_groups"]:
+        body.append(
+            "</section><section><h2>Groups known only from the truth</h2>"
+            "<p>The synthetic world's truth gives each record's true person: here, by "
+            "the deprivation of their true home area and the origin of their true name, "
+            "how often the identifiers carry errors and how often the linkage missed or "
+            "falsely made a match.</p>"
+        )
+        for attr, rows in b["truth_groups"].items():
+            title = ATTRIBUTE_TITLES.get(attr, attr)
+            body += [
+                f"<h3>{_e(title)}</h3>",
+                _table(
+                    f"Link and error rates by {title.lower()}",
+                    headers,
+                    [[r["group"], *_rate_cells(r, with_truth)] for r in rows],
+                ),
+            ]
+    body.append("</section><section><h2>Linked and unlinked records compared</h2>")
+    body.append(
+        "<p>The share of linked and of unlinked records in each group, and their standardised "
+        f"difference; rows with |d| &gt; {FLAG_D} are highlighted and marked.</p>"
+    )
+    rows_b = b["balance"]
+    body.append(
+        _table(
+            "Standardised differences between linked and unlinked records",
+            [
+                "attribute",
+                "group",
+                "records",
+                "share of linked",
+                "share of unlinked",
+                "d",
+                "|d| > 0.1",
+            ],
+            [
+                [
+                    ATTRIBUTE_TITLES.get(r["attribute"], r["attribute"]),
+                    r["group"],
+                    _fmt(r["records"]),
+                    SUPPRESSED if r["suppressed"] else _fmt(r["share_of_linked"], pct=True),
+                    SUPPRESSED if r["suppressed"] else _fmt(r["share_of_unlinked"], pct=True),
+                    SUPPRESSED if r["suppressed"] else f"{r['standardised_difference']:+.3f}",
+                    "flagged" if r["flag"] else "",
+                ]
+                for r in rows_b
+            ],
+            ["flag" if r["flag"] else "" for r in rows_b],
+            text_cols=2,
+        )
+    )
+    body.append("</section>")
+    return _page("Linkage bias report", body)
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return None if math.isnan(float(v)) else float(v)
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def link_report(store: Path, out: Path, truth: Path | None = None) -> dict[str, Any]:
+    """Write the linkage quality report (identifier zone) and the linkage bias report
+    (aggregates) for the store's latest linkage run into the folder ``out``, each as
+    JSON and HTML. ``truth`` is a synthetic world's ``truth/records.csv``: with it,
+    both reports measure errors against the truth. Returns the paths written and the
+    headline figures."""
+    data = _read(store)
+    records = _group_columns(data.records)
+    if truth is not None:
+        records = _with_truth(records, truth)
+    quality = _jsonable(_quality(data, records, store, truth))
+    bias = _jsonable(_bias(data, records, truth is not None))
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "quality_json": out / f"{QUALITY}.json",
+        "quality_html": out / f"{QUALITY}.html",
+        "bias_json": out / f"{BIAS}.json",
+        "bias_html": out / f"{BIAS}.html",
+    }
+    for key, text in (
+        ("quality_json", json.dumps(quality, indent=2) + "\n"),
+        ("quality_html", _quality_html(quality)),
+        ("bias_json", json.dumps(bias, indent=2) + "\n"),
+        ("bias_html", _bias_html(bias)),
+    ):
+        tmp = paths[key].with_name(paths[key].name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(paths[key])
+    headline: dict[str, Any] = {
+        "records": quality["run"]["records"],
+        "persons": quality["run"]["persons"],
+        "pairs_matched": quality["run"]["pairs_matched"],
+        "estimated_precision": quality["estimated_by_model"].get("precision"),
+        "estimated_recall": quality["estimated_by_model"].get("recall_of_scored_pairs"),
+        "link_rate": bias["overall"]["link_rate"],
+        "summary": bias["summary"],
+    }
+    if quality["measured"] is not None:
+        pw, cl = quality["measured"]["pairwise"], quality["measured"]["clusters"]
+        headline.update(
+            {
+                "precision": pw["precision"],
+                "recall": pw["recall"],
+                "f1": pw["f1"],
+                "false_matches": pw["false_matches"],
+                "missed_matches": pw["missed_matches"],
+                "share_exactly_one_cluster": cl["share_exactly_one_cluster"],
+                "clusters_mixing_persons": cl["clusters_mixing_persons"],
+                "persons_split": cl["persons_split"],
+                "false_match_rate": bias["overall"]["false_match_rate"],
+                "missed_match_rate": bias["overall"]["missed_match_rate"],
+            }
+        )
+    return {"paths": {k: str(v) for k, v in paths.items()}, "headline": headline}
+
+
+__all__ = ["link_report"]
