@@ -181,8 +181,10 @@ def link_report(
         emit_json({"command": "link report", **result})
         return
     console.print(f"Linkage reports written to [bold]{folder}[/]:")
-    for path in result.get("paths", []):
+    for path in dict(result.get("paths", {})).values():
         console.print(f"  {path}")
+    for line in result.get("headline", {}).get("summary", []):
+        console.print(f"- {line}")
 
 
 @app.command(

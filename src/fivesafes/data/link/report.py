@@ -688,7 +688,8 @@ def _fmt(v: Any, pct: bool = False, digits: int = 4) -> str:
         if math.isnan(v):
             return "—"
         if pct:
-            return f"{100 * v:.1f}%"
+            # Small rates (false and missed matches) need more than one decimal.
+            return f"{100 * v:.2f}%" if 0 < abs(v) < 0.01 else f"{100 * v:.1f}%"
         if v != 0 and (abs(v) < 10 ** -(digits - 1) or abs(v) >= 1e6):
             return f"{v:.3g}"
         return f"{v:,.{digits}g}" if abs(v) >= 1 else f"{v:.{digits}g}"
