@@ -2,7 +2,7 @@
 
 ``run_demo(out)`` generates a world in ``out/world``, ingests it into the store
 ``out/store``, links its records into persons (measuring the linkage against the
-world's truth), provisions a project workspace, and writes ``out/summary.md``
+world's truth) and reports on it, provisions a project workspace, and writes ``out/summary.md``
 and ``out/summary.json`` saying what was done and where it lies. Later stages
 (analysis, outputs) add their part here.
 """
@@ -18,6 +18,7 @@ from typing import Any
 
 from fivesafes.data import ingest, provision, store_summary
 from fivesafes.data.link import link, measured_quality
+from fivesafes.data.link.report import link_report
 from fivesafes.synth import WorldConfig, make_world
 
 Progress = Callable[[str, float], None]
@@ -44,7 +45,10 @@ def run_demo(
     )
     zones = store_summary(store_dir)
     linked = link(store_dir, progress=lambda stage, f: report(f"link: {stage}", 0.4 + 0.55 * f))
-    quality = measured_quality(store_dir, world_dir / "truth" / "records.csv")
+    truth = world_dir / "truth" / "records.csv"
+    quality = measured_quality(store_dir, truth)
+    # The quality report shows identifiers: it stays with the store (identifier zone).
+    reports = link_report(store_dir, store_dir / "reports", truth=truth)
     workspace = provision(store_dir, DEMO_PROJECT, list(DEMO_DATASETS))
     result: dict[str, Any] = {
         "out": str(out),
@@ -53,6 +57,7 @@ def run_demo(
         "store": zones,
         "link": linked.to_dict(),
         "link_quality": quality,
+        "link_reports": reports,
         "provision": workspace.to_dict(),
         "seconds": round(time.perf_counter() - t0, 3),
         "paths": {
@@ -61,6 +66,8 @@ def run_demo(
             "identifier_zone": str(store_dir / "identifiers.duckdb"),
             "content_zone": str(store_dir / "content.duckdb"),
             "workspace": str(workspace.workspace),
+            "linkage_quality_report": str(reports["paths"]["quality_html"]),
+            "linkage_bias_report": str(reports["paths"]["bias_html"]),
             "summary": str(out / "summary.md"),
         },
     }
@@ -97,6 +104,10 @@ def _markdown(r: dict[str, Any]) -> str:
         f"truth: pairwise precision {q['precision']:.4f}, recall {q['recall']:.4f}, "
         f"F1 {q['f1']:.4f} ({q['false_matches']:,} false and {q['missed_matches']:,} missed "
         "matching pairs).",
+        "",
+        "Linkage bias (who links worse), from the bias report:",
+        "",
+        *[f"- {line}" for line in r["link_reports"]["headline"]["summary"][:6]],
         "",
         f"Provisioned project `{DEMO_PROJECT}`: "
         + ", ".join(f"{k} ({v:,} rows)" for k, v in r["provision"]["rows"].items())
