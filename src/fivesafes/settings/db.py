@@ -1,0 +1,104 @@
+"""Where the application state lives: SQLite by default, PostgreSQL by URL.
+
+The database is chosen by a URL: the one given, else ``$FIVESAFES_DATABASE_URL``,
+else ``sqlite:///<state dir>/fivesafes.db`` where the state dir is
+``$FIVESAFES_STATE_DIR`` or ``~/.fivesafes``. A PostgreSQL URL
+(``postgresql+psycopg://user@host/db``) works the same. The schema is made and
+upgraded only by :func:`migrate` (Alembic, run from Python: no ``alembic.ini``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from fivesafes.errors import FivesafesError
+
+STATE_DIR_ENV = "FIVESAFES_STATE_DIR"
+DATABASE_URL_ENV = "FIVESAFES_DATABASE_URL"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def state_dir() -> Path:
+    """The folder of the application state: ``$FIVESAFES_STATE_DIR`` or ``~/.fivesafes``."""
+    return Path(os.environ.get(STATE_DIR_ENV) or Path.home() / ".fivesafes")
+
+
+def database_url(url: str | None = None) -> str:
+    """The database URL in force: ``url``, else ``$FIVESAFES_DATABASE_URL``, else the
+    SQLite file ``fivesafes.db`` in the state dir."""
+    if url:
+        return url
+    if os.environ.get(DATABASE_URL_ENV):
+        return os.environ[DATABASE_URL_ENV]
+    return f"sqlite:///{state_dir() / 'fivesafes.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def engine_for(url: str | None = None) -> Engine:
+    """An engine on the application database (see :func:`database_url`).
+
+    For a SQLite file, its folder is created and foreign keys are enforced.
+    """
+    text = database_url(url)
+    try:
+        parsed = make_url(text)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
+        raise FivesafesError(
+            f"{text!r} is not a database URL; give one like sqlite:///state/fivesafes.db "
+            "or postgresql+psycopg://user@host/fivesafes"
+        ) from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed)
+    except (ImportError, NoSuchModuleError):
+        raise FivesafesError(
+            f"the database driver {parsed.drivername} is not installed; "
+            "for PostgreSQL, pip install 'psycopg[binary]' and use a postgresql+psycopg:// URL"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def session_factory(url: str | Engine | None = None) -> sessionmaker[Session]:
+    """Sessions on the application database: ``with session_factory(url)() as s: ...``."""
+    engine = url if isinstance(url, Engine) else engine_for(url)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def migrate(url: str | Engine | None = None, revision: str = "head") -> str | None:
+    """Create or upgrade the schema to ``revision`` (Alembic ``upgrade``); returns the
+    revision the database is at afterwards. Safe to run again."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    engine = url if isinstance(url, Engine) else engine_for(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def is_migrated(engine: Engine) -> bool:
+    """Whether the schema exists (the audit log table is the last one made)."""
+    return inspect(engine).has_table("audit_log")

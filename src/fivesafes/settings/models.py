@@ -1,0 +1,175 @@
+"""The application state's tables (SQLAlchemy 2 declarative models).
+
+Users and their roles, airlock release requests with their outputs, reviews and
+comments, and the audit log. The schema is created and changed only by the Alembic
+migrations in :mod:`fivesafes.settings.migrations`; these models must match them
+(a test compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives them back naive)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class Role(StrEnum):
+    RESEARCHER = "researcher"
+    OUTPUT_CHECKER = "output_checker"
+    DATA_OWNER = "data_owner"
+    LINKAGE_OPERATOR = "linkage_operator"
+    ADMINISTRATOR = "administrator"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReleaseRequest(Base):
+    __tablename__ = "release_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(256))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(32))
+    #: The airlock policy in force for this request (see ``AirlockPolicy``).
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    co_authors: Mapped[list[RequestAuthor]] = relationship(
+        back_populates="request", cascade="all, delete-orphan"
+    )
+    outputs: Mapped[list[RequestOutput]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="RequestOutput.id"
+    )
+    comments: Mapped[list[Comment]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="Comment.id"
+    )
+
+
+class RequestAuthor(Base):
+    """Another member listed as an author of a request (the creator is ``author``)."""
+
+    __tablename__ = "request_authors"
+    __table_args__ = (UniqueConstraint("request_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("release_requests.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    request: Mapped[ReleaseRequest] = relationship(back_populates="co_authors")
+    user: Mapped[User] = relationship()
+
+
+class RequestOutput(Base):
+    """One output of a request: its file (stored bytes, or a path read again at
+    release), the researcher's description, its SHA-256, and the automatic check."""
+
+    __tablename__ = "request_outputs"
+    __table_args__ = (UniqueConstraint("request_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("release_requests.id"))
+    name: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(Text)
+    source_path: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    #: Bumped on every change; reviews count only for the version they saw.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    check_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    request: Mapped[ReleaseRequest] = relationship(back_populates="outputs")
+    reviews: Mapped[list[Review]] = relationship(
+        back_populates="output", cascade="all, delete-orphan", order_by="Review.id"
+    )
+
+
+class Review(Base):
+    """A checker's decision on one version of one output (kept when the output
+    changes, for the record, but counted only while version and SHA-256 match)."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    output_id: Mapped[int] = mapped_column(ForeignKey("request_outputs.id"))
+    checker_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    output_version: Mapped[int] = mapped_column(Integer)
+    output_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    output: Mapped[RequestOutput] = relationship(back_populates="reviews")
+    checker: Mapped[User] = relationship()
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("release_requests.id"))
+    output_id: Mapped[int | None] = mapped_column(ForeignKey("request_outputs.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    request: Mapped[ReleaseRequest] = relationship(back_populates="comments")
+    author: Mapped[User] = relationship()
+    output: Mapped[RequestOutput | None] = relationship()
+
+
+class AuditEntry(Base):
+    """One entry of the append-only audit log (see :mod:`fivesafes.audit`).
+
+    ``at`` and ``details`` are kept as the exact text that was hashed, so that the
+    hash can be recomputed on any database engine.
+    """
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(256))
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
