@@ -325,6 +325,13 @@ def demo(
     console.print((out / "summary.md").read_text(), markup=False, highlight=False)
 
 
+from fivesafes.cli.airlock import airlock_app, audit_app, users_app  # noqa: E402
+
+app.add_typer(airlock_app, name="airlock")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+
 def main() -> None:
     """Run the CLI with fivesafes' exit codes: 0 ok, 2 user error, 1 internal error."""
     # Typer itself handles --help (0) and bad arguments (2, with a usage line).

@@ -1,0 +1,360 @@
+"""CLI for the airlock, users and the audit log: thin layers over
+:mod:`fivesafes.outputs.airlock`, :mod:`fivesafes.settings` and :mod:`fivesafes.audit`.
+
+The application database is ``--db URL`` (or ``$FIVESAFES_DATABASE_URL``, else a
+SQLite file in ``$FIVESAFES_STATE_DIR``); it is migrated to the current schema on
+first use. ``--as NAME`` says who acts: the command line trusts it, as a TRE's
+own shell does its logged-in user; the web app authenticates instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from fivesafes.cli.output import console, emit_json
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Application database URL (default: SQLite in the state dir)."),
+]
+AsOption = Annotated[str, typer.Option("--as", help="Who is acting (a user name).")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one machine-readable JSON summary instead.")
+]
+RequestArg = Annotated[int, typer.Argument(help="Release request number.")]
+
+airlock_app = typer.Typer(
+    help="Release requests: outputs checked by the rules, reviewed by two checkers, released.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+users_app = typer.Typer(
+    help="Users and their roles.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+audit_app = typer.Typer(
+    help="The tamper-evident audit log.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+
+
+@contextmanager
+def _session(db: str | None) -> Iterator[Session]:
+    from fivesafes.settings import migrate, session_factory
+
+    migrate(db)
+    with session_factory(db)() as session:
+        yield session
+
+
+def _show(req: Any, json_: bool, done: str) -> None:
+    from fivesafes.outputs import airlock
+
+    data = airlock.summary(req)
+    if json_:
+        emit_json({"command": f"airlock {done}", "request": data})
+        return
+    console.print(
+        f"Request {data['id']} ({data['title']}, project {data['project']}): "
+        f"[bold]{data['state']}[/]. Next: {', '.join(data['allowed_actions']) or 'nothing'}."
+    )
+    if data["outputs"]:
+        table = Table()
+        for col in ("output", "verdict", "approvals", "needed", "held back by", "sha256"):
+            table.add_column(col)
+        for out in data["outputs"]:
+            table.add_row(
+                out["name"],
+                str(out["verdict"] or ""),
+                ", ".join(out["approvals"]),
+                str(out["required"]),
+                ", ".join(out["held_back_by"]),
+                out["sha256"][:12],
+            )
+        console.print(table)
+
+
+def _act(db: str | None, json_: bool, done: str, fn: Callable[[Session], Any]) -> None:
+    with _session(db) as session:
+        req = fn(session)
+        _show(req, json_, done)
+
+
+@airlock_app.command(
+    "create",
+    epilog="Example: [bold]fivesafes airlock create --as ana --project p001 "
+    "--title 'Attainment and convictions tables'[/]",
+)
+def create(
+    as_: AsOption,
+    project: Annotated[str, typer.Option("--project", help="Project the outputs come from.")],
+    title: Annotated[str, typer.Option("--title", help="What the request is for.")],
+    co_author: Annotated[
+        list[str] | None, typer.Option("--co-author", help="Another author (repeatable).")
+    ] = None,
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Start a release request (draft)."""
+    from fivesafes.outputs import airlock
+
+    _act(
+        db,
+        json_,
+        "create",
+        lambda s: airlock.create_request(s, as_, project, title, co_authors=co_author or ()),
+    )
+
+
+@airlock_app.command(
+    "add",
+    epilog="Example: [bold]fivesafes airlock add 1 --as ana --name convictions "
+    "--file safe.csv --description 'Convictions by trajectory group, persons'[/]",
+)
+def add(
+    request: RequestArg,
+    as_: AsOption,
+    name: Annotated[str, typer.Option("--name", help="A short name for the output.")],
+    file: Annotated[Path, typer.Option("--file", help="The output file.")],
+    description: Annotated[
+        str, typer.Option("--description", help="What it shows and how it was made.")
+    ],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace an output of that name (resets reviews).")
+    ] = False,
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Add an output (or, with --replace, change one) in a draft or returned request."""
+    from fivesafes.outputs import airlock
+
+    def run(s: Session) -> Any:
+        if replace:
+            airlock.update_output(s, request, as_, name, path=file, description=description)
+        else:
+            airlock.add_output(s, request, as_, name, file, description)
+        return airlock.get_request(s, request, as_)
+
+    _act(db, json_, "add", run)
+
+
+@airlock_app.command("submit", epilog="Example: [bold]fivesafes airlock submit 1 --as ana[/]")
+def submit(
+    request: RequestArg, as_: AsOption, db: DbOption = None, json_: JsonOption = False
+) -> None:
+    """Submit a request; the disclosure rules then check every output."""
+    from fivesafes.outputs import airlock
+
+    def run(s: Session) -> Any:
+        airlock.submit(s, request, as_)
+        return airlock.record_automatic_check(s, request, check=automatic_check)
+
+    _act(db, json_, "submit", run)
+
+
+def automatic_check(name: str, content: bytes) -> dict[str, Any]:
+    """The disclosure engine's verdict on one output, as the airlock records it.
+
+    An output the engine cannot read as one of its output objects is marked
+    ``review``: a checker must look at it with no help from the rules."""
+    try:
+        from fivesafes.outputs.check import check_output_bytes  # type: ignore[attr-defined]
+    except ImportError:
+        return {"verdict": "review", "reason": "the disclosure engine is not available"}
+    return check_output_bytes(name, content)
+
+
+@airlock_app.command(
+    "review",
+    epilog="Example: [bold]fivesafes airlock review 1 --as bo --output convictions "
+    "--decision approve --comment 'Counts of persons, all above 10'[/]",
+)
+def review(
+    request: RequestArg,
+    as_: AsOption,
+    output: Annotated[str, typer.Option("--output", help="The output reviewed.")],
+    decision: Annotated[
+        str, typer.Option("--decision", help="approve, reject or request_changes.")
+    ],
+    comment: Annotated[str, typer.Option("--comment", help="Why.")] = "",
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Review one output (output checkers only; never your own request)."""
+    from fivesafes.outputs import airlock
+
+    def run(s: Session) -> Any:
+        req = airlock.get_request(s, request, as_)
+        if req.state == airlock.State.CHECKED.value:
+            airlock.start_review(s, request, as_)
+        airlock.review(s, request, output, as_, decision, comment)
+        return airlock.get_request(s, request, as_)
+
+    _act(db, json_, "review", run)
+
+
+@airlock_app.command(
+    "return", epilog="Example: [bold]fivesafes airlock return 1 --as bo --comment 'Round'[/]"
+)
+def return_(
+    request: RequestArg,
+    as_: AsOption,
+    comment: Annotated[str, typer.Option("--comment", help="What the authors should change.")],
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Return a request to its authors with comments."""
+    from fivesafes.outputs import airlock
+
+    _act(db, json_, "return", lambda s: airlock.return_to_researcher(s, request, as_, comment))
+
+
+@airlock_app.command(
+    "reject", epilog="Example: [bold]fivesafes airlock reject 1 --as bo --reason '...'[/]"
+)
+def reject(
+    request: RequestArg,
+    as_: AsOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why nothing of it can leave.")],
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Reject a request: nothing of it can be released."""
+    from fivesafes.outputs import airlock
+
+    _act(db, json_, "reject", lambda s: airlock.reject(s, request, as_, reason))
+
+
+@airlock_app.command(
+    "release", epilog="Example: [bold]fivesafes airlock release 1 --as bo --out released[/]"
+)
+def release(
+    request: RequestArg,
+    as_: AsOption,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the released bundle.")],
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Release an approved request as a bundle with a SHA-256 manifest."""
+    from fivesafes.outputs import airlock
+
+    with _session(db) as session:
+        path = airlock.release(session, request, as_, out)
+        req = airlock.get_request(session, request, as_)
+        if json_:
+            emit_json(
+                {
+                    "command": "airlock release",
+                    "bundle": str(path),
+                    "paths": [str(path)],
+                    "request": airlock.summary(req),
+                }
+            )
+            return
+    console.print(f"Released request {request} as [bold]{path}[/].")
+
+
+@airlock_app.command("show", epilog="Example: [bold]fivesafes airlock show 1 --as bo[/]")
+def show(
+    request: RequestArg, as_: AsOption, db: DbOption = None, json_: JsonOption = False
+) -> None:
+    """Show a request: its state, outputs, verdicts and reviews."""
+    from fivesafes.outputs import airlock
+
+    _act(db, json_, "show", lambda s: airlock.get_request(s, request, as_))
+
+
+@airlock_app.command("list", epilog="Example: [bold]fivesafes airlock list --as bo[/]")
+def list_(as_: AsOption, db: DbOption = None, json_: JsonOption = False) -> None:
+    """List the requests you may see."""
+    from fivesafes.outputs import airlock
+
+    with _session(db) as session:
+        reqs = [airlock.summary(r) for r in airlock.list_requests(session, as_)]
+    if json_:
+        emit_json({"command": "airlock list", "requests": reqs})
+        return
+    table = Table()
+    for col in ("id", "project", "title", "author", "state", "outputs"):
+        table.add_column(col)
+    for r in reqs:
+        table.add_row(
+            str(r["id"]), r["project"], r["title"], r["author"], r["state"], str(len(r["outputs"]))
+        )
+    console.print(table)
+
+
+@users_app.command("add", epilog="Example: [bold]fivesafes users add bo --role output_checker[/]")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option("--role", help="researcher, output_checker, ...")],
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Add a user with a role."""
+    from fivesafes.settings import add_user
+
+    with _session(db) as session:
+        user = add_user(session, name, role)
+        data = {"name": user.name, "role": user.role}
+    if json_:
+        emit_json({"command": "users add", "user": data})
+        return
+    console.print(f"Added {data['name']} as {data['role']}.")
+
+
+@users_app.command("list", epilog="Example: [bold]fivesafes users list[/]")
+def users_list(db: DbOption = None, json_: JsonOption = False) -> None:
+    """List users and roles."""
+    from fivesafes.settings import list_users
+
+    with _session(db) as session:
+        users = [{"name": u.name, "role": u.role} for u in list_users(session)]
+    if json_:
+        emit_json({"command": "users list", "users": users})
+        return
+    for u in users:
+        console.print(f"{u['name']}: {u['role']}")
+
+
+@audit_app.command("verify", epilog="Example: [bold]fivesafes audit verify[/]")
+def audit_verify(db: DbOption = None, json_: JsonOption = False) -> None:
+    """Check the audit log's hash chain: any edited, deleted or reordered entry is found."""
+    from fivesafes.audit import verify
+    from fivesafes.errors import FivesafesError
+
+    with _session(db) as session:
+        result = verify(session)
+    if json_:
+        emit_json({"command": "audit verify", **result.to_dict()})
+    elif result.ok:
+        console.print(f"The audit log is intact: {result.entries:,} entries, chain verified.")
+    if not result.ok:
+        raise FivesafesError(
+            f"the audit log has been tampered with at entry {result.first_bad_seq}: "
+            f"{result.problem}; preserve the database and tell the TRE's administrator"
+        )
+
+
+@audit_app.command("bundle", epilog="Example: [bold]fivesafes audit bundle released/request-1[/]")
+def audit_bundle(
+    path: Annotated[Path, typer.Argument(help="A released bundle (folder or zip).")],
+    json_: JsonOption = False,
+) -> None:
+    """Check a released bundle against its manifest (SHA-256 of every file)."""
+    from fivesafes.errors import FivesafesError
+    from fivesafes.outputs.bundle import verify_bundle
+
+    result = verify_bundle(path)
+    if json_:
+        emit_json({"command": "audit bundle", **result.to_dict()})
+    elif result.ok:
+        console.print(f"{path}: every file matches the manifest.")
+    if not result.ok:
+        raise FivesafesError(f"{path} does not match its manifest: {'; '.join(result.problems)}")
