@@ -1,0 +1,262 @@
+"""Check an output object against a policy: verdicts, safe version, report.
+
+:func:`check` runs the primary rules, then secondary suppression (when
+:mod:`fivesafes.outputs.secondary` is installed) so that suppressed cells cannot
+be recovered from the margins, and builds the safe version: suppressed cells
+withheld, counts rounded as the policy says, margins at their *true* values
+(rounded like any count, never recomputed from the released cells).
+:func:`check_table_csv` does the same for a long-format CSV made anywhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fivesafes.errors import FivesafesError, InputError
+from fivesafes.outputs.linear import LinearTable, ProtectionResult
+from fivesafes.outputs.objects import TOTAL, Cells, FrequencyTable, OutputObject
+from fivesafes.outputs.policy import Policy
+from fivesafes.outputs.primary import STATUSES, Verdict, primary
+
+REPORT_FORMAT = "fivesafes.sdc.check/1"
+
+
+@dataclass
+class CheckResult:
+    kind: str
+    policy: Policy
+    dims: list[str]
+    verdicts: list[Verdict]
+    value_column: str = "value"
+    secondary: str = "not needed"  # "done", "pending" (module not available), "not needed"
+    protection: ProtectionResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """The worst verdict: ``suppress`` means something was withheld."""
+        worst = max((STATUSES.index(v.status) for v in self.verdicts), default=0)
+        return STATUSES[worst]
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(v.status == s for v in self.verdicts) for s in STATUSES}
+
+    @property
+    def safe(self) -> pd.DataFrame:
+        """The safe version in long format: the categories, the value (blank,
+        i.e. missing, where withheld) and the ``status`` of each cell."""
+        data: dict[str, Any] = {
+            d: [v.label[j] for v in self.verdicts] for j, d in enumerate(self.dims)
+        }
+        data[self.value_column] = pd.array(
+            [_cell(v.safe_value) for v in self.verdicts], dtype="object"
+        )
+        data["status"] = [v.status for v in self.verdicts]
+        return pd.DataFrame(data)
+
+    def write_csv(self, path: str | Path) -> None:
+        self.safe.to_csv(path, index=False, na_rep="")
+
+    def to_dict(self) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "format": REPORT_FORMAT,
+            "object": self.kind,
+            "policy": {
+                "name": self.policy.name,
+                "version": self.policy.version,
+                "label": self.policy.label,
+                "settings": self.policy.to_dict(),
+            },
+            "status": self.status,
+            "summary": self.counts(),
+            "secondary_suppression": {"status": self.secondary},
+            "notes": self.notes,
+            "cells": [v.to_dict(self.dims) for v in self.verdicts],
+        }
+        if self.protection is not None:
+            p = self.protection
+            report["secondary_suppression"].update(
+                method=p.method,
+                audited=p.audited,
+                secondary_cells=sorted(p.secondary),
+                messages=p.messages,
+            )
+        return report
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def _cell(x: float | None) -> Any:
+    if x is None or np.isnan(x):
+        return None
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _secondary_module() -> Any:
+    if importlib.util.find_spec("fivesafes.outputs.secondary") is None:
+        return None
+    module = importlib.import_module("fivesafes.outputs.secondary")
+    return module if hasattr(module, "protect") else None
+
+
+def check(obj: OutputObject | Cells, policy: Policy) -> CheckResult:
+    """Check an output object under ``policy``: a verdict per cell, the safe
+    version, and (for tables with margins) secondary suppression."""
+    cells = obj if isinstance(obj, Cells) else obj.cells()
+    notes = list(cells.notes)
+    if policy.person_counts_required and not cells.persons and cells.kind != "regression":
+        notes.append(
+            "the policy requires counts of distinct people; this output counts records, "
+            "so a checker must confirm each person is counted once"
+        )
+    verdicts = primary(cells, policy)
+    if policy.person_counts_required and not cells.persons and cells.kind != "regression":
+        for v in verdicts:
+            if v.status in ("pass", "round"):
+                v.status = "review"
+                v.reasons.append("counts are of records, not of distinct people")
+                v.rules.append("persons")
+    dims = list(cells.labels.columns)
+    result = CheckResult(kind=cells.kind, policy=policy, dims=dims, verdicts=verdicts, notes=notes)
+    suppressed = {v.cell for v in verdicts if v.status == "suppress"}
+    if suppressed and cells.constraints:
+        module = _secondary_module()
+        if module is None:
+            result.secondary = "pending"
+            result.notes.append(
+                "secondary suppression is pending: fivesafes.outputs.secondary is not "
+                "installed, so suppressed cells may still be recoverable from the margins; "
+                "a checker must review this table"
+            )
+        else:
+            table = LinearTable(
+                values=np.asarray(cells.values, dtype=float),
+                constraints=cells.constraints,
+                labels=[v.label for v in verdicts],
+            )
+            try:
+                protection: ProtectionResult = module.protect(
+                    table,
+                    suppressed,
+                    policy,
+                    intervals="primary" if table.size > 400 else "all",
+                )
+            except (FivesafesError, RuntimeError) as exc:
+                result.secondary = "infeasible"
+                result.notes.append(f"secondary suppression found no safe pattern: {exc}")
+                for v in verdicts:
+                    if v.status in ("pass", "round"):
+                        v.status = "review"
+                        v.rules.append("secondary")
+                        v.reasons.append("secondary suppression failed; a checker must decide")
+                return result
+            result.protection = protection
+            result.secondary = "done"
+            for i in sorted(protection.secondary):
+                v = verdicts[i]
+                v.status = "suppress"
+                v.safe_value = None
+                v.rules.append("secondary")
+                v.reasons.append(
+                    "withheld to protect another suppressed cell, which could otherwise be "
+                    "worked out from the totals (secondary suppression)"
+                )
+    return result
+
+
+def read_table_csv(path: str | Path, value_column: str) -> tuple[pd.DataFrame, list[str]]:
+    """Read and validate a long-format table: one row per cell, the category
+    columns and the value column; raises :class:`InputError` naming the row."""
+    name = str(path)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(name, f"cannot be read as CSV: {exc}") from exc
+    df.columns = [c.strip() for c in df.columns]
+    if value_column not in df.columns:
+        raise InputError(
+            name,
+            f"has no column {value_column!r}; its columns are {', '.join(df.columns)}",
+            field=value_column,
+        )
+    dims = [c for c in df.columns if c != value_column]
+    if not dims:
+        raise InputError(name, "has no category columns besides the value column")
+    if df.empty:
+        raise InputError(name, "has no rows")
+    numbers = pd.to_numeric(df[value_column].str.strip(), errors="coerce")
+    bad = np.flatnonzero(numbers.isna().to_numpy())
+    if len(bad):
+        raise InputError(
+            name,
+            "the value is not a number",
+            row=int(bad[0]) + 1,
+            field=value_column,
+            value=df[value_column].iloc[bad[0]],
+            more=len(bad) - 1,
+        )
+    if (numbers < 0).any():
+        row = int(np.flatnonzero((numbers < 0).to_numpy())[0])
+        raise InputError(
+            name,
+            "a count cannot be negative",
+            row=row + 1,
+            field=value_column,
+            value=df[value_column].iloc[row],
+        )
+    for d in dims:
+        df[d] = df[d].str.strip()
+    dup = df.duplicated(dims, keep="first").to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero((df[dims] == df[dims].iloc[row]).all(axis=1).to_numpy())[0])
+        raise InputError(
+            name,
+            f"the same cell appears twice (also row {first + 1})",
+            row=row + 1,
+            value=", ".join(df[dims].iloc[row]),
+            more=int(dup.sum()) - 1,
+        )
+    df[value_column] = numbers
+    return df, dims
+
+
+def check_table_csv(
+    path: str | Path,
+    value_column: str,
+    policy: Policy,
+    out: str | Path | None = None,
+) -> CheckResult:
+    """Check a long-format CSV table of counts (one row per cell; every column
+    but ``value_column`` is a category; rows with ``Total`` in a category are
+    margins and must equal the sum of their parts). Writes the safe version to
+    ``out`` (same columns plus ``status``, the value blank where suppressed)."""
+    df, dims = read_table_csv(path, value_column)
+    table = FrequencyTable.from_long(df, dims, value_column)
+    values = table.values
+    depth = (table.labels == TOTAL).sum(axis=1).to_numpy()
+    # report the most detailed wrong total first (a wrong subtotal makes its totals wrong too)
+    for total, parts in sorted(table.constraints(), key=lambda c: (depth[c[0]], c[0])):
+        if not np.isclose(values[total], values[parts].sum()):
+            raise InputError(
+                str(path),
+                f"this {TOTAL} is {values[total]:g} but its {len(parts)} parts add up to "
+                f"{values[parts].sum():g}; margins must carry their true values",
+                row=total + 1,
+                field=value_column,
+                value=", ".join(table.labels.iloc[total]),
+            )
+    result = check(table, policy)
+    result.value_column = value_column
+    if out is not None:
+        result.write_csv(out)
+    return result
