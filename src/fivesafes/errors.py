@@ -26,6 +26,7 @@ class InputError(FivesafesError):
         field: str | None = None,
         value: str | None = None,
         more: int = 0,
+        consequence: str = "Nothing from this file was stored.",
     ) -> None:
         self.file = file
         self.row = row
@@ -42,7 +43,7 @@ class InputError(FivesafesError):
             text += f" (got {value!r})"
         if more:
             text += f"; and {more} more problem{'s' if more > 1 else ''} in this file"
-        text += ". Nothing from this file was stored."
+        text += "." + (f" {consequence}" if consequence else "")
         super().__init__(text)
 
 

@@ -26,6 +26,12 @@ from fivesafes.outputs.objects import TOTAL, Cells, FrequencyTable, OutputObject
 from fivesafes.outputs.policy import Policy
 from fivesafes.outputs.primary import STATUSES, Verdict, primary
 
+
+def _table_error(file: str, message: str, **where: Any) -> InputError:
+    """A bad table: nothing was checked (and nothing stored, so no word of that)."""
+    return InputError(file, message, consequence="Nothing was checked.", **where)
+
+
 REPORT_FORMAT = "fivesafes.sdc.check/1"
 
 
@@ -180,23 +186,23 @@ def read_table_csv(path: str | Path, value_column: str) -> tuple[pd.DataFrame, l
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(name, f"cannot be read as CSV: {exc}") from exc
+        raise _table_error(name, f"cannot be read as CSV: {exc}") from exc
     df.columns = [c.strip() for c in df.columns]
     if value_column not in df.columns:
-        raise InputError(
+        raise _table_error(
             name,
             f"has no column {value_column!r}; its columns are {', '.join(df.columns)}",
             field=value_column,
         )
     dims = [c for c in df.columns if c != value_column]
     if not dims:
-        raise InputError(name, "has no category columns besides the value column")
+        raise _table_error(name, "has no category columns besides the value column")
     if df.empty:
-        raise InputError(name, "has no rows")
+        raise _table_error(name, "has no rows")
     numbers = pd.to_numeric(df[value_column].str.strip(), errors="coerce")
     bad = np.flatnonzero(numbers.isna().to_numpy())
     if len(bad):
-        raise InputError(
+        raise _table_error(
             name,
             "the value is not a number",
             row=int(bad[0]) + 1,
@@ -206,7 +212,7 @@ def read_table_csv(path: str | Path, value_column: str) -> tuple[pd.DataFrame, l
         )
     if (numbers < 0).any():
         row = int(np.flatnonzero((numbers < 0).to_numpy())[0])
-        raise InputError(
+        raise _table_error(
             name,
             "a count cannot be negative",
             row=row + 1,
@@ -219,7 +225,7 @@ def read_table_csv(path: str | Path, value_column: str) -> tuple[pd.DataFrame, l
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         first = int(np.flatnonzero((df[dims] == df[dims].iloc[row]).all(axis=1).to_numpy())[0])
-        raise InputError(
+        raise _table_error(
             name,
             f"the same cell appears twice (also row {first + 1})",
             row=row + 1,
@@ -247,7 +253,7 @@ def check_table_csv(
     # report the most detailed wrong total first (a wrong subtotal makes its totals wrong too)
     for total, parts in sorted(table.constraints(), key=lambda c: (depth[c[0]], c[0])):
         if not np.isclose(values[total], values[parts].sum()):
-            raise InputError(
+            raise _table_error(
                 str(path),
                 f"this {TOTAL} is {values[total]:g} but its {len(parts)} parts add up to "
                 f"{values[parts].sum():g}; margins must carry their true values",

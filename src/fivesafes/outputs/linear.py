@@ -38,9 +38,7 @@ class LinearTable:
         """Raise ValueError unless every constraint holds on the true values."""
         for total, parts in self.constraints:
             if not np.isclose(self.values[total], self.values[list(parts)].sum()):
-                raise ValueError(
-                    f"cell {total} ({self.label(total)}) is not the sum of its parts"
-                )
+                raise ValueError(f"cell {total} ({self.label(total)}) is not the sum of its parts")
 
     def label(self, cell: int) -> str:
         return " × ".join(self.labels[cell]) if self.labels else str(cell)

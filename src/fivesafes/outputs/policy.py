@@ -328,3 +328,28 @@ def load_policy(path_or_name: str | Path) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise FivesafesError(f"{path}: not a valid TOML file: {exc}") from exc
     return policy_from_dict(data, origin=str(path))
+
+
+#: The environment variable naming the TRE's policy (a preset or a TOML file).
+TRE_POLICY_ENV = "FIVESAFES_POLICY"
+#: The policy in force when a TRE has set none: ACRO's defaults, the most complete
+#: of the presets (threshold 10, dominance, degrees of freedom, zeros).
+DEFAULT_TRE_POLICY = "acro"
+
+
+def tre_policy() -> Policy:
+    """The TRE's own policy: ``$FIVESAFES_POLICY`` (a preset name or a TOML file),
+    else :data:`DEFAULT_TRE_POLICY`."""
+    import os
+
+    return load_policy(os.environ.get(TRE_POLICY_ENV) or DEFAULT_TRE_POLICY)
+
+
+def effective_policy(requested: str | Path | None = None) -> Policy:
+    """The policy a check runs under: the TRE's, tightened by the researcher's
+    ``requested`` one if given. A request that would loosen any of the TRE's
+    settings is refused (:class:`~fivesafes.errors.PolicyRefusal`)."""
+    tre = tre_policy()
+    if requested is None:
+        return tre
+    return tre.tighten(load_policy(requested), strict=True)

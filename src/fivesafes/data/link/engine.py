@@ -14,8 +14,12 @@ master URL (``spark://host:7077``, ``yarn``, ``k8s://...``): see docs/linkage.md
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -41,18 +45,146 @@ class SplinkResult:
     notes: list[str] = field(default_factory=list)
 
 
-def spark_session(master: str | None = None) -> Any:
-    """A Spark session: local mode on this machine, or the cluster at ``master``."""
-    from pyspark.sql import SparkSession
+#: Spark's own loggers that warn about nothing the user can act on in local mode.
+_SPARK_QUIET_LOGGERS = (
+    "org.apache.hadoop.util.NativeCodeLoader",
+    "org.apache.spark.util.Utils",
+    "org.apache.spark.SparkConf",
+    "org.apache.spark.sql.catalyst.util.SparkStringUtils",
+)
 
+
+def _log4j_config(directory: Path) -> Path:
+    """A log4j2 configuration: warnings and errors to stderr (never stdout, which
+    ``--json`` keeps for one JSON document), without Spark's start-up chatter."""
+    path = directory / "log4j2.properties"
+    lines = [
+        "rootLogger.level = warn",
+        "rootLogger.appenderRef.stderr.ref = console",
+        "appender.console.type = Console",
+        "appender.console.name = console",
+        "appender.console.target = SYSTEM_ERR",
+        "appender.console.layout.type = PatternLayout",
+        "appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex",
+    ]
+    for i, name in enumerate(_SPARK_QUIET_LOGGERS):
+        lines += [f"logger.q{i}.name = {name}", f"logger.q{i}.level = error"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def spark_session(master: str | None = None, work_dir: Path | None = None) -> Any:
+    """A Spark session with Splink's similarity functions (Jaro-Winkler,
+    Damerau-Levenshtein: a jar shipped with Splink): local mode on this machine
+    (``local[2]``), or the cluster at ``master``.
+
+    Spark's scratch files (shuffle spills, Splink's intermediate tables) go under
+    ``work_dir`` (a new temporary folder if none is given) in local mode. On a
+    cluster they go where the cluster keeps them: Splink's intermediate tables to
+    its ``spark.checkpoint.dir`` if it sets one, else they are cached on the
+    executors. An active session is reused as it is (as a test shares one)."""
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    local = master is None or master.startswith("local")
+    jar = similarity_jar_location()
     builder = (
         SparkSession.builder.master(master or "local[2]")
         .appName("fivesafes-link")
-        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.jars", jar)
         .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "4g")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        # Splink's SQL is wide (a CASE per comparison level): constraint propagation
+        # costs seconds of planning per query and gains nothing here.
+        .config("spark.sql.constraintPropagation.enabled", "false")
     )
-    return builder.getOrCreate()
+    if local:
+        work = Path(work_dir or tempfile.mkdtemp(prefix="fivesafes-spark-"))
+        work.mkdir(parents=True, exist_ok=True)
+        log4j = _log4j_config(work)
+        java_options = f"-Dlog4j.configurationFile=file:{log4j}"
+        builder = (
+            builder.config("spark.driver.memory", "4g")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.extraJavaOptions", java_options)
+            .config("spark.local.dir", str(work / "local"))
+            .config("spark.sql.warehouse.dir", str(work / "warehouse"))
+            .config("spark.checkpoint.dir", str(work / "checkpoints"))
+            # A few thousand to a few million rows: few partitions, little overhead.
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.default.parallelism", "4")
+        )
+    else:
+        # The cluster's executors need the jar too: spark.jars ships it to them.
+        builder = builder.config("spark.driver.extraClassPath", jar)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def _spark_inputs(
+    records: pa.Table, spark_master: str | None
+) -> tuple[Any, Any, Callable[[], None]]:
+    """Splink's Spark API over a session, the records registered in it, and what
+    to do afterwards: stop a session made here and remove its scratch folder."""
+    from pyspark.sql import SparkSession
+    from splink import SparkAPI
+
+    made = SparkSession.getActiveSession() is None
+    work = Path(tempfile.mkdtemp(prefix="fivesafes-spark-")) if made else None
+    spark = spark_session(spark_master, work)
+    sc = spark.sparkContext
+    # Splink breaks long query plans by writing its intermediate tables to the
+    # checkpoint directory; with none (a cluster that sets none), it caches them.
+    method = "parquet" if sc.getCheckpointDir() is not None else "persist"
+    db_api = SparkAPI(spark_session=spark, break_lineage_method=method)  # type: ignore[no-untyped-call]
+    _check_similarity_functions(spark)
+    # Materialised on the executors, so that every query reads it rather than
+    # carrying (and, in the optimiser, re-evaluating) the records inline.
+    frame = spark.createDataFrame(records).localCheckpoint(eager=True)
+    inputs = db_api.register(frame, table_name="records_input")
+
+    def close() -> None:
+        spark.catalog.dropTempView("records_input")
+        if made:
+            spark.stop()
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+
+    return db_api, inputs, close
+
+
+def _check_similarity_functions(spark: Any) -> None:
+    """Fail early, and say why, if Splink's jar is not on the session's classpath."""
+    try:
+        spark.sql("SELECT jaro_winkler('martha', 'marhta') AS s").collect()
+    except Exception as exc:
+        from splink.backends.spark import similarity_jar_location
+
+        raise RuntimeError(
+            "Splink's Spark functions (jaro_winkler, damerau_levenshtein) are not available "
+            "in this Spark session: start it with spark.jars set to "
+            f"{similarity_jar_location()} (the cluster needs the same jar)"
+        ) from exc
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit for linkage: half the machine's memory (DuckDB's own
+    default is 80%, too much beside the Python process holding the records), or
+    ``FIVESAFES_LINK_MEMORY`` (``8GB``, say)."""
+    configured = os.environ.get("FIVESAFES_LINK_MEMORY")
+    if configured:
+        return configured
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return "8GB"
+    return f"{max(1, total // 2 // 2**20)}MB"
 
 
 def run_splink(
@@ -79,23 +211,24 @@ def run_splink(
     if engine == "duckdb":
         from splink import DuckDBAPI
 
-        con = duckdb.connect()
+        # Spill to disk rather than fail: at 1,000,000 people the scored pairs
+        # outgrow what the other processes on the machine leave free.
+        spill = tempfile.mkdtemp(prefix="fivesafes-link-")
+        con = duckdb.connect(
+            config={"temp_directory": spill, "memory_limit": duckdb_memory_limit()}
+        )
         con.register("records_arrow", records)
         con.execute("CREATE TABLE records AS SELECT * FROM records_arrow")
         con.unregister("records_arrow")
         db_api: Any = DuckDBAPI(connection=con)
         inputs = db_api.register("records", table_name="records_input")
-        close = con.close
-    elif engine == "spark":
-        from splink import SparkAPI
-
-        spark = spark_session(spark_master)
-        frame = spark.createDataFrame(records.to_pandas())
-        db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
-        inputs = db_api.register(frame, table_name="records_input")
 
         def close() -> None:
-            return None
+            con.close()
+            shutil.rmtree(spill, ignore_errors=True)
+
+    elif engine == "spark":
+        db_api, inputs, close = _spark_inputs(records, spark_master)
     else:
         raise ValueError(f"engine must be one of {ENGINES}")
     try:
@@ -141,8 +274,8 @@ def run_splink(
             predictions, threshold_match_probability=threshold
         )
         cluster_table = linker.misc.query_sql(
-            f"SELECT DISTINCT CAST(unique_id AS VARCHAR) AS unique_id, "
-            f"CAST(cluster_id AS VARCHAR) AS cluster_id FROM {clusters.physical_name}",
+            f"SELECT DISTINCT CAST(unique_id AS STRING) AS unique_id, "
+            f"CAST(cluster_id AS STRING) AS cluster_id FROM {clusters.physical_name}",
             output_type="splink_df",
         ).as_pyarrow_table()
         model = linker.misc.save_model_to_json()

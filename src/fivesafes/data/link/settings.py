@@ -178,23 +178,51 @@ def comparisons() -> list[ComparisonCreator]:
 
 def prediction_blocking_rules() -> list[BlockingRuleCreator]:
     """Rules that generate the pairs to score: together they should miss almost no
-    true match, each with at most a few million pairs on a large population."""
+    true match, and no rule may put many non-matching records in one block, since
+    pairs grow with the square of the block: a date of birth alone is shared by
+    about 330 records at 1,000,000 people (1.2 billion pairs), a date of birth and
+    a forename by a handful. Each error leaves some rule intact:
+
+    - a mistyped, nicknamed or changed forename: date of birth and surname;
+    - a mistyped or changed surname: date of birth and forename;
+    - both names different: date of birth and initials (a typo rarely hits the
+      first letter), date of birth and postcode district, a reference number;
+    - day and month swapped, or one part of the date off: both names with the
+      year and the day and month in either order, or with two of the three parts;
+      first initial or surname with the postcode and the year of birth;
+    - a missing or outdated postcode: every rule on names and dates;
+    - a missing reference number: every other rule.
+
+    At 10,000 and 100,000 people these rules together find every true pair
+    (docs/benchmarks.md, "Linkage at scale").
+    """
+    fi, si = "substr(forename, 1, 1)", "substr(surname, 1, 1)"
+    y, m, d = "dob_year", "month(dob)", "day(dob)"
     return [
-        block_on("dob"),
-        block_on("forename", "surname"),
-        block_on("postcode", "dob_year"),
-        block_on("substr(forename, 1, 1)", "substr(surname, 1, 1)", "dob_year"),
-        block_on("forename", "postcode_district", "month(dob)"),
+        block_on("dob", "forename"),
+        block_on("dob", "surname"),
+        block_on("dob", fi, si),
+        block_on("dob", "postcode_district"),
+        # the day and month in either order: a swap is found as well
+        block_on("forename", "surname", y, f"least({m}, {d})", f"greatest({m}, {d})"),
+        block_on("forename", "surname", m, d),
+        block_on("forename", "surname", y, m),
+        block_on("forename", "surname", y, d),
+        block_on(fi, "postcode", y),
+        block_on("surname", "postcode", y),
         *(block_on(c) for c in REFERENCE_COLUMNS),
     ]
 
 
 def training_blocking_rules() -> list[BlockingRuleCreator]:
-    """Rules for expectation maximisation: each leaves the other comparisons free to
-    be estimated (dates of birth are estimated in the second)."""
+    """Rules for expectation maximisation: each leaves some comparisons free to be
+    estimated, and each makes few pairs on a large population (no rule on the date
+    of birth or the names alone). The first estimates the names (and sex and
+    reference numbers), the second the date of birth, the third the postcode."""
     return [
-        block_on("dob"),
-        block_on("forename", "surname"),
+        block_on("dob", "postcode_district"),
+        block_on("forename", "surname", "postcode_district"),
+        block_on("forename", "surname", "dob"),
     ]
 
 
