@@ -16,8 +16,10 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,7 @@ _SPARK_QUIET_LOGGERS = (
     "org.apache.hadoop.util.NativeCodeLoader",
     "org.apache.spark.util.Utils",
     "org.apache.spark.SparkConf",
+    "org.apache.spark.sql.execution.datasources.DataSource",
     "org.apache.spark.sql.catalyst.util.SparkStringUtils",
 )
 
@@ -122,9 +125,26 @@ def spark_session(master: str | None = None, work_dir: Path | None = None) -> An
     else:
         # The cluster's executors need the jar too: spark.jars ships it to them.
         builder = builder.config("spark.driver.extraClassPath", jar)
-    session = builder.getOrCreate()
+    with _jvm_stdout_to_stderr():
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+@contextmanager
+def _jvm_stdout_to_stderr() -> Iterator[None]:
+    """While the JVM starts, point file descriptor 1 at stderr: the JVM inherits it
+    as its stdout (the JDK prints warnings there), and ours stays clean for
+    ``--json``."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _spark_inputs(
@@ -136,26 +156,31 @@ def _spark_inputs(
     from splink import SparkAPI
 
     made = SparkSession.getActiveSession() is None
-    work = Path(tempfile.mkdtemp(prefix="fivesafes-spark-")) if made else None
+    local = spark_master is None or spark_master.startswith("local")
+    work = Path(tempfile.mkdtemp(prefix="fivesafes-spark-")) if made and local else None
     spark = spark_session(spark_master, work)
-    sc = spark.sparkContext
-    # Splink breaks long query plans by writing its intermediate tables to the
-    # checkpoint directory; with none (a cluster that sets none), it caches them.
-    method = "parquet" if sc.getCheckpointDir() is not None else "persist"
-    db_api = SparkAPI(spark_session=spark, break_lineage_method=method)  # type: ignore[no-untyped-call]
-    _check_similarity_functions(spark)
-    # Materialised on the executors, so that every query reads it rather than
-    # carrying (and, in the optimiser, re-evaluating) the records inline.
-    frame = spark.createDataFrame(records).localCheckpoint(eager=True)
-    inputs = db_api.register(frame, table_name="records_input")
 
     def close() -> None:
         spark.catalog.dropTempView("records_input")
         if made:
             spark.stop()
-            if work is not None:
-                shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
 
+    try:
+        sc = spark.sparkContext
+        # Splink breaks long query plans by writing its intermediate tables to the
+        # checkpoint directory; with none (a cluster that sets none), it caches them.
+        method = "parquet" if sc.getCheckpointDir() is not None else "persist"
+        db_api = SparkAPI(spark_session=spark, break_lineage_method=method)  # type: ignore[no-untyped-call]
+        _check_similarity_functions(spark)
+        # Materialised on the executors, so that every query reads it rather than
+        # carrying (and, in the optimiser, re-evaluating) the records inline.
+        frame = spark.createDataFrame(records).localCheckpoint(eager=True)
+        inputs = db_api.register(frame, table_name="records_input")
+    except BaseException:
+        close()
+        raise
     return db_api, inputs, close
 
 

@@ -1,0 +1,175 @@
+"""Benchmark: link a synthetic world at scale on DuckDB, and Splink used directly
+with the same settings on the same records (run by hand, not in CI).
+
+    .venv/bin/python benchmarks/bench_link.py --people 1000000 [--workdir DIR]
+
+The world is generated and ingested under ``--workdir`` unless already there
+(``world/`` and ``store/``). Then, each in a fresh Python process that reports
+its own wall time and peak resident memory:
+
+- ``link``: ``fivesafes.data.link.link(store)``, the whole command (reading the
+  identifiers, standardising, Splink, writing the person map), then its pairwise
+  precision and recall against the world's truth (not timed);
+- ``splink``: the same records (``run.stacked_sql`` and ``run._prepare``) and
+  ``settings.settings()`` given to Splink directly: the same training calls,
+  ``predict`` and ``cluster_pairwise_predictions_at_threshold`` on Splink's own
+  default DuckDB connection, the clusters fetched as Arrow. Timed from reading
+  the store to the clusters;
+- ``pairs`` (``--count-pairs``): pairs per prediction blocking rule, counted by
+  Splink's ``count_comparisons_from_blocking_rules`` (exact, marginal and
+  cumulative).
+
+Results are printed as JSON and as Markdown rows for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+STAGE = r"""
+import json, resource, sys, time
+from pathlib import Path
+stage, people, work = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+threshold = float(sys.argv[4])
+world, store = work / "world", work / "store"
+out = {"stage": stage}
+t0 = time.perf_counter()
+if stage == "synth":
+    from fivesafes.synth import WorldConfig, make_world
+    make_world(WorldConfig(people=people, seed=1), world)
+elif stage == "ingest":
+    from fivesafes.data import ingest
+    out["rows"] = ingest([world], store).rows_ingested
+elif stage == "link":
+    from fivesafes.data.link import link
+    def progress(message, fraction):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+        print(f"  {time.perf_counter() - t0:7.1f} s  peak {rss:5.2f} GiB  {message}",
+              file=sys.stderr, flush=True)
+    s = link(store, threshold=threshold, progress=progress)
+    out.update(records=s.records, persons=s.persons, pairs_scored=s.pairs_scored,
+               pairs_matched=s.pairs_matched, notes=s.notes)
+elif stage in ("splink", "pairs"):
+    import duckdb
+    from fivesafes.data.link import run, settings as model
+    from fivesafes.data.link.engine import SEED, U_MAX_PAIRS
+    from fivesafes.data.store import open_store
+    from splink import DuckDBAPI, Linker
+    with open_store(store, read_only=True) as scon:
+        raw = scon.sql(run.stacked_sql(run.person_datasets(scon))).to_arrow_table()
+    pcon = duckdb.connect()
+    records = run._prepare(pcon, raw)
+    pcon.close()
+    del raw
+    db_api = DuckDBAPI()
+    df = db_api.register(records, table_name="records_input")
+    out["records"] = records.num_rows
+    del records
+    if stage == "pairs":
+        from splink.blocking_analysis import count_comparisons_from_blocking_rules
+        rules = model.prediction_blocking_rules()
+        counts = count_comparisons_from_blocking_rules(
+            df, blocking_rules=rules, link_type="dedupe_only", record_sample_proportion=1.0
+        )
+        out["rules"] = [
+            {k: c[k] for k in ("blocking_rule", "marginal_comparison_count",
+                               "cumulative_comparison_count")}
+            for c in counts
+        ]
+    else:
+        linker = Linker(df, model.settings())
+        linker.training.estimate_probability_two_random_records_match(
+            model.deterministic_rules(), recall=model.DETERMINISTIC_RECALL
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
+        for rule in model.training_blocking_rules():
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, record_sample_proportion=1.0
+            )
+        predictions = linker.inference.predict()
+        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+            predictions, threshold_match_probability=threshold
+        )
+        table = clusters.as_pyarrow_table()
+        out.update(pairs_scored=linker.misc.query_sql(
+            f"SELECT count(*) AS n FROM {predictions.physical_name}", output_type="pandas"
+        )["n"].iloc[0].item(), clusters=len(set(table.column("cluster_id").to_pylist())))
+out["seconds"] = time.perf_counter() - t0
+out["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+if stage == "link":
+    from fivesafes.data.link import measured_quality
+    out["quality"] = measured_quality(store, world / "truth" / "records.csv")
+print(json.dumps(out, default=str))
+"""
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    except OSError:
+        mem = float("nan")
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def stage(name: str, people: int, work: Path, threshold: float) -> dict:
+    print(f"-- {name}", file=sys.stderr, flush=True)
+    done = subprocess.run(
+        [sys.executable, "-c", STAGE, name, str(people), str(work), str(threshold)],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(json.dumps(result), file=sys.stderr, flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--threshold", type=float, default=0.95)
+    parser.add_argument("--skip-splink", action="store_true", help="time the wrapper only")
+    parser.add_argument("--count-pairs", action="store_true", help="pairs per blocking rule")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="fivesafes-bench-link-"))
+    results: dict[str, dict] = {}
+    if not (work / "world" / "truth" / "records.csv").exists():
+        results["synth"] = stage("synth", args.people, work, args.threshold)
+    if not (work / "store").exists():
+        results["ingest"] = stage("ingest", args.people, work, args.threshold)
+    if args.count_pairs:
+        results["pairs"] = stage("pairs", args.people, work, args.threshold)
+    results["link"] = stage("link", args.people, work, args.threshold)
+    if not args.skip_splink:
+        results["splink"] = stage("splink", args.people, work, args.threshold)
+    print(json.dumps({"machine": machine(), "people": args.people, **results}, indent=1))
+    a = results["link"]
+    q = a["quality"]
+    print(
+        f"| {args.people:,} | {a['records']:,} | {a['pairs_scored']:,} | {a['seconds']:.1f} s"
+        f" | {a['peak_gib']:.2f} GiB | {a['records'] / a['seconds']:,.0f}"
+        f" | {q['precision']:.4f} | {q['recall']:.4f} |"
+    )
+    if "splink" in results:
+        b = results["splink"]
+        print(
+            f"Splink directly: {b['seconds']:.1f} s, {b['peak_gib']:.2f} GiB, "
+            f"{b['pairs_scored']:,} pairs; wrapper / direct = {a['seconds'] / b['seconds']:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
