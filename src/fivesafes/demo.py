@@ -50,6 +50,7 @@ def run_demo(
     # The quality report shows identifiers: it stays with the store (identifier zone).
     reports = link_report(store_dir, store_dir / "reports", truth=truth)
     workspace = provision(store_dir, DEMO_PROJECT, list(DEMO_DATASETS))
+    outputs = _outputs_stage(workspace.workspace, out, report)
     result: dict[str, Any] = {
         "out": str(out),
         "world": world.to_dict(),
@@ -59,6 +60,7 @@ def run_demo(
         "link_quality": quality,
         "link_reports": reports,
         "provision": workspace.to_dict(),
+        "outputs": outputs,
         "seconds": round(time.perf_counter() - t0, 3),
         "paths": {
             "provider_files": str(world_dir / "provider"),
@@ -68,6 +70,8 @@ def run_demo(
             "workspace": str(workspace.workspace),
             "linkage_quality_report": str(reports["paths"]["quality_html"]),
             "linkage_bias_report": str(reports["paths"]["bias_html"]),
+            "disclosure_reports": outputs["paths"]["disclosure_report"],
+            "released_bundles": outputs["paths"]["released"],
             "summary": str(out / "summary.md"),
         },
     }
@@ -75,6 +79,16 @@ def run_demo(
     (out / "summary.md").write_text(_markdown(result))
     report("done", 1.0)
     return result
+
+
+def _outputs_stage(workspace: Path, out: Path, report: Progress) -> dict[str, Any]:
+    """Outputs made on the workspace, checked, and released through the airlock by
+    two checkers (a demo database under ``out/state``, bundles under ``out/released``)."""
+    from fivesafes.outputs.demo_outputs import run_outputs_demo
+
+    return run_outputs_demo(
+        workspace, out, lambda stage, f: report(f"outputs: {stage}", 0.95 + 0.04 * f)
+    )
 
 
 def _markdown(r: dict[str, Any]) -> str:
@@ -113,6 +127,10 @@ def _markdown(r: dict[str, Any]) -> str:
         + ", ".join(f"{k} ({v:,} rows)" for k, v in r["provision"]["rows"].items())
         + f" for {r['provision']['persons']:,} persons under the project's own pseudonyms, "
         "with no identifier and no global person id.",
+        "",
+        "Outputs, checked and released through the airlock:",
+        "",
+        *[f"- {line}" for line in r["outputs"]["lines"]],
         "",
         "Where it lies:",
         "",

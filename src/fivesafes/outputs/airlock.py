@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from fivesafes.audit import head, record
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.outputs.bundle import BundleOutput, bundle_files, sha256_bytes, write_bundle
+from fivesafes.outputs.differencing import record_release
 from fivesafes.settings.models import (
     Comment,
     ReleaseRequest,
@@ -1070,6 +1071,26 @@ def release(
             f"the bundle of request {req.id} could not be written: {exc}",
             FivesafesError,
         )
+    # Every released table goes into the project's release ledger, against which
+    # later tables are checked for disclosure by differencing.
+    try:
+        ledger = record_release(
+            session,
+            req.project,
+            req.id,
+            [(out.name, out.check_report) for out in req.outputs],
+            released_by=actor,
+        )
+    except (FivesafesError, OSError) as exc:
+        _refuse(
+            session,
+            actor,
+            action,
+            _subject(req.id),
+            f"the release ledger of project {req.project} could not be written: {exc}; "
+            f"request {req.id} was not released (its bundle at {path} is not released either)",
+            FivesafesError,
+        )
     _move(
         session,
         req,
@@ -1077,6 +1098,7 @@ def release(
         actor,
         bundle=str(path),
         manifest_sha256=sha256_bytes(files["manifest.json"]),
+        ledger=ledger,
     )
     session.commit()
     return path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ class CheckResult:
     secondary: str = "not needed"  # "done", "pending" (module not available), "not needed"
     protection: ProtectionResult | None = None
     notes: list[str] = field(default_factory=list)
+    #: The population the table counts, for the release ledger (see differencing).
+    population: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -87,6 +90,8 @@ class CheckResult:
             "notes": self.notes,
             "cells": [v.to_dict(self.dims) for v in self.verdicts],
         }
+        if self.population is not None:
+            report["population"] = self.population
         if self.protection is not None:
             p = self.protection
             report["secondary_suppression"].update(
@@ -114,9 +119,39 @@ def _secondary_module() -> Any:
     return module if hasattr(module, "protect") else None
 
 
-def check(obj: OutputObject | Cells, policy: Policy) -> CheckResult:
+#: A differencing rule: given the cells and those withheld so far, the further
+#: cells to withhold and why (see :func:`fivesafes.outputs.differencing.ledger_rule`).
+DifferencingRule = Callable[[Cells, set[int]], Mapping[int, str]]
+
+
+def _withhold_for_differencing(verdicts: list[Verdict], found: Mapping[int, str]) -> set[int]:
+    """Mark the cells ``found`` (not yet suppressed) suppressed; returns them."""
+    added = set()
+    for i, reason in found.items():
+        v = verdicts[i]
+        if v.status == "suppress":
+            continue
+        v.status = "suppress"
+        v.safe_value = None
+        v.rules.append("differencing")
+        v.reasons.append(reason)
+        added.add(i)
+    return added
+
+
+def check(
+    obj: OutputObject | Cells,
+    policy: Policy,
+    *,
+    differencing: DifferencingRule | None = None,
+) -> CheckResult:
     """Check an output object under ``policy``: a verdict per cell, the safe
-    version, and (for tables with margins) secondary suppression."""
+    version, and (for tables with margins) secondary suppression.
+
+    With ``differencing`` (a rule made from a project's release ledger), cells that
+    would give away a small cell when subtracted from an earlier release are
+    suppressed too (rule ``differencing``), before secondary suppression protects
+    them; the pattern is then checked against the ledger again."""
     cells = obj if isinstance(obj, Cells) else obj.cells()
     notes = list(cells.notes)
     if policy.person_counts_required and not cells.persons and cells.kind != "regression":
@@ -134,6 +169,20 @@ def check(obj: OutputObject | Cells, policy: Policy) -> CheckResult:
     dims = list(cells.labels.columns)
     result = CheckResult(kind=cells.kind, policy=policy, dims=dims, verdicts=verdicts, notes=notes)
     suppressed = {v.cell for v in verdicts if v.status == "suppress"}
+
+    def more(withheld: set[int]) -> set[int]:
+        """Cells differencing with the ledger adds, given those withheld."""
+        if differencing is None:
+            return set()
+        return _withhold_for_differencing(verdicts, differencing(cells, withheld))
+
+    suppressed |= more(suppressed)
+    if not cells.constraints:
+        for _ in range(3):
+            added = more(suppressed)
+            if not added:
+                break
+            suppressed |= added
     if suppressed and cells.constraints:
         module = _secondary_module()
         if module is None:
@@ -156,6 +205,17 @@ def check(obj: OutputObject | Cells, policy: Policy) -> CheckResult:
                     policy,
                     intervals="primary" if table.size > 400 else "all",
                 )
+                for _ in range(3):  # the pattern against the ledger again
+                    added = more(protection.suppressed)
+                    if not added:
+                        break
+                    suppressed |= added
+                    protection = module.protect(
+                        table,
+                        suppressed,
+                        policy,
+                        intervals="primary" if table.size > 400 else "all",
+                    )
             except (FivesafesError, RuntimeError) as exc:
                 result.secondary = "infeasible"
                 result.notes.append(f"secondary suppression found no safe pattern: {exc}")
