@@ -352,13 +352,24 @@ def users_list(db: DbOption = None, json_: JsonOption = False) -> None:
 
 
 @audit_app.command("verify", epilog="Example: [bold]fivesafes audit verify[/]")
-def audit_verify(db: DbOption = None, json_: JsonOption = False) -> None:
+def audit_verify(
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            "--anchor",
+            help="A head kept elsewhere, as SEQ:HASH, or a released bundle whose manifest "
+            "records one: history rewritten from before it is then found too.",
+        ),
+    ] = None,
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
     """Check the audit log's hash chain: any edited, deleted or reordered entry is found."""
     from fivesafes.audit import verify
     from fivesafes.errors import FivesafesError
 
     with _session(db) as session:
-        result = verify(session)
+        result = verify(session, anchor=_anchor(anchor))
     if json_:
         emit_json({"command": "audit verify", **result.to_dict()})
     elif result.ok:

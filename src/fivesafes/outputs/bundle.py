@@ -51,6 +51,47 @@ def _json_bytes(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
 
 
+#: Cell fields a released report keeps; ``value`` only for cells released as they are.
+_PUBLIC_CELL_FIELDS = ("cell", "labels", "margin", "status", "rules", "safe_value")
+
+
+def public_report(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The disclosure report as it may leave the TRE.
+
+    The checker's report holds the true value of every cell, and its reasons and
+    notes quote them ("3 records: fewer than the threshold of 10"): inside the TRE
+    that is what a checker needs, outside it would give a suppressed cell away. The
+    released report keeps, per cell, its labels, status, the rules that applied and
+    the published (safe) value; the true value only where it is published as it is;
+    no reasons, notes or solver messages. A report in another format keeps only its
+    verdict."""
+    if "cells" not in report:
+        return {k: report[k] for k in ("verdict", "status") if k in report}
+    out: dict[str, Any] = {
+        k: report[k]
+        for k in ("format", "object", "policy", "status", "summary", "population", "verdict")
+        if k in report
+    }
+    secondary = dict(report.get("secondary_suppression") or {})
+    out["secondary_suppression"] = {
+        k: secondary[k]
+        for k in ("status", "method", "audited", "secondary_cells")
+        if k in secondary
+    }
+    cells = []
+    for cell in report["cells"]:
+        public = {k: cell[k] for k in _PUBLIC_CELL_FIELDS if k in cell}
+        if cell.get("status") == "pass":
+            public["value"] = cell.get("value")
+        cells.append(public)
+    out["cells"] = cells
+    out["note"] = (
+        "The released version of the disclosure report: true values of withheld or "
+        "rounded cells, and the reasons quoting them, stay inside the TRE."
+    )
+    return out
+
+
 def bundle_files(
     request: Mapping[str, Any],
     outputs: Sequence[BundleOutput],
@@ -74,7 +115,7 @@ def bundle_files(
         listed.append({"path": path, "kind": "output", "output": out.name})
         if out.report is not None:
             rpath = f"reports/{out.name}.json"
-            files[rpath] = _json_bytes(dict(out.report))
+            files[rpath] = _json_bytes(public_report(out.report))
             listed.append({"path": rpath, "kind": "disclosure_report", "output": out.name})
     for item in listed:
         data = files[item["path"]]
