@@ -351,6 +351,27 @@ def users_list(db: DbOption = None, json_: JsonOption = False) -> None:
         console.print(f"{u['name']}: {u['role']}")
 
 
+def _anchor(text: str | None) -> tuple[int, str] | None:
+    """``SEQ:HASH``, or a bundle (folder or zip) whose manifest has an audit head."""
+    from fivesafes.errors import FivesafesError
+    from fivesafes.outputs.bundle import read_manifest
+
+    if text is None:
+        return None
+    seq, sep, digest = text.partition(":")
+    if sep and seq.isdigit() and len(digest) == 64:
+        return int(seq), digest
+    path = Path(text)
+    if path.exists():
+        head = read_manifest(path).get("audit_head")
+        if head:
+            return int(head["seq"]), str(head["hash"])
+        raise FivesafesError(f"{path}: its manifest records no audit head")
+    raise FivesafesError(
+        f"--anchor {text!r} is neither SEQ:HASH (a sequence number and a SHA-256) nor a bundle"
+    )
+
+
 @audit_app.command("verify", epilog="Example: [bold]fivesafes audit verify[/]")
 def audit_verify(
     anchor: Annotated[
