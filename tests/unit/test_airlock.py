@@ -541,8 +541,6 @@ def test_bad_input_is_refused_with_a_sentence(
     with pytest.raises(FivesafesError, match="'verdict' is one of"):
         airlock.add_output(session, req.id, "ann", "u.csv", files["table.csv"], "d", {"x": 1})
     airlock.submit(session, req.id, "ann")
-    with pytest.raises(FivesafesError, match="has no disclosure report"):
-        airlock.record_automatic_check(session, req.id)
     with pytest.raises(FivesafesError, match=r"no output called 'other\.csv'"):
         airlock.record_automatic_check(session, req.id, {"other.csv": {"verdict": "pass"}})
     with pytest.raises(PolicyRefusal, match="may not record the automatic check"):
@@ -815,3 +813,21 @@ def test_random_walks_never_release_without_the_reviews(
             assert audit.verify(s).ok
         engine.dispose()
     assert released >= 3, "too few walks reached release to prove anything"
+
+
+def test_an_output_the_rules_cannot_read_goes_to_the_checkers_with_two_reviews(
+    session: Session, files: dict[str, Path]
+) -> None:
+    """A figure added with no disclosure report does not strand the request: the
+    automatic check marks it ``review``, and it needs two approvals even where the
+    policy lets one suffice for outputs that passed every rule."""
+    req = airlock.create_request(
+        session, "ann", "p-001", "A figure", policy={"single_review_for_passing_outputs": True}
+    )
+    airlock.add_output(session, req.id, "ann", "figure.txt", files["figure.txt"], "a chart")
+    airlock.submit(session, req.id, "ann")
+    checked = airlock.record_automatic_check(session, req.id)
+    assert checked.state == State.CHECKED.value
+    (out,) = checked.outputs
+    assert out.verdict == "review"
+    assert airlock.review_status(checked)[0].required == 2
