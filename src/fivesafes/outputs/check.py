@@ -203,7 +203,7 @@ def check(
                     table,
                     suppressed,
                     policy,
-                    intervals="primary" if table.size > 400 else "all",
+                    intervals="audit" if table.size > 400 else "all",
                 )
                 for _ in range(3):  # the pattern against the ledger again
                     added = more(protection.suppressed)
@@ -214,7 +214,7 @@ def check(
                         table,
                         suppressed,
                         policy,
-                        intervals="primary" if table.size > 400 else "all",
+                        intervals="audit" if table.size > 400 else "all",
                     )
             except (FivesafesError, RuntimeError) as exc:
                 result.secondary = "infeasible"
