@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from machine_info import machine  # benchmarks/machine_info.py
 
 STAGE = r"""
 import json, resource, sys, time
@@ -108,19 +108,6 @@ if stage == "link":
     out["quality"] = measured_quality(store, world / "truth" / "records.csv")
 print(json.dumps(out, default=str))
 """
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
-    except OSError:
-        mem = float("nan")
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}"
 
 
 def stage(name: str, people: int, work: Path, threshold: float) -> dict:

@@ -33,14 +33,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
+
+from machine_info import machine  # benchmarks/machine_info.py
 
 THRESHOLD = 10
 # Zipf-like exponents per dimension, tuned so that the expected number of cells
@@ -269,19 +269,6 @@ def run_case(case: str, rows: int, seed: int) -> dict:
 
 # ---------------------------------------------------------------------------------------
 # Driver
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
-    except OSError:
-        mem = float("nan")
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}"
 
 
 def child(case: str, rows: int, seed: int, timeout: float | None = None) -> dict | None:

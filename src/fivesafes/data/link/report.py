@@ -39,6 +39,7 @@ from fivesafes.data.link.run import BORDERLINE_TABLE, MAP_TABLE, RUNS_TABLE
 from fivesafes.data.store import open_store, table_names
 from fivesafes.datasets import BY_NAME, ETHNICITY_5, ETHNICITY_NOT_GIVEN
 from fivesafes.errors import FivesafesError
+from fivesafes.synth.identifiers import ERROR_FLAGS  # truth/records.csv's flags
 
 QUALITY = "link-quality"
 BIAS = "linkage-bias"
@@ -63,21 +64,6 @@ ETHNICITY_COLUMNS = {
     "census_2021": "ethnicity",
     "justice_offences": "ethnicity_observed",
 }
-#: The error flags of a synthetic world's truth/records.csv (a duplicate is not one).
-ERROR_FLAGS = (
-    "forename_typo",
-    "forename_alternative",
-    "surname_typo",
-    "surname_variant",
-    "surname_old",
-    "dob_day_month_swap",
-    "dob_one_component_off",
-    "postcode_missing",
-    "postcode_outdated",
-    "reference_missing",
-    "reference_typo",
-    "sex_wrong",
-)
 IDENTIFIER_FIELDS = ("forename", "surname", "date_of_birth", "sex", "postcode")
 
 SEX_LABELS = {"M": "male", "F": "female"}
