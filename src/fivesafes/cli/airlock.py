@@ -9,6 +9,7 @@ own shell does its logged-in user; the web app authenticates instead.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,10 +81,26 @@ def _show(req: Any, json_: bool, done: str) -> None:
         console.print(table)
 
 
+#: Attempts at a step that collided with another user's step at the same moment.
+ATTEMPTS = 3
+
+
 def _act(db: str | None, json_: bool, done: str, fn: Callable[[Session], Any]) -> None:
-    with _session(db) as session:
-        req = fn(session)
-        _show(req, json_, done)
+    """Run one airlock step. Two people acting at the same moment (two checkers
+    approving together) can collide on the audit log's next entry; the step was
+    then rolled back whole, and is simply tried again on the new state."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with _session(db) as session:
+                req = fn(session)
+                _show(req, json_, done)
+            return
+        except (IntegrityError, OperationalError):
+            if attempt == ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 @airlock_app.command(
