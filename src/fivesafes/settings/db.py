@@ -79,7 +79,7 @@ def session_factory(url: str | Engine | None = None) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def migrate(url: str | Engine | None = None, revision: str = "head") -> str | None:
+def migrate(url: str | Engine | None = None, revision: str = "heads") -> str | None:
     """Create or upgrade the schema to ``revision`` (Alembic ``upgrade``); returns the
     revision the database is at afterwards. Safe to run again."""
     from alembic import command
