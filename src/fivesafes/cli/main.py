@@ -326,12 +326,14 @@ def demo(
 
 
 from fivesafes.cli.airlock import airlock_app, audit_app, users_app  # noqa: E402
+from fivesafes.cli.analyse import app as analyse_app  # noqa: E402
 from fivesafes.cli.outputs import outputs_app  # noqa: E402
 
 app.add_typer(outputs_app, name="outputs")
 app.add_typer(airlock_app, name="airlock")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(analyse_app, name="analyse")
 
 
 def main() -> None:

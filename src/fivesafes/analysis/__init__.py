@@ -1,0 +1,1 @@
+"""Analysis methods over a project workspace; each returns a result the disclosure engine checks."""
