@@ -31,6 +31,12 @@ Progress = Callable[[str, float], None]
 ENGINES = ("duckdb", "spark")
 #: Pairs sampled to estimate u probabilities.
 U_MAX_PAIRS = 5e6
+#: Pairs each expectation-maximisation rule trains on, at most: Splink samples
+#: records (by a hash of their id, on each side) so that a rule that blocks more
+#: pairs than this trains on about this many. Small populations train on all.
+EM_MAX_PAIRS = 5e6
+#: Records Splink samples to estimate how many pairs a training rule blocks.
+EM_PROBE_RECORDS = 500_000
 SEED = 20240601
 BORDERLINE_PAIRS = 50
 
@@ -265,10 +271,11 @@ def run_splink(
         )
         step("estimating u by random sampling", 0.2)
         training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
+        probe = min(1.0, EM_PROBE_RECORDS / max(1, records.num_rows))
         for i, rule in enumerate(training_rules):
             step("estimating m by expectation maximisation", 0.35 + 0.2 * i / len(training_rules))
             training.estimate_parameters_using_expectation_maximisation(
-                rule, record_sample_proportion=1.0
+                rule, max_pairs=EM_MAX_PAIRS, record_sample_proportion=probe
             )
         step("scoring pairs", 0.6)
         predictions = linker.inference.predict()
@@ -299,8 +306,7 @@ def run_splink(
             predictions, threshold_match_probability=threshold
         )
         cluster_table = linker.misc.query_sql(
-            f"SELECT DISTINCT CAST(unique_id AS STRING) AS unique_id, "
-            f"CAST(cluster_id AS STRING) AS cluster_id FROM {clusters.physical_name}",
+            f"SELECT DISTINCT unique_id, cluster_id FROM {clusters.physical_name}",
             output_type="splink_df",
         ).as_pyarrow_table()
         model = linker.misc.save_model_to_json()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -107,7 +108,7 @@ def stacked_sql(datasets: list[Dataset]) -> str:
             for c in model.REFERENCE_COLUMNS
         )
         parts.append(
-            f"SELECT CAST(record_id AS VARCHAR) AS unique_id, '{ds.name}' AS source_dataset, "
+            f"SELECT record_id, '{ds.name}' AS source_dataset, "
             f"{order} AS dataset_order, source_file, source_row, "
             f"{_clean_name_sql('forename')} AS forename, "
             f"{_clean_name_sql('surname')} AS surname, "
@@ -118,7 +119,12 @@ def stacked_sql(datasets: list[Dataset]) -> str:
             f'FROM idz."{ds.name}" '
             "WHERE ingest_id IN (SELECT ingest_id FROM idz._ingests WHERE status = 'complete')"
         )
-    return " UNION ALL ".join(parts)
+    # Splink's ids are integers (numbered in the records' own order): joins and
+    # the scored pairs cost a fraction of what 36-character UUID strings do.
+    return (
+        "SELECT CAST(row_number() OVER (ORDER BY dataset_order, source_file, source_row, "
+        "record_id) AS BIGINT) AS unique_id, * FROM (" + " UNION ALL ".join(parts) + ")"
+    )
 
 
 def _groups_table(groups: dict[str, list[str]]) -> pa.Table:
@@ -174,7 +180,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     )
     for name in ("raw", "forenames", "surnames", "sounds"):
         con.unregister(name)
-    return con.sql("SELECT * FROM records").to_arrow_table()
+    # The record ids stay here, to map Splink's integer ids back at the end.
+    return con.sql("SELECT * EXCLUDE (record_id) FROM records").to_arrow_table()
 
 
 class _Notes(logging.Handler):
@@ -279,8 +286,18 @@ def link(
                 spark_master=spark_master,
                 progress=lambda m, f: step(m, 0.05 + 0.85 * f),
             )
+            del records  # Splink has its own copy; free the memory before the map
             lcon.register("clusters", result.clusters)
             person_map = lcon.sql(_map_sql("clusters")).to_arrow_table()
+            lcon.register("borderline", result.borderline)
+            result.borderline = lcon.sql(
+                "SELECT l.record_id AS record_id_l, r.record_id AS record_id_r, "
+                "b.match_weight, b.match_probability FROM borderline b "
+                "JOIN records l ON l.unique_id = b.unique_id_l "
+                "JOIN records r ON r.unique_id = b.unique_id_r "
+                "ORDER BY abs(b.match_weight - "
+                f"{math.log2(threshold / (1 - threshold))}), record_id_l, record_id_r"
+            ).to_arrow_table()
         finally:
             lcon.close()
 
@@ -320,7 +337,7 @@ def _map_sql(clusters: str) -> str:
     """Record to person, people numbered in the order of their first record."""
     return f"""
         WITH r AS (
-            SELECT rec.unique_id, rec.source_dataset,
+            SELECT rec.unique_id, rec.record_id, rec.source_dataset,
                 coalesce(c.cluster_id, rec.unique_id) AS cluster_id,
                 row_number() OVER (
                     ORDER BY rec.dataset_order, rec.source_file, rec.source_row, rec.unique_id
@@ -332,7 +349,7 @@ def _map_sql(clusters: str) -> str:
         persons AS (
             SELECT cluster_id, row_number() OVER (ORDER BY first) AS person_id FROM firsts
         )
-        SELECT CAST(r.unique_id AS UUID) AS record_id, r.source_dataset AS dataset,
+        SELECT CAST(r.record_id AS UUID) AS record_id, r.source_dataset AS dataset,
             CAST(p.person_id AS BIGINT) AS person_id
         FROM r JOIN persons p USING (cluster_id)
         ORDER BY person_id, r.rn
@@ -376,8 +393,8 @@ def _write_results(
             )
             con.execute(
                 f"CREATE OR REPLACE TABLE idz.{BORDERLINE_TABLE} AS "
-                "SELECT ? AS run_id, CAST(unique_id_l AS UUID) AS record_id_l, "
-                "CAST(unique_id_r AS UUID) AS record_id_r, match_weight, match_probability "
+                "SELECT ? AS run_id, CAST(record_id_l AS UUID) AS record_id_l, "
+                "CAST(record_id_r AS UUID) AS record_id_r, match_weight, match_probability "
                 "FROM new_borderline",
                 [run_id],
             )
