@@ -10,3 +10,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+from fivesafes.cli.trajectories import EPILOG, trajectories  # noqa: E402
+
+app.command("trajectories", epilog=EPILOG)(trajectories)

@@ -1,0 +1,128 @@
+"""CLI: ``fivesafes analyse trajectories`` (group-based trajectory models of a long CSV)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fivesafes.cli.output import console, emit_json, progress_bar
+from fivesafes.errors import FivesafesError
+
+EPILOG = (
+    "Example: [bold]fivesafes analyse trajectories scores.csv --id pupil --time year "
+    "--value score --groups 1-6 --degree 2 --out groups.csv[/]"
+)
+
+
+def parse_groups(text: str) -> list[int]:
+    """``"1-6"`` → 1..6, ``"4"`` → [4]."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
+    if not m:
+        raise FivesafesError(f"--groups must be a number or a range such as 1-6, not {text!r}")
+    lo = int(m.group(1))
+    hi = int(m.group(2) or lo)
+    if lo < 1 or hi < lo:
+        raise FivesafesError(f"--groups must be a range from 1 upwards such as 1-6, not {text!r}")
+    if hi > 20:
+        raise FivesafesError(f"--groups goes up to 20 groups, not {hi}")
+    return list(range(lo, hi + 1))
+
+
+def _num(x: float | None, fmt: str = ".3f") -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def trajectories(
+    table: Annotated[
+        Path, typer.Argument(help="Long CSV: one row per person and time.", show_default=False)
+    ],
+    id: Annotated[str, typer.Option("--id", help="The person column.")],
+    time: Annotated[str, typer.Option("--time", help="The time (wave) column, a number.")],
+    value: Annotated[
+        str, typer.Option("--value", help="The outcome column, a number (blank = missing).")
+    ],
+    groups: Annotated[
+        str, typer.Option("--groups", help="Numbers of groups to fit: a range such as 1-6.")
+    ] = "1-6",
+    degree: Annotated[
+        int, typer.Option("--degree", min=0, max=5, help="Polynomial degree of each trajectory.")
+    ] = 2,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write one row per person: id, group, posterior of each group (CSV)."
+        ),
+    ] = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print one machine-readable JSON summary instead.")
+    ] = False,
+) -> None:
+    """Fit group-based trajectory models with 1..K groups and choose K by BIC."""
+    import time as clock
+
+    from fivesafes.analysis.trajectories import (
+        BIC_CONVENTION,
+        MIN_PERSONS_PER_GROUP,
+        fit_trajectories,
+        read_long_csv,
+    )
+
+    t0 = clock.perf_counter()
+    ks = parse_groups(groups)
+    long = read_long_csv(table, id, time, value, min_persons=MIN_PERSONS_PER_GROUP * ks[-1])
+    with progress_bar(not json_, "trajectories") as update:
+        result = fit_trajectories(long, id, time, value, groups=ks, degree=degree, progress=update)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.assignments().to_csv(out, index=False)
+    if json_:
+        emit_json(
+            {
+                **result.to_dict(),
+                "command": "analyse trajectories",
+                "seconds": round(clock.perf_counter() - t0, 3),
+                "paths": [str(out)] if out else [],
+            }
+        )
+        return
+    fits = Table(title=f"{table}: {result.persons:,} persons, {result.observations:,} values")
+    for col in ("groups", "log-likelihood", "parameters", "BIC"):
+        fits.add_column(col, justify="right")
+    for k, score in result.bic.items():
+        mark = " ◀ chosen" if k == result.chosen else ""
+        fits.add_row(
+            str(k),
+            f"{result.fits[k].log_likelihood:,.1f}",
+            str(result.fits[k].parameters),
+            f"{score:,.1f}{mark}",
+        )
+    console.print(fits)
+    console.print(f"BIC = {BIC_CONVENTION}.")
+    grid = Table(title=f"The {result.chosen}-group model")
+    for col in ("group", "proportion", "persons", "AvePP", "OCC", "coefficients (1, t, t², …)"):
+        grid.add_column(col, justify="left" if col.startswith("coef") else "right")
+    for g in result.groups:
+        coefs = ", ".join(
+            f"{c:.4g}" + (f" ({s:.2g})" if g.standard_errors else "")
+            for c, s in zip(g.coefficients, g.standard_errors or g.coefficients, strict=True)
+        )
+        grid.add_row(
+            str(g.group),
+            f"{g.proportion:.3f}",
+            f"{g.assigned:,}",
+            _num(g.avg_posterior),
+            _num(g.occ, ".1f"),
+            coefs,
+        )
+    console.print(grid)
+    console.print(
+        "Standard errors in brackets. AvePP ≥ 0.7 and OCC ≥ 5 are Nagin's rules of thumb."
+    )
+    for note in result.to_dict()["notes"]:
+        console.print(f"[yellow]note[/] {note}")
+    if out is not None:
+        console.print(f"Posterior group of each person written to [bold]{out}[/].")
