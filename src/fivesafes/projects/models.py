@@ -1,0 +1,137 @@
+"""The tables of safe projects: applications, their datasets, members, the
+reviews by the approval panel and by each dataset's owner, and which user owns
+which dataset.
+
+They live on the application database's declarative base
+(:class:`fivesafes.settings.models.Base`), so they can point at ``users``; the
+schema is made by the migration ``0003_projects`` and a test compares the two.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fivesafes.settings.models import Base, User, utcnow
+
+
+class ProjectState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class MemberRole(StrEnum):
+    """A member's role in one project (the TRE-wide roles are on the user)."""
+
+    LEAD_RESEARCHER = "lead_researcher"
+    RESEARCHER = "researcher"
+
+
+class ReviewKind(StrEnum):
+    PANEL = "panel"
+    OWNER = "owner"
+
+
+class Provisioning(StrEnum):
+    """Where the workspace of a project stands."""
+
+    NOT_YET = "not_yet"  # not approved yet
+    AWAITING = "awaiting"  # approved; no store configured, or provisioning failed
+    PROVISIONED = "provisioned"
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The project's name in the store, the airlock and the audit log (``project-<id>``).
+    slug: Mapped[str | None] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    lay_summary: Mapped[str] = mapped_column(Text)
+    public_benefit: Mapped[str] = mapped_column(Text)
+    organisation: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    provisioning: Mapped[str] = mapped_column(String(16), default=Provisioning.NOT_YET.value)
+    #: The workspace file, once provisioned.
+    workspace: Mapped[str | None] = mapped_column(Text)
+    #: Why provisioning waits (no store configured, or the error it met).
+    provisioning_note: Mapped[str] = mapped_column(Text, default="")
+
+    applicant: Mapped[User] = relationship(foreign_keys=[applicant_id])
+    datasets: Mapped[list[ProjectDataset]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", order_by="ProjectDataset.id"
+    )
+    members: Mapped[list[ProjectMember]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", order_by="ProjectMember.id"
+    )
+    reviews: Mapped[list[ProjectReview]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", order_by="ProjectReview.id"
+    )
+
+
+class ProjectDataset(Base):
+    __tablename__ = "project_datasets"
+    __table_args__ = (UniqueConstraint("project_id", "dataset"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    dataset: Mapped[str] = mapped_column(String(64))
+
+    project: Mapped[Project] = relationship(back_populates="datasets")
+
+
+class ProjectMember(Base):
+    __tablename__ = "project_members"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+class ProjectReview(Base):
+    """A decision on a submitted application: the panel's (``dataset`` empty), or
+    the owner's of one requested dataset. The latest decision of each kind (and
+    dataset) counts."""
+
+    __tablename__ = "project_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    dataset: Mapped[str | None] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="reviews")
+    reviewer: Mapped[User] = relationship()
+
+
+class DatasetOwner(Base):
+    """Who approves access to a dataset (one owner per dataset, set by an
+    administrator)."""
+
+    __tablename__ = "dataset_owners"
+
+    dataset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship()

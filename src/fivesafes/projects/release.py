@@ -1,0 +1,196 @@
+"""A project's side of the airlock: release requests started from a project, and
+its released outputs.
+
+Every rule of the airlock stays in :mod:`fivesafes.outputs.airlock` (states,
+who may review, the two-checker rule, release); this module only adds what a
+project knows: a request belongs to the project whose name (``Project.slug``) it
+carries, only the project's members start one, and only once their learning plan
+for the project is complete. A table of counts is checked by the disclosure
+rules when it is added (as ``fivesafes airlock add --value`` does): its safe
+version goes into the request with the report; anything else is left for the
+checkers to judge unaided.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fivesafes.audit import details_of, entries
+from fivesafes.errors import FivesafesError, PolicyRefusal
+from fivesafes.outputs import airlock
+from fivesafes.projects.applications import (
+    FormErrors,
+    is_member,
+    outstanding_courses,
+)
+from fivesafes.projects.models import Project, ProjectState
+from fivesafes.settings import state_dir
+from fivesafes.settings.models import ReleaseRequest, User
+
+#: Where released bundles are written: ``$FIVESAFES_BUNDLES``, else ``<state dir>/bundles``.
+BUNDLES_ENV = "FIVESAFES_BUNDLES"
+
+#: The airlock's verdict for each overall status of a disclosure check (as the CLI).
+VERDICTS = {"pass": "pass", "round": "suppress", "suppress": "suppress", "review": "review"}
+
+
+def bundle_root(folder: Path | None = None) -> Path:
+    if folder is not None:
+        return folder
+    value = os.environ.get(BUNDLES_ENV)
+    return Path(value) if value else state_dir() / "bundles"
+
+
+def requests_of(session: Session, project: Project) -> list[ReleaseRequest]:
+    """The project's release requests, newest first."""
+    query = (
+        select(ReleaseRequest)
+        .where(ReleaseRequest.project == project.slug)
+        .order_by(ReleaseRequest.id.desc())
+    )
+    return list(session.scalars(query))
+
+
+def request_of(session: Session, project: Project, request_id: int) -> ReleaseRequest:
+    """A request of this project (another project's request is not found here)."""
+    session.expire_all()
+    req = session.get(ReleaseRequest, request_id)
+    if req is None or req.project != project.slug:
+        raise FivesafesError(f"project {project.id} has no release request {request_id}")
+    return req
+
+
+def require_plan_complete(session: Session, project: Project, user: User, action: str) -> None:
+    """Refuse ``action`` while the user's learning plan for the project is incomplete."""
+    missing = outstanding_courses(session, project, user)
+    if missing:
+        titles = ", ".join(str(getattr(c, "title", c)) for c in missing)
+        raise PolicyRefusal(
+            f"{user.name} must complete their learning plan for project {project.id} before "
+            f"they can {action}: still to pass {titles}"
+        )
+
+
+def start_request(session: Session, project: Project, user: User, title: str) -> ReleaseRequest:
+    """A member starts a release request for the project (``draft``)."""
+    if not title.strip():
+        raise FormErrors({"title": "Give the request a title."})
+    if not is_member(session, project.id, user.id):
+        raise PolicyRefusal(f"{user.name} is not a member of project {project.id}")
+    if project.state != ProjectState.APPROVED:
+        raise PolicyRefusal(f"project {project.id} is {project.state}; it is not approved")
+    require_plan_complete(session, project, user, "request a release")
+    assert project.slug is not None
+    return airlock.create_request(session, user.name, project.slug, title.strip())
+
+
+def checked_table(file: Path, value: str, folder: Path) -> tuple[Path, dict[str, Any]]:
+    """Check a long-format table of counts under the TRE's policy: its safe version
+    (written into ``folder``) and the disclosure report with the airlock verdict."""
+    from fivesafes.outputs.check import check_table_csv
+    from fivesafes.outputs.policy import tre_policy
+
+    safe = folder / file.name
+    result = check_table_csv(file, value, tre_policy(), out=safe)
+    report = result.to_dict()
+    report["verdict"] = VERDICTS.get(result.status, "review")
+    return safe, report
+
+
+def add_output(
+    session: Session,
+    project: Project,
+    request_id: int,
+    user: User,
+    name: str,
+    description: str,
+    content: bytes,
+    file_name: str,
+    value_column: str = "",
+) -> None:
+    """Add an output to a draft or returned request: the file's bytes (from the
+    workspace or uploaded), and, for a table of counts (``value_column`` named), its
+    safe version and disclosure report. Bad input raises :class:`FormErrors`."""
+    request_of(session, project, request_id)
+    errors: dict[str, str] = {}
+    if not name.strip():
+        errors["name"] = "Give the output a name."
+    elif not airlock._NAME.match(name.strip()):
+        errors["name"] = "Use letters, digits, spaces, '.', '_' and '-', starting with a letter."
+    if not description.strip():
+        errors["description"] = "Describe what the output shows and how it was made."
+    if not content:
+        errors["file"] = "Choose a workspace file or upload one (it must not be empty)."
+    if errors:
+        raise FormErrors(errors)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / "original" / (Path(file_name).name or "output")
+        path.parent.mkdir()
+        path.write_bytes(content)
+        report = None
+        if value_column.strip():
+            (folder / "safe").mkdir()
+            try:
+                path, report = checked_table(path, value_column.strip(), folder / "safe")
+            except FivesafesError as exc:
+                text = str(exc).replace(str(folder / "original") + os.sep, "")
+                raise FormErrors({"value_column": text}) from None
+        airlock.add_output(
+            session, request_id, user.name, name.strip(), path, description, check_report=report
+        )
+
+
+def submit_request(session: Session, project: Project, request_id: int, user: User) -> None:
+    """Submit the request; the automatic check then records every output's report."""
+    request_of(session, project, request_id)
+    require_plan_complete(session, project, user, "submit a release request")
+    airlock.submit(session, request_id, user.name)
+    airlock.record_automatic_check(session, request_id)
+
+
+def bundle_of(session: Session, request_id: int) -> Path | None:
+    """The released bundle of a request, as the audit log recorded it at release."""
+    found = entries(session, subject=f"request:{request_id}", action="airlock.release")
+    for entry in reversed(found):
+        path = details_of(entry).get("bundle")
+        if path and Path(path).exists():
+            return Path(path)
+    return None
+
+
+def released_outputs(session: Session, project: Project) -> list[dict[str, Any]]:
+    """The outputs released from a project: name, request, release date."""
+    out: list[dict[str, Any]] = []
+    query = (
+        select(ReleaseRequest)
+        .where(
+            ReleaseRequest.project == project.slug,
+            ReleaseRequest.state == airlock.State.RELEASED.value,
+        )
+        .order_by(ReleaseRequest.id)
+    )
+    for req in session.scalars(query):
+        released = req.updated_at
+        for o in req.outputs:
+            out.append(
+                {
+                    "name": o.name,
+                    "request": req.id,
+                    "request_title": req.title,
+                    "released": _date(released),
+                }
+            )
+    return out
+
+
+def _date(moment: Any) -> str:
+    from fivesafes.settings.models import as_utc
+
+    return str(as_utc(moment).date().isoformat())

@@ -1,0 +1,251 @@
+"""Safe projects, the rules: the application's states, review by the panel and by
+each requested dataset's owner, nobody approving their own application,
+membership, provisioning, and the audit trail of every step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fivesafes import audit
+from fivesafes.errors import FivesafesError, PolicyRefusal
+from fivesafes.projects import applications as apps
+from fivesafes.projects.models import Project, ProjectMember, ProjectState, Provisioning
+from fivesafes.settings.models import User
+
+Form = Callable[..., apps.ApplicationInput]
+
+
+def _submitted(db: Session, people: dict[str, User], application: Form) -> Project:
+    project = apps.save_draft(db, people["ana"], application())
+    return apps.submit(db, project.id, people["ana"])
+
+
+def test_a_draft_keeps_the_form_and_makes_the_applicant_lead(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = apps.save_draft(db, owned["ana"], application())
+    assert project.state == ProjectState.DRAFT
+    assert project.slug == f"project-{project.id}"
+    assert apps.dataset_names(project) == ["pupil_census", "justice_offences"]
+    assert {(m.user.name, m.role) for m in project.members} == {
+        ("ana", "lead_researcher"),
+        ("ben", "researcher"),
+    }
+    assert [e.action for e in audit.entries(db, subject=f"project:{project.id}")] == [
+        "project.create"
+    ]
+
+
+def test_bad_input_names_each_field_and_stores_nothing(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    bad = application(title=" ", datasets=["no_such_data"], members="nobody@example.org")
+    with pytest.raises(apps.FormErrors) as caught:
+        apps.save_draft(db, owned["ana"], bad)
+    assert set(caught.value.errors) == {"title", "datasets", "members"}
+    assert "nobody@example.org" in caught.value.errors["members"]
+    assert db.scalar(select(func.count()).select_from(Project)) == 0
+    assert db.scalar(select(func.count()).select_from(ProjectMember)) == 0
+    with pytest.raises(apps.FormErrors) as caught:
+        apps.save_draft(db, owned["ana"], application(members="ben, boss"))
+    assert "not a project role" in caught.value.errors["members"]
+
+
+def test_panel_and_every_owner_approve_then_it_is_approved(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = _submitted(db, owned, application)
+    status = apps.decision_status(db, project)
+    assert len(status.missing) == 3  # the panel, and the owner of each dataset
+    apps.review(db, project.id, owned["pat"], "panel", "approve", "Clear benefit")
+    apps.review(db, project.id, owned["olly"], "owner", "approve", dataset="pupil_census")
+    assert apps.get_project(db, project.id).state == ProjectState.SUBMITTED
+    assert apps.decision_status(db, project).missing == [
+        "the approval of justice_offences by its owner oona"
+    ]
+    apps.review(db, project.id, owned["oona"], "owner", "approve", dataset="justice_offences")
+    project = apps.get_project(db, project.id)
+    assert project.state == ProjectState.APPROVED
+    assert project.decided_at is not None
+    actions = [e.action for e in audit.entries(db, subject=f"project:{project.id}")]
+    assert actions == [
+        "project.create",
+        "project.submit",
+        "project.review",
+        "project.review",
+        "project.review",
+        "project.approve",
+        "project.provision",
+    ]
+
+
+def test_one_owner_rejecting_rejects_it_and_a_reason_is_required(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = _submitted(db, owned, application)
+    with pytest.raises(apps.FormErrors, match="comment"):
+        apps.review(db, project.id, owned["oona"], "owner", "reject", dataset="justice_offences")
+    apps.review(db, project.id, owned["pat"], "panel", "approve")
+    apps.review(
+        db, project.id, owned["oona"], "owner", "reject", "Too broad", dataset="justice_offences"
+    )
+    assert apps.get_project(db, project.id).state == ProjectState.REJECTED
+    with pytest.raises(PolicyRefusal, match="only a submitted application"):
+        apps.review(db, project.id, owned["olly"], "owner", "approve", dataset="pupil_census")
+
+
+def test_nobody_approves_their_own_application(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    # pat sits on the panel and oona owns a dataset; both are also on this project.
+    apps.save_draft(db, owned["adam"], application())  # someone else's project, unrelated
+    project = apps.save_draft(db, owned["ana"], application(members="pat\noona, researcher"))
+    apps.submit(db, project.id, owned["ana"])
+    for who, kind, dataset in (
+        ("pat", "panel", None),
+        ("oona", "owner", "justice_offences"),
+        ("ana", "panel", None),
+    ):
+        with pytest.raises(PolicyRefusal, match="cannot review it"):
+            apps.review(db, project.id, owned[who], kind, "approve", dataset=dataset)
+    refused = audit.entries(db, subject=f"project:{project.id}", action="project.refused")
+    assert len(refused) == 3
+    assert apps.get_project(db, project.id).reviews == []
+
+
+def test_only_the_panel_and_the_datasets_own_owner_decide(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = _submitted(db, owned, application)
+    with pytest.raises(PolicyRefusal, match="approval panel"):
+        apps.review(db, project.id, owned["cat"], "panel", "approve")
+    with pytest.raises(PolicyRefusal, match="not the owner of pupil_census"):
+        apps.review(db, project.id, owned["oona"], "owner", "approve", dataset="pupil_census")
+    with pytest.raises(PolicyRefusal, match="did not request"):
+        apps.review(db, project.id, owned["olly"], "owner", "approve", dataset="census_2021")
+    # owners per dataset: what each can decide on
+    assert [(p.id, k, d) for p, k, d in apps.reviewable_by(db, owned["olly"])] == [
+        (project.id, "owner", "pupil_census")
+    ]
+    assert [(k, d) for _, k, d in apps.reviewable_by(db, owned["pat"])] == [("panel", None)]
+    assert apps.reviewable_by(db, owned["cat"]) == []
+
+
+def test_a_dataset_without_an_owner_waits_for_one(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = apps.save_draft(db, owned["ana"], application(datasets=["census_2021"]))
+    apps.submit(db, project.id, owned["ana"])
+    apps.review(db, project.id, owned["pat"], "panel", "approve")
+    assert apps.decision_status(db, project).missing == [
+        "an owner for census_2021 (an administrator assigns one)"
+    ]
+    with pytest.raises(PolicyRefusal, match="only administrators"):
+        apps.assign_owner(db, owned["ana"], "census_2021", "olly")
+    apps.assign_owner(db, owned["adam"], "census_2021", "olly")
+    apps.review(db, project.id, owned["olly"], "owner", "approve", dataset="census_2021")
+    assert apps.get_project(db, project.id).state == ProjectState.APPROVED
+
+
+def test_only_a_draft_changes_and_only_its_lead_submits(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = apps.save_draft(db, owned["ana"], application())
+    with pytest.raises(PolicyRefusal, match="lead researcher"):
+        apps.submit(db, project.id, owned["ben"])
+    apps.submit(db, project.id, owned["ana"])
+    with pytest.raises(PolicyRefusal, match="only a draft can be submitted"):
+        apps.submit(db, project.id, owned["ana"])
+    with pytest.raises(PolicyRefusal, match="only a draft can be changed"):
+        apps.save_draft(db, owned["ana"], application(title="New"), project.id)
+    assert apps.get_project(db, project.id).title == "Attainment and offending"
+
+
+def test_members_are_managed_by_a_lead(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = apps.save_draft(db, owned["ana"], application())
+    with pytest.raises(PolicyRefusal, match="not a lead researcher"):
+        apps.add_member(db, project.id, owned["ben"], "cat", "researcher")
+    apps.add_member(db, project.id, owned["ana"], "cat", "researcher")
+    with pytest.raises(apps.FormErrors, match="already a member"):
+        apps.add_member(db, project.id, owned["ana"], "cat", "researcher")
+    with pytest.raises(apps.FormErrors, match="Nobody is registered"):
+        apps.add_member(db, project.id, owned["ana"], "zed", "researcher")
+    assert apps.is_member(db, project.id, owned["cat"].id)
+    with pytest.raises(PolicyRefusal, match="only lead researcher"):
+        apps.remove_member(db, project.id, owned["ana"], owned["ana"].id)
+    apps.remove_member(db, project.id, owned["adam"], owned["cat"].id)  # an administrator
+    assert not apps.is_member(db, project.id, owned["cat"].id)
+    actions = [e.action for e in audit.entries(db, subject=f"project:{project.id}")]
+    assert actions.count("project.member_add") == 1
+    assert actions.count("project.member_remove") == 1
+
+
+def _approve(db: Session, people: dict[str, User], project: Project, **kw: Any) -> Project:
+    apps.review(db, project.id, people["pat"], "panel", "approve", **kw)
+    apps.review(db, project.id, people["olly"], "owner", "approve", dataset="pupil_census", **kw)
+    apps.review(
+        db, project.id, people["oona"], "owner", "approve", dataset="justice_offences", **kw
+    )
+    return apps.get_project(db, project.id)
+
+
+def test_without_a_store_the_approved_project_awaits_provisioning(
+    db: Session, owned: dict[str, User], application: Form, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(apps.STORE_ENV, raising=False)
+    project = _approve(db, owned, _submitted(db, owned, application))
+    assert project.provisioning == Provisioning.AWAITING
+    assert "no data store is configured" in project.provisioning_note
+    assert project.workspace is None
+
+
+def test_a_failed_provisioning_is_recorded_and_the_approval_stands(
+    db: Session, owned: dict[str, User], application: Form, tmp_path: Path
+) -> None:
+    project = _approve(db, owned, _submitted(db, owned, application), store=tmp_path)
+    assert project.state == ProjectState.APPROVED
+    assert project.provisioning == Provisioning.AWAITING
+    assert "is not a fivesafes store" in project.provisioning_note
+    last = audit.entries(db, subject=f"project:{project.id}", action="project.provision")[-1]
+    assert audit.details_of(last)["status"] == "failed"
+
+
+def test_provisioning_calls_the_data_layer_with_the_projects_datasets(
+    db: Session,
+    owned: dict[str, User],
+    application: Form,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fivesafes.data as data
+    from fivesafes.data.provision import ProvisionSummary
+
+    calls: list[tuple[Path, str, list[str]]] = []
+
+    def fake(store: Path, project: str, datasets: list[str]) -> ProvisionSummary:
+        calls.append((store, project, datasets))
+        return ProvisionSummary(project, store / "workspaces" / project / "w.duckdb", datasets)
+
+    monkeypatch.setattr(data, "provision", fake)
+    monkeypatch.setenv(apps.STORE_ENV, str(tmp_path))
+    project = _approve(db, owned, _submitted(db, owned, application))
+    assert calls == [(tmp_path, project.slug, ["pupil_census", "justice_offences"])]
+    assert project.provisioning == Provisioning.PROVISIONED
+    assert project.workspace == str(tmp_path / "workspaces" / str(project.slug) / "w.duckdb")
+    assert (
+        apps.workspace_outputs_dir(project)
+        == tmp_path / "workspaces" / str(project.slug) / "outputs"
+    )
+
+
+def test_an_unknown_project_is_a_user_error(db: Session) -> None:
+    with pytest.raises(FivesafesError, match="no project 99"):
+        apps.get_project(db, 99)
