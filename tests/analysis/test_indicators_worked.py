@@ -178,7 +178,7 @@ def test_small_numbers_suppressed_under_acro() -> None:
     assert east["average"] is None
     assert east["note"] == (
         f"latest value {why}; previous value {why}; "
-        "average withheld: it would include the suppressed value of 2024Q1, 2024Q2"
+        "average withheld: it would include the suppressed values of 2024Q1, 2024Q2"
     )
     # 10 is not below the threshold of 10: published as it is
     assert got["Northshire"]["average"] == 118

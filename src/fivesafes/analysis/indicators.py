@@ -32,6 +32,7 @@ would give the withheld value away.
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -65,6 +66,7 @@ MISSING_TEXT = frozenset({"", "N/A", "NA", "n/a", "na", ".."})
 
 _QUARTER = re.compile(r"^(\d{4})\s*-?\s*[Qq]([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
+_NOTE_DETAIL = re.compile(r" \(.*\)$| of \d{4}(Q[1-4])?(, \d{4}(Q[1-4])?)*$")
 
 # statuses of one period of one series
 AVAILABLE, MISSING, SUPPRESSED = "available", "missing", "suppressed"
@@ -138,15 +140,29 @@ def _exact(x: float) -> Fraction:
 
 
 def read_indicators_csv(path: str | Path) -> pd.DataFrame:
-    """Read and validate a long-format indicator table (see :func:`validate`)."""
+    """Read and validate a long-format indicator table (see :func:`validate`); a
+    row with more or fewer fields than the header is refused, naming the row."""
     name = str(path)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
     except UnicodeDecodeError as exc:
         raise _error(name, f"is not UTF-8 text ({exc.reason})") from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise _error(name, f"cannot be read as CSV: {' '.join(str(exc).split())}") from exc
-    return validate(df, name)
+    except csv.Error as exc:
+        raise _error(name, f"cannot be read as CSV: {exc}") from exc
+    if not rows:
+        raise _error(name, "is empty; the first line must name the columns")
+    header, body = rows[0], rows[1:]
+    while body and not body[-1]:
+        body.pop()  # blank lines at the end
+    for i, r in enumerate(body):
+        if len(r) != len(header):
+            raise _error(
+                name,
+                f"cannot be read as CSV: {len(r)} fields where the header has {len(header)}",
+                row=i + 1,
+            )
+    return validate(pd.DataFrame(body, columns=header, dtype=str), name)
 
 
 def _error(file: str, message: str, **where: Any) -> InputError:
@@ -281,7 +297,8 @@ class IndicatorResult:
         out: dict[str, int] = {}
         for note in self.summary["note"]:
             for part in filter(None, str(note).split("; ")):
-                out[part] = out.get(part, 0) + 1
+                kind = _NOTE_DETAIL.sub("", part)  # without the details
+                out[kind] = out.get(kind, 0) + 1
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def write_csv(self, path: str | Path) -> None:
@@ -401,12 +418,12 @@ def summarise(
             notes.append(f"previous {unit} not available")
         elif prev_st == SUPPRESSED:
             notes.append(f"previous value {withheld}")
-        change: int | float | None = None
+        change: float | None = None
         if latest_st == AVAILABLE and prev_st == AVAILABLE:
             if prev_v == 0:
                 notes.append("previous value is zero")
             else:
-                change = _number(percent_change(_exact(latest_v), _exact(prev_v)))
+                change = float(percent_change(_exact(latest_v), _exact(prev_v)))
         # the average: the last `window` available (or withheld) values up to the latest
         known = s[s["status"] != MISSING]
         taken = known if window is None else known.iloc[-window:]
@@ -414,8 +431,11 @@ def summarise(
         if taken.empty:
             notes.append(f"no {unit} available for the average")
         elif (taken["status"] == SUPPRESSED).any():
-            which = ", ".join(str(p) for p in taken.loc[taken["status"] == SUPPRESSED, "period"])
-            notes.append(f"average withheld: it would include the suppressed value of {which}")
+            hidden = [str(p) for p in taken.loc[taken["status"] == SUPPRESSED, "period"]]
+            notes.append(
+                "average withheld: it would include the suppressed "
+                f"value{'s' if len(hidden) > 1 else ''} of {', '.join(hidden)}"
+            )
         else:
             total = sum((_exact(v) for v in taken["value"]), Fraction(0))
             average = int(round_half_away(total / len(taken)))

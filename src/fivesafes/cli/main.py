@@ -325,6 +325,7 @@ def demo(
     console.print((out / "summary.md").read_text(), markup=False, highlight=False)
 
 
+from fivesafes.cli import indicators as indicators_cli  # noqa: E402
 from fivesafes.cli.airlock import airlock_app, audit_app, users_app  # noqa: E402
 from fivesafes.cli.analyse import app as analyse_app  # noqa: E402
 from fivesafes.cli.outputs import outputs_app  # noqa: E402
@@ -333,6 +334,7 @@ app.add_typer(outputs_app, name="outputs")
 app.add_typer(airlock_app, name="airlock")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.command("indicators", epilog=indicators_cli.EPILOG)(indicators_cli.indicators)
 app.add_typer(analyse_app, name="analyse")
 
 
