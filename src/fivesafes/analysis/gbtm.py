@@ -224,6 +224,8 @@ def _starts(panel: Panel, k: int, n: int, rng: np.random.Generator) -> list[np.n
         seed = int(rng.integers(2**31))
         minit = "++" if s % 2 == 0 else "points"
         centroids, _ = kmeans2(sub, k, minit=minit, seed=seed, iter=20)
+        # Lowest level first, so that per-group degrees go from the lowest group up.
+        centroids = centroids[np.argsort(centroids.mean(axis=1), kind="stable")]
         d = ((filled[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
         label = d.argmin(axis=1)
         r = np.full((len(y), k), 1e-3)
@@ -247,7 +249,9 @@ def fit_gbtm(
 ) -> GBTMFit:
     """Fit a ``k``-group trajectory model by EM from several starts.
 
-    ``degree`` is the polynomial degree of every group, or one per group.
+    ``degree`` is the polynomial degree of every group, or one per group from the
+    lowest level to the highest (the starts are ordered so; groups are reported
+    in that order).
     ``starts`` k-means starts run ``short_iter`` EM iterations each; the ``keep``
     best continue to convergence (relative change of logL below ``tol``).
     """
