@@ -1,0 +1,330 @@
+"""Publication of safe statistics: aggregate tables of accepted records, checked by
+the disclosure engine, written as CSV, JSON with metadata and static HTML pages
+with a chart; and the indicator dashboards (:mod:`.publish_indicators`).
+
+:func:`publish_table` takes records (a pandas DataFrame, e.g. from the accepted
+collections table in DuckDB, see docs/collections.md) and a :class:`TableSpec`:
+the table counts records (or distinct values of a key) by the spec's dimensions,
+with every margin (``Total``), once per value of the ``by`` columns (a year, say:
+counts at a date in different years are not added up). Each slice is checked by
+:func:`fivesafes.outputs.check` under the policy — small cells suppressed, further
+cells withheld so that none can be worked out from the totals, counts rounded if
+the policy rounds, totals at their true (rounded) values — and only the safe
+version is written. Nothing but the safe values reaches the CSV, the JSON, the
+HTML or the chart. :func:`publish_demo` runs the whole publication for the demo.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fivesafes.errors import FivesafesError
+from fivesafes.outputs.check import CheckResult, check
+from fivesafes.outputs.objects import TOTAL, FrequencyTable
+from fivesafes.outputs.policy import Policy, tre_policy
+
+#: The symbol a published table shows for a withheld cell (GSS guidance on
+#: symbols in tables: [c] confidential).
+SUPPRESSED_SYMBOL = "[c]"
+FORMAT = "fivesafes.publication/1"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What one published table counts and how it is described.
+
+    ``dims`` are the table's categories (each gets a ``Total``), ``by`` the
+    columns that split it into separate tables (no total across them), ``key`` a
+    column whose distinct values are counted (else rows). ``labels`` maps a
+    column's codes to the words shown in the HTML and the chart (the CSV keeps
+    the codes and adds nothing). ``chart`` is ``(x, series)``: a line per
+    ``series`` category over ``x``, every other dimension at its ``Total``.
+    """
+
+    slug: str
+    title: str
+    dims: tuple[str, ...]
+    source: str
+    unit: str = "records"
+    by: tuple[str, ...] = ()
+    key: str | None = None
+    description: str = ""
+    coverage: str = ""
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    column_titles: Mapping[str, str] = field(default_factory=dict)
+    chart: tuple[str, str | None] | None = None
+    notes: tuple[str, ...] = ()
+
+    def title_of(self, column: str) -> str:
+        return self.column_titles.get(column, column.replace("_", " "))
+
+
+@dataclass
+class Publication:
+    """One published table: its safe data, metadata and the files written."""
+
+    spec: TableSpec
+    data: pd.DataFrame  # by..., dims..., value (None where withheld), status
+    metadata: dict[str, Any]
+    checks: list[CheckResult]
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.checks:
+            for k, n in c.counts().items():
+                out[k] = out.get(k, 0) + n
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "slug": self.spec.slug,
+            "title": self.spec.title,
+            "cells": len(self.data),
+            "counts": self.counts(),
+            "paths": {k: str(v) for k, v in self.paths.items()},
+        }
+
+
+def _policy_notes(policy: Policy, unit: str, counts: Mapping[str, int]) -> list[str]:
+    notes = []
+    minimum = policy.minimum_count
+    zeros = " Zeros are suppressed too." if policy.zeros else ""
+    if minimum:
+        notes.append(
+            f"Cells counting fewer than {minimum} {unit} are suppressed and shown as "
+            f"{SUPPRESSED_SYMBOL} (blank in the CSV and null in the JSON).{zeros}"
+        )
+    elif policy.zeros:
+        notes.append(f"Zero cells are suppressed and shown as {SUPPRESSED_SYMBOL}.")
+    notes.append(
+        "Further cells are suppressed where a suppressed cell could otherwise be worked out "
+        "from the totals (secondary suppression); totals are true totals, never the sum of "
+        "the cells shown."
+    )
+    if policy.rounding == "nearest":
+        notes.append(
+            f"Counts, totals included, are rounded to the nearest {policy.rounding_base} "
+            "(halves up), so cells may not add up to the totals."
+        )
+    elif policy.rounding == "midpoint6":
+        notes.append(
+            f"Counts are rounded to the midpoint of their band of {policy.rounding_base} "
+            "(zero stays zero), so cells may not add up to the totals."
+        )
+    else:
+        notes.append("Counts are not rounded.")
+    notes.append(
+        f"{counts.get('suppress', 0)} of {sum(counts.values())} cells are suppressed; "
+        f"disclosure control policy {policy.label}."
+    )
+    return notes
+
+
+def _coverage(records: pd.DataFrame, spec: TableSpec) -> str:
+    if spec.coverage:
+        return spec.coverage
+    parts = []
+    for col in (*spec.by, *spec.dims):
+        values = sorted(records[col].dropna().astype(str).unique())
+        if not values:
+            continue
+        if col in spec.by and len(values) > 1:
+            parts.append(f"{spec.title_of(col)} {values[0]} to {values[-1]}")
+        elif col in spec.by:
+            parts.append(f"{spec.title_of(col)} {values[0]}")
+        else:
+            parts.append(f"{len(values)} {spec.title_of(col)} categories")
+    return "; ".join(parts)
+
+
+def safe_table(
+    records: pd.DataFrame, spec: TableSpec, policy: Policy
+) -> tuple[pd.DataFrame, list[CheckResult]]:
+    """The checked table: one row per cell (``by``, ``dims``, ``value``, ``status``),
+    value None where withheld, margins labelled ``Total``."""
+    missing = [
+        c for c in (*spec.by, *spec.dims, *([spec.key] if spec.key else [])) if c not in records
+    ]
+    if missing:
+        raise FivesafesError(
+            f"table {spec.slug}: the records have no column {', '.join(missing)} "
+            f"(they have {', '.join(map(str, records.columns))})"
+        )
+    frames, checks = [], []
+    groups = records.groupby(list(spec.by), sort=True) if spec.by else [((), records)]
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        sub = part[[*spec.dims, *([spec.key] if spec.key else [])]].copy()
+        for d in spec.dims:
+            sub[d] = sub[d].astype(str)
+        table = FrequencyTable.from_microdata(sub, list(spec.dims), person=spec.key)
+        result = check(table, policy)
+        safe = result.safe
+        for col, value in zip(spec.by, key, strict=True):
+            safe.insert(list(spec.by).index(col), col, value)
+        frames.append(safe)
+        checks.append(result)
+    if not frames:
+        raise FivesafesError(f"table {spec.slug}: there are no records to publish")
+    data = pd.concat(frames, ignore_index=True)
+    data["value"] = data["value"].astype(object).where(data["value"].notna(), None)
+    return data, checks
+
+
+def publish_table(
+    records: pd.DataFrame,
+    spec: TableSpec,
+    out_dir: str | Path,
+    policy: Policy | None = None,
+    release_date: date | None = None,
+) -> Publication:
+    """Check and publish one table: ``<slug>.csv``, ``<slug>.json``, ``<slug>.png``
+    and ``<slug>.html`` under ``out_dir``. The policy defaults to the TRE's."""
+    from fivesafes.collections.publish_charts import table_chart
+    from fivesafes.collections.publish_html import table_page
+
+    policy = policy or tre_policy()
+    released = release_date or date.today()
+    data, checks = safe_table(records, spec, policy)
+    counts: dict[str, int] = {}
+    for c in checks:
+        for k, n in c.counts().items():
+            counts[k] = counts.get(k, 0) + n
+    metadata = {
+        "format": FORMAT,
+        "slug": spec.slug,
+        "title": spec.title,
+        "description": spec.description,
+        "source": spec.source,
+        "coverage": _coverage(records, spec),
+        "unit": spec.unit,
+        "release_date": released.isoformat(),
+        "dimensions": [*spec.by, *spec.dims],
+        "column_titles": {c: spec.title_of(c) for c in (*spec.by, *spec.dims)},
+        "labels": {k: dict(v) for k, v in spec.labels.items()},
+        "notes": [*spec.notes, *_policy_notes(policy, spec.unit, counts)],
+        "disclosure": {
+            "policy": policy.label,
+            "cells": counts,
+            "secondary_suppression": sorted({c.secondary for c in checks}),
+            "check_notes": sorted({n for c in checks for n in c.notes}),
+        },
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pub = Publication(spec, data, metadata, checks)
+    csv_path = out / f"{spec.slug}.csv"
+    data.to_csv(csv_path, index=False, na_rep="")
+    json_path = out / f"{spec.slug}.json"
+    json_path.write_text(
+        json.dumps(
+            {"metadata": metadata, "data": data.to_dict(orient="records")},
+            indent=2,
+            default=str,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    pub.paths = {"csv": csv_path, "json": json_path}
+    if spec.chart is not None:
+        png, alt = table_chart(pub, out / f"{spec.slug}.png")
+        pub.paths["png"] = png
+        pub.metadata["chart_alt"] = alt
+    html_path = out / f"{spec.slug}.html"
+    html_path.write_text(table_page(pub), encoding="utf-8")
+    pub.paths["html"] = html_path
+    return pub
+
+
+def write_index(
+    out_dir: str | Path,
+    publications: Sequence[Publication],
+    dashboards: Sequence[Mapping[str, Any]] = (),
+    title: str = "Published statistics",
+) -> Path:
+    """``index.html`` and ``index.json``: every publication and dashboard in ``out_dir``."""
+    from fivesafes.collections.publish_html import index_page
+
+    out = Path(out_dir)
+    entries = [
+        {
+            "slug": p.spec.slug,
+            "title": p.spec.title,
+            "release_date": p.metadata["release_date"],
+            "coverage": p.metadata["coverage"],
+            "kind": "table",
+            "files": {k: v.name for k, v in p.paths.items()},
+        }
+        for p in publications
+    ] + [dict(d) for d in dashboards]
+    (out / "index.json").write_text(
+        json.dumps({"format": FORMAT, "title": title, "publications": entries}, indent=2) + "\n",
+        encoding="utf-8",
+    )
+    path = out / "index.html"
+    path.write_text(index_page(title, entries), encoding="utf-8")
+    return path
+
+
+def publish_demo(
+    out_dir: str | Path,
+    accepted: str | Path | None = None,
+    world: str | Path | None = None,
+    indicators_csv: str | Path | None = None,
+    seed: int = 1,
+    policy: Policy | None = None,
+    release_date: date | None = None,
+) -> dict[str, Any]:
+    """The demo's publication, written under ``out_dir``; returns what it wrote.
+
+    Tables come from the accepted collections (``accepted``: a collections folder
+    or its ``accepted.duckdb``) or, without one, from a synthetic world's provider
+    files (``world``: its folder) as if every return had been accepted. The
+    indicator dashboard reads ``indicators_csv`` or makes synthetic board-area
+    indicators (:mod:`fivesafes.synth.indicators`) with ``seed``."""
+    from fivesafes.collections.publish_collections import (
+        publish_accepted,
+        publish_world,
+    )
+    from fivesafes.collections.publish_indicators import publish_indicators
+    from fivesafes.synth.indicators import write_indicators
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    policy = policy or tre_policy()
+    pubs: list[Publication] = []
+    if accepted is not None:
+        pubs = publish_accepted(accepted, out, policy=policy, release_date=release_date)
+    elif world is not None:
+        pubs = publish_world(world, out, policy=policy, release_date=release_date)
+    if indicators_csv is None:
+        indicators_csv = out / "cjs-indicators-input.csv"
+        write_indicators(indicators_csv, seed=seed)
+    dash = publish_indicators(
+        indicators_csv, out / "indicators", policy=policy, release_date=release_date
+    )
+    index = write_index(out, pubs, [dash.entry(prefix="indicators/")])
+    return {
+        "index": str(index),
+        "tables": [p.to_dict() for p in pubs],
+        "indicators": dash.to_dict(),
+        "paths": [str(index)]
+        + [str(p) for pub in pubs for p in pub.paths.values()]
+        + [str(p) for p in dash.paths.values()],
+    }
+
+
+def label(spec: TableSpec, column: str, code: Any) -> str:
+    """The words for a code of ``column`` (the code itself if it has none)."""
+    text = str(code)
+    if text == TOTAL:
+        return TOTAL
+    return str(spec.labels.get(column, {}).get(text, text))

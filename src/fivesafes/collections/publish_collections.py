@@ -1,0 +1,253 @@
+"""The standard published tables of the collections, from the accepted records.
+
+- ``children-looked-after-at-31-march``: children looked after at 31 March, by
+  local authority and placement type, each year. A child is looked after at 31
+  March when an episode of the collection year that ends that day started on or
+  before it and had not ended by it (no end date, or an end after 31 March);
+  each child has at most one open episode, so the open episodes count children.
+  Only the episodes of collection year Y count at 31 March Y+1, so an episode
+  returned in several years is counted once.
+- ``children-in-need-at-31-march``: children in need at 31 March, by local
+  authority and primary category of need: referred on or before 31 March of the
+  year the collection year ends, and the case not closed by then.
+
+:func:`publish_accepted` reads the accepted-collections DuckDB file (see
+docs/collections.md; opened read-only); :func:`publish_world` reads a synthetic
+world's provider files as if every return had been accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from fivesafes.collections.publish import Publication, TableSpec, publish_table
+from fivesafes.errors import FivesafesError
+from fivesafes.outputs.policy import Policy
+
+ACCEPTED_SOURCE = (
+    "Accepted returns of the {title} collection (fivesafes collections), {n} local authorities"
+)
+
+CLA_AT_31_MARCH = """
+SELECT c.collection_year + 1 AS year,
+       coalesce(p.name, c.provider) AS local_authority,
+       c.placement_type
+FROM cla_episodes AS c LEFT JOIN _providers AS p ON p.code = c.provider
+WHERE c.episode_start <= make_date(c.collection_year + 1, 3, 31)
+  AND (c.episode_end IS NULL OR c.episode_end > make_date(c.collection_year + 1, 3, 31))
+"""
+
+CIN_AT_31_MARCH = """
+SELECT c.collection_year + 1 AS year,
+       coalesce(p.name, c.provider) AS local_authority,
+       c.primary_need
+FROM cin_census AS c LEFT JOIN _providers AS p ON p.code = c.provider
+WHERE c.referral_date <= make_date(c.collection_year + 1, 3, 31)
+  AND (c.closure_date IS NULL OR c.closure_date > make_date(c.collection_year + 1, 3, 31))
+"""
+
+
+def code_labels(collection: str, column: str) -> dict[str, str]:
+    """The words for the codes of ``column`` from the collection's rule file."""
+    from fivesafes.collections.spec import load_spec
+
+    spec = load_spec(collection)
+    col = next((c for c in spec.columns if c.name == column), None)
+    if col is None or not col.codes:
+        return {}
+    for codes in spec.code_lists.values():
+        if tuple(codes) == tuple(col.codes):
+            return dict(codes)
+    return {}
+
+
+def cla_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
+    return TableSpec(
+        slug="children-looked-after-at-31-march",
+        title="Children looked after at 31 March by local authority and placement type",
+        description=(
+            "Children looked after by each local authority on 31 March, by the type of "
+            "their placement on that day."
+        ),
+        dims=("local_authority", "placement_type"),
+        by=("year",),
+        source=source,
+        unit="children",
+        labels={"placement_type": dict(labels)},
+        column_titles={
+            "year": "31 March",
+            "local_authority": "Local authority",
+            "placement_type": "Placement type",
+        },
+        chart=("year", "placement_type"),
+        notes=(
+            "A child is counted when an episode of care was open on 31 March (started on "
+            "or before it, not ended by it).",
+        ),
+    )
+
+
+def cin_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
+    return TableSpec(
+        slug="children-in-need-at-31-march",
+        title="Children in need at 31 March by local authority and primary need",
+        description="Children in need on 31 March, by their primary category of need.",
+        dims=("local_authority", "primary_need"),
+        by=("year",),
+        source=source,
+        unit="children",
+        labels={"primary_need": dict(labels)},
+        column_titles={
+            "year": "31 March",
+            "local_authority": "Local authority",
+            "primary_need": "Primary need",
+        },
+        chart=("year", "primary_need"),
+        notes=(
+            "A child is counted when referred on or before 31 March and the case was not "
+            "closed by that day.",
+        ),
+    )
+
+
+def accepted_records(accepted: str | Path) -> dict[str, pd.DataFrame]:
+    """The records behind each standard table, from the accepted-collections file
+    (or the collections folder that holds it)."""
+    path = Path(accepted)
+    if path.is_dir():
+        path = path / "accepted.duckdb"
+    if not path.is_file():
+        raise FivesafesError(
+            f"{path}: no accepted collections here; accept a submission first "
+            "(see docs/collections.md)"
+        )
+    out: dict[str, pd.DataFrame] = {}
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        if "_providers" not in tables:
+            con.execute("CREATE TEMP TABLE _providers (code VARCHAR, name VARCHAR)")
+        if "cla_episodes" in tables:
+            out["cla_episodes"] = con.execute(CLA_AT_31_MARCH).df()
+        if "cin_census" in tables:
+            out["cin_census"] = con.execute(CIN_AT_31_MARCH).df()
+        n = (
+            con.execute("SELECT count(DISTINCT provider) FROM _submissions").fetchone()
+            if ("_submissions" in tables)
+            else None
+        )
+    if not out:
+        raise FivesafesError(f"{path}: holds no accepted cla_episodes or cin_census returns")
+    for df in out.values():
+        df.attrs["providers"] = int(n[0]) if n else df["local_authority"].nunique()
+    return out
+
+
+def _publish(
+    records: Mapping[str, pd.DataFrame],
+    out_dir: Path,
+    policy: Policy | None,
+    release_date: date | None,
+    source: str,
+) -> list[Publication]:
+    pubs = []
+    makers = {
+        "cla_episodes": (cla_spec, "placement_type"),
+        "cin_census": (cin_spec, "primary_need"),
+    }
+    titles = {"cla_episodes": "children looked after", "cin_census": "children in need"}
+    for name, df in records.items():
+        if df.empty:
+            continue
+        make, column = makers[name]
+        try:
+            labels = code_labels(name, column)
+        except Exception:  # a rule file that cannot be read: codes are shown as codes
+            labels = {}
+        text = source.format(title=titles[name], n=df.attrs.get("providers", "?"))
+        pubs.append(
+            publish_table(df, make(text, labels), out_dir, policy=policy, release_date=release_date)
+        )
+    return pubs
+
+
+def publish_accepted(
+    accepted: str | Path,
+    out_dir: str | Path,
+    policy: Policy | None = None,
+    release_date: date | None = None,
+) -> list[Publication]:
+    """Publish the standard tables of the accepted collections into ``out_dir``."""
+    return _publish(
+        accepted_records(accepted), Path(out_dir), policy, release_date, ACCEPTED_SOURCE
+    )
+
+
+def _snapshots(
+    df: pd.DataFrame, start: str, end: str, dim: str, names: Mapping[str, str]
+) -> pd.DataFrame:
+    """Records open at 31 March of every year the file covers."""
+    first = pd.to_datetime(df[start], errors="coerce")
+    last = pd.to_datetime(df[end], errors="coerce")
+    years = range(int(first.dt.year.min()) + 1, int(first.dt.year.max()) + 1)
+    frames = []
+    for y in years:
+        day = pd.Timestamp(y, 3, 31)
+        open_ = (first <= day) & (last.isna() | (last > day))
+        part = df.loc[open_, ["la_code", dim]].copy()
+        part.insert(0, "year", y)
+        frames.append(part)
+    out = pd.concat(frames, ignore_index=True)
+    out["local_authority"] = out.pop("la_code").map(lambda c: names.get(c, c))
+    return out[["year", "local_authority", dim]]
+
+
+def world_records(world: str | Path, last_years: int = 5) -> dict[str, pd.DataFrame]:
+    """The records behind each standard table from a synthetic world's provider
+    files (as if every return were accepted), for the last ``last_years`` years."""
+    root = Path(world)
+    provider = root / "provider"
+    areas = pd.read_csv(root / "reference" / "areas.csv", dtype=str)
+    names = dict(zip(areas["la_code"], areas["la_name"], strict=True))
+    out: dict[str, pd.DataFrame] = {}
+    cla = provider / "cla_episodes.csv"
+    if cla.is_file():
+        df = pd.read_csv(cla, dtype=str, keep_default_na=False).replace({"": None})
+        df = df[df["la_code"].notna() & df["placement_type"].notna()]
+        out["cla_episodes"] = _snapshots(
+            df, "episode_start", "episode_end", "placement_type", names
+        )
+    cin_files = sorted(provider.glob("cin_census_*.csv"))
+    if cin_files:
+        df = pd.concat(
+            [pd.read_csv(f, dtype=str, keep_default_na=False) for f in cin_files], ignore_index=True
+        ).replace({"": None})
+        df = df[df["la_code"].notna() & df["primary_need"].notna()]
+        df = df.drop_duplicates(["child_id", "referral_date"])
+        out["cin_census"] = _snapshots(
+            df, "referral_date", "cin_closure_date", "primary_need", names
+        )
+    for name, df in list(out.items()):
+        keep = sorted(df["year"].unique())[-last_years:]
+        out[name] = df[df["year"].isin(keep)].reset_index(drop=True)
+        out[name].attrs["providers"] = out[name]["local_authority"].nunique()
+    if not out:
+        raise FivesafesError(f"{root}: no cla_episodes or cin_census provider files")
+    return out
+
+
+def publish_world(
+    world: str | Path,
+    out_dir: str | Path,
+    policy: Policy | None = None,
+    release_date: date | None = None,
+) -> list[Publication]:
+    """Publish the standard tables from a synthetic world's provider files."""
+    source = "Synthetic world provider files ({title}), {n} local authorities, as if accepted"
+    return _publish(world_records(world), Path(out_dir), policy, release_date, source)

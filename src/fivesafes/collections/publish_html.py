@@ -1,0 +1,184 @@
+# ruff: noqa: E501  (the page templates are HTML, one element a line)
+"""Static HTML pages of published statistics (Jinja2, autoescaped, no script).
+
+A table's page has its metadata (source, coverage, release date, notes on
+suppression and rounding), the chart with its alternative text and the data as
+accessible tables (caption, header cells with scope); the index lists every
+publication; a dashboard shows one section per indicator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+from fivesafes.outputs.objects import TOTAL
+
+if TYPE_CHECKING:
+    from fivesafes.collections.publish import Publication
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:0 auto;max-width:70rem;padding:1rem;
+line-height:1.45;color:#0b0c0c}
+a{color:#1d70b8}a:focus{outline:3px solid #fd0;background:#fd0}
+.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem}
+table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
+caption{text-align:left;font-weight:bold;padding:.3rem 0}
+th,td{border-bottom:1px solid #b1b4b6;padding:.25rem .5rem;text-align:left}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+tr.total th,tr.total td{font-weight:bold}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:bold}
+img{max-width:100%;height:auto}.scroll{overflow-x:auto}
+"""
+
+_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+_BASE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title><style>{{ style }}</style></head>
+<body><a class="skip" href="#main">Skip to content</a>
+<nav aria-label="Publications"><a href="{{ home }}">All published statistics</a></nav>
+<main id="main">{{ body }}</main></body></html>
+"""
+
+_TABLE = """<h1>{{ meta.title }}</h1>
+{% if meta.description %}<p>{{ meta.description }}</p>{% endif %}
+<dl>
+<dt>Source</dt><dd>{{ meta.source }}</dd>
+<dt>Coverage</dt><dd>{{ meta.coverage }}</dd>
+<dt>Counts</dt><dd>{{ meta.unit }}</dd>
+<dt>Release date</dt><dd><time datetime="{{ meta.release_date }}">{{ meta.release_date }}</time></dd>
+<dt>Downloads</dt><dd><a href="{{ files.csv }}">CSV</a> · <a href="{{ files.json }}">JSON with metadata</a></dd>
+</dl>
+<h2>Notes on suppression and rounding</h2>
+<ul>{% for n in meta.notes %}<li>{{ n }}</li>{% endfor %}</ul>
+{% if files.png %}<figure><img src="{{ files.png }}" alt="{{ meta.chart_alt }}">
+<figcaption>{{ meta.title }} (chart of the published values)</figcaption></figure>{% endif %}
+<h2>Data</h2>
+{% for t in tables %}<div class="scroll"><table>
+<caption>{{ t.caption }}</caption>
+<thead><tr><th scope="col">{{ t.corner }}</th>{% for c in t.columns %}<th scope="col" class="n">{{ c }}</th>{% endfor %}</tr></thead>
+<tbody>{% for r in t.rows %}<tr{% if r.total %} class="total"{% endif %}><th scope="row">{{ r.name }}</th>{% for v in r.cells %}<td class="n">{{ v }}</td>{% endfor %}</tr>{% endfor %}</tbody>
+</table></div>{% endfor %}
+<p>{{ symbol }} = suppressed to protect confidentiality.</p>
+"""
+
+_INDEX = """<h1>{{ title }}</h1>
+<ul>{% for e in entries %}<li><a href="{{ e.href }}">{{ e.title }}</a>
+{% if e.release_date %}(released <time datetime="{{ e.release_date }}">{{ e.release_date }}</time>){% endif %}
+{% if e.coverage %}<br>{{ e.coverage }}{% endif %}</li>{% endfor %}</ul>
+"""
+
+_DASHBOARD = """<h1>{{ meta.title }}</h1>
+<dl>
+<dt>Source</dt><dd>{{ meta.source }}</dd>
+<dt>Coverage</dt><dd>{{ meta.coverage }}</dd>
+<dt>Release date</dt><dd><time datetime="{{ meta.release_date }}">{{ meta.release_date }}</time></dd>
+<dt>Average</dt><dd>{{ meta.average }}</dd>
+<dt>Downloads</dt><dd><a href="{{ meta.files.summary }}">summary (CSV)</a> · <a href="{{ meta.files.series }}">every quarter (CSV)</a> · <a href="{{ meta.files.json }}">JSON with metadata</a></dd>
+</dl>
+<h2>Notes</h2>
+<ul>{% for n in meta.notes %}<li>{{ n }}</li>{% endfor %}</ul>
+<nav aria-label="Indicators"><ul>{% for s in sections %}<li><a href="#{{ s.id }}">{{ s.indicator }}</a></li>{% endfor %}</ul></nav>
+{% for s in sections %}<section id="{{ s.id }}" aria-labelledby="{{ s.id }}-h">
+<h2 id="{{ s.id }}-h">{{ s.indicator }}</h2>
+<p>Latest period {{ s.latest }}. <a href="{{ s.csv }}">Download this indicator (CSV)</a></p>
+<figure><img src="{{ s.png }}" alt="{{ s.alt }}"><figcaption>{{ s.indicator }} by area, {{ s.latest }}</figcaption></figure>
+<div class="scroll"><table><caption>{{ s.indicator }}: {{ s.latest }} by area</caption>
+<thead><tr><th scope="col">Area</th><th scope="col" class="n">{{ s.latest }}</th><th scope="col" class="n">{{ s.previous }}</th>
+<th scope="col" class="n">Change (%)</th><th scope="col" class="n">Average</th><th scope="col">Note</th></tr></thead>
+<tbody>{% for r in s.rows %}<tr><th scope="row">{{ r.area }}</th><td class="n">{{ r.latest_value }}</td><td class="n">{{ r.previous_value }}</td>
+<td class="n">{{ r.change_percent }}</td><td class="n">{{ r.average }}</td><td>{{ r.note }}</td></tr>{% endfor %}</tbody>
+</table></div></section>{% endfor %}
+"""
+
+
+def _page(title: str, body: str, home: str = "index.html") -> str:
+    return _ENV.from_string(_BASE).render(title=title, style=STYLE, body=Markup(body), home=home)
+
+
+def _cell(value: Any) -> str:
+    from fivesafes.collections.publish import SUPPRESSED_SYMBOL
+
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return SUPPRESSED_SYMBOL
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
+
+
+def _tables(pub: Publication) -> list[dict[str, Any]]:
+    """The data as cross-tables: per slice of ``by`` (and of any third dimension),
+    rows of the first dimension by columns of the last."""
+    from fivesafes.collections.publish import label
+
+    spec, data = pub.spec, pub.data
+    row_dim, col_dim = spec.dims[0], spec.dims[-1]
+    middle = list(spec.dims[1:-1])
+    slices = [*spec.by, *middle]
+    groups = data.groupby(slices, sort=False) if slices else [((), data)]
+    out = []
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        cols = list(dict.fromkeys(part[col_dim].astype(str)))
+        names = list(dict.fromkeys(part[row_dim].astype(str)))
+        grid = {
+            (str(r), str(c)): v
+            for r, c, v in zip(part[row_dim], part[col_dim], part["value"], strict=True)
+        }
+        where = ", ".join(
+            f"{spec.title_of(s)} {label(spec, s, k)}" for s, k in zip(slices, key, strict=True)
+        )
+        rows = [
+            {
+                "name": label(spec, row_dim, n),
+                "total": n == TOTAL,
+                "cells": [_cell(grid.get((n, c))) for c in cols] if len(spec.dims) > 1 else [],
+            }
+            for n in names
+        ]
+        if len(spec.dims) == 1:
+            for r, n in zip(rows, names, strict=True):
+                r["cells"] = [_cell(grid.get((n, n)))]
+            cols = [spec.unit]
+        out.append(
+            {
+                "caption": f"{spec.title}" + (f": {where}" if where else ""),
+                "corner": spec.title_of(row_dim),
+                "columns": [label(spec, col_dim, c) for c in cols] if len(spec.dims) > 1 else cols,
+                "rows": rows,
+            }
+        )
+    return out
+
+
+def table_page(pub: Publication) -> str:
+    from fivesafes.collections.publish import SUPPRESSED_SYMBOL
+
+    files = {k: p.name for k, p in pub.paths.items()}
+    files.setdefault("png", "")
+    body = _ENV.from_string(_TABLE).render(
+        meta=pub.metadata, files=files, tables=_tables(pub), symbol=SUPPRESSED_SYMBOL
+    )
+    return _page(pub.spec.title, body)
+
+
+def index_page(title: str, entries: Sequence[Mapping[str, Any]]) -> str:
+    items = [
+        {
+            "href": e.get("href") or f"{e['slug']}.html",
+            "title": e["title"],
+            "release_date": e.get("release_date", ""),
+            "coverage": e.get("coverage", ""),
+        }
+        for e in entries
+    ]
+    return _page(title, _ENV.from_string(_INDEX).render(title=title, entries=items))
+
+
+def dashboard_page(meta: Mapping[str, Any], sections: Sequence[Mapping[str, Any]]) -> str:
+    body = _ENV.from_string(_DASHBOARD).render(meta=meta, sections=sections)
+    return _page(str(meta["title"]), body, home="../index.html")

@@ -1,0 +1,189 @@
+"""Indicator dashboards: a table and a chart per indicator, with CSV exports.
+
+:func:`publish_indicators` runs :func:`fivesafes.analysis.indicators.calculate`
+under the disclosure policy (small numbers withheld first, changes and averages
+computed from the published values only) and writes, in ``out_dir``:
+``summary.csv`` (the same columns as ``fivesafes indicators``), ``series.csv``
+(every area, indicator and period as published, with its status: available,
+missing or suppressed), ``indicators.json`` (metadata, summary and series), per
+indicator ``<slug>.csv`` and ``<slug>.png``, and ``index.html`` (the dashboard).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fivesafes.analysis.indicators import (
+    IndicatorResult,
+    calculate,
+    series_table,
+    to_records,
+)
+from fivesafes.collections.publish import FORMAT, SUPPRESSED_SYMBOL
+from fivesafes.outputs.policy import Policy, tre_policy
+
+TITLE = "Criminal justice indicators by board area"
+SOURCE = "Quarterly returns of the criminal justice board areas (synthetic)"
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "indicator"
+
+
+@dataclass
+class Dashboard:
+    result: IndicatorResult
+    metadata: dict[str, Any]
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    def entry(self, prefix: str = "") -> dict[str, Any]:
+        """This dashboard as an entry of a publication index."""
+        return {
+            "slug": "indicators",
+            "title": self.metadata["title"],
+            "release_date": self.metadata["release_date"],
+            "coverage": self.metadata["coverage"],
+            "kind": "dashboard",
+            "href": f"{prefix}index.html",
+            "files": {k: f"{prefix}{v.name}" for k, v in self.paths.items()},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.result.to_dict(),
+            "paths": {k: str(v) for k, v in self.paths.items()},
+        }
+
+
+def _show(v: Any, spec: str = "") -> str:
+    if v is None:
+        return ""
+    return format(v, spec) if spec else (f"{v:,}" if isinstance(v, int) else str(v))
+
+
+def publish_indicators(
+    table: str | Path | pd.DataFrame,
+    out_dir: str | Path,
+    window: int | None = None,
+    policy: Policy | None = None,
+    release_date: date | None = None,
+    title: str = TITLE,
+    source: str = SOURCE,
+) -> Dashboard:
+    """Calculate the indicators of ``table`` under ``policy`` (default: the TRE's)
+    and write the dashboard and its exports into ``out_dir``."""
+    from fivesafes.collections.publish_charts import indicator_chart
+    from fivesafes.collections.publish_html import dashboard_page
+
+    policy = policy or tre_policy()
+    result = calculate(table, window=window, policy=policy)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary, series = result.summary, series_table(result)
+    periods = sorted(series["period"].unique())
+    released = (release_date or date.today()).isoformat()
+    blanks = "not available or suppressed"
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "title": title,
+        "source": source,
+        "coverage": (
+            f"{summary['area'].nunique()} areas, {len(result.latest)} indicators, "
+            f"{periods[0]} to {periods[-1]}"
+        ),
+        "release_date": released,
+        "average": (
+            "the average of all available quarters up to the latest"
+            if window is None
+            else f"the average of the last {window} available quarters up to the latest"
+        )
+        + ", rounded to a whole number (halves away from zero)",
+        "notes": [
+            "The latest period is the latest in the returns for each indicator; an area "
+            "that did not send it has a blank latest value.",
+            "The change is on the immediately preceding quarter, in percent to one decimal "
+            "(halves away from zero); it is blank when either quarter is "
+            f"{blanks} or the previous value is zero, and the note says why.",
+            f"Values are withheld under the disclosure control policy {policy.label}: "
+            f"counts below {policy.minimum_count}"
+            + (" and zeros" if policy.zeros else "")
+            + f" are shown as {SUPPRESSED_SYMBOL} in the tables and left blank in the CSV; "
+            "a change or an average that would need a withheld value is withheld too.",
+            (
+                f"Counts are rounded to the nearest {policy.rounding_base}; changes and "
+                "averages are computed from the rounded values."
+                if policy.rounding == "nearest"
+                else "Counts are not rounded."
+                if policy.rounding == "none"
+                else "Counts are rounded (midpoint); changes and averages use the rounded values."
+            ),
+        ],
+        "policy": policy.label,
+        "window": window,
+        "latest_period": result.latest,
+    }
+    dash = Dashboard(result, meta)
+    paths = dash.paths
+    paths["summary"] = out / "summary.csv"
+    result.write_csv(paths["summary"])
+    paths["series"] = out / "series.csv"
+    series.to_csv(paths["series"], index=False, na_rep="")
+    sections = []
+    for indicator in result.latest:
+        slug = slugify(indicator)
+        rows = summary[summary["indicator"] == indicator]
+        csv_path = out / f"{slug}.csv"
+        rows.to_csv(csv_path, index=False, na_rep="")
+        png, alt = indicator_chart(
+            summary, indicator, result.latest[indicator], out / f"{slug}.png"
+        )
+        paths[f"{slug}.csv"], paths[f"{slug}.png"] = csv_path, png
+        first = rows.iloc[0] if len(rows) else None
+        sections.append(
+            {
+                "id": slug,
+                "indicator": indicator,
+                "latest": result.latest[indicator],
+                "previous": "" if first is None else first["previous_period"],
+                "csv": csv_path.name,
+                "png": png.name,
+                "alt": alt,
+                "rows": [
+                    {
+                        "area": r["area"],
+                        "latest_value": _show(r["latest_value"]),
+                        "previous_value": _show(r["previous_value"]),
+                        "change_percent": _show(r["change_percent"], "+.1f"),
+                        "average": _show(r["average"]),
+                        "note": r["note"],
+                    }
+                    for r in rows.to_dict(orient="records")
+                ],
+            }
+        )
+    paths["json"] = out / "indicators.json"
+    meta["files"] = {"summary": "summary.csv", "series": "series.csv", "json": "indicators.json"}
+    paths["json"].write_text(
+        json.dumps(
+            {
+                "metadata": meta,
+                "summary": to_records(summary),
+                "series": to_records(series),
+                "charts": {s["indicator"]: {"png": s["png"], "alt": s["alt"]} for s in sections},
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    paths["html"] = out / "index.html"
+    paths["html"].write_text(dashboard_page(meta, sections), encoding="utf-8")
+    return dash
