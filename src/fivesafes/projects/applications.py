@@ -698,6 +698,8 @@ def assign_owner(session: Session, actor: User, dataset: str, who: str) -> Datas
     user = find_person(session, who)
     if user is None:
         raise FormErrors({"who": f"Nobody is registered as {who.strip()!r}."})
+    if Role.DATA_OWNER.value not in roles_of(session, user):
+        raise FormErrors({"who": f"{user.name} does not hold the data owner role; grant it first."})
     row = session.get(DatasetOwner, dataset)
     before = None if row is None else row.user.name
     if row is None:

@@ -66,8 +66,8 @@ def seed(session: Session, users: dict[str, User]) -> None:
     )
     apps.submit(session, approved.id, lead)
     apps.review(session, approved.id, panel, "panel", "approve", "A clear public benefit.")
-    for d in apps.dataset_names(approved):
-        apps.review(session, approved.id, owner, "owner", "approve", "", dataset=d)
+    for name in apps.dataset_names(approved):
+        apps.review(session, approved.id, owner, "owner", "approve", "", dataset=name)
 
     assert approved.slug is not None
     req = airlock.create_request(

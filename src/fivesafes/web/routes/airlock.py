@@ -1,0 +1,464 @@
+"""The airlock in the browser, over :mod:`fivesafes.outputs.airlock` (every rule
+is there: who reviews, the two-checker rule, authors never reviewing their own
+request, release) and :mod:`fivesafes.projects.release` (a project's requests,
+the learning plan first).
+
+- members of a project assemble a release request from the workspace's output
+  files or uploads, describe each, and submit it; the automatic disclosure check
+  runs on submission; they download the bundle once it is released;
+- output checkers see every output's disclosure report cell by cell, comment,
+  approve, reject or return; when the last approval it needs arrives, the request
+  is approved and released by that checker (the bundle is written at once).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from fivesafes.errors import FivesafesError, PolicyRefusal
+from fivesafes.outputs import airlock
+from fivesafes.projects import applications as apps
+from fivesafes.projects import release
+from fivesafes.projects.models import Project
+from fivesafes.settings.models import ReleaseRequest, Role, User
+from fivesafes.web.deps import DB, require_role
+from fivesafes.web.forms import Posted
+from fivesafes.web.routes.projects import LEARNING_PLAN_URL, Member, ProjectAccess, refused
+from fivesafes.web.templating import flash, render
+
+router = APIRouter()
+
+Checker = Annotated[User, Depends(require_role(Role.OUTPUT_CHECKER.value))]
+AirlockUser = Annotated[
+    User, Depends(require_role(Role.RESEARCHER.value, Role.OUTPUT_CHECKER.value))
+]
+
+STATE_LABELS = {
+    "draft": "Draft",
+    "submitted": "Submitted",
+    "checked": "Checked by the rules, awaiting a checker",
+    "in_review": "In review",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "returned": "Returned to the researchers",
+    "released": "Released",
+}
+VERDICT_LABELS = {
+    "pass": "Passes every rule",
+    "review": "Needs a checker's judgement",
+    "suppress": "Cells suppressed by the rules",
+    "fail": "Fails the rules",
+}
+#: The largest upload taken into a request.
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+def back_to(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _plan_refused(request: Request, project: Project, user: User, db: Session, action: str) -> Any:
+    courses = apps.outstanding_courses(db, project, user)
+    if not courses:
+        return None
+    return render(
+        request,
+        "projects/plan_required.html",
+        status_code=403,
+        project=project,
+        courses=courses,
+        plan_url=LEARNING_PLAN_URL,
+        action=action,
+    )
+
+
+# --- the airlock's front page ------------------------------------------------------------
+
+
+@router.get("/airlock", response_class=HTMLResponse)
+def index(request: Request, user: AirlockUser, db: DB) -> HTMLResponse:
+    waiting: list[ReleaseRequest] = []
+    if user.has_role(Role.OUTPUT_CHECKER.value):
+        waiting = list(
+            db.scalars(
+                select(ReleaseRequest)
+                .where(
+                    ReleaseRequest.state.in_(
+                        [
+                            airlock.State.CHECKED.value,
+                            airlock.State.IN_REVIEW.value,
+                            airlock.State.APPROVED.value,
+                        ]
+                    )
+                )
+                .order_by(ReleaseRequest.id)
+            )
+        )
+    projects = {p.slug: p for p in apps.projects_of(db, user)}
+    mine = [(projects[r.project], r) for p in projects.values() for r in release.requests_of(db, p)]
+    by_slug = {
+        p.slug: p
+        for p in db.scalars(select(Project).where(Project.slug.in_({r.project for r in waiting})))
+    }
+    return render(
+        request,
+        "airlock/index.html",
+        waiting=[(by_slug.get(r.project), r) for r in waiting],
+        mine=mine,
+        state_labels=STATE_LABELS,
+        is_checker=user.has_role(Role.OUTPUT_CHECKER.value),
+    )
+
+
+# --- a project's requests (members) ------------------------------------------------------
+
+
+@router.get("/projects/{project_id}/airlock", response_class=HTMLResponse)
+def project_requests(request: Request, access: Member, db: DB) -> HTMLResponse:
+    return _project_requests_page(request, db, access)
+
+
+def _project_requests_page(
+    request: Request,
+    db: Session,
+    access: ProjectAccess,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "airlock/project.html",
+        status_code=status_code,
+        project=access.project,
+        requests=release.requests_of(db, access.project),
+        state_labels=STATE_LABELS,
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+@router.post("/projects/{project_id}/airlock", response_class=HTMLResponse)
+def start_request(request: Request, access: Member, db: DB, form: Posted) -> Response:
+    project = access.project
+    plan = _plan_refused(request, project, access.user, db, "request a release")
+    if plan is not None:
+        return plan  # type: ignore[no-any-return]
+    try:
+        req = release.start_request(db, project, access.user, form.get("title", ""))
+    except apps.FormErrors as exc:
+        return _project_requests_page(request, db, access, exc.errors, dict(form), 422)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    flash(request, db, "Request started: add the outputs you want released.")
+    db.commit()
+    return back_to(f"/projects/{project.id}/airlock/{req.id}")
+
+
+def _member_request(db: Session, access: ProjectAccess, request_id: int) -> ReleaseRequest:
+    try:
+        return release.request_of(db, access.project, request_id)
+    except FivesafesError:
+        raise HTTPException(404, "This project has no such release request.") from None
+
+
+def _request_page(
+    request: Request,
+    db: Session,
+    access: ProjectAccess,
+    req: ReleaseRequest,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    files = apps.workspace_output_files(access.project)
+    return render(
+        request,
+        "airlock/request.html",
+        status_code=status_code,
+        project=access.project,
+        req=req,
+        summary=airlock.summary(req),
+        is_author=access.user.id in airlock.author_ids(req),
+        editable=req.state in (airlock.State.DRAFT.value, airlock.State.RETURNED.value),
+        files=[f.name for f in files],
+        bundle=release.bundle_of(db, req.id) is not None,
+        state_labels=STATE_LABELS,
+        verdict_labels=VERDICT_LABELS,
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+@router.get("/projects/{project_id}/airlock/{request_id}", response_class=HTMLResponse)
+def show_request(request: Request, access: Member, request_id: int, db: DB) -> HTMLResponse:
+    req = _member_request(db, access, request_id)
+    return _request_page(request, db, access, req)
+
+
+@router.post("/projects/{project_id}/airlock/{request_id}/outputs", response_class=HTMLResponse)
+async def add_output(request: Request, access: Member, request_id: int, db: DB) -> Response:
+    req = _member_request(db, access, request_id)
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    chosen = values.get("workspace_file", "").strip()
+    upload = form.get("upload")
+    content, file_name = b"", ""
+    errors: dict[str, str] = {}
+    if isinstance(upload, UploadFile) and upload.filename:
+        content = await upload.read(MAX_UPLOAD + 1)
+        file_name = upload.filename
+        if len(content) > MAX_UPLOAD:
+            errors["file"] = f"The file is larger than {MAX_UPLOAD // (1024 * 1024)} MB."
+    elif chosen:
+        files = {f.name: f for f in apps.workspace_output_files(access.project)}
+        if chosen not in files:
+            errors["file"] = "That file is not among the workspace's outputs."
+        else:
+            content, file_name = files[chosen].read_bytes(), chosen
+    name = values.get("name", "").strip() or file_name
+    if errors:
+        return _request_page(request, db, access, req, errors, values, 422)
+    try:
+        release.add_output(
+            db,
+            access.project,
+            req.id,
+            access.user,
+            name,
+            values.get("description", ""),
+            content,
+            file_name,
+            values.get("value_column", ""),
+        )
+    except apps.FormErrors as exc:
+        db.rollback()
+        req = _member_request(db, access, request_id)
+        return _request_page(request, db, access, req, exc.errors, values, 422)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    except FivesafesError as exc:
+        req = _member_request(db, access, request_id)
+        return _request_page(request, db, access, req, {"name": str(exc)}, values, 422)
+    flash(request, db, f"Output {name} added.")
+    db.commit()
+    return back_to(f"/projects/{access.project.id}/airlock/{req.id}")
+
+
+@router.post(
+    "/projects/{project_id}/airlock/{request_id}/outputs/remove", response_class=HTMLResponse
+)
+def remove_output(
+    request: Request, access: Member, request_id: int, db: DB, form: Posted
+) -> Response:
+    req = _member_request(db, access, request_id)
+    try:
+        airlock.remove_output(db, req.id, access.user.name, form.get("output", ""))
+    except FivesafesError as exc:
+        return refused(request, str(exc))
+    flash(request, db, "The output was removed.")
+    db.commit()
+    return back_to(f"/projects/{access.project.id}/airlock/{req.id}")
+
+
+@router.post("/projects/{project_id}/airlock/{request_id}/submit", response_class=HTMLResponse)
+def submit(request: Request, access: Member, request_id: int, db: DB) -> Response:
+    req = _member_request(db, access, request_id)
+    plan = _plan_refused(request, access.project, access.user, db, "submit a release request")
+    if plan is not None:
+        return plan  # type: ignore[no-any-return]
+    try:
+        release.submit_request(db, access.project, req.id, access.user)
+    except FivesafesError as exc:
+        return refused(request, str(exc))
+    flash(request, db, "Submitted: the rules checked every output; checkers review it next.")
+    db.commit()
+    return back_to(f"/projects/{access.project.id}/airlock/{req.id}")
+
+
+@router.post("/projects/{project_id}/airlock/{request_id}/comment", response_class=HTMLResponse)
+def member_comment(
+    request: Request, access: Member, request_id: int, db: DB, form: Posted
+) -> Response:
+    req = _member_request(db, access, request_id)
+    if not form.get("body", ""):
+        return _request_page(
+            request, db, access, req, {"body": "Write a comment."}, dict(form), 422
+        )
+    try:
+        airlock.add_comment(db, req.id, access.user.name, form.get("body", ""))
+    except FivesafesError as exc:
+        return refused(request, str(exc))
+    db.commit()
+    return back_to(f"/projects/{access.project.id}/airlock/{req.id}#comments")
+
+
+@router.get("/projects/{project_id}/airlock/{request_id}/bundle")
+def bundle(access: Member, request_id: int, db: DB) -> Response:
+    req = _member_request(db, access, request_id)
+    path = release.bundle_of(db, req.id)
+    if path is None or not path.is_file():
+        raise HTTPException(404, "This request has no released bundle to download.")
+    from fivesafes.audit import record
+
+    record(db, access.user.name, "airlock.download", f"request:{req.id}", {"bundle": path.name})
+    db.commit()
+    return FileResponse(path, media_type="application/zip", filename=path.name)
+
+
+# --- checkers ----------------------------------------------------------------------------
+
+
+def _checker_page(
+    request: Request,
+    db: Session,
+    user: User,
+    request_id: int,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    try:
+        req = airlock.get_request(db, request_id, user.name)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    except FivesafesError:
+        raise HTTPException(404, "There is no such release request.") from None
+    project = db.scalar(select(Project).where(Project.slug == req.project))
+    return render(
+        request,
+        "airlock/review.html",
+        status_code=status_code,
+        req=req,
+        project=project,
+        summary=airlock.summary(req),
+        statuses={s.name: s for s in airlock.review_status(req)},
+        is_author=user.id in airlock.author_ids(req),
+        bundle=release.bundle_of(db, req.id) is not None,
+        state_labels=STATE_LABELS,
+        verdict_labels=VERDICT_LABELS,
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+@router.get("/airlock/requests/{request_id}", response_class=HTMLResponse)
+def checker_view(request: Request, request_id: int, user: Checker, db: DB) -> HTMLResponse:
+    return _checker_page(request, db, user, request_id)
+
+
+def _release_if_approved(db: Session, req_id: int, user: User) -> str:
+    req = db.get(ReleaseRequest, req_id)
+    if req is None or req.state != airlock.State.APPROVED.value:
+        return ""
+    try:
+        airlock.release(db, req_id, user.name, release.bundle_root(), as_zip=True)
+    except FivesafesError as exc:
+        return f" It is approved, but the release failed: {exc}"
+    return " Every output has its approvals: the request is released."
+
+
+@router.post("/airlock/requests/{request_id}/review", response_class=HTMLResponse)
+def review(request: Request, request_id: int, user: Checker, db: DB, form: Posted) -> Response:
+    output = form.get("output", "")
+    decision, comment = form.get("decision", ""), form.get("comment", "")
+    errors: dict[str, str] = {}
+    if decision not in {d.value for d in airlock.Decision}:
+        errors["decision"] = "Choose approve, request changes or reject."
+    elif decision != airlock.Decision.APPROVE and not comment:
+        errors["comment"] = "Say why: the researchers need to know what to change."
+    if errors:
+        return _checker_page(request, db, user, request_id, errors, dict(form), 422)
+    try:
+        req = airlock.get_request(db, request_id, user.name)
+        if req.state == airlock.State.CHECKED.value:
+            airlock.start_review(db, request_id, user.name)
+        airlock.review(db, request_id, output, user.name, decision, comment)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    except FivesafesError as exc:
+        return _checker_page(request, db, user, request_id, {"output": str(exc)}, dict(form), 422)
+    note = _release_if_approved(db, request_id, user)
+    flash(request, db, f"Your decision on {output} is recorded.{note}")
+    db.commit()
+    return back_to(f"/airlock/requests/{request_id}")
+
+
+def _close(
+    request: Request, request_id: int, user: User, db: Session, form: Any, action: str
+) -> Response:
+    comment = form.get("close_comment", "")
+    if not comment:
+        return _checker_page(
+            request,
+            db,
+            user,
+            request_id,
+            {"close_comment": f"Say why you {action} the request."},
+            dict(form),
+            422,
+        )
+    try:
+        req = airlock.get_request(db, request_id, user.name)
+        if req.state == airlock.State.CHECKED.value:
+            airlock.start_review(db, request_id, user.name)
+        if action == "return":
+            airlock.return_to_researcher(db, request_id, user.name, comment)
+        else:
+            airlock.reject(db, request_id, user.name, comment)
+    except FivesafesError as exc:
+        return refused(request, str(exc))
+    flash(request, db, "Returned to the researchers." if action == "return" else "Rejected.")
+    db.commit()
+    return back_to(f"/airlock/requests/{request_id}")
+
+
+@router.post("/airlock/requests/{request_id}/return", response_class=HTMLResponse)
+def return_request(
+    request: Request, request_id: int, user: Checker, db: DB, form: Posted
+) -> Response:
+    return _close(request, request_id, user, db, form, "return")
+
+
+@router.post("/airlock/requests/{request_id}/reject", response_class=HTMLResponse)
+def reject_request(
+    request: Request, request_id: int, user: Checker, db: DB, form: Posted
+) -> Response:
+    return _close(request, request_id, user, db, form, "reject")
+
+
+@router.post("/airlock/requests/{request_id}/comment", response_class=HTMLResponse)
+def checker_comment(
+    request: Request, request_id: int, user: Checker, db: DB, form: Posted
+) -> Response:
+    body = form.get("body", "")
+    if not body:
+        return _checker_page(
+            request, db, user, request_id, {"body": "Write a comment."}, dict(form), 422
+        )
+    try:
+        airlock.add_comment(db, request_id, user.name, body, form.get("output") or None)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    except FivesafesError as exc:
+        return _checker_page(request, db, user, request_id, {"body": str(exc)}, dict(form), 422)
+    db.commit()
+    return back_to(f"/airlock/requests/{request_id}#comments")
+
+
+@router.post("/airlock/requests/{request_id}/release", response_class=HTMLResponse)
+def release_request(request: Request, request_id: int, user: Checker, db: DB) -> Response:
+    try:
+        airlock.release(db, request_id, user.name, release.bundle_root(), as_zip=True)
+    except FivesafesError as exc:
+        return refused(request, str(exc))
+    flash(request, db, "Released: the project's members can download the bundle.")
+    db.commit()
+    return back_to(f"/airlock/requests/{request_id}")

@@ -1,0 +1,439 @@
+"""Safe projects in the browser: the application form, review by the approval
+panel and the dataset owners, membership, the workspace page, dataset owners
+(administrators), and the public register (HTML and JSON).
+
+Every rule is in :mod:`fivesafes.projects.applications`; these pages only call it.
+Pages of one project need membership (:data:`require_member`: 403 for a logged-in
+user who is not a member; administrators pass).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+
+from fivesafes.datasets import DATASETS
+from fivesafes.errors import FivesafesError, PolicyRefusal
+from fivesafes.projects import applications as apps
+from fivesafes.projects.models import MemberRole, Project, ProjectMember, ProjectState
+from fivesafes.projects.register import public_register
+from fivesafes.projects.release import requests_of
+from fivesafes.settings.models import Role, User
+from fivesafes.web.deps import DB, Forbidden, LoggedIn, require_role
+from fivesafes.web.forms import Posted
+from fivesafes.web.templating import flash, render
+
+router = APIRouter()
+
+DATASET_OPTIONS = [(d.name, f"{d.title} ({d.name})") for d in DATASETS]
+DATASET_TITLES = {d.name: d.title for d in DATASETS}
+ROLE_OPTIONS = [(k, v) for k, v in apps.MEMBER_ROLE_LABELS.items()]
+STATE_LABELS = {
+    "draft": "Draft",
+    "submitted": "Awaiting review",
+    "approved": "Approved",
+    "rejected": "Rejected",
+}
+#: Where the learning platform shows a person their plan.
+LEARNING_PLAN_URL = "/learning"
+
+
+@dataclass
+class ProjectAccess:
+    """The project of the page, the user, and their membership (None for an
+    administrator who is not a member)."""
+
+    project: Project
+    user: User
+    member: ProjectMember | None
+
+    @property
+    def is_lead(self) -> bool:
+        return (
+            self.member is not None and self.member.role == MemberRole.LEAD_RESEARCHER
+        ) or self.user.has_role(Role.ADMINISTRATOR.value)
+
+
+def project_or_404(db: Session, project_id: int) -> Project:
+    project = db.get(Project, project_id)
+    if project is None:
+        raise HTTPException(404, "There is no such project.")
+    return project
+
+
+class MembershipRequirement:
+    """Dependency: the page's project (path parameter ``project_id``) and the user,
+    if they are a member of it (administrators pass); else 403."""
+
+    access: ClassVar[dict[str, Any]] = {"project_member": True, "path_param": "project_id"}
+
+    def __call__(self, project_id: int, user: LoggedIn, db: DB) -> ProjectAccess:
+        project = project_or_404(db, project_id)
+        member = apps.membership(db, project.id, user.id)
+        if member is None and not user.has_role(Role.ADMINISTRATOR.value):
+            raise Forbidden("This page is for the members of this project.")
+        return ProjectAccess(project, user, member)
+
+    def __repr__(self) -> str:
+        return "require_member"
+
+
+require_member = MembershipRequirement()
+Member = Annotated[ProjectAccess, Depends(require_member)]
+Reviewer = Annotated[User, Depends(require_role("panel_member", "data_owner"))]
+Admin = Annotated[User, Depends(require_role(Role.ADMINISTRATOR.value))]
+Researcher = Annotated[User, Depends(require_role(Role.RESEARCHER.value))]
+
+
+def refused(request: Request, message: str, status_code: int = 403) -> HTMLResponse:
+    return render(
+        request,
+        "error.html",
+        status_code=status_code,
+        title="That cannot be done" if status_code != 403 else "You cannot do that",
+        message=message,
+    )
+
+
+def back_to(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# --- the public register (fixed routes first: /projects/{project_id} would match) ----
+
+
+@router.get("/projects/public", response_class=HTMLResponse)
+def register_page(request: Request, db: DB) -> HTMLResponse:
+    return render(request, "projects/register.html", projects=public_register(db))
+
+
+@router.get("/projects/public.json")
+def register_json(db: DB) -> JSONResponse:
+    return JSONResponse({"projects": public_register(db)})
+
+
+# --- my projects, applying ---------------------------------------------------------------
+
+
+@router.get("/projects", response_class=HTMLResponse)
+def index(request: Request, user: LoggedIn, db: DB) -> HTMLResponse:
+    return render(
+        request,
+        "projects/index.html",
+        projects=apps.projects_of(db, user),
+        to_review=apps.reviewable_by(db, user),
+        state_labels=STATE_LABELS,
+        can_apply=user.has_role(Role.RESEARCHER.value),
+    )
+
+
+def _form_values(form: dict[str, str], datasets: list[str]) -> apps.ApplicationInput:
+    return apps.ApplicationInput(
+        title=form.get("title", ""),
+        lay_summary=form.get("lay_summary", ""),
+        public_benefit=form.get("public_benefit", ""),
+        organisation=form.get("organisation", ""),
+        datasets=datasets,
+        members=form.get("members", ""),
+    )
+
+
+def _application_page(
+    request: Request,
+    values: apps.ApplicationInput,
+    errors: dict[str, str] | None = None,
+    project: Project | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "projects/apply.html",
+        status_code=status_code,
+        values=values,
+        errors=errors or {},
+        project=project,
+        dataset_options=DATASET_OPTIONS,
+    )
+
+
+@router.get("/projects/new", response_class=HTMLResponse)
+def new_application(request: Request, user: Researcher) -> HTMLResponse:
+    values = apps.ApplicationInput(organisation=getattr(user, "organisation", "") or "")
+    return _application_page(request, values)
+
+
+@router.post("/projects/new", response_class=HTMLResponse)
+def create_application(request: Request, user: Researcher, db: DB, form: Posted) -> Response:
+    values = _form_values(form, form.getlist("datasets"))
+    try:
+        project = apps.save_draft(db, user, values)
+    except apps.FormErrors as exc:
+        return _application_page(request, values, exc.errors, status_code=422)
+    flash(request, db, "Your application is saved as a draft. Submit it when it is ready.")
+    db.commit()
+    return back_to(f"/projects/{project.id}")
+
+
+# --- dataset owners (administrators) -----------------------------------------------------
+
+
+@router.get("/projects/dataset-owners", response_class=HTMLResponse)
+def dataset_owners(request: Request, admin: Admin, db: DB) -> HTMLResponse:
+    return _owners_page(request, db)
+
+
+def _owners_page(
+    request: Request,
+    db: Session,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "projects/owners.html",
+        status_code=status_code,
+        owners=apps.owners(db),
+        titles=DATASET_TITLES,
+        dataset_options=DATASET_OPTIONS,
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+@router.post("/projects/dataset-owners", response_class=HTMLResponse)
+def assign_owner(request: Request, admin: Admin, db: DB, form: Posted) -> Response:
+    dataset, who = form.get("dataset", ""), form.get("who", "")
+    try:
+        row = apps.assign_owner(db, admin, dataset, who)
+    except apps.FormErrors as exc:
+        return _owners_page(request, db, exc.errors, dict(form), 422)
+    flash(request, db, f"{row.user.name} now approves access to {dataset}.")
+    db.commit()
+    return back_to("/projects/dataset-owners")
+
+
+# --- one project -------------------------------------------------------------------------
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def show(request: Request, access: Member, db: DB) -> HTMLResponse:
+    project = access.project
+    return render(
+        request,
+        "projects/show.html",
+        project=project,
+        access=access,
+        status=apps.decision_status(db, project),
+        state_labels=STATE_LABELS,
+        titles=DATASET_TITLES,
+        role_labels=apps.MEMBER_ROLE_LABELS,
+        role_options=ROLE_OPTIONS,
+        requests=requests_of(db, project),
+        errors={},
+        values={},
+    )
+
+
+@router.get("/projects/{project_id}/edit", response_class=HTMLResponse)
+def edit(request: Request, access: Member) -> HTMLResponse:
+    p = access.project
+    if p.state != ProjectState.DRAFT or not access.is_lead:
+        return refused(request, "Only a lead researcher changes an application, while a draft.")
+    others = [
+        f"{m.user.email or m.user.name}, {m.role}" for m in p.members if m.user_id != p.applicant_id
+    ]
+    values = apps.ApplicationInput(
+        title=p.title,
+        lay_summary=p.lay_summary,
+        public_benefit=p.public_benefit,
+        organisation=p.organisation,
+        datasets=apps.dataset_names(p),
+        members="\n".join(others),
+    )
+    return _application_page(request, values, project=p)
+
+
+@router.post("/projects/{project_id}/edit", response_class=HTMLResponse)
+def update(request: Request, access: Member, db: DB, form: Posted) -> Response:
+    values = _form_values(form, form.getlist("datasets"))
+    applicant = access.project.applicant
+    try:
+        apps.save_draft(db, _acting_lead(access, applicant), values, access.project.id)
+    except apps.FormErrors as exc:
+        return _application_page(request, values, exc.errors, access.project, 422)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    flash(request, db, "Your changes are saved.")
+    db.commit()
+    return back_to(f"/projects/{access.project.id}")
+
+
+def _acting_lead(access: ProjectAccess, applicant: User) -> User:
+    # An administrator changing a draft keeps the applicant as its lead researcher.
+    return access.user if access.member is not None else applicant
+
+
+@router.post("/projects/{project_id}/submit", response_class=HTMLResponse)
+def submit(request: Request, access: Member, db: DB) -> Response:
+    try:
+        apps.submit(db, access.project.id, access.user)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    flash(request, db, "Submitted: the approval panel and the owners of the datasets review it.")
+    db.commit()
+    return back_to(f"/projects/{access.project.id}")
+
+
+@router.post("/projects/{project_id}/members", response_class=HTMLResponse)
+def add_member(request: Request, access: Member, db: DB, form: Posted) -> Response:
+    project_id = access.project.id
+    try:
+        member = apps.add_member(
+            db, project_id, access.user, form.get("who", ""), form.get("role", "")
+        )
+    except apps.FormErrors as exc:
+        db.rollback()
+        project = apps.get_project(db, project_id)
+        return render(
+            request,
+            "projects/show.html",
+            status_code=422,
+            project=project,
+            access=ProjectAccess(project, access.user, access.member),
+            status=apps.decision_status(db, project),
+            state_labels=STATE_LABELS,
+            titles=DATASET_TITLES,
+            role_labels=apps.MEMBER_ROLE_LABELS,
+            role_options=ROLE_OPTIONS,
+            requests=requests_of(db, project),
+            errors=exc.errors,
+            values=dict(form),
+        )
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    flash(request, db, f"{member.user.name} is now a member. They see their learning plan.")
+    db.commit()
+    return back_to(f"/projects/{project_id}#members")
+
+
+@router.post("/projects/{project_id}/members/{user_id}/remove", response_class=HTMLResponse)
+def remove_member(request: Request, access: Member, user_id: int, db: DB) -> Response:
+    try:
+        apps.remove_member(db, access.project.id, access.user, user_id)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    except FivesafesError as exc:
+        return refused(request, str(exc), 404)
+    flash(request, db, "The member was removed.")
+    db.commit()
+    return back_to(f"/projects/{access.project.id}#members")
+
+
+@router.post("/projects/{project_id}/provision", response_class=HTMLResponse)
+def provision(request: Request, project_id: int, admin: Admin, db: DB) -> Response:
+    project_or_404(db, project_id)
+    try:
+        project = apps.provision_workspace(db, project_id, admin.name)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    flash(
+        request,
+        db,
+        "The workspace is provisioned."
+        if project.workspace
+        else f"Not provisioned: {project.provisioning_note}",
+    )
+    db.commit()
+    return back_to(f"/projects/{project_id}")
+
+
+@router.get("/projects/{project_id}/workspace", response_class=HTMLResponse)
+def workspace(request: Request, access: Member, db: DB) -> HTMLResponse:
+    project = access.project
+    outstanding = apps.outstanding_courses(db, project, access.user) if access.member else []
+    if outstanding:
+        return render(
+            request,
+            "projects/plan_required.html",
+            status_code=403,
+            project=project,
+            courses=outstanding,
+            plan_url=LEARNING_PLAN_URL,
+            action="use the workspace",
+        )
+    return render(
+        request,
+        "projects/workspace.html",
+        project=project,
+        access=access,
+        files=apps.workspace_output_files(project),
+        outputs_dir=apps.workspace_outputs_dir(project),
+    )
+
+
+# --- review by the panel and the dataset owners ------------------------------------------
+
+
+def _review_page(
+    request: Request,
+    db: Session,
+    user: User,
+    project: Project,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    mine = [(k, d) for p, k, d in apps.reviewable_by(db, user) if p.id == project.id]
+    return render(
+        request,
+        "projects/review.html",
+        status_code=status_code,
+        project=project,
+        status=apps.decision_status(db, project),
+        mine=mine,
+        titles=DATASET_TITLES,
+        state_labels=STATE_LABELS,
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+@router.get("/projects/{project_id}/review", response_class=HTMLResponse)
+def review_page(request: Request, project_id: int, user: Reviewer, db: DB) -> HTMLResponse:
+    project = project_or_404(db, project_id)
+    if project.state == ProjectState.DRAFT:
+        raise HTTPException(404, "There is no such application to review.")
+    return _review_page(request, db, user, project)
+
+
+@router.post("/projects/{project_id}/review", response_class=HTMLResponse)
+def review(request: Request, project_id: int, user: Reviewer, db: DB, form: Posted) -> Response:
+    project = project_or_404(db, project_id)
+    target = form.get("as", "")
+    kind, _, dataset = target.partition(":")
+    try:
+        apps.review(
+            db,
+            project_id,
+            user,
+            kind,
+            form.get("decision", ""),
+            form.get("comment", ""),
+            dataset or None,
+        )
+    except apps.FormErrors as exc:
+        return _review_page(request, db, user, project, exc.errors, dict(form), 422)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    except FivesafesError as exc:
+        return _review_page(request, db, user, project, {"as": str(exc)}, dict(form), 422)
+    project = apps.get_project(db, project_id)
+    flash(request, db, f"Your decision is recorded. The application is {project.state}.")
+    db.commit()
+    return back_to(f"/projects/{project_id}/review")

@@ -1,0 +1,201 @@
+"""The airlock in the browser (HTTP, no browser): researchers assemble and submit
+a request, checkers see the disclosure report cell by cell, the two-checker rule
+and "never your own request" hold over HTTP, bundles go to members only, CSRF."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from fivesafes import audit
+from fivesafes.outputs import airlock
+from fivesafes.projects.demo import FLAGGED_TABLE
+from fivesafes.projects.release import BUNDLES_ENV
+from fivesafes.settings import session_factory
+from fivesafes.settings.models import ReleaseRequest
+from fivesafes.settings.users import get_user, set_roles
+
+APPROVED = 1
+SEEDED_REQUEST = 1
+
+
+@pytest.fixture
+def db(seeded_db: str) -> Iterator[Session]:
+    with session_factory(seeded_db)() as session:
+        yield session
+
+
+@pytest.fixture(autouse=True)
+def bundles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "bundles"
+    monkeypatch.setenv(BUNDLES_ENV, str(folder))
+    return folder
+
+
+def _state(db: Session, request_id: int) -> str:
+    db.expire_all()
+    req = db.get(ReleaseRequest, request_id)
+    assert req is not None
+    return req.state
+
+
+def _review(client: Any, request_id: int, output: str, decision: str, comment: str = "") -> Any:
+    return client.post_form(
+        f"/airlock/requests/{request_id}/review",
+        {"output": output, "decision": decision, "comment": comment},
+    )
+
+
+def test_checkers_see_the_disclosure_report_cell_by_cell(client: Any) -> None:
+    checker = client.login_as("output_checker")
+    listing = checker.get("/airlock")
+    assert f'href="/airlock/requests/{SEEDED_REQUEST}"' in listing.text
+    page = checker.get(f"/airlock/requests/{SEEDED_REQUEST}")
+    assert page.status_code == 200
+    text = page.text
+    assert "Disclosure report for offenders_by_area.csv" in text
+    assert "4 records: fewer than the threshold of 10" in text  # the reason, per cell
+    assert "withheld" in text  # the safe value of a suppressed cell
+    assert text.count('class="row-bad"') >= 3
+    assert "0 of 2" in text  # a flagged output needs two checkers
+
+
+def test_one_checker_is_not_enough_for_a_flagged_output_and_members_download_the_bundle(
+    client: Any, db: Session, bundles: Path
+) -> None:
+    first = client.login_as("output_checker")
+    assert _review(first, SEEDED_REQUEST, "offenders_by_area.csv", "approve").status_code == 303
+    assert _state(db, SEEDED_REQUEST) == "in_review"
+    again = _review(first, SEEDED_REQUEST, "offenders_by_area.csv", "approve")
+    assert again.status_code == 403
+    assert "counts once per output" in again.text
+    assert _state(db, SEEDED_REQUEST) == "in_review"
+
+    second = client.fresh().login_as("output_checker2")
+    assert _review(second, SEEDED_REQUEST, "offenders_by_area.csv", "approve").status_code == 303
+    assert _state(db, SEEDED_REQUEST) == "released"
+    assert (bundles / f"request-{SEEDED_REQUEST}.zip").is_file()
+
+    path = f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}/bundle"
+    member = client.fresh().login_as("researcher2")
+    page = member.get(f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}")
+    assert path in page.text
+    download = member.get(path)
+    assert download.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(download.content)).namelist()
+    assert f"request-{SEEDED_REQUEST}/outputs/offenders_by_area.csv" in names
+    assert f"request-{SEEDED_REQUEST}/manifest.json" in names
+    assert client.fresh().login_as("output_checker").get(path).status_code == 403
+    assert client.fresh().login_as("panel_member").get(path).status_code == 403
+    assert client.fresh().get(path, follow_redirects=False).status_code == 303
+    # the register shows what was released, with its date
+    register = client.fresh().get("/projects/public.json").json()["projects"][0]
+    assert [o["name"] for o in register["released_outputs"]] == ["offenders_by_area.csv"]
+    downloads = audit.entries(db, subject=f"request:{SEEDED_REQUEST}", action="airlock.download")
+    assert [e.actor for e in downloads] == ["researcher2"]
+
+
+def test_a_researcher_cannot_approve_their_own_request(client: Any, db: Session) -> None:
+    # the author is given the output checker role as well: still never their own request
+    author = get_user(db, "researcher")
+    set_roles(db, author, {"researcher", "output_checker"}, "administrator")
+    db.commit()
+    me = client.login_as("researcher")
+    page = me.get(f"/airlock/requests/{SEEDED_REQUEST}")
+    assert "You are an author of this request" in page.text
+    refused = _review(me, SEEDED_REQUEST, "offenders_by_area.csv", "approve")
+    assert refused.status_code == 403
+    assert "can never review it" in refused.text
+    assert _state(db, SEEDED_REQUEST) == "checked"
+    # and a researcher without the role does not reach the checkers' pages at all
+    other = client.fresh().login_as("researcher2")
+    assert other.get(f"/airlock/requests/{SEEDED_REQUEST}").status_code == 403
+    assert _review(other, SEEDED_REQUEST, "x", "approve").status_code == 403
+
+
+def test_a_researcher_assembles_and_submits_a_request(client: Any, db: Session) -> None:
+    me = client.login_as("researcher")
+    started = me.post_form(f"/projects/{APPROVED}/airlock", {"title": "Offending by area"})
+    assert started.status_code == 303
+    page_path = started.headers["location"]
+    request_id = int(page_path.rsplit("/", 1)[1])
+    token = me.csrf_token(page_path)
+    add = f"{page_path}/outputs"
+    # bad input: every field named, what was typed kept, nothing added
+    bad = me.post(
+        add,
+        data={"csrf_token": token, "name": "by area", "description": "", "value_column": "n"},
+        files={"upload": ("by_area.csv", FLAGGED_TABLE.encode(), "text/csv")},
+    )
+    assert bad.status_code == 422
+    assert 'href="#description"' in bad.text
+    assert 'value="by area"' in bad.text
+    no_column = me.post(
+        add,
+        data={
+            "csrf_token": token,
+            "name": "by area",
+            "description": "Persons",
+            "value_column": "n",
+        },
+        files={"upload": ("by_area.csv", FLAGGED_TABLE.encode(), "text/csv")},
+    )
+    assert no_column.status_code == 422 and "has no column" in no_column.text
+    db.expire_all()
+    assert db.get(ReleaseRequest, request_id).outputs == []  # type: ignore[union-attr]
+    good = me.post(
+        add,
+        data={
+            "csrf_token": token,
+            "name": "by area",
+            "description": "Persons by area and ethnic group",
+            "value_column": "persons",
+        },
+        files={"upload": ("by_area.csv", FLAGGED_TABLE.encode(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert good.status_code == 303
+    shown = me.get(page_path)
+    assert "Cells suppressed by the rules" in shown.text
+    assert me.post_form(f"{page_path}/submit", token_from=page_path).status_code == 303
+    assert _state(db, request_id) == "checked"
+    # the checkers see it
+    checker = client.fresh().login_as("output_checker")
+    assert f"/airlock/requests/{request_id}" in checker.get("/airlock").text
+    # a request is reached only through its own project
+    assert me.get(f"/projects/2/airlock/{request_id}").status_code == 403
+
+
+def test_checkers_return_and_reject_with_a_reason(client: Any, db: Session) -> None:
+    checker = client.login_as("output_checker")
+    base = f"/airlock/requests/{SEEDED_REQUEST}"
+    empty = checker.post_form(f"{base}/return", {"close_comment": ""}, token_from=base)
+    assert empty.status_code == 422 and 'href="#close_comment"' in empty.text
+    no_reason = _review(checker, SEEDED_REQUEST, "offenders_by_area.csv", "request_changes")
+    assert no_reason.status_code == 422 and "Say why" in no_reason.text
+    back = checker.post_form(
+        f"{base}/return", {"close_comment": "Round to base 5, please"}, token_from=base
+    )
+    assert back.status_code == 303
+    assert _state(db, SEEDED_REQUEST) == "returned"
+    page = client.fresh().login_as("researcher").get(f"/projects/{APPROVED}/airlock/1")
+    assert "Round to base 5, please" in page.text and "Returned to you" in page.text
+
+
+def test_airlock_steps_need_a_csrf_token(client: Any, db: Session) -> None:
+    checker = client.login_as("output_checker")
+    response = checker.post(
+        f"/airlock/requests/{SEEDED_REQUEST}/review",
+        data={"output": "offenders_by_area.csv", "decision": "approve"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+    assert _state(db, SEEDED_REQUEST) == airlock.State.CHECKED.value
+    researcher = client.fresh().login_as("researcher")
+    assert researcher.post(f"/projects/{APPROVED}/airlock", data={"title": "x"}).status_code == 403
