@@ -249,3 +249,40 @@ def test_provisioning_calls_the_data_layer_with_the_projects_datasets(
 def test_an_unknown_project_is_a_user_error(db: Session) -> None:
     with pytest.raises(FivesafesError, match="no project 99"):
         apps.get_project(db, 99)
+
+
+def test_the_migration_makes_the_tables_the_models_describe(migrated_db: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from fivesafes.projects import models
+    from fivesafes.settings import engine_for
+
+    mine = {t.name for t in models.Base.metadata.sorted_tables if t.name.startswith("project")}
+    mine.add("dataset_owners")
+    engine = engine_for(f"sqlite:///{migrated_db}")
+    with engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), models.Base.metadata)
+    engine.dispose()
+
+    def table_of(diff: Any) -> str | None:
+        item = diff[0] if isinstance(diff, list) else diff
+        for part in item[1:]:
+            name = getattr(part, "name", None) if not isinstance(part, str) else None
+            table = getattr(part, "table", None)
+            if table is not None:
+                return str(table.name)
+            if name in mine:
+                return str(name)
+            if isinstance(part, str) and part in mine:
+                return part
+        return None
+
+    assert [d for d in diffs if table_of(d) in mine] == []
+    assert mine == {
+        "projects",
+        "project_datasets",
+        "project_members",
+        "project_reviews",
+        "dataset_owners",
+    }
