@@ -81,7 +81,8 @@ def session_factory(url: str | Engine | None = None) -> sessionmaker[Session]:
 
 def migrate(url: str | Engine | None = None, revision: str = "heads") -> str | None:
     """Create or upgrade the schema to ``revision`` (Alembic ``upgrade``); returns the
-    revision the database is at afterwards. Safe to run again."""
+    revision the database is at afterwards (the heads, sorted and joined by commas, when
+    the migrations branch). Safe to run again."""
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
@@ -96,7 +97,8 @@ def migrate(url: str | Engine | None = None, revision: str = "heads") -> str | N
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) if heads else None
 
 
 def is_migrated(engine: Engine) -> bool:

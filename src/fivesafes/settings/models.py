@@ -1,9 +1,11 @@
 """The application state's tables (SQLAlchemy 2 declarative models).
 
-Users and their roles, airlock release requests with their outputs, reviews and
-comments, and the audit log. The schema is created and changed only by the Alembic
-migrations in :mod:`fivesafes.settings.migrations`; these models must match them
-(a test compares the two).
+Users and their roles (with the web accounts: e-mail, password hash, profile,
+extra roles, log-in sessions and password-reset tokens), airlock release requests
+with their outputs, reviews and comments, and the audit log. The schema is
+created and changed only by the Alembic migrations in
+:mod:`fivesafes.settings.migrations`; these models must match them (a test
+compares the two).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -40,6 +43,8 @@ class Role(StrEnum):
     DATA_OWNER = "data_owner"
     LINKAGE_OPERATOR = "linkage_operator"
     ADMINISTRATOR = "administrator"
+    TRAINER = "trainer"
+    PANEL_MEMBER = "panel_member"
 
 
 class Base(DeclarativeBase):
@@ -47,12 +52,96 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
+    """A user: ``name`` is the unique handle the library and the audit log know them
+    by; ``role`` the primary role (the airlock library reads it); ``roles`` all the
+    roles they hold (the primary one and those in ``user_roles``). Web accounts add
+    an e-mail, an argon2 password hash and a profile; users made on the command line
+    have neither e-mail nor password and cannot log in to the web app."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     role: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True, index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    research_interests: Mapped[str] = mapped_column(Text, default="")
+    #: The role asked for at registration, until an administrator decides.
+    role_requested: Mapped[str | None] = mapped_column(String(32))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="UserRole.role"
+    )
+
+    @property
+    def roles(self) -> set[str]:
+        """Every role the user holds (the primary ``role`` included)."""
+        held = {row.role for row in self.role_rows}
+        if self.role:
+            held.add(self.role)
+        return held
+
+    def has_role(self, *roles: str) -> bool:
+        """Whether the user holds one of ``roles`` (an administrator holds them all)."""
+        held = self.roles
+        return Role.ADMINISTRATOR.value in held or any(r in held for r in roles)
+
+    @property
+    def label(self) -> str:
+        """How pages name the user: their display name, else their handle."""
+        return self.display_name or self.name
+
+
+class UserRole(Base):
+    """One role a user holds (a user may hold several)."""
+
+    __tablename__ = "user_roles"
+    __table_args__ = (UniqueConstraint("user_id", "role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(32))
+    granted_by: Mapped[str] = mapped_column(String(128))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class WebSession(Base):
+    """A browser's session: the SHA-256 of the random cookie token (the token itself
+    is never stored), the CSRF token tied to it, the user once logged in, and a
+    message to show on the next page."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    flash: Mapped[str | None] = mapped_column(Text)
+
+
+class PasswordResetToken(Base):
+    """A one-time password-reset link an administrator issued (its SHA-256 only)."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    issued_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ReleaseRequest(Base):

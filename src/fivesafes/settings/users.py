@@ -1,4 +1,8 @@
-"""Users and their roles (the safe-settings part of who may do what)."""
+"""Users and their roles (the safe-settings part of who may do what).
+
+A user holds one or more roles: the primary ``User.role`` (the one the airlock
+library reads) and every role in ``user_roles`` (which includes the primary one).
+Every change is written to the audit log."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fivesafes.errors import FivesafesError
-from fivesafes.settings.models import Role, User
+from fivesafes.settings.models import Role, User, UserRole
 
 #: The actor name of the automatic machinery (never a user's name).
 SYSTEM = "system"
@@ -32,6 +36,7 @@ def add_user(session: Session, name: str, role: str, actor: str = SYSTEM) -> Use
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise FivesafesError(f"a user called {name!r} already exists; choose another name")
     user = User(name=name, role=chosen.value)
+    user.role_rows.append(UserRole(role=chosen.value, granted_by=actor))
     session.add(user)
     session.flush()
     record(session, actor, "user.add", f"user:{name}", {"role": chosen.value})
@@ -47,6 +52,9 @@ def set_role(session: Session, name: str, role: str, actor: str = SYSTEM) -> Use
     user = get_user(session, name)
     old = user.role
     user.role = chosen.value
+    user.role_rows[:] = [row for row in user.role_rows if row.role != old]
+    if all(row.role != chosen.value for row in user.role_rows):
+        user.role_rows.append(UserRole(role=chosen.value, granted_by=actor))
     record(session, actor, "user.set_role", f"user:{name}", {"from": old, "to": chosen.value})
     session.commit()
     return user
@@ -65,3 +73,33 @@ def get_user(session: Session, name: str) -> User:
 
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.name)))
+
+
+#: Which held role becomes the primary ``User.role`` when several are held.
+PRIMARY_ORDER = [r.value for r in Role]
+
+
+def set_roles(
+    session: Session, user: User, roles: set[str], actor: str
+) -> tuple[set[str], set[str]]:
+    """Give ``user`` exactly ``roles`` (granting and revoking the difference), keep the
+    primary role one they hold (empty when they hold none), write each change to the
+    audit log. The caller commits. Returns ``(granted, revoked)``."""
+    from fivesafes.audit import record
+
+    for role in roles:
+        parse_role(role)
+    held = user.roles
+    granted, revoked = roles - held, held - roles
+    user.role_rows[:] = [row for row in user.role_rows if row.role in roles]
+    for role in sorted(granted, key=PRIMARY_ORDER.index):
+        user.role_rows.append(UserRole(role=role, granted_by=actor))
+        record(session, actor, "user.grant_role", f"user:{user.name}", {"role": role})
+    for role in sorted(revoked, key=PRIMARY_ORDER.index):
+        record(session, actor, "user.revoke_role", f"user:{user.name}", {"role": role})
+    if user.role not in roles:
+        user.role = next((r for r in PRIMARY_ORDER if r in roles), "")
+    if user.role_requested in roles:
+        user.role_requested = None
+    session.flush()
+    return granted, revoked

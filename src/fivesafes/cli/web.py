@@ -1,0 +1,89 @@
+"""CLI of the web app: ``fivesafes serve`` and ``fivesafes web seed-demo``."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fivesafes.cli.output import console, emit_json
+
+web_app = typer.Typer(
+    help="The web app: seed a demo site (serve it with `fivesafes serve`).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (default: $FIVESAFES_DATABASE_URL, else "
+        "sqlite:///~/.fivesafes/fivesafes.db).",
+    ),
+]
+SECURE_ENV = "FIVESAFES_SECURE_COOKIES"
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+    db: DbOption = None,
+) -> None:
+    """Start the web app (migrates the database first). Behind HTTPS, set
+    FIVESAFES_SECURE_COOKIES=1."""
+    import uvicorn
+
+    from fivesafes.settings.db import database_url
+    from fivesafes.web.app import create_app
+
+    secure = os.environ.get(SECURE_ENV, "") not in ("", "0", "false")
+    app = create_app(db, secure_cookies=secure)
+    console.print(
+        f"fivesafes web app on [bold]http://{host}:{port}/[/] "
+        f"(database {database_url(db)}); Ctrl+C to stop."
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@web_app.command(
+    "seed-demo",
+    epilog="Example: [bold]fivesafes web seed-demo --db sqlite:///demo/fivesafes.db[/]",
+)
+def seed_demo(
+    db: DbOption = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print one machine-readable JSON summary instead.")
+    ] = False,
+) -> None:
+    """Fill a fresh database with the demo site: a user for each role (with a fresh
+    password each), courses, a project and outputs awaiting review."""
+    from fivesafes.web.seed import seed_demo as run_seed
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        users = run_seed(db)
+    skipped = [str(w.message) for w in caught if "seeder" in str(w.message)]
+    if json_:
+        emit_json(
+            {
+                "users": [
+                    {"email": u["email"], "password": u["password"], "roles": u["roles"]}
+                    for u in users
+                ]
+            }
+        )
+        return
+    for message in skipped:
+        console.print(f"[yellow]warning:[/] {message}")
+    table = Table(title="Demo users (the passwords are shown only now)", title_justify="left")
+    for column in ("e-mail", "password", "roles"):
+        table.add_column(column)
+    for u in users:
+        table.add_row(u["email"], u["password"], ", ".join(u["roles"]))
+    console.print(table)
+    console.print("Start the site with [bold]fivesafes serve[/] and log in with one of these.")

@@ -1,0 +1,96 @@
+"""The app factory: ``create_app(db_url)`` migrates the database and mounts the
+routers of every module in :data:`ROUTER_MODULES` (each under
+``fivesafes.web.routes`` and exposing ``router``)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fivesafes.settings.db import migrate
+from fivesafes.web.db import Database
+from fivesafes.web.deps import Forbidden, LoginRequired
+from fivesafes.web.sessions import SessionMiddleware, is_json_path
+from fivesafes.web.templating import error_response
+
+log = logging.getLogger(__name__)
+
+#: Route modules under fivesafes.web.routes, mounted in this order.
+ROUTER_MODULES: list[str] = [
+    "core",
+    "auth",
+    "account",
+    "admin",
+    "projects",
+    "airlock",
+]
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> FastAPI:
+    """The web app on the database at ``db_url`` (default: the settings default),
+    migrated to the newest schema first. ``secure_cookies`` when served over HTTPS."""
+    database = Database(db_url)
+    migrate(database.url)
+    app = FastAPI(
+        title="fivesafes",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.db = database
+    app.state.secure_cookies = secure_cookies
+    app.add_middleware(SessionMiddleware, database=database, secure_cookies=secure_cookies)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(f"fivesafes.web.routes.{name}")
+        app.include_router(module.router)
+    _install_error_pages(app)
+    return app
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _exc: LoginRequired) -> Response:
+        if is_json_path(request.url.path):
+            return error_response(request, 401, "Log in first.")
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return error_response(request, 403, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "Check the address; the page may have moved."
+        response = error_response(request, exc.status_code, detail)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # A bad path or query parameter (e.g. /admin/users/abc): not a page here.
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            return error_response(request, 404, "Check the address; the page may have moved.")
+        return error_response(request, 422, "Some of what was sent could not be read.")
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(
+            request, 500, "Nothing was saved. Try again later; if it keeps happening, tell us."
+        )

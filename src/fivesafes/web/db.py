@@ -1,0 +1,69 @@
+"""The web app's database handle: one engine, sessions for reading and for writing.
+
+Write requests (POST, PUT, PATCH, DELETE) run one at a time: on SQLite their
+transaction starts with ``BEGIN IMMEDIATE`` (WAL journal, 30 s busy timeout), on
+PostgreSQL it takes a transaction-level advisory lock first. This keeps the
+audit log's hash chain a single line and makes read-then-write checks (capacity,
+"already enrolled", state transitions) safe under concurrent users, at the price
+of serialising writes (reads stay concurrent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from fivesafes.settings.db import database_url, engine_for
+
+#: Key of the PostgreSQL advisory lock that serialises the web app's writes.
+WRITE_LOCK_KEY = 5_515_001
+WRITE_OPTION = "fivesafes_write"
+
+
+def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own
+    # implicit transactions cannot be IMMEDIATE).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    write = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _postgres_begin(connection: Any) -> None:
+    if connection.get_execution_options().get(WRITE_OPTION, False):
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+
+
+class Database:
+    """The application database as the web app uses it."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = database_url(url)
+        self.engine: Engine = engine_for(self.url)
+        self.backend = self.engine.dialect.name
+        if self.backend == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_setup)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        elif self.backend == "postgresql":
+            event.listen(self.engine, "begin", _postgres_begin)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
+
+    def session(self, write: bool = False) -> Session:
+        """A new session; ``write=True`` for one that will change things (it waits
+        for the other writers)."""
+        return (self._write if write else self._read)()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,117 @@
+"""FastAPI dependencies: the database session, the current user, and the access
+requirements (each carries an ``access`` attribute that the security test reads
+from the route table).
+
+- ``get_db``: a SQLAlchemy session on the app's database; the route commits; a
+  request that fails rolls back (nothing half-saved).
+- ``current_user``: the logged-in :class:`User` or None.
+- ``require_login``: the user, else 303 to ``/login?next=...`` (401 for JSON routes).
+- ``require_role(*roles)``: the user if they hold one of ``roles`` (administrators
+  hold every role), else 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, ClassVar
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from fivesafes.settings.models import Role, User
+from fivesafes.web.sessions import SAFE_METHODS, Auth
+
+
+class LoginRequired(Exception):
+    """Raised for a visitor without a session on a page that needs one."""
+
+
+class Forbidden(Exception):
+    """Raised for a logged-in user without the right role or membership (403)."""
+
+    def __init__(self, message: str = "You do not have permission to see this page.") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """A session on the app's database (for POST, PUT, PATCH and DELETE, one that
+    waits its turn to write). Commit in the route; an error rolls everything back."""
+    session = request.app.state.db.session(write=request.method not in SAFE_METHODS)
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DB = Annotated[Session, Depends(get_db)]
+
+
+def current_user(request: Request, db: DB) -> User | None:
+    """The logged-in user (loaded in the request's session), or None."""
+    auth = getattr(request.state, "auth", None)
+    if not isinstance(auth, Auth) or auth.user_id is None:
+        return None
+    user = db.get(User, auth.user_id)
+    return user if user is not None and user.is_active else None
+
+
+class LoginRequirement:
+    """Dependency: the logged-in user, else :class:`LoginRequired`."""
+
+    access: ClassVar[dict[str, Any]] = {"login": True}
+
+    def __call__(self, user: Annotated[User | None, Depends(current_user)]) -> User:
+        if user is None:
+            raise LoginRequired()
+        return user
+
+    def __repr__(self) -> str:
+        return "require_login"
+
+
+require_login = LoginRequirement()
+
+
+class RoleRequirement:
+    """Dependency: the logged-in user if they hold one of ``roles``, else 403."""
+
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        for role in roles:
+            Role(role)  # a typo in a route's roles fails at start-up
+        self.roles = roles
+        self.access: dict[str, Any] = {"roles": list(roles)}
+
+    def __call__(self, user: Annotated[User, Depends(require_login)]) -> User:
+        if not user.has_role(*self.roles):
+            names = " or ".join(r.replace("_", " ") for r in self.roles)
+            raise Forbidden(f"This page is for users with the role {names}.")
+        return user
+
+    def __repr__(self) -> str:
+        return f"require_role{self.roles!r}"
+
+
+#: A route parameter for the logged-in user: ``user: LoggedIn``.
+LoggedIn = Annotated[User, Depends(require_login)]
+
+
+def require_role(*roles: str) -> RoleRequirement:
+    """A dependency that lets through users holding one of ``roles``."""
+    if not roles:
+        raise ValueError("require_role needs at least one role")
+    return RoleRequirement(roles)
+
+
+def requirements(dependant: Any) -> list[dict[str, Any]]:
+    """Every ``access`` requirement in a route's dependency tree."""
+    found: list[dict[str, Any]] = []
+    for dep in getattr(dependant, "dependencies", []):
+        access = getattr(dep.call, "access", None)
+        if isinstance(access, dict):
+            found.append(access)
+        found.extend(requirements(dep))
+    return found

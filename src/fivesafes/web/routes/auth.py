@@ -1,0 +1,318 @@
+"""Log in, log out, registration with a profile, and password reset by a one-time
+link an administrator issued."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from fivesafes import audit
+from fivesafes.settings.models import PasswordResetToken, Role, User, UserRole, WebSession, as_utc
+from fivesafes.settings.users import SYSTEM
+from fivesafes.web.deps import DB
+from fivesafes.web.forms import Form, Posted, check_email, check_text
+from fivesafes.web.security import (
+    hash_password,
+    password_problem,
+    token_hash,
+    verify_password,
+)
+from fivesafes.web.sessions import start_session
+from fivesafes.web.templating import auth_of, flash, render
+
+router = APIRouter()
+
+#: Roles a person may ask for when registering (administrators are made by others).
+REQUESTABLE = [
+    (Role.RESEARCHER.value, "Researcher"),
+    (Role.OUTPUT_CHECKER.value, "Output checker"),
+    (Role.DATA_OWNER.value, "Data owner or provider"),
+    (Role.LINKAGE_OPERATOR.value, "Linkage operator (trusted third party)"),
+    (Role.TRAINER.value, "Trainer"),
+    (Role.PANEL_MEMBER.value, "Approval panel member"),
+]
+#: Roles granted at once on registration; others wait for an administrator.
+SELF_SERVICE = {Role.RESEARCHER.value}
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go to after logging in (never another site)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def find_by_email(db: Session, email: str) -> User | None:
+    return db.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+def log_in(request: Request, db: Session, user: User) -> None:
+    """Start a fresh session for ``user`` (the visitor's old one is dropped, so a
+    session id planted before log-in is worth nothing); the caller commits."""
+    auth = auth_of(request)
+    if auth.session_id is not None:
+        db.execute(delete(WebSession).where(WebSession.id == auth.session_id))
+    row, token = start_session(db, user)
+    auth.session_id, auth.csrf, auth.set_token = row.id, row.csrf_token, token
+    auth.user_id, auth.user_name, auth.user_label = user.id, user.name, user.label
+    auth.roles = frozenset(user.roles)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> Response:
+    if auth_of(request).logged_in:
+        return RedirectResponse(safe_next(next), status_code=303)
+    notice = None
+    if request.query_params.get("out"):
+        notice = "You have logged out."
+    elif request.query_params.get("reset"):
+        notice = "Your password has been changed. Log in with the new one."
+    return render(
+        request,
+        "auth/login.html",
+        values={"email": ""},
+        errors={},
+        next=safe_next(next),
+        notice=notice,
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, form: Posted, db: DB) -> Response:
+    email, password = form.get("email", ""), form.get("password", "")
+    target = safe_next(form.get("next"))
+    errors: dict[str, str] = {}
+    if check_email(email):
+        errors["email"] = check_email(email) or ""
+    if not password:
+        errors["password"] = "Enter your password"
+    user = None if errors else find_by_email(db, email)
+    if not errors and (
+        not verify_password(user.password_hash if user else None, password)
+        or user is None
+        or not user.is_active
+    ):
+        message = "The e-mail address or the password is not right"
+        if user is not None and user.is_active is False and user.password_hash:
+            message = "This account has been closed; contact an administrator"
+        errors = {"email": message, "password": message}
+    if errors or user is None:
+        return render(
+            request,
+            "auth/login.html",
+            status_code=422,
+            values={"email": email},
+            errors=errors,
+            next=target,
+        )
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    log_in(request, db, user)
+    audit.record(db, user.name, "user.login", f"user:{user.name}")
+    db.commit()
+    return RedirectResponse(target, status_code=303)
+
+
+def needs_rehash(stored: str) -> bool:
+    from fivesafes.web.security import _hasher
+
+    try:
+        return _hasher.check_needs_rehash(stored)
+    except Exception:
+        return False
+
+
+@router.post("/logout")
+def logout(request: Request, db: DB) -> Response:
+    auth = auth_of(request)
+    if auth.session_id is not None:
+        db.execute(delete(WebSession).where(WebSession.id == auth.session_id))
+        if auth.user_name:
+            audit.record(db, auth.user_name, "user.logout", f"user:{auth.user_name}")
+        db.commit()
+    auth.session_id = auth.csrf = None
+    auth.clear = True
+    return RedirectResponse("/login?out=1", status_code=303)
+
+
+# -- registration -----------------------------------------------------------------
+
+REGISTER_FIELDS = (
+    "display_name",
+    "email",
+    "organisation",
+    "role_requested",
+    "research_interests",
+)
+
+
+def _handle_for(db: Session, email: str) -> str:
+    """A unique handle for the audit log and the library, from the e-mail's local part."""
+    base = re.sub(r"[^a-z0-9._-]", "", email.split("@")[0].lower())[:40].strip(".-_") or "user"
+    if base == SYSTEM:
+        base = "user"
+    taken = set(db.scalars(select(User.name).where(User.name.startswith(base))))
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}{n}"
+    return name
+
+
+def check_profile(form: Form) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for key, problem in (
+        ("display_name", check_text(form.get("display_name", ""), "your full name")),
+        ("organisation", check_text(form.get("organisation", ""), "your organisation")),
+        (
+            "research_interests",
+            check_text(
+                form.get("research_interests", ""),
+                "your research interests",
+                required=False,
+                max_len=2000,
+            ),
+        ),
+    ):
+        if problem:
+            errors[key] = problem
+    return errors
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_page(request: Request) -> Response:
+    if auth_of(request).logged_in:
+        return RedirectResponse("/profile", status_code=303)
+    values: dict[str, Any] = {"role_requested": Role.RESEARCHER.value}
+    return render(request, "auth/register.html", values=values, errors={}, roles=REQUESTABLE)
+
+
+@router.post("/register", response_class=HTMLResponse)
+def register(request: Request, form: Posted, db: DB) -> Response:
+    values = {key: form.get(key, "") for key in REGISTER_FIELDS}
+    values["email"] = values["email"].lower()
+    errors = check_profile(form)
+    if problem := check_email(values["email"]):
+        errors["email"] = problem
+    elif find_by_email(db, values["email"]) is not None:
+        errors["email"] = "An account with this e-mail address already exists; log in instead"
+    if values["role_requested"] not in dict(REQUESTABLE):
+        errors["role_requested"] = "Choose the role you need"
+    password = form.get("password", "")
+    if problem := password_problem(password, email=values["email"], name=values["display_name"]):
+        errors["password"] = problem
+    elif form.get("password_confirm", "") != password:
+        errors["password_confirm"] = "Enter the same password twice"
+    if errors:
+        return render(
+            request,
+            "auth/register.html",
+            status_code=422,
+            values=values,
+            errors=errors,
+            roles=REQUESTABLE,
+        )
+    name = _handle_for(db, values["email"])
+    requested = values["role_requested"]
+    granted = requested if requested in SELF_SERVICE else ""
+    user = User(
+        name=name,
+        role=granted,
+        email=values["email"],
+        password_hash=hash_password(password),
+        display_name=values["display_name"],
+        organisation=values["organisation"],
+        research_interests=values["research_interests"],
+        role_requested=None if granted else requested,
+        is_active=True,
+    )
+    if granted:
+        user.role_rows.append(UserRole(role=granted, granted_by=SYSTEM))
+    db.add(user)
+    db.flush()
+    audit.record(
+        db,
+        name,
+        "user.register",
+        f"user:{name}",
+        {
+            "email": user.email,
+            "organisation": user.organisation,
+            "role_requested": requested,
+            "granted": granted or None,
+        },
+    )
+    log_in(request, db, user)
+    flash(
+        request,
+        db,
+        "Your account has been created."
+        + ("" if granted else " An administrator will look at the role you asked for."),
+    )
+    db.commit()
+    return RedirectResponse("/profile", status_code=303)
+
+
+# -- password reset -------------------------------------------------------------------
+
+
+def valid_reset(db: Session, token: str) -> PasswordResetToken | None:
+    row = db.scalar(
+        select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash(token))
+    )
+    if row is None or row.used_at is not None or as_utc(row.expires_at) <= datetime.now(UTC):
+        return None
+    user = db.get(User, row.user_id)
+    return row if user is not None and user.is_active else None
+
+
+@router.get("/password-reset", response_class=HTMLResponse)
+def reset_help(request: Request) -> HTMLResponse:
+    return render(request, "auth/password_reset_help.html")
+
+
+@router.get("/password-reset/{token}", response_class=HTMLResponse)
+def reset_page(request: Request, token: str, db: DB) -> HTMLResponse:
+    row = valid_reset(db, token)
+    if row is None:
+        return render(request, "auth/password_reset_invalid.html", status_code=404)
+    user = db.get(User, row.user_id)
+    return render(request, "auth/password_reset.html", errors={}, token=token, who=user)
+
+
+@router.post("/password-reset/{token}", response_class=HTMLResponse)
+def reset(request: Request, token: str, form: Posted, db: DB) -> Response:
+    row = valid_reset(db, token)
+    if row is None:
+        return render(request, "auth/password_reset_invalid.html", status_code=404)
+    user = db.get(User, row.user_id)
+    assert user is not None
+    password = form.get("password", "")
+    errors: dict[str, str] = {}
+    if problem := password_problem(password, email=user.email or "", name=user.display_name):
+        errors["password"] = problem
+    elif form.get("password_confirm", "") != password:
+        errors["password_confirm"] = "Enter the same password twice"
+    if errors:
+        return render(
+            request,
+            "auth/password_reset.html",
+            status_code=422,
+            errors=errors,
+            token=token,
+            who=user,
+        )
+    user.password_hash = hash_password(password)
+    row.used_at = datetime.now(UTC)
+    db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    audit.record(
+        db, user.name, "user.password_reset", f"user:{user.name}", {"issued_by": row.issued_by}
+    )
+    db.commit()
+    return RedirectResponse("/login?reset=1", status_code=303)

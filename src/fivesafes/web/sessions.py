@@ -1,0 +1,267 @@
+"""Server-side sessions and CSRF protection (one pure ASGI middleware).
+
+A browser holds a random token in the cookie ``fivesafes_session`` (HttpOnly,
+SameSite=Lax, Secure when the app is served over HTTPS); the database holds only
+its SHA-256, the CSRF token tied to it, the user once logged in, and when it
+expires (after 8 hours without use). A visitor gets a session only when a page
+shows them a form.
+
+Every POST, PUT, PATCH or DELETE must carry the session's CSRF token, in the form
+field ``csrf_token`` or the header ``X-CSRF-Token``; otherwise the middleware
+answers 403 before any route runs.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio.to_thread
+from sqlalchemy import delete, select
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+
+from fivesafes.settings.models import User, WebSession, as_utc
+from fivesafes.web.db import Database
+from fivesafes.web.security import new_token, token_hash
+
+COOKIE = "fivesafes_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+IDLE = timedelta(hours=8)
+#: How stale ``last_seen_at`` may get before a request refreshes it.
+TOUCH_EVERY = timedelta(minutes=5)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+MAX_BODY = 64 * 1024 * 1024
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Auth:
+    """What a request knows about its browser session (``request.state.auth``)."""
+
+    session_id: int | None = None
+    csrf: str | None = None
+    user_id: int | None = None
+    user_name: str | None = None
+    user_label: str | None = None
+    roles: frozenset[str] = frozenset()
+    flash: str | None = None
+    #: A new session token to send as the cookie with this response.
+    set_token: str | None = field(default=None, repr=False)
+    #: Remove the cookie with this response.
+    clear: bool = False
+
+    @property
+    def logged_in(self) -> bool:
+        return self.user_id is not None
+
+
+def is_json_path(path: str) -> bool:
+    """Whether a path is an API/JSON route (401 and JSON errors rather than pages)."""
+    return path.endswith(".json") or path.startswith("/api/")
+
+
+def start_session(db_session: Any, user: User | None) -> tuple[WebSession, str]:
+    """Add a new session row (in the caller's transaction); returns it and its token."""
+    token = new_token()
+    moment = now()
+    row = WebSession(
+        token_hash=token_hash(token),
+        csrf_token=new_token(),
+        user_id=user.id if user is not None else None,
+        created_at=moment,
+        last_seen_at=moment,
+        expires_at=moment + IDLE,
+    )
+    db_session.add(row)
+    db_session.flush()
+    return row, token
+
+
+def auth_for(row: WebSession, user: User | None) -> Auth:
+    return Auth(
+        session_id=row.id,
+        csrf=row.csrf_token,
+        user_id=user.id if user is not None else None,
+        user_name=user.name if user is not None else None,
+        user_label=user.label if user is not None else None,
+        roles=frozenset(user.roles) if user is not None else frozenset(),
+        flash=row.flash,
+    )
+
+
+class SessionMiddleware:
+    """Loads the session of every request and enforces CSRF on unsafe methods."""
+
+    def __init__(self, app: ASGIApp, database: Database, secure_cookies: bool = False) -> None:
+        self.app = app
+        self.database = database
+        self.secure = secure_cookies
+
+    # -- database work (run in a worker thread) ---------------------------------
+    def _load(self, token: str | None) -> Auth:
+        if not token:
+            return Auth()
+        with self.database.session() as s:
+            row = s.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+            if row is None:
+                return Auth(clear=True)
+            moment = now()
+            user = s.get(User, row.user_id) if row.user_id is not None else None
+            expired = as_utc(row.expires_at) <= moment
+            if expired or (user is not None and not user.is_active):
+                s.rollback()
+                with self.database.session(write=True) as w:
+                    w.execute(delete(WebSession).where(WebSession.id == row.id))
+                    w.commit()
+                return Auth(clear=True)
+            auth = auth_for(row, user)
+            stale = moment - as_utc(row.last_seen_at) > TOUCH_EVERY
+        if stale:
+            with self.database.session(write=True) as w:
+                fresh = w.get(WebSession, auth.session_id)
+                if fresh is not None:
+                    fresh.last_seen_at = moment
+                    fresh.expires_at = moment + IDLE
+                w.commit()
+        return auth
+
+    # -- ASGI ----------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        auth = await anyio.to_thread.run_sync(self._load, request.cookies.get(COOKIE))
+        scope.setdefault("state", {})["auth"] = auth
+
+        if scope["method"] not in SAFE_METHODS:
+            body = b""
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > MAX_BODY:
+                    await self._refuse(scope, receive, send, 413, "The upload is too large.")
+                    return
+            supplied = request.headers.get(CSRF_HEADER) or await _form_token(scope, body)
+            if not (
+                auth.csrf
+                and supplied
+                and hmac.compare_digest(auth.csrf.encode(), supplied.encode())
+            ):
+                await self._refuse(
+                    scope,
+                    receive,
+                    send,
+                    403,
+                    "This form could not be accepted: it was not sent from a page of this "
+                    "site in your current session (it may have expired). Go back, reload the "
+                    "page and try again.",
+                )
+                return
+            receive = _replay(body, then=receive)
+
+        await self.app(scope, receive, self._sender(auth, send))
+
+    def _sender(self, auth: Auth, send: Send) -> Send:
+        secure = "; Secure" if self.secure else ""
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if auth.set_token:
+                    headers.append(
+                        "set-cookie",
+                        f"{COOKIE}={auth.set_token}; Path=/; HttpOnly; SameSite=Lax{secure}",
+                    )
+                elif auth.clear:
+                    headers.append(
+                        "set-cookie",
+                        f"{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}",
+                    )
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("x-frame-options", "DENY")
+                headers.setdefault("referrer-policy", "same-origin")
+                headers.setdefault(
+                    "content-security-policy",
+                    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                    "form-action 'self'; base-uri 'none'",
+                )
+                if auth.logged_in or auth.set_token:
+                    headers.setdefault("cache-control", "no-store")
+            await send(message)
+
+        return wrapped
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, status: int, message: str
+    ) -> None:
+        from fivesafes.web.templating import error_response
+
+        request = Request(scope, receive)
+        response = error_response(request, status, message)
+        await response(scope, receive, send)
+
+
+async def _form_token(scope: Scope, body: bytes) -> str | None:
+    """The ``csrf_token`` field of a form body (URL-encoded or multipart)."""
+    content_type = Request(scope).headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD)
+        return values[0] if values else None
+    if content_type.startswith("multipart/form-data"):
+        request = Request(scope, _replay(body))
+        try:
+            form = await request.form()
+        except Exception:  # a malformed body carries no token
+            return None
+        try:
+            value = form.get(CSRF_FIELD)
+            return value if isinstance(value, str) else None
+        finally:
+            await form.close()
+    if content_type.startswith("application/json"):
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return None
+        value = data.get(CSRF_FIELD) if isinstance(data, dict) else None
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _replay(body: bytes, then: Receive | None = None) -> Receive:
+    """A ``receive`` that gives ``body`` again, then waits on ``then`` (the client's
+    own channel, for its disconnect)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if then is not None:
+            return await then()
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return receive

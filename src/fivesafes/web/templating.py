@@ -1,0 +1,232 @@
+"""Pages: the Jinja2 environment, :func:`render`, error pages and flash messages.
+
+Templates live in ``templates/``: ``base.html`` (blocks ``title`` and ``content``;
+skip link, header, a navigation that shows links by role, the flash message) and
+``_forms.html`` (macros ``csrf_field``, ``field``, ``textarea``, ``select``,
+``checkboxes``, ``error_summary``). Import the macros with
+``{% import "_forms.html" as forms %}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from fivesafes.settings.models import WebSession
+from fivesafes.web.sessions import SAFE_METHODS, Auth, is_json_path, start_session
+
+TEMPLATES = Path(__file__).parent / "templates"
+SERVICE_NAME = "fivesafes"
+
+_current: ContextVar[Request | None] = ContextVar("fivesafes_request", default=None)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    href: str
+    #: None: everyone; "login": anyone logged in; a tuple: holders of one of the roles.
+    need: str | tuple[str, ...] | None = None
+    #: Shown to visitors only (log in, register).
+    visitors_only: bool = False
+
+
+#: The main navigation; an item shows only if its route exists in the app.
+NAV: list[NavItem] = [
+    NavItem("Courses", "/courses"),
+    NavItem("My learning", "/learning", "login"),
+    NavItem("Projects", "/projects", "login"),
+    NavItem("Airlock", "/airlock", ("researcher", "output_checker")),
+    NavItem("Public register", "/projects/public"),
+    NavItem("Statistics", "/statistics"),
+    NavItem("Collections", "/collections", ("data_owner",)),
+    NavItem("Administration", "/admin", ("administrator",)),
+    NavItem("Your profile", "/profile", "login"),
+    NavItem("Log in", "/login", visitors_only=True),
+    NavItem("Create an account", "/register", visitors_only=True),
+]
+
+
+def auth_of(request: Request) -> Auth:
+    auth = getattr(request.state, "auth", None)
+    return auth if isinstance(auth, Auth) else Auth()
+
+
+def _csrf_token() -> str:
+    """The CSRF token of the current request's session (a visitor without a session
+    gets one now: forms need it)."""
+    request = _current.get()
+    if request is None:
+        raise RuntimeError("csrf_token() is only available while rendering a page")
+    auth = auth_of(request)
+    if auth.csrf is None:
+        database = request.app.state.db
+        with database.session(write=True) as s:
+            row, token = start_session(s, None)
+            s.commit()
+            auth.session_id, auth.csrf, auth.set_token = row.id, row.csrf_token, token
+    assert auth.csrf is not None
+    return auth.csrf
+
+
+def _csrf_field() -> Markup:
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(_csrf_token())
+
+
+def _field_error(errors: Any, name: str) -> str | None:
+    """One field's message from ``errors`` (a mapping of field to message(s), a
+    message, or a list of messages)."""
+    if not errors:
+        return None
+    value = errors.get(name) if isinstance(errors, Mapping) else errors
+    if not value:
+        return None
+    if isinstance(value, list | tuple):
+        return ". ".join(str(v) for v in value)
+    return str(value)
+
+
+def _options(options: Any) -> list[tuple[str, str]]:
+    """Options as (value, label) pairs, from pairs, a mapping or plain strings."""
+    if isinstance(options, Mapping):
+        return [(str(k), str(v)) for k, v in options.items()]
+    out = []
+    for option in options:
+        if isinstance(option, list | tuple):
+            out.append((str(option[0]), str(option[1])))
+        else:
+            out.append((str(option), str(option)))
+    return out
+
+
+def _is_selected(value: str, selected: Any) -> bool:
+    if selected is None:
+        return False
+    if isinstance(selected, str | int):
+        return str(selected) == value
+    return value in {str(s) for s in selected}
+
+
+env = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)),
+    autoescape=select_autoescape(["html", "xml"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.globals.update(
+    csrf_token=_csrf_token,
+    csrf_field_html=_csrf_field,
+    field_error=_field_error,
+    as_options=_options,
+    is_selected=_is_selected,
+    service_name=SERVICE_NAME,
+)
+
+
+def _route_paths(request: Request) -> set[str]:
+    state = request.app.state
+    paths: set[str] | None = getattr(state, "route_paths", None)
+    if paths is None:
+        paths = {getattr(r, "path", "") for r in request.app.routes}
+        state.route_paths = paths
+    return paths
+
+
+def nav_for(request: Request, auth: Auth) -> list[dict[str, Any]]:
+    paths = _route_paths(request)
+    here = request.url.path
+    items = []
+    for item in NAV:
+        if item.href not in paths:
+            continue
+        if item.visitors_only and auth.logged_in:
+            continue
+        if item.need == "login" and not auth.logged_in:
+            continue
+        if isinstance(item.need, tuple) and not (
+            "administrator" in auth.roles or any(r in auth.roles for r in item.need)
+        ):
+            continue
+        current = here == item.href or (
+            item.href != "/"
+            and here.startswith(item.href + "/")
+            and not any(
+                other.href != item.href and here.startswith(other.href)
+                for other in NAV
+                if len(other.href) > len(item.href)
+            )
+        )
+        items.append({"label": item.label, "href": item.href, "current": current})
+    return items
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``templates/<template>`` with ``context`` plus ``request``, ``auth``
+    (the session: ``auth.logged_in``, ``auth.user_label``, ``auth.roles``),
+    ``nav``, ``flash`` and ``has_role(role)``."""
+    auth = auth_of(request)
+    flash = None
+    if auth.flash and request.method in SAFE_METHODS:
+        flash = auth.flash
+        _clear_flash(request, auth)
+    base = {
+        "request": request,
+        "auth": auth,
+        "nav": nav_for(request, auth),
+        "flash": flash,
+        "has_role": lambda *roles: (
+            "administrator" in auth.roles or any(r in auth.roles for r in roles)
+        ),
+    }
+    token = _current.set(request)
+    try:
+        html = env.get_template(template).render({**base, **context})
+    finally:
+        _current.reset(token)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def _clear_flash(request: Request, auth: Auth) -> None:
+    with request.app.state.db.session(write=True) as s:
+        s.execute(update(WebSession).where(WebSession.id == auth.session_id).values(flash=None))
+        s.commit()
+    auth.flash = None
+
+
+def flash(request: Request, db: Session, message: str) -> None:
+    """Show ``message`` on the next page this browser sees (saved with ``db``'s
+    transaction: commit it)."""
+    auth = auth_of(request)
+    if auth.session_id is not None:
+        db.execute(update(WebSession).where(WebSession.id == auth.session_id).values(flash=message))
+
+
+TITLES = {
+    400: "The request could not be understood",
+    401: "You need to log in",
+    403: "You do not have permission to see this page",
+    404: "Page not found",
+    405: "That cannot be done here",
+    409: "That was changed by someone else",
+    413: "The upload is too large",
+    422: "There is a problem with what was sent",
+    500: "Sorry, there is a problem with the service",
+}
+
+
+def error_response(request: Request, status: int, message: str | None = None) -> Response:
+    """An error as a page (or as JSON ``{"detail": ...}`` for JSON routes)."""
+    title = TITLES.get(status, "Something went wrong")
+    if is_json_path(request.url.path):
+        return JSONResponse({"detail": message or title}, status_code=status)
+    return render(request, "error.html", status_code=status, title=title, message=message)
