@@ -203,7 +203,7 @@ def test_without_a_store_the_approved_project_awaits_provisioning(
     monkeypatch.delenv(apps.STORE_ENV, raising=False)
     project = _approve(db, owned, _submitted(db, owned, application))
     assert project.provisioning == Provisioning.AWAITING
-    assert "no data store is configured" in project.provisioning_note
+    assert "No data store is configured" in project.provisioning_note
     assert project.workspace is None
 
 

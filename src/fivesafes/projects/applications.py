@@ -544,8 +544,8 @@ def provision_workspace(
     if chosen is None:
         project.provisioning = Provisioning.AWAITING.value
         project.provisioning_note = (
-            f"awaiting provisioning: no data store is configured (set ${STORE_ENV}); "
-            "an administrator provisions the workspace once there is one"
+            f"No data store is configured (set ${STORE_ENV}); an administrator provisions "
+            "the workspace once there is one."
         )
         record(session, actor, "project.provision", _subject(project.id), {"status": "awaiting"})
         session.commit()
@@ -556,7 +556,7 @@ def provision_workspace(
         summary = provision(chosen, project.slug, dataset_names(project))
     except (FivesafesError, OSError) as exc:
         project.provisioning = Provisioning.AWAITING.value
-        project.provisioning_note = f"awaiting provisioning: it failed ({exc})"
+        project.provisioning_note = f"Provisioning failed: {exc}"
         record(
             session,
             actor,
