@@ -59,7 +59,7 @@ class TableSpec:
     coverage: str = ""
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     column_titles: Mapping[str, str] = field(default_factory=dict)
-    chart: tuple[str, str | None] | None = None
+    chart: tuple[str | None, str | None] | None = None
     notes: tuple[str, ...] = ()
 
     def title_of(self, column: str) -> str:
@@ -141,7 +141,7 @@ def _coverage(records: pd.DataFrame, spec: TableSpec) -> str:
         elif col in spec.by:
             parts.append(f"{spec.title_of(col)} {values[0]}")
         else:
-            parts.append(f"{len(values)} {spec.title_of(col)} categories")
+            parts.append(f"{len(values)} values of {spec.title_of(col).lower()}")
     return "; ".join(parts)
 
 

@@ -52,7 +52,10 @@ def table_chart(pub: Publication, path: Path) -> tuple[Path, str]:
         if b != x:  # a chart of one slice: the latest
             keep &= data[b] == data[b].max()
     sub = data[keep]
-    xs = sorted(sub[x].astype(str).unique())
+    xcol = x if x is not None else "__x"
+    if x is None:  # one bar per series category
+        sub = sub.assign(__x="")
+    xs = sorted(sub[xcol].astype(str).unique())
     names = sorted(sub[series].astype(str).unique()) if series else [TOTAL]
     fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI)
     ax = fig.add_subplot()
@@ -60,10 +63,10 @@ def table_chart(pub: Publication, path: Path) -> tuple[Path, str]:
     last: list[tuple[str, Any]] = []
     for name in names:
         rows = sub if series is None else sub[sub[series].astype(str) == name]
-        by_x = {str(k): v for k, v in zip(rows[x].astype(str), rows["value"], strict=True)}
+        by_x = {str(k): v for k, v in zip(rows[xcol].astype(str), rows["value"], strict=True)}
         ys = np.array([np.nan if by_x.get(k) is None else float(by_x[k]) for k in xs], dtype=float)
         shown = label(spec, series, name) if series else spec.unit
-        withheld += [f"{shown} in {k}" for k in xs if by_x.get(k) is None]
+        withheld += [f"{shown}{f' in {k}' if k else ''}" for k in xs if by_x.get(k) is None]
         last.append((shown, by_x.get(xs[-1]) if xs else None))
         if len(xs) > 1:
             ax.plot(xs, ys, marker="o", label=shown)
@@ -72,6 +75,7 @@ def table_chart(pub: Publication, path: Path) -> tuple[Path, str]:
         ax.barh([n for n, _ in last], heights)
         ax.set_xlabel(f"Number of {spec.unit}")
     else:
+        assert x is not None
         ax.set_xlabel(spec.title_of(x))
         ax.set_ylabel(f"Number of {spec.unit}")
         ax.set_ylim(bottom=0)
@@ -81,17 +85,25 @@ def table_chart(pub: Publication, path: Path) -> tuple[Path, str]:
     fig.tight_layout()
     fig.savefig(path, format="png")
     others = [spec.title_of(d) for d in spec.dims if d not in (x, series)]
-    kind = "Bar chart" if len(xs) == 1 else "Line chart"
-    alt = (
-        f"{kind} of the number of {spec.unit} by {spec.title_of(x)}"
-        + (f", one line per {spec.title_of(series)}" if series and len(xs) > 1 else "")
-        + (f", all {', '.join(others)} together" if others else "")
-        + f" ({xs[0]} to {xs[-1]})." * (len(xs) > 1)
-        + f" In {xs[-1] if xs else ''}: "
-        + "; ".join(f"{n} {_fmt(v)}" for n, v in last)
-        + "."
-        + (f" Suppressed and not drawn: {', '.join(withheld)}." if withheld else "")
-    )
+    together = f", all {', '.join(others)} together" if others else ""
+    values = "; ".join(f"{n} {_fmt(v)}" for n, v in last)
+    if len(xs) > 1:
+        assert x is not None
+        alt = (
+            f"Line chart of the number of {spec.unit} by {spec.title_of(x)}"
+            + (f", one line per {spec.title_of(series)}" if series else "")
+            + f"{together} ({xs[0]} to {xs[-1]}). In {xs[-1]}: {values}."
+        )
+    else:
+        alt = (
+            f"Bar chart of the number of {spec.unit}"
+            + (f" by {spec.title_of(series)}" if series else "")
+            + together
+            + (f" in {xs[0]}" if xs and xs[0] else "")
+            + f": {values}."
+        )
+    if withheld:
+        alt += f" Suppressed and not drawn: {', '.join(withheld)}."
     return path, alt
 
 

@@ -19,6 +19,7 @@ world's provider files as if every return had been accepted.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -170,10 +171,14 @@ def _publish(
             labels = code_labels(name, column)
         except Exception:  # a rule file that cannot be read: codes are shown as codes
             labels = {}
-        text = source.format(title=titles[name], n=df.attrs.get("providers", "?"))
-        pubs.append(
-            publish_table(df, make(text, labels), out_dir, policy=policy, release_date=release_date)
+        n = df.attrs.get("providers", "?")
+        text = source.format(title=titles[name], n=n)
+        years = sorted(df["year"].unique())
+        coverage = f"{df['local_authority'].nunique()} local authorities; 31 March " + (
+            f"{years[0]} to {years[-1]}" if len(years) > 1 else f"{years[0]}"
         )
+        spec = replace(make(text, labels), coverage=coverage)
+        pubs.append(publish_table(df, spec, out_dir, policy=policy, release_date=release_date))
     return pubs
 
 

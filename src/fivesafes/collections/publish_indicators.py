@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from fivesafes.analysis.indicators import (
+    SUPPRESSED,
     IndicatorResult,
     calculate,
     series_table,
@@ -114,7 +115,8 @@ def publish_indicators(
             f"Values are withheld under the disclosure control policy {policy.label}: "
             f"counts below {policy.minimum_count}"
             + (" and zeros" if policy.zeros else "")
-            + f" are shown as {SUPPRESSED_SYMBOL} in the tables and left blank in the CSV; "
+            + f" are shown as {SUPPRESSED_SYMBOL} in the tables and left blank in the CSV "
+            "([x]: not available); "
             "a change or an average that would need a withheld value is withheld too.",
             (
                 f"Counts are rounded to the nearest {policy.rounding_base}; changes and "
@@ -135,6 +137,17 @@ def publish_indicators(
     result.write_csv(paths["summary"])
     paths["series"] = out / "series.csv"
     series.to_csv(paths["series"], index=False, na_rep="")
+    status = {
+        (a, i, p): st
+        for a, i, p, st in zip(
+            series["area"], series["indicator"], series["period"], series["status"], strict=True
+        )
+    }
+
+    def blank(area: str, indicator: str, period: str) -> str:
+        """[c] for a withheld value, [x] for one not available (GSS symbols)."""
+        return SUPPRESSED_SYMBOL if status.get((area, indicator, period)) == SUPPRESSED else "[x]"
+
     sections = []
     for indicator in result.latest:
         slug = slugify(indicator)
@@ -158,8 +171,10 @@ def publish_indicators(
                 "rows": [
                     {
                         "area": r["area"],
-                        "latest_value": _show(r["latest_value"]),
-                        "previous_value": _show(r["previous_value"]),
+                        "latest_value": _show(r["latest_value"])
+                        or blank(r["area"], indicator, r["latest_period"]),
+                        "previous_value": _show(r["previous_value"])
+                        or blank(r["area"], indicator, r["previous_period"]),
                         "change_percent": _show(r["change_percent"], "+.1f"),
                         "average": _show(r["average"]),
                         "note": r["note"],

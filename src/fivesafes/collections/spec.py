@@ -71,6 +71,9 @@ DATE_EXPR = re.compile(
     r"(?:([+-])\s*(\d+)\s*(years?|months?|days?))?\s*$"
 )
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Rule files already read and checked, by path and content hash.
+_CACHE: dict[tuple[str, str], CollectionSpec] = {}
 
 
 class SpecError(FivesafesError):
@@ -212,15 +215,21 @@ def load_spec(name_or_path: str | Path) -> CollectionSpec:
         raw_bytes = path.read_bytes()
     except OSError as exc:
         raise SpecError(path, f"cannot be read ({exc.strerror})") from None
+    digest = hashlib.sha256(raw_bytes).hexdigest()
+    cached = _CACHE.get((str(path), digest))
+    if cached is not None:
+        return cached
     try:
-        doc = yaml.safe_load(raw_bytes.decode("utf-8"))
+        doc = yaml.load(raw_bytes.decode("utf-8"), Loader=_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise SpecError(path, f"is not valid YAML{where}") from None
     if not isinstance(doc, dict):
         raise SpecError(path, "must be a mapping with collection, columns and rules")
-    return _build(path, doc, hashlib.sha256(raw_bytes).hexdigest())
+    spec = _build(path, doc, digest)
+    _CACHE[(str(path), digest)] = spec
+    return spec
 
 
 def _build(path: Path, doc: dict[str, Any], digest: str) -> CollectionSpec:

@@ -1,0 +1,172 @@
+"""One submission cycle on the synthetic returns, for ``make demo``.
+
+:func:`run_cycle` sets up the collecting body (an administrator), the 22 local
+authorities as providers, and one data owner per authority; then, for the
+authority whose numbers jump (:data:`fivesafes.synth.returns.JUMP_LA`):
+
+1. its return for the year before is submitted and accepted (the baseline the
+   year-on-year comparisons use);
+2. its return for the demo year, with mistakes planted, is submitted and
+   rejected (errors block acceptance), with the report saying where each is;
+3. the corrected file is submitted: no errors, but the numbers changed more
+   than the rules allow, so it waits for explanations; the data owner explains
+   each warning and the submission is accepted, superseding nothing (the
+   rejected one stays rejected).
+
+The other authorities' clean returns for both years are submitted and
+accepted too, so that the accepted-collections table holds every authority
+(the publication reads it).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from fivesafes.collections import submissions as subs
+from fivesafes.settings import add_user, migrate, session_factory
+from fivesafes.synth import returns as rt
+
+ADMIN = "collections-admin"
+DEMO_YEAR = rt.JUMP_YEAR
+
+
+def owner_name(index: int) -> str:
+    return f"data-{rt.la_name(index).lower().replace(' ', '-')}"
+
+
+def _submit_accept(
+    session: Session,
+    index: int,
+    collection: str,
+    year: int,
+    inbox: Path,
+    directory: Path,
+    cfg: rt.ReturnsConfig,
+    authority: rt.Authority,
+) -> subs.Submission:
+    """Submit a clean return; explain any warning (a demo explanation) and accept it."""
+    table = (rt.cla_return if collection == "cla_episodes" else rt.cin_return)(authority, year)
+    path = inbox / collection / f"{rt.la_code(index)}_{year}.csv"
+    rt.write_csv(table, path)
+    owner = owner_name(index)
+    result = subs.submit(session, owner, collection, year, path, directory=directory)
+    sub = result.submission
+    for rule_id in sorted(sub.issue_counts):
+        subs.explain(
+            session,
+            owner,
+            sub.id,
+            rule_id,
+            "Checked against our case management system: the change is real.",
+            directory=directory,
+        )
+    return subs.accept(session, owner, sub.id, directory=directory)
+
+
+def run_cycle(
+    out_dir: Path,
+    *,
+    seed: int = 1,
+    db_url: str | None = None,
+    collections: tuple[str, ...] = ("cla_episodes",),
+    all_authorities: bool = True,
+) -> dict[str, Any]:
+    """Run the cycle in ``out_dir`` (its own state database ``collections.db`` unless
+    ``db_url`` is given; collections folder ``out_dir/collections``); returns what
+    happened and the paths of the reports."""
+    t0 = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    directory = out_dir / "collections"
+    inbox = out_dir / "returns"
+    url = db_url or f"sqlite:///{out_dir / 'collections.db'}"
+    migrate(url)
+    cfg = rt.ReturnsConfig(seed=seed)
+    session = session_factory(url)()
+    try:
+        subs.reconcile(session, directory)
+        known = {p.code for p in subs.list_providers(session)}
+        from fivesafes.settings.users import find_user
+
+        if find_user(session, ADMIN) is None:
+            add_user(session, ADMIN, "administrator")
+        for i, (code, name) in enumerate(rt.authorities(cfg)):
+            if find_user(session, owner_name(i)) is None:
+                add_user(session, owner_name(i), "data_owner", actor=ADMIN)
+            if code not in known:
+                subs.add_provider(session, code, name, actor=ADMIN)
+                subs.add_member(session, code, owner_name(i), actor=ADMIN)
+
+        i = rt.JUMP_LA
+        owner = owner_name(i)
+        authority = rt.make_authority(cfg, i)
+        collection = "cla_episodes"
+        baseline = _submit_accept(
+            session, i, collection, DEMO_YEAR - 1, inbox, directory, cfg, authority
+        )
+
+        clean = rt.cla_return(authority, DEMO_YEAR)
+        bad, planted = rt.with_errors(clean, collection, np.random.default_rng([seed, 7]))
+        bad_path = inbox / "with-errors" / f"{rt.la_code(i)}_{DEMO_YEAR}.csv"
+        rt.write_csv(bad, bad_path)
+        rejected = subs.submit(session, owner, collection, DEMO_YEAR, bad_path, directory=directory)
+
+        good_path = inbox / "corrected" / f"{rt.la_code(i)}_{DEMO_YEAR}.csv"
+        rt.write_csv(clean, good_path)
+        corrected = subs.submit(
+            session, owner, collection, DEMO_YEAR, good_path, directory=directory
+        )
+        waiting = corrected.submission.status
+        explained = []
+        for rule_id in sorted(corrected.submission.issue_counts):
+            text = (
+                f"{rt.la_name(i)} opened two new children's homes in {DEMO_YEAR} and took in "
+                "children placed out of area before; the rise is real."
+            )
+            subs.explain(
+                session, owner, corrected.submission.id, rule_id, text, directory=directory
+            )
+            explained.append(rule_id)
+        accepted = subs.accept(session, owner, corrected.submission.id, directory=directory)
+
+        others = 0
+        if all_authorities:
+            for j in range(cfg.authorities):
+                a = authority if j == i else rt.make_authority(cfg, j)
+                for coll in collections:
+                    for year in (DEMO_YEAR - 1, DEMO_YEAR):
+                        if j == i and coll == collection:
+                            continue
+                        _submit_accept(session, j, coll, year, inbox, directory, cfg, a)
+                        others += 1
+        summary = {
+            "provider": rt.la_code(i),
+            "provider_name": rt.la_name(i),
+            "collection": collection,
+            "year": DEMO_YEAR,
+            "baseline": subs.submission_dict(baseline, directory),
+            "rejected": subs.submission_dict(rejected.submission, directory),
+            "planted_errors": [p.to_dict() for p in planted],
+            "corrected": {
+                **subs.submission_dict(accepted, directory),
+                "status_before_explanations": waiting,
+                "warnings_explained": explained,
+            },
+            "other_submissions_accepted": others,
+            "reports": {
+                "rejected_html": str(rejected.report_html),
+                "rejected_csv": str(rejected.report_csv),
+                "accepted_html": str(subs.submission_dir(directory, accepted.id) / "report.html"),
+                "accepted_csv": str(subs.submission_dir(directory, accepted.id) / "report.csv"),
+            },
+            "accepted_db": str(subs.accepted_path(directory)),
+            "database": url,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+    finally:
+        session.close()
+    return summary
