@@ -28,6 +28,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from fivesafes.collections import submissions as subs
+from fivesafes.collections.models import Submission
 from fivesafes.settings import add_user, migrate, session_factory
 from fivesafes.synth import returns as rt
 
@@ -48,7 +49,7 @@ def _submit_accept(
     directory: Path,
     cfg: rt.ReturnsConfig,
     authority: rt.Authority,
-) -> subs.Submission:
+) -> Submission:
     """Submit a clean return; explain any warning (a demo explanation) and accept it."""
     table = (rt.cla_return if collection == "cla_episodes" else rt.cin_return)(authority, year)
     path = inbox / collection / f"{rt.la_code(index)}_{year}.csv"
