@@ -1,0 +1,230 @@
+"""CLI for publication: ``fivesafes publish collections|indicators|table``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fivesafes.cli.output import console, emit_json
+from fivesafes.errors import FivesafesError
+
+publish_app = typer.Typer(
+    help="Publish safe statistics: tables of accepted collections and indicator dashboards "
+    "(CSV, JSON with metadata, HTML pages with charts), under the disclosure policy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+OutOption = Annotated[Path, typer.Option("--out", help="Folder to publish into (created).")]
+PolicyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--policy",
+        help="Stricter disclosure rules: a preset or a TOML file; it can only tighten the "
+        "TRE's policy ($FIVESAFES_POLICY, default acro).",
+    ),
+]
+ReleaseOption = Annotated[
+    str | None,
+    typer.Option("--release-date", help="Release date to print, YYYY-MM-DD (default: today)."),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one machine-readable JSON summary instead.")
+]
+
+
+def _release(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise FivesafesError(f"--release-date {text!r} is not a date like 2026-01-15") from exc
+
+
+def _report(command: str, out: Path, summary: dict[str, Any], json_: bool) -> None:
+    if json_:
+        emit_json({"command": f"publish {command}", "out": str(out), **summary})
+        return
+    for table in summary.get("tables", []):
+        counts = table["counts"]
+        console.print(
+            f"[bold]{table['title']}[/]: {table['cells']} cells, "
+            f"{counts.get('suppress', 0)} suppressed → {table['paths']['html']}"
+        )
+    if "indicators" in summary:
+        ind = summary["indicators"]
+        console.print(
+            f"[bold]Indicator dashboard[/]: {ind['series']} area × indicator rows, "
+            f"{ind['periods_suppressed']} values suppressed, {ind['periods_missing']} missing → "
+            f"{ind['paths']['html']}"
+        )
+    if "index" in summary:
+        console.print(f"Index: [bold]{summary['index']}[/]")
+
+
+@publish_app.command(
+    "collections",
+    epilog="Example: [bold]fivesafes publish collections --dir collections --out site[/]"
+    " (the tables of every accepted collection, and an index page)",
+)
+def publish_collections(
+    out: OutOption,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="The collections folder (default: $FIVESAFES_COLLECTIONS_DIR, else "
+            "<state dir>/collections); its accepted.duckdb is read, read-only.",
+        ),
+    ] = None,
+    policy: PolicyOption = None,
+    release_date: ReleaseOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Publish the standard tables of the accepted collections (children looked after
+    and children in need at 31 March, by local authority)."""
+    from fivesafes.collections.publish import write_index
+    from fivesafes.collections.publish_collections import publish_accepted
+    from fivesafes.collections.submissions import accepted_path
+    from fivesafes.outputs.policy import effective_policy
+
+    rules = effective_policy(policy)
+    pubs = publish_accepted(
+        accepted_path(directory), out, policy=rules, release_date=_release(release_date)
+    )
+    index = write_index(out, pubs)
+    _report(
+        "collections",
+        out,
+        {
+            "policy": rules.label,
+            "index": str(index),
+            "tables": [p.to_dict() for p in pubs],
+            "paths": [str(index)] + [str(x) for p in pubs for x in p.paths.values()],
+        },
+        json_,
+    )
+
+
+@publish_app.command(
+    "indicators",
+    epilog="Example: [bold]fivesafes publish indicators cjs_indicators.csv --out site/indicators"
+    " --window 4[/]",
+)
+def publish_indicators_command(
+    table: Annotated[
+        Path,
+        typer.Argument(help="Long-format CSV: area, indicator, period, value.", show_default=False),
+    ],
+    out: OutOption,
+    window: Annotated[
+        int | None,
+        typer.Option(
+            "--window", min=1, help="Average over the last N available periods (default: all)."
+        ),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="The dashboard's title.")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Where the data come from.")
+    ] = None,
+    policy: PolicyOption = None,
+    release_date: ReleaseOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Publish an indicator dashboard: a table and a chart per indicator, CSV exports."""
+    from fivesafes.collections.publish_indicators import SOURCE, TITLE, publish_indicators
+    from fivesafes.outputs.policy import effective_policy
+
+    rules = effective_policy(policy)
+    dash = publish_indicators(
+        table,
+        out,
+        window=window,
+        policy=rules,
+        release_date=_release(release_date),
+        title=title or TITLE,
+        source=source or SOURCE,
+    )
+    _report(
+        "indicators",
+        out,
+        {
+            "indicators": dash.to_dict(),
+            "paths": [str(p) for p in dash.paths.values()],
+        },
+        json_,
+    )
+
+
+def _columns(text: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in (text or "").split(",") if c.strip())
+
+
+@publish_app.command(
+    "table",
+    epilog="Example: [bold]fivesafes publish table episodes.csv --dims local_authority,"
+    "placement_type --by year --unit children --title 'Children looked after' "
+    "--source 'SSDA903 returns' --out site[/]",
+)
+def publish_table_command(
+    records: Annotated[
+        Path, typer.Argument(help="CSV of records, one row per unit counted.", show_default=False)
+    ],
+    dims: Annotated[str, typer.Option("--dims", help="Categories of the table, comma-separated.")],
+    title: Annotated[str, typer.Option("--title", help="The table's title.")],
+    source: Annotated[str, typer.Option("--source", help="Where the records come from.")],
+    out: OutOption,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Columns splitting it into tables with no total across them."),
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Count distinct values of this column.")
+    ] = None,
+    unit: Annotated[str, typer.Option("--unit", help="What is counted.")] = "records",
+    slug: Annotated[str | None, typer.Option("--slug", help="File name stem.")] = None,
+    policy: PolicyOption = None,
+    release_date: ReleaseOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Publish one table of counts from a CSV of records made anywhere."""
+    import pandas as pd
+
+    from fivesafes.collections.publish import TableSpec, publish_table
+    from fivesafes.collections.publish_indicators import slugify
+    from fivesafes.outputs.policy import effective_policy
+
+    rules = effective_policy(policy)
+    try:
+        df = pd.read_csv(records, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise FivesafesError(f"{records}: cannot be read as CSV: {exc}") from exc
+    d, b = _columns(dims), _columns(by)
+    if not d:
+        raise FivesafesError("give the table's categories with --dims (comma-separated)")
+    spec = TableSpec(
+        slug=slug or slugify(title),
+        title=title,
+        dims=d,
+        by=b,
+        key=key,
+        source=source,
+        unit=unit,
+        chart=(b[0] if b else None, d[-1]),
+    )
+    pub = publish_table(df, spec, out, policy=rules, release_date=_release(release_date))
+    _report(
+        "table",
+        out,
+        {
+            "policy": rules.label,
+            "tables": [pub.to_dict()],
+            "paths": [str(p) for p in pub.paths.values()],
+        },
+        json_,
+    )
