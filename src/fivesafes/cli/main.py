@@ -329,12 +329,18 @@ from fivesafes.cli import indicators as indicators_cli  # noqa: E402
 from fivesafes.cli.airlock import airlock_app, audit_app, users_app  # noqa: E402
 from fivesafes.cli.analyse import app as analyse_app  # noqa: E402
 from fivesafes.cli.outputs import outputs_app  # noqa: E402
+from fivesafes.cli.publish import publish_app  # noqa: E402
 
 app.add_typer(outputs_app, name="outputs")
 app.add_typer(airlock_app, name="airlock")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+from fivesafes.cli.web import serve, web_app  # noqa: E402
+
+app.command(epilog="Example: [bold]fivesafes serve --port 8000[/]")(serve)
+app.add_typer(web_app, name="web")
 app.command("indicators", epilog=indicators_cli.EPILOG)(indicators_cli.indicators)
+app.add_typer(publish_app, name="publish")
 app.add_typer(analyse_app, name="analyse")
 
 
