@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,17 +45,19 @@ class Table:
 
 @dataclass
 class Figure:
-    """A figure and the output object behind the numbers it shows. A Matplotlib
-    figure is rendered to PNG only when :attr:`png` is first read (rendering
-    costs more than most fits)."""
+    """A figure and the output object behind the numbers it shows. The source is
+    PNG bytes, a Matplotlib figure, or a function that draws one: it is drawn and
+    rendered only when :attr:`png` is first read (drawing costs more than most fits)."""
 
     name: str
-    source: MplFigure | bytes
+    source: MplFigure | bytes | Callable[[], MplFigure]
     description: str
     output: OutputObject | None = None
 
     @property
     def png(self) -> bytes:
+        if callable(self.source):
+            self.source = self.source()
         if not isinstance(self.source, bytes):
             self.source = figure_png(self.source)
         return self.source
@@ -85,11 +88,12 @@ class AnalysisResult:
     def add_figure(
         self,
         name: str,
-        figure: MplFigure | bytes,
+        figure: MplFigure | bytes | Callable[[], MplFigure],
         description: str,
         output: OutputObject | None = None,
     ) -> Figure:
-        """Add a figure: a Matplotlib figure (rendered when first needed) or PNG bytes."""
+        """Add a figure: PNG bytes, a Matplotlib figure, or a function drawing one
+        (called, and rendered, when the PNG is first needed)."""
         self._new_name(name)
         fig = Figure(name, figure, description, output)
         self.figures[name] = fig

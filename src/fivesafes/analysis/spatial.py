@@ -241,7 +241,7 @@ def moran(
     )
     result.add_figure(
         "moran_scatter",
-        _scatter(y, np.asarray(w.sparse @ (y - y.mean())), float(mi.I), value_name),
+        lambda: _scatter(y, np.asarray(w.sparse @ (y - y.mean())), float(mi.I), value_name),
         "Moran scatterplot: each area's standardised value against its neighbours' average",
         output,
     )
