@@ -23,6 +23,7 @@ from math import comb
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
+from threadpoolctl import threadpool_limits
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -251,10 +252,32 @@ def fit_gbtm(
 
     ``degree`` is the polynomial degree of every group, or one per group from the
     lowest level to the highest (the starts are ordered so; groups are reported
-    in that order).
-    ``starts`` k-means starts run ``short_iter`` EM iterations each; the ``keep``
-    best continue to convergence (relative change of logL below ``tol``).
+    in that order). ``starts`` k-means starts run ``short_iter`` EM iterations
+    each; the ``keep`` best continue to convergence (relative change of logL
+    below ``tol``). BLAS runs on one thread: the products are tall and thin
+    (persons × waves by waves × groups), where threads only cost (17 ms instead of
+    1.3 ms for 100,000 × 5 by 5 × 5 on a busy two-core machine).
     """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_gbtm(
+            panel, k, degree, group_sigma, starts, short_iter, keep, max_iter, tol, seed,
+            standard_errors,
+        )  # fmt: skip
+
+
+def _fit_gbtm(
+    panel: Panel,
+    k: int,
+    degree: int | Sequence[int] = 2,
+    group_sigma: bool = False,
+    starts: int = 10,
+    short_iter: int = 30,
+    keep: int = 2,
+    max_iter: int = 2000,
+    tol: float = 1e-8,
+    seed: int = 0,
+    standard_errors: bool = True,
+) -> GBTMFit:
     degrees = [int(degree)] * k if isinstance(degree, int) else [int(d) for d in degree]
     if len(degrees) != k:
         raise ValueError(f"{len(degrees)} degrees given for {k} groups")
@@ -359,6 +382,11 @@ def log_likelihood_and_score(
 
 def covariance(panel: Panel, fit: GBTMFit) -> np.ndarray | None:
     """Inverse of the observed information (central differences of the score)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _covariance(panel, fit)
+
+
+def _covariance(panel: Panel, fit: GBTMFit) -> np.ndarray | None:
     st = _Stats.of(panel)
     theta = pack(fit)
     p = len(theta)
