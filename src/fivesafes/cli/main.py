@@ -342,6 +342,9 @@ app.add_typer(web_app, name="web")
 app.command("indicators", epilog=indicators_cli.EPILOG)(indicators_cli.indicators)
 app.add_typer(publish_app, name="publish")
 app.add_typer(analyse_app, name="analyse")
+from fivesafes.cli.collections import collections_app  # noqa: E402
+
+app.add_typer(collections_app, name="collections")
 
 
 def main() -> None:

@@ -223,6 +223,12 @@ def publish_table(
     pub = Publication(spec, data, metadata, checks)
     csv_path = out / f"{spec.slug}.csv"
     data.to_csv(csv_path, index=False, na_rep="")
+    pub.paths = {"csv": csv_path}
+    if spec.chart is not None:
+        png, alt = table_chart(pub, out / f"{spec.slug}.png")
+        pub.paths["png"] = png
+        metadata["chart"] = {"png": png.name, "alt": alt}
+        metadata["chart_alt"] = alt
     json_path = out / f"{spec.slug}.json"
     json_path.write_text(
         json.dumps(
@@ -233,11 +239,7 @@ def publish_table(
         + "\n",
         encoding="utf-8",
     )
-    pub.paths = {"csv": csv_path, "json": json_path}
-    if spec.chart is not None:
-        png, alt = table_chart(pub, out / f"{spec.slug}.png")
-        pub.paths["png"] = png
-        pub.metadata["chart_alt"] = alt
+    pub.paths["json"] = json_path
     html_path = out / f"{spec.slug}.html"
     html_path.write_text(table_page(pub), encoding="utf-8")
     pub.paths["html"] = html_path

@@ -20,7 +20,7 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -277,6 +277,7 @@ def submit(
     provider: str | None = None,
     directory: Path | None = None,
     spec: CollectionSpec | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> SubmitResult:
     """Validate a provider's return and record it, with its report.
 
@@ -285,6 +286,7 @@ def submit(
     import time
 
     t0 = time.perf_counter()
+    report = progress or (lambda stage, fraction: None)
     user = get_user(session, actor)
     chosen = _choose_provider(session, user, provider)
     spec = spec or load_spec(collection)
@@ -301,7 +303,9 @@ def submit(
         staged = staging / file.name
         shutil.copyfile(file, staged)
         digest = _sha256(staged)
+        report("reading", 0.05)
         table = read_return(staged, spec)
+        report("checking", 0.3)
         prev = previous_summary(session, spec.name, chosen.id, year)
         ctx = Context(spec, chosen.code, year)
         con = duckdb.connect()
@@ -368,6 +372,7 @@ def submit(
                 "status": status,
             },
         )
+        report("report", 0.9)
         html, csv_path = write_reports(staging, spec, sub, chosen, {}, validation.comparison)
         final = submission_dir(directory, sub.id)
         if final.exists():  # left by a crash after the rename and before the commit
