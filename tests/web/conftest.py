@@ -6,7 +6,7 @@
   file is made once per test session (per xdist worker) and copied per test.
 - ``demo_users``: key ("researcher", "output_checker", ...) -> {"email",
   "password", "roles", "name"} of the seeded users (passwords: ``<key>-pass-2026``).
-- ``app``: the app on ``seeded_db``; ``client``: a :class:`WebClient` on it
+- ``app``: the app on ``seeded_db``; ``client``: a ``webclient.WebClient`` on it
   (``client.login_as("researcher")``, ``client.csrf_token("/profile")``,
   ``client.post_form(path, data)`` which adds the CSRF token); ``client.fresh()``
   gives another browser (no cookies) on the same app.
@@ -16,6 +16,12 @@
 """
 
 from __future__ import annotations
+
+import os
+
+# argon2's cheapest parameters in tests (see fivesafes.web.security); set before any
+# password is hashed.
+os.environ["FIVESAFES_PASSWORD_HASHING"] = "fast"
 
 import re
 import shutil
@@ -28,7 +34,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
+from webclient import WebClient
 
 from fivesafes.web.app import create_app
 from fivesafes.web.seed import DEMO_USERS, seed_demo
@@ -36,61 +42,6 @@ from fivesafes.web.seed import DEMO_USERS, seed_demo
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORDS = {d.key: f"{d.key}-pass-2026" for d in DEMO_USERS}
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_from(html: str) -> str:
-    found = CSRF.search(html)
-    if found is None:
-        raise AssertionError("the page has no form with a CSRF token")
-    return found.group(1)
-
-
-class WebClient(TestClient):
-    """A TestClient that remembers the demo users and knows the site's forms."""
-
-    users: dict[str, dict[str, Any]]
-
-    def csrf_token(self, path: str = "/login") -> str:
-        """The CSRF token from a page's form (the session is started if needed)."""
-        response = self.get(path)
-        return csrf_from(response.text)
-
-    def post_form(
-        self,
-        path: str,
-        data: dict[str, Any] | None = None,
-        *,
-        token_from: str | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """POST ``data`` with the CSRF token taken from ``token_from`` (default: the
-        form's own page, i.e. ``path``, else /login)."""
-        try:
-            token = self.csrf_token(token_from or path)
-        except AssertionError:
-            token = self.csrf_token("/login" if not self.cookies.get("fivesafes_session") else "/")
-        kwargs.setdefault("follow_redirects", False)
-        return self.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
-
-    def login(self, email: str, password: str) -> Any:
-        response = self.post_form(
-            "/login", {"email": email, "password": password}, token_from="/login"
-        )
-        assert response.status_code == 303, f"log-in as {email} failed: {response.status_code}"
-        return response
-
-    def login_as(self, key: str) -> WebClient:
-        """Log in as a seeded demo user ("researcher", "administrator", ...)."""
-        user = self.users[key]
-        self.login(user["email"], user["password"])
-        return self
-
-    def fresh(self) -> WebClient:
-        """Another browser on the same app (no cookies)."""
-        other = WebClient(self.app)
-        other.users = self.users
-        return other
 
 
 @pytest.fixture

@@ -1,36 +1,59 @@
-"""Passwords (argon2id, argon2-cffi's defaults) and random tokens (stored only as
-their SHA-256)."""
+"""Passwords (argon2id with argon2-cffi's default parameters, RFC 9106's
+low-memory profile) and random tokens (stored only as their SHA-256).
+
+``FIVESAFES_PASSWORD_HASHING=fast`` switches to argon2-cffi's cheapest profile; only
+the test suite sets it (every hash records its own parameters, so either kind
+still verifies, and a fast hash is upgraded at the next log-in without it)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import CHEAPEST
 
-_hasher = PasswordHasher()
+HASHING_ENV = "FIVESAFES_PASSWORD_HASHING"
+_strong = PasswordHasher()
+_fast = PasswordHasher.from_parameters(CHEAPEST)
+
+
+def hasher() -> PasswordHasher:
+    """The password hasher in force (see the module's docstring)."""
+    return _fast if os.environ.get(HASHING_ENV) == "fast" else _strong
+
 
 #: The shortest password accepted.
 MIN_PASSWORD = 10
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return hasher().hash(password)
 
 
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return _hasher.hash(secrets.token_urlsafe(16))
+@lru_cache(maxsize=2)
+def _dummy_hash(fast: bool) -> str:
+    return (_fast if fast else _strong).hash(secrets.token_urlsafe(16))
 
 
 def verify_password(stored: str | None, password: str) -> bool:
     """Whether ``password`` matches the stored hash. With no stored hash it still
     spends the time of a check, so timing does not tell which e-mails exist."""
     try:
-        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
+        dummy = _dummy_hash(hasher() is _fast)
+        return hasher().verify(stored or dummy, password) and stored is not None
     except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a stored hash was made with other parameters than those in force."""
+    try:
+        return hasher().check_needs_rehash(stored)
+    except (InvalidHashError, ValueError):
         return False
 
 

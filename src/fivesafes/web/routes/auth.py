@@ -19,6 +19,7 @@ from fivesafes.web.deps import DB
 from fivesafes.web.forms import Form, Posted, check_email, check_text
 from fivesafes.web.security import (
     hash_password,
+    needs_rehash,
     password_problem,
     token_hash,
     verify_password,
@@ -117,15 +118,6 @@ def login(request: Request, form: Posted, db: DB) -> Response:
     audit.record(db, user.name, "user.login", f"user:{user.name}")
     db.commit()
     return RedirectResponse(target, status_code=303)
-
-
-def needs_rehash(stored: str) -> bool:
-    from fivesafes.web.security import _hasher
-
-    try:
-        return _hasher.check_needs_rehash(stored)
-    except Exception:
-        return False
 
 
 @router.post("/logout")
