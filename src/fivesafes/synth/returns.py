@@ -150,7 +150,7 @@ def make_authority(cfg: ReturnsConfig, index: int) -> Authority:
     n = max(20, int(cfg.children * scale))
     entry = lo + (rng.random(n) * span).astype(np.int64)
     if index == JUMP_LA:
-        extra = int(n * (JUMP_FACTOR - 1) * 2)
+        extra = int(n * (JUMP_FACTOR - 1))
         jump_lo = day(JUMP_YEAR, 4, 1)
         entry = np.concatenate([entry, jump_lo + (rng.random(extra) * (hi - jump_lo)).astype(int)])
         n = entry.size
