@@ -286,3 +286,19 @@ def test_the_migration_makes_the_tables_the_models_describe(migrated_db: Path) -
         "project_reviews",
         "dataset_owners",
     }
+
+
+def test_another_lead_or_an_administrator_changes_the_draft_and_the_applicant_stays_lead(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = apps.save_draft(db, owned["ana"], application(members="ben, lead_researcher"))
+    apps.save_draft(db, owned["ben"], application(title="Better title", members=""), project.id)
+    project = apps.get_project(db, project.id)
+    assert project.title == "Better title"
+    assert [(m.user.name, m.role) for m in project.members] == [("ana", "lead_researcher")]
+    apps.save_draft(db, owned["adam"], application(members="cat"), project.id)
+    assert {m.user.name for m in apps.get_project(db, project.id).members} == {"ana", "cat"}
+    with pytest.raises(PolicyRefusal, match="not a lead researcher"):
+        apps.save_draft(db, owned["cat"], application(), project.id)
+    updates = audit.entries(db, subject=f"project:{project.id}", action="project.update")
+    assert [e.actor for e in updates] == ["ben", "adam"]

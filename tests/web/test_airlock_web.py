@@ -199,3 +199,46 @@ def test_airlock_steps_need_a_csrf_token(client: Any, db: Session) -> None:
     assert _state(db, SEEDED_REQUEST) == airlock.State.CHECKED.value
     researcher = client.fresh().login_as("researcher")
     assert researcher.post(f"/projects/{APPROVED}/airlock", data={"title": "x"}).status_code == 403
+
+
+def test_outputs_come_from_the_workspace_output_folder(
+    client: Any, db: Session, tmp_path: Path
+) -> None:
+    from fivesafes.projects import applications as apps
+
+    workspace = tmp_path / "store" / "workspaces" / "project-1" / "workspace.duckdb"
+    (workspace.parent / "outputs").mkdir(parents=True)
+    (workspace.parent / "outputs" / "by_area.csv").write_text(FLAGGED_TABLE)
+    project = apps.get_project(db, APPROVED)
+    project.workspace, project.provisioning = str(workspace), "provisioned"
+    db.commit()
+
+    me = client.login_as("researcher2")
+    page = me.get(f"/projects/{APPROVED}/workspace")
+    assert page.status_code == 200 and "by_area.csv" in page.text
+    started = me.post_form(f"/projects/{APPROVED}/airlock", {"title": "From the workspace"})
+    request_path = started.headers["location"]
+    form = me.get(request_path)
+    assert '<option value="by_area.csv">' in form.text
+    token = me.csrf_token(request_path)
+    outside = me.post(
+        f"{request_path}/outputs",
+        data={"csrf_token": token, "workspace_file": "../../secrets.csv", "description": "x"},
+    )
+    assert outside.status_code == 422 and "not among the workspace" in outside.text
+    added = me.post(
+        f"{request_path}/outputs",
+        data={
+            "csrf_token": token,
+            "workspace_file": "by_area.csv",
+            "description": "Persons by area",
+            "value_column": "persons",
+        },
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    db.expire_all()
+    request_id = int(request_path.rsplit("/", 1)[1])
+    req = db.get(ReleaseRequest, request_id)
+    assert req is not None
+    assert [(o.name, o.verdict) for o in req.outputs] == [("by_area.csv", "suppress")]

@@ -225,54 +225,57 @@ def validate_application(
 
 
 def save_draft(
-    session: Session, applicant: User, data: ApplicationInput, project_id: int | None = None
+    session: Session, actor: User, data: ApplicationInput, project_id: int | None = None
 ) -> Project:
-    """Create a draft application (or change one): all of it or nothing."""
-    errors, members = validate_application(session, data, applicant)
-    if errors:
-        session.rollback()
-        raise FormErrors(errors)
+    """Create a draft application (``actor`` applies and is its lead researcher), or
+    change one (``actor`` a lead of it, or an administrator; the applicant stays a
+    lead): all of it or nothing."""
     if project_id is None:
         project = Project(
             state=ProjectState.DRAFT.value,
-            applicant_id=applicant.id,
+            applicant_id=actor.id,
             provisioning=Provisioning.NOT_YET.value,
             provisioning_note="",
         )
-        session.add(project)
+        applicant = actor
         action = "project.create"
     else:
         project = get_project(session, project_id)
         if project.state != ProjectState.DRAFT:
             _refuse(
                 session,
-                applicant.name,
+                actor.name,
                 "update",
                 _subject(project_id),
                 f"project {project_id} is {project.state}; only a draft can be changed",
             )
-        if not _leads(session, project, applicant):
+        if not _leads(session, project, actor):
             _refuse(
                 session,
-                applicant.name,
+                actor.name,
                 "update",
                 _subject(project_id),
-                f"{applicant.name} is not a lead researcher of project {project_id}",
+                f"{actor.name} is not a lead researcher of project {project_id}",
             )
+        applicant = project.applicant
         action = "project.update"
+    errors, members = validate_application(session, data, applicant)
+    if errors:
+        session.rollback()
+        raise FormErrors(errors)
+    if project_id is None:
+        session.add(project)
     project.title = data.title.strip()
     project.lay_summary = data.lay_summary.strip()
     project.public_benefit = data.public_benefit.strip()
     project.organisation = data.organisation.strip()
     project.updated_at = utcnow()
-    chosen = [d for d in dict.fromkeys(data.datasets)]
-    project.datasets = [
-        d for d in project.datasets if d.dataset in chosen
-    ]  # keep rows already there
+    chosen = list(dict.fromkeys(data.datasets))
+    # keep the rows already there, add the new ones
+    project.datasets = [d for d in project.datasets if d.dataset in chosen]
     have = {d.dataset for d in project.datasets}
     project.datasets.extend(ProjectDataset(dataset=d) for d in chosen if d not in have)
-    leads = {applicant.id: MemberRole.LEAD_RESEARCHER.value}
-    wanted = leads | {u.id: role for u, role in members}
+    wanted = {u.id: role for u, role in members} | {applicant.id: MemberRole.LEAD_RESEARCHER.value}
     project.members = [m for m in project.members if m.user_id in wanted]
     for m in project.members:
         m.role = wanted[m.user_id]
@@ -285,7 +288,7 @@ def save_draft(
         project.slug = f"project-{project.id}"
     record(
         session,
-        applicant.name,
+        actor.name,
         action,
         _subject(project.id),
         {

@@ -262,9 +262,8 @@ def edit(request: Request, access: Member) -> HTMLResponse:
 @router.post("/projects/{project_id}/edit", response_class=HTMLResponse)
 def update(request: Request, access: Member, db: DB, form: Posted) -> Response:
     values = _form_values(form, form.getlist("datasets"))
-    applicant = access.project.applicant
     try:
-        apps.save_draft(db, _acting_lead(access, applicant), values, access.project.id)
+        apps.save_draft(db, access.user, values, access.project.id)
     except apps.FormErrors as exc:
         return _application_page(request, values, exc.errors, access.project, 422)
     except PolicyRefusal as exc:
@@ -272,11 +271,6 @@ def update(request: Request, access: Member, db: DB, form: Posted) -> Response:
     flash(request, db, "Your changes are saved.")
     db.commit()
     return back_to(f"/projects/{access.project.id}")
-
-
-def _acting_lead(access: ProjectAccess, applicant: User) -> User:
-    # An administrator changing a draft keeps the applicant as its lead researcher.
-    return access.user if access.member is not None else applicant
 
 
 @router.post("/projects/{project_id}/submit", response_class=HTMLResponse)
