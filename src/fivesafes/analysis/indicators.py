@@ -320,28 +320,40 @@ class IndicatorResult:
 def complete(df: pd.DataFrame) -> pd.DataFrame:
     """Every area × indicator × period from the indicator's first to its latest
     period (across all areas); a period without a row is missing, like ``N/A``.
-    Columns: area, indicator, period, value, status (available or missing)."""
-    frames = []
-    for (ind, area), rows in df.groupby(["indicator", "area"], sort=False):
-        periods = df.loc[df["indicator"] == ind, "period"]
-        lo = min(p.ordinal for p in periods)
-        hi = max(p.ordinal for p in periods)
-        yearly = periods.iloc[0].yearly
-        have = {p.ordinal: v for p, v in zip(rows["period"], rows["value"], strict=True)}
-        ords = range(lo, hi + 1)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "area": area,
-                    "indicator": ind,
-                    "period": [Period.from_ordinal(o, yearly) for o in ords],
-                    "value": [have.get(o, np.nan) for o in ords],
-                }
-            )
-        )
-    full = pd.concat(frames, ignore_index=True)
+    Columns: area, indicator, period, value, status (available or missing), and
+    ``ordinal`` (consecutive periods, consecutive integers). Series come in the
+    order of their first row, periods in time order."""
+    work = df.assign(
+        ordinal=np.array([p.ordinal for p in df["period"]], dtype=np.int64),
+        yearly=np.array([p.yearly for p in df["period"]], dtype=bool),
+    )
+    bounds = work.groupby("indicator", sort=False).agg(
+        lo=("ordinal", "min"), hi=("ordinal", "max"), yearly=("yearly", "first")
+    )
+    pairs = work[["indicator", "area"]].drop_duplicates().join(bounds, on="indicator")
+    lengths = (pairs["hi"] - pairs["lo"] + 1).to_numpy()
+    starts = np.repeat(pairs["lo"].to_numpy(), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    full = pd.DataFrame(
+        {
+            "area": np.repeat(pairs["area"].to_numpy(), lengths),
+            "indicator": np.repeat(pairs["indicator"].to_numpy(), lengths),
+            "ordinal": starts + offsets,
+            "yearly": np.repeat(pairs["yearly"].to_numpy(), lengths),
+        }
+    )
+    full = full.merge(
+        work[["area", "indicator", "ordinal", "value"]],
+        on=["area", "indicator", "ordinal"],
+        how="left",
+    )
+    cache: dict[tuple[int, bool], Period] = {}
+    full["period"] = [
+        cache.setdefault((o, y), Period.from_ordinal(o, y))
+        for o, y in zip(full["ordinal"].tolist(), full["yearly"].tolist(), strict=True)
+    ]
     full["status"] = np.where(full["value"].isna(), MISSING, AVAILABLE)
-    return full
+    return full[["area", "indicator", "period", "value", "status", "ordinal"]]
 
 
 def protect(full: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, list[str]]:
@@ -399,12 +411,13 @@ def summarise(
     withheld = _withheld_why(policy)
     rows = []
     for (area, ind), s in full.groupby(["area", "indicator"], sort=False):
-        s = s.sort_values("period", key=lambda col: col.map(lambda p: p.ordinal))
-        latest_p: Period = s["period"].iloc[-1]
+        latest_p: Period = s["period"].iloc[-1]  # complete() keeps time order
         unit = latest_p.unit
         by = {
-            p.ordinal: (v, st)
-            for p, v, st in zip(s["period"], s["value"], s["status"], strict=True)
+            o: (v, st)
+            for o, v, st in zip(
+                s["ordinal"].tolist(), s["value"].tolist(), s["status"].tolist(), strict=True
+            )
         }
         prev_p = latest_p.previous()
         latest_v, latest_st = by[latest_p.ordinal]
@@ -487,17 +500,15 @@ def calculate(
     if policy is not None:
         full, notes = protect(full, policy)
     summary = summarise(full, window=window, policy=policy)
-    latest = {
-        str(ind): str(max(g["period"], key=lambda p: p.ordinal))
-        for ind, g in full.groupby("indicator", sort=False)
-    }
+    last = full.loc[full.groupby("indicator", sort=False)["ordinal"].idxmax()]
+    latest = {str(i): str(p) for i, p in zip(last["indicator"], last["period"], strict=True)}
     return IndicatorResult(summary, full, window, policy, latest, notes)
 
 
 def series_table(result: IndicatorResult) -> pd.DataFrame:
     """The published series as text: area, indicator, period, value (blank when
     missing or withheld), status."""
-    s = result.series.copy()
+    s = result.series.drop(columns="ordinal")
     s["period"] = [str(p) for p in s["period"]]
     s["value"] = [_cell(v) for v in s["value"]]
     return s

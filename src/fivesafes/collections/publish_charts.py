@@ -82,7 +82,13 @@ def table_chart(pub: Publication, path: Path) -> tuple[Path, str]:
         if series:
             ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.set_title(spec.title, fontsize="medium")
-    fig.tight_layout()
+    # fixed margins (tight_layout measures every label: slow, and not needed)
+    fig.subplots_adjust(
+        left=0.3 if len(xs) == 1 else 0.1,
+        right=0.62 if series and len(xs) > 1 else 0.95,
+        top=0.9,
+        bottom=0.14,
+    )
     fig.savefig(path, format="png")
     others = [spec.title_of(d) for d in spec.dims if d not in (x, series)]
     together = f", all {', '.join(others)} together" if others else ""
@@ -129,7 +135,7 @@ def indicator_chart(
     ax.set_xlabel(f"{indicator}, {latest} (bars) and average (red marks)")
     ax.set_title(f"{indicator}: {latest} by area", fontsize="medium")
     ax.set_xlim(left=0)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.3, right=0.96, top=1 - 0.5 / height, bottom=0.7 / height)
     fig.savefig(path, format="png")
     shown = [(a, v) for a, v in zip(areas[::-1], values[::-1], strict=True) if not np.isnan(v)]
     blank = [a for a, v in zip(areas[::-1], values[::-1], strict=True) if np.isnan(v)]
