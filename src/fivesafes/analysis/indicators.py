@@ -510,7 +510,7 @@ def series_table(result: IndicatorResult) -> pd.DataFrame:
     missing or withheld), status."""
     s = result.series.drop(columns="ordinal")
     s["period"] = [str(p) for p in s["period"]]
-    s["value"] = [_cell(v) for v in s["value"]]
+    s["value"] = pd.Series([_cell(v) for v in s["value"]], index=s.index, dtype=object)
     return s
 
 
