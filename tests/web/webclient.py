@@ -23,10 +23,17 @@ class WebClient(TestClient):
 
     users: dict[str, dict[str, Any]]
 
-    def csrf_token(self, path: str = "/login") -> str:
-        """The CSRF token from a page's form (the session is started if needed)."""
-        response = self.get(path)
-        return csrf_from(response.text)
+    def csrf_token(self, path: str | None = None) -> str:
+        """The CSRF token of this browser's session, read from a page's form (``path``;
+        by default the front page, whose log-out form has it, else the log-in page,
+        which starts a visitor's session)."""
+        if path is not None:
+            return csrf_from(self.get(path).text)
+        for page in ("/", "/login"):
+            found = CSRF.search(self.get(page).text)
+            if found:
+                return found.group(1)
+        raise AssertionError("no page gave a CSRF token")
 
     def post_form(
         self,
@@ -36,12 +43,12 @@ class WebClient(TestClient):
         token_from: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        """POST ``data`` with the CSRF token taken from ``token_from`` (default: the
-        form's own page, i.e. ``path``, else /login)."""
+        """POST ``data`` with the session's CSRF token (read from ``token_from`` if
+        given, else from the form's own page ``path`` when it has one)."""
         try:
             token = self.csrf_token(token_from or path)
         except AssertionError:
-            token = self.csrf_token("/login" if not self.cookies.get("fivesafes_session") else "/")
+            token = self.csrf_token()
         kwargs.setdefault("follow_redirects", False)
         return self.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
 

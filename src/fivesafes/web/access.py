@@ -6,10 +6,12 @@ route of the app against this, so a new route without either fails the tests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Mount
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import BaseRoute
 
 from fivesafes.web.deps import requirements
 
@@ -32,20 +34,36 @@ PUBLIC: set[str] = {
 }
 
 
-def route_access(route: BaseRoute) -> list[dict[str, Any]]:
-    """The access requirements of one route ([] for a mount or a public route)."""
-    if isinstance(route, APIRoute):
-        return requirements(route.dependant)
-    return []
+@dataclass(frozen=True)
+class RouteInfo:
+    """One route as the app serves it: full path, methods, and whether it is an API
+    route (a FastAPI endpoint) with its access requirements."""
+
+    path: str
+    methods: frozenset[str]
+    is_api: bool
+    access: tuple[dict[str, Any], ...]
 
 
-def unprotected(routes: list[BaseRoute]) -> list[str]:
+def route_table(routes: Sequence[BaseRoute]) -> list[RouteInfo]:
+    """Every route of an app (``app.routes``), routers included, with its full path."""
+    table = []
+    for ctx in iter_route_contexts(routes):
+        is_api = isinstance(ctx.original_route, APIRoute)
+        dependant = getattr(ctx, "dependant", None) if is_api else None
+        table.append(
+            RouteInfo(
+                path=ctx.path or "",
+                methods=frozenset(ctx.methods or ()),
+                is_api=is_api,
+                access=tuple(requirements(dependant)) if dependant is not None else (),
+            )
+        )
+    return table
+
+
+def unprotected(routes: Sequence[BaseRoute]) -> list[str]:
     """Routes that are neither public nor protected by an access dependency."""
-    bad = []
-    for route in routes:
-        path = getattr(route, "path", "")
-        if path in PUBLIC:
-            continue
-        if isinstance(route, Mount) or not route_access(route):
-            bad.append(path)
-    return bad
+    return sorted(
+        {info.path for info in route_table(routes) if info.path not in PUBLIC and not info.access}
+    )

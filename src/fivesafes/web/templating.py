@@ -137,7 +137,9 @@ def _route_paths(request: Request) -> set[str]:
     state = request.app.state
     paths: set[str] | None = getattr(state, "route_paths", None)
     if paths is None:
-        paths = {getattr(r, "path", "") for r in request.app.routes}
+        from fivesafes.web.access import route_table
+
+        paths = {info.path for info in route_table(request.app.routes)}
         state.route_paths = paths
     return paths
 

@@ -1,0 +1,278 @@
+"""Every route of the app, read from its route table, against who may reach it.
+
+A route is either public (listed in ``fivesafes.web.access.PUBLIC``) or carries an
+access dependency (``require_login``, ``require_role(...)``, project membership);
+a new route with neither fails ``test_every_route_is_public_or_protected``. For
+each protected route and method: a visitor is sent to /login (303; JSON routes
+401), a logged-in user without the role gets 403, a user with the role who is not
+a member of the project in the path gets 403, and every POST without a valid CSRF
+token gets 403 — and none of these refusals changes anything (the audit log does
+not grow). Path parameters come from the seeded demo site.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import inspect, text
+from webclient import WebClient
+
+from fivesafes import audit
+from fivesafes.settings.models import Role, User, UserRole
+from fivesafes.web.access import PUBLIC, RouteInfo, route_table, unprotected
+from fivesafes.web.app import ROUTER_MODULES, create_app
+from fivesafes.web.security import hash_password
+from fivesafes.web.sessions import is_json_path
+
+OUTSIDER_PASSWORD = "outsider-pass-2026"
+NON_ADMIN_ROLES = [r.value for r in Role if r != Role.ADMINISTRATOR]
+
+
+def app_routes() -> list[tuple[str, str]]:
+    """(method, path) of every API route of the app, read from its routers."""
+    app = FastAPI()
+    for name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(f"fivesafes.web.routes.{name}").router)
+    return sorted(
+        (method, info.path)
+        for info in route_table(app.routes)
+        if info.is_api
+        for method in info.methods
+        if method != "HEAD"
+    )
+
+
+ROUTES = app_routes()
+PROTECTED = [(m, p) for m, p in ROUTES if p not in PUBLIC]
+POSTS = [(m, p) for m, p in ROUTES if m in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+@dataclass
+class Site:
+    app: FastAPI
+    anonymous: WebClient
+    admin: WebClient
+    #: role -> a client logged in as a user holding only that role and member of nothing.
+    outsiders: dict[str, WebClient]
+    params: dict[str, str]
+
+    def route(self, method: str, path: str) -> RouteInfo:
+        for info in route_table(self.app.routes):
+            if info.is_api and info.path == path and method in info.methods:
+                return info
+        raise KeyError((method, path))
+
+    def url(self, path: str) -> str:
+        return path.format(**{k: self.params.get(k, "1") for k in _placeholders(path)})
+
+    def audit_count(self) -> int:
+        with self.app.state.db.session() as s:
+            return audit.count(s)
+
+
+def _placeholders(path: str) -> list[str]:
+    import re
+
+    return re.findall(r"{([^}:]+)(?::[^}]*)?}", path)
+
+
+def _param_values(app: FastAPI) -> dict[str, str]:
+    """Real values for path parameters, from the seeded site."""
+    values: dict[str, str] = {"token": "not-a-real-token"}
+    engine = app.state.db.engine
+    tables = set(inspect(engine).get_table_names())
+    with engine.connect() as c:
+
+        def first(sql: str) -> Any:
+            return c.execute(text(sql)).scalar()
+
+        values["user_id"] = str(first("SELECT id FROM users WHERE name = 'researcher'"))
+        if "projects" in tables:
+            with_request = first(
+                "SELECT p.id FROM projects p JOIN release_requests r ON r.project = p.slug "
+                "ORDER BY p.id LIMIT 1"
+            )
+            project = with_request or first("SELECT min(id) FROM projects")
+            if project is not None:
+                values["project_id"] = str(project)
+                request = first(
+                    "SELECT min(r.id) FROM release_requests r JOIN projects p "
+                    f"ON r.project = p.slug WHERE p.id = {int(project)}"
+                )
+                if request is not None:
+                    values["request_id"] = str(request)
+        if "request_id" not in values:
+            values["request_id"] = str(first("SELECT min(id) FROM release_requests") or 1)
+        if "courses" in tables:
+            values["slug"] = str(first("SELECT min(slug) FROM courses") or "x")
+        if "statements" in tables:
+            columns = {col["name"] for col in inspect(engine).get_columns("statements")}
+            if "code" in columns:
+                values["code"] = str(first("SELECT min(code) FROM statements") or "x")
+        for table in sorted(tables):  # generic: {thing_id} -> min(id) of table things
+            key = (table[:-1] if table.endswith("s") else table) + "_id"
+            if key not in values:
+                found = (
+                    first(f"SELECT min(id) FROM {table}")
+                    if "id" in {col["name"] for col in inspect(engine).get_columns(table)}
+                    else None
+                )
+                if found is not None:
+                    values[key] = str(found)
+    return values
+
+
+def _outsider(app: FastAPI, role: str) -> tuple[str, str]:
+    email = f"outsider.{role}@example.org"
+    with app.state.db.session(write=True) as s:
+        user = User(
+            name=f"outsider-{role}",
+            role=role,
+            email=email,
+            password_hash=hash_password(OUTSIDER_PASSWORD),
+            display_name=f"Outsider {role}",
+            organisation="Elsewhere",
+            is_active=True,
+        )
+        user.role_rows.append(UserRole(role=role, granted_by="test"))
+        s.add(user)
+        s.commit()
+    return email, OUTSIDER_PASSWORD
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory,
+    _seeded_template: tuple[Path, list[dict[str, Any]]],
+) -> Iterator[Site]:
+    path = tmp_path_factory.mktemp("security") / "fivesafes.db"
+    shutil.copyfile(_seeded_template[0], path)
+    app = create_app(f"sqlite:///{path}")
+    users = {u["key"]: u for u in _seeded_template[1]}
+    clients: list[WebClient] = []
+
+    def client() -> WebClient:
+        c = WebClient(app)
+        c.users = users
+        clients.append(c)
+        return c
+
+    outsiders = {}
+    for role in NON_ADMIN_ROLES:
+        outsiders[role] = client()
+        outsiders[role].login(*_outsider(app, role))
+    anonymous = client()
+    anonymous.csrf_token("/login")  # a visitor's session, so that CSRF is not what stops it
+    yield Site(app, anonymous, client().login_as("administrator"), outsiders, _param_values(app))
+    for c in clients:
+        c.close()
+    app.state.db.dispose()
+
+
+def _request(site: Site, client: WebClient, method: str, path: str, token: bool = True) -> Any:
+    data = {"csrf_token": client.csrf_token()} if token and method != "GET" else {}
+    return client.request(method, site.url(path), data=data or None, follow_redirects=False)
+
+
+def test_every_route_is_public_or_protected(site: Site) -> None:
+    assert unprotected(list(site.app.routes)) == []
+    assert ("GET", "/healthz") in ROUTES and ("GET", "/admin/audit") in ROUTES
+    assert ("GET", "/login") in ROUTES
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
+def test_a_visitor_is_sent_to_log_in(site: Site, method: str, path: str) -> None:
+    before = site.audit_count()
+    response = _request(site, site.anonymous, method, path)
+    if is_json_path(path):
+        assert response.status_code == 401, response.text[:300]
+        assert response.json()["detail"]
+    else:
+        assert response.status_code == 303, response.text[:300]
+        assert response.headers["location"].startswith("/login?next=")
+    assert site.audit_count() == before
+
+
+def _roles_of(site: Site, method: str, path: str) -> tuple[set[str], bool]:
+    needs = site.route(method, path).access
+    roles: set[str] = set()
+    member = False
+    for need in needs:
+        roles |= set(need.get("roles", []))
+        member = member or bool(need.get("project_member"))
+    return roles, member
+
+
+ROLE_ROUTES = [(m, p) for m, p in PROTECTED]
+
+
+@pytest.mark.parametrize(("method", "path"), ROLE_ROUTES, ids=[f"{m} {p}" for m, p in ROLE_ROUTES])
+def test_a_user_without_the_role_or_membership_is_refused(
+    site: Site, method: str, path: str
+) -> None:
+    roles, member = _roles_of(site, method, path)
+    if not roles and not member:
+        pytest.skip("any logged-in user may use it")
+    if roles:
+        wrong = next(r for r in NON_ADMIN_ROLES if r not in roles)
+        before = site.audit_count()
+        response = _request(site, site.outsiders[wrong], method, path)
+        assert response.status_code == 403, (wrong, response.status_code, response.text[:300])
+        assert site.audit_count() == before
+    if member:
+        right = sorted(roles)[0] if roles else Role.RESEARCHER.value
+        if right == Role.ADMINISTRATOR.value:
+            pytest.skip("only administrators, who may see every project")
+        before = site.audit_count()
+        response = _request(site, site.outsiders[right], method, path)
+        assert response.status_code == 403, (right, response.status_code, response.text[:300])
+        assert site.audit_count() == before
+
+
+@pytest.mark.parametrize(("method", "path"), POSTS, ids=[f"{m} {p}" for m, p in POSTS])
+def test_a_post_without_a_valid_csrf_token_is_refused(site: Site, method: str, path: str) -> None:
+    before = site.audit_count()
+    for client in (site.admin, site.anonymous):
+        missing = _request(site, client, method, path, token=False)
+        assert missing.status_code == 403, missing.text[:300]
+        forged = client.request(
+            method, site.url(path), data={"csrf_token": "forged"}, follow_redirects=False
+        )
+        assert forged.status_code == 403
+    other_session = site.outsiders[Role.RESEARCHER.value].csrf_token()
+    stolen = site.admin.request(
+        method, site.url(path), data={"csrf_token": other_session}, follow_redirects=False
+    )
+    assert stolen.status_code == 403
+    assert site.audit_count() == before
+
+
+PUBLIC_GETS = [(m, p) for m, p in ROUTES if p in PUBLIC and m == "GET"]
+
+
+@pytest.mark.parametrize(("method", "path"), PUBLIC_GETS, ids=[f"{m} {p}" for m, p in PUBLIC_GETS])
+def test_public_pages_answer_a_visitor(site: Site, method: str, path: str) -> None:
+    response = site.anonymous.fresh().get(site.url(path), follow_redirects=False)
+    assert response.status_code in (200, 303, 404), response.status_code
+    if path in ("/healthz",):
+        assert response.json() == {"status": "ok"}
+
+
+def test_the_admin_passes_every_role_check(site: Site) -> None:
+    for method, path in PROTECTED:
+        roles, member = _roles_of(site, method, path)
+        if method == "GET" and roles and not member and "{" not in path:
+            response = site.admin.get(path, follow_redirects=False)
+            assert response.status_code == 200, (path, response.status_code)
+
+
+if os.environ.get("FIVESAFES_DEBUG_ROUTES"):  # pragma: no cover - a developer's aid
+    print(*ROUTES, sep="\n")
