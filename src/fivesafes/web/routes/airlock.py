@@ -13,6 +13,7 @@ the learning plan first).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -58,6 +59,24 @@ VERDICT_LABELS = {
 }
 #: The largest upload taken into a request.
 MAX_UPLOAD = 20 * 1024 * 1024
+
+
+def get_write_db(request: Request) -> Iterator[Session]:
+    """A writing session for the pages that only show something but write the
+    access to the audit log (the library logs every view of a request and every
+    download): it waits its turn like any other write, so that the log stays one
+    chain under concurrent users."""
+    session = request.app.state.db.session(write=True)
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+WriteDB = Annotated[Session, Depends(get_write_db)]
 
 
 def back_to(url: str) -> RedirectResponse:
@@ -301,7 +320,7 @@ def member_comment(
 
 
 @router.get("/projects/{project_id}/airlock/{request_id}/bundle")
-def bundle(access: Member, request_id: int, db: DB) -> Response:
+def bundle(access: Member, request_id: int, db: WriteDB) -> Response:
     req = _member_request(db, access, request_id)
     path = release.bundle_of(db, req.id)
     if path is None or not path.is_file():
@@ -350,7 +369,7 @@ def _checker_page(
 
 
 @router.get("/airlock/requests/{request_id}", response_class=HTMLResponse)
-def checker_view(request: Request, request_id: int, user: Checker, db: DB) -> HTMLResponse:
+def checker_view(request: Request, request_id: int, user: Checker, db: WriteDB) -> HTMLResponse:
     return _checker_page(request, db, user, request_id)
 
 
