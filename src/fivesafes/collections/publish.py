@@ -208,6 +208,8 @@ def publish_table(
         "unit": spec.unit,
         "release_date": released.isoformat(),
         "dimensions": [*spec.by, *spec.dims],
+        "by": list(spec.by),
+        "dims": list(spec.dims),
         "column_titles": {c: spec.title_of(c) for c in (*spec.by, *spec.dims)},
         "labels": {k: dict(v) for k, v in spec.labels.items()},
         "notes": [*spec.notes, *_policy_notes(policy, spec.unit, counts)],

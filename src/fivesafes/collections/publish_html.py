@@ -110,15 +110,22 @@ def _cell(value: Any) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
 
 
-def _tables(pub: Publication) -> list[dict[str, Any]]:
-    """The data as cross-tables: per slice of ``by`` (and of any third dimension),
-    rows of the first dimension by columns of the last."""
-    from fivesafes.collections.publish import label
+def cross_tables(meta: Mapping[str, Any], data: pd.DataFrame) -> list[dict[str, Any]]:
+    """A published table's data (as in its JSON: ``metadata`` and ``data``) as
+    cross-tables: per slice of ``by`` (and of any third dimension), rows of the
+    first dimension by columns of the last; withheld cells as [c]."""
+    by, dims = list(meta["by"]), list(meta["dims"])
+    titles, labels = meta.get("column_titles", {}), meta.get("labels", {})
 
-    spec, data = pub.spec, pub.data
-    row_dim, col_dim = spec.dims[0], spec.dims[-1]
-    middle = list(spec.dims[1:-1])
-    slices = [*spec.by, *middle]
+    def title_of(col: str) -> str:
+        return str(titles.get(col, col.replace("_", " ")))
+
+    def label(col: str, code: Any) -> str:
+        text = str(code)
+        return text if text == TOTAL else str(labels.get(col, {}).get(text, text))
+
+    row_dim, col_dim = dims[0], dims[-1]
+    slices = [*by, *dims[1:-1]]
     groups = data.groupby(slices, sort=False) if slices else [((), data)]
     out = []
     for key, part in groups:
@@ -129,30 +136,33 @@ def _tables(pub: Publication) -> list[dict[str, Any]]:
             (str(r), str(c)): v
             for r, c, v in zip(part[row_dim], part[col_dim], part["value"], strict=True)
         }
-        where = ", ".join(
-            f"{spec.title_of(s)} {label(spec, s, k)}" for s, k in zip(slices, key, strict=True)
-        )
+        where = ", ".join(f"{title_of(s)} {label(s, k)}" for s, k in zip(slices, key, strict=True))
+        single = len(dims) == 1
         rows = [
             {
-                "name": label(spec, row_dim, n),
+                "name": label(row_dim, n),
                 "total": n == TOTAL,
-                "cells": [_cell(grid.get((n, c))) for c in cols] if len(spec.dims) > 1 else [],
+                "cells": [_cell(grid.get((n, n)))]
+                if single
+                else [_cell(grid.get((n, c))) for c in cols],
             }
             for n in names
         ]
-        if len(spec.dims) == 1:
-            for r, n in zip(rows, names, strict=True):
-                r["cells"] = [_cell(grid.get((n, n)))]
-            cols = [spec.unit]
         out.append(
             {
-                "caption": f"{spec.title}" + (f": {where}" if where else ""),
-                "corner": spec.title_of(row_dim),
-                "columns": [label(spec, col_dim, c) for c in cols] if len(spec.dims) > 1 else cols,
+                "caption": f"{meta['title']}" + (f": {where}" if where else ""),
+                "corner": title_of(row_dim),
+                "columns": [str(meta.get("unit", "count"))]
+                if single
+                else [label(col_dim, c) for c in cols],
                 "rows": rows,
             }
         )
     return out
+
+
+def _tables(pub: Publication) -> list[dict[str, Any]]:
+    return cross_tables(pub.metadata, pub.data)
 
 
 def table_page(pub: Publication) -> str:

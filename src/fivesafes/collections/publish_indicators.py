@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -137,18 +138,7 @@ def publish_indicators(
     result.write_csv(paths["summary"])
     paths["series"] = out / "series.csv"
     series.to_csv(paths["series"], index=False, na_rep="")
-    status = {
-        (a, i, p): st
-        for a, i, p, st in zip(
-            series["area"], series["indicator"], series["period"], series["status"], strict=True
-        )
-    }
-
-    def blank(area: str, indicator: str, period: str) -> str:
-        """[c] for a withheld value, [x] for one not available (GSS symbols)."""
-        return SUPPRESSED_SYMBOL if status.get((area, indicator, period)) == SUPPRESSED else "[x]"
-
-    sections = []
+    charts: dict[str, dict[str, str]] = {}
     for indicator in result.latest:
         slug = slugify(indicator)
         rows = summary[summary["indicator"] == indicator]
@@ -158,47 +148,56 @@ def publish_indicators(
             summary, indicator, result.latest[indicator], out / f"{slug}.png"
         )
         paths[f"{slug}.csv"], paths[f"{slug}.png"] = csv_path, png
-        first = rows.iloc[0] if len(rows) else None
+        charts[indicator] = {"id": slug, "png": png.name, "alt": alt, "csv": csv_path.name}
+    meta["files"] = {"summary": "summary.csv", "series": "series.csv", "json": "indicators.json"}
+    doc = {
+        "metadata": meta,
+        "summary": to_records(summary),
+        "series": to_records(series),
+        "charts": charts,
+    }
+    paths["json"] = out / "indicators.json"
+    paths["json"].write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+    paths["html"] = out / "index.html"
+    paths["html"].write_text(dashboard_page(meta, dashboard_sections(doc)), encoding="utf-8")
+    return dash
+
+
+def dashboard_sections(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One section per indicator (its table rows as shown, chart and CSV) from a
+    dashboard's JSON document (``indicators.json``): values as text, [c] for a
+    withheld value and [x] for one not available (GSS symbols)."""
+    status = {(s["area"], s["indicator"], s["period"]): s["status"] for s in doc["series"]}
+
+    def shown(row: Mapping[str, Any], value: str, period: str) -> str:
+        if row[value] is not None:
+            return _show(row[value])
+        hidden = status.get((row["area"], row["indicator"], row[period])) == SUPPRESSED
+        return SUPPRESSED_SYMBOL if hidden else "[x]"
+
+    sections = []
+    for indicator, chart in doc["charts"].items():
+        rows = [r for r in doc["summary"] if r["indicator"] == indicator]
         sections.append(
             {
-                "id": slug,
+                "id": chart["id"],
                 "indicator": indicator,
-                "latest": result.latest[indicator],
-                "previous": "" if first is None else first["previous_period"],
-                "csv": csv_path.name,
-                "png": png.name,
-                "alt": alt,
+                "latest": doc["metadata"]["latest_period"][indicator],
+                "previous": rows[0]["previous_period"] if rows else "",
+                "csv": chart["csv"],
+                "png": chart["png"],
+                "alt": chart["alt"],
                 "rows": [
                     {
                         "area": r["area"],
-                        "latest_value": _show(r["latest_value"])
-                        or blank(r["area"], indicator, r["latest_period"]),
-                        "previous_value": _show(r["previous_value"])
-                        or blank(r["area"], indicator, r["previous_period"]),
+                        "latest_value": shown(r, "latest_value", "latest_period"),
+                        "previous_value": shown(r, "previous_value", "previous_period"),
                         "change_percent": _show(r["change_percent"], "+.1f"),
                         "average": _show(r["average"]),
-                        "note": r["note"],
+                        "note": r["note"] or "",
                     }
-                    for r in rows.to_dict(orient="records")
+                    for r in rows
                 ],
             }
         )
-    paths["json"] = out / "indicators.json"
-    meta["files"] = {"summary": "summary.csv", "series": "series.csv", "json": "indicators.json"}
-    paths["json"].write_text(
-        json.dumps(
-            {
-                "metadata": meta,
-                "summary": to_records(summary),
-                "series": to_records(series),
-                "charts": {s["indicator"]: {"png": s["png"], "alt": s["alt"]} for s in sections},
-            },
-            indent=2,
-            default=str,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
-    paths["html"] = out / "index.html"
-    paths["html"].write_text(dashboard_page(meta, sections), encoding="utf-8")
-    return dash
+    return sections
