@@ -124,7 +124,9 @@ def index(request: Request, user: AirlockUser, db: DB) -> HTMLResponse:
     mine = [(projects[r.project], r) for p in projects.values() for r in release.requests_of(db, p)]
     by_slug = {
         p.slug: p
-        for p in db.scalars(select(Project).where(Project.slug.in_({r.project for r in waiting})))
+        for p in db.scalars(
+            select(Project).where(Project.slug.in_(sorted({r.project for r in waiting})))
+        )
     }
     return render(
         request,
