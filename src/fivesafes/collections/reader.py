@@ -11,7 +11,9 @@ sees a stack trace.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 from pathlib import Path
 
 import pyarrow as pa
@@ -52,6 +54,7 @@ def read_return(path: Path, spec: CollectionSpec) -> pa.Table:
         if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
             hint = "it is a spreadsheet, not a CSV file; export it as CSV (UTF-8)"
         raise InputError(shown, f"is not a text file: {hint}", consequence=CONSEQUENCE)
+    _check_utf8(path, spec)
     try:
         table = read_provider_file(path, spec.dataset())
     except FivesafesError:
@@ -64,3 +67,55 @@ def read_return(path: Path, spec: CollectionSpec) -> pa.Table:
         ) from None
     names = [*spec.column_names, "__row"]
     return table.select(names)
+
+
+def _check_utf8(path: Path, spec: CollectionSpec) -> None:
+    """Refuse a file that is not UTF-8 throughout, naming the row and field of the
+    first byte that is not (the CSV parser would otherwise meet it mid-row)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    lines_before = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad_at = offset + exc.start
+                line_no = lines_before + chunk.count(b"\n", 0, max(0, exc.start)) + 1
+                raise _not_utf8(path, spec, bad_at, line_no, chunk[exc.start]) from None
+            lines_before += chunk.count(b"\n")
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise InputError(
+                path.name,
+                "ends in the middle of a character: the file is truncated or not UTF-8",
+                consequence=CONSEQUENCE,
+            ) from None
+
+
+def _not_utf8(path: Path, spec: CollectionSpec, at: int, line_no: int, byte: int) -> InputError:
+    message = f"is not UTF-8 text (byte {byte:#x}); save the file as CSV UTF-8"
+    if line_no == 1:
+        return InputError(path.name, message, consequence=CONSEQUENCE)
+    with path.open("rb") as fh:
+        fh.seek(max(0, at - 65536))
+        before = fh.read(at - max(0, at - 65536))
+        rest = fh.readline()
+    line = before.rsplit(b"\n", 1)[-1] + rest
+    field = None
+    try:
+        values = next(csv.reader(io.StringIO(line.decode("utf-8", errors="surrogateescape"))))
+        header = list(spec.column_names)
+        with path.open("rb") as fh:
+            first = fh.readline().decode("utf-8-sig", errors="replace").strip("\r\n")
+        header = next(csv.reader(io.StringIO(first))) or header
+        for j, value in enumerate(values):
+            if any("\udc80" <= ch <= "\udcff" for ch in value):
+                field = header[j] if j < len(header) else None
+                break
+    except (csv.Error, StopIteration):
+        field = None
+    # Rows are counted from the first after the header (quoted line breaks aside).
+    return InputError(path.name, message, row=line_no - 1, field=field, consequence=CONSEQUENCE)
