@@ -296,7 +296,7 @@ def _fit_gbtm(
         if run is not None:
             short.append(run)
     if not short:
-        raise ValueError(f"every start of the {k}-group model lost a group; try fewer groups")
+        raise ValueError(f"the {k}-group model lost a group from every start: left out")
     short.sort(key=lambda run: -run[0])
     best = None
     for ll0, r, params, it0, conv in short[: max(1, keep)]:
@@ -306,7 +306,7 @@ def _fit_gbtm(
         if best is None or run[0] > best[0]:
             best = (run[0], run[1], run[2], run[3] + (0 if conv else it0), run[4])
     if best is None:
-        raise ValueError(f"the {k}-group model lost a group in every run; try fewer groups")
+        raise ValueError(f"the {k}-group model lost a group in every run: left out")
     ll, r, (betas, sigma, log_pi), iterations, converged = best
     fit = GBTMFit(
         k=k,

@@ -310,8 +310,8 @@ def fit_trajectories(
     ks = sorted({int(k) for k in groups})
     if not ks or ks[0] < 1:
         raise FivesafesError("the numbers of groups must be 1 or more")
-    if not isinstance(degree, int) and len(ks) != 1:
-        raise FivesafesError("one degree per group needs a single number of groups")
+    if not isinstance(degree, int) and (len(ks) != 1 or len(degree) != ks[0]):
+        raise FivesafesError("one degree per group needs a single number of groups, and as many")
     ids, panel, n_obs = wide_panel(long, id, time, value)
     top = degree if isinstance(degree, int) else max(degree)
     if len(panel.times) < top + 1:
@@ -321,6 +321,7 @@ def fit_trajectories(
         )
     dropped = long[id].nunique() - len(ids)
     fits: dict[int, GBTMFit] = {}
+    notes = []
     for i, k in enumerate(ks):
         report(f"{k} group{'s' if k > 1 else ''}", i / len(ks))
         try:
@@ -333,15 +334,16 @@ def fit_trajectories(
                 seed=seed + k,
                 standard_errors=False,
             )
-        except ValueError as exc:
-            raise FivesafesError(str(exc)) from exc
+        except ValueError as exc:  # a group emptied in every start: the data do not carry k
+            notes.append(str(exc))
+    if not fits:
+        raise FivesafesError("; ".join(notes))
     report("standard errors", len(ks) / (len(ks) + 1))
     scores = {k: bic(f, len(ids)) for k, f in fits.items()}
     chosen = min(scores, key=lambda k: scores[k])
     from fivesafes.analysis.gbtm import covariance
 
     fits[chosen].covariance = covariance(panel, fits[chosen])
-    notes = []
     if fits[chosen].covariance is None:
         notes.append("the information matrix is singular: no standard errors")
     if dropped:
