@@ -299,7 +299,7 @@ def publish_demo(
         publish_world,
     )
     from fivesafes.collections.publish_indicators import publish_indicators
-    from fivesafes.synth.indicators import write_indicators
+    from fivesafes.synth.indicators import make_indicators
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -309,12 +309,9 @@ def publish_demo(
         pubs = publish_accepted(accepted, out, policy=policy, release_date=release_date)
     elif world is not None:
         pubs = publish_world(world, out, policy=policy, release_date=release_date)
-    if indicators_csv is None:
-        indicators_csv = out / "cjs-indicators-input.csv"
-        write_indicators(indicators_csv, seed=seed)
-    dash = publish_indicators(
-        indicators_csv, out / "indicators", policy=policy, release_date=release_date
-    )
+    # the synthetic input stays in memory: only safe outputs go into the folder
+    table = make_indicators(seed=seed) if indicators_csv is None else indicators_csv
+    dash = publish_indicators(table, out / "indicators", policy=policy, release_date=release_date)
     index = write_index(out, pubs, [dash.entry(prefix="indicators/")])
     return {
         "index": str(index),

@@ -31,6 +31,11 @@ PUBLIC: set[str] = {
     "/projects/public",
     "/projects/public.json",
     "/verify/{code}",
+    "/statistics",
+    "/statistics/{slug}",
+    "/statistics/files/{name}",
+    "/indicators",
+    "/indicators/files/{name}",
 }
 
 

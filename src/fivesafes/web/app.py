@@ -30,6 +30,7 @@ ROUTER_MODULES: list[str] = [
     "admin",
     "projects",
     "airlock",
+    "statistics",
 ]
 
 STATIC = Path(__file__).parent / "static"
