@@ -63,11 +63,27 @@ NAMED = [
     ),
     ("UTF-16 text", GOOD.encode("utf-16"), "it looks like UTF-16 text; save it as CSV UTF-8"),
     ("binary junk", bytes(range(256)) * 4, "is not a text file"),
-    ("truncated", GOOD.encode()[:-30], "row 3 (line 4): has 6 fields where the header has 11; the file may be truncated"),
-    ("a missing column", GOOD.replace(",reason_for_leaving", "").encode(), "the header lacks column reason_for_leaving"),
-    ("an extra column", GOOD.replace("reason_for_leaving\n", "reason_for_leaving,notes\n").encode(), "the header has column notes"),
-    ("a column twice", GOOD.replace("child_id,dob", "child_id,child_id").encode(), "column appears twice"),
-]  # fmt: skip
+    (
+        "truncated",
+        GOOD.encode()[:-30],
+        "row 3 (line 4): has 6 fields where the header has 11; the file may be truncated",
+    ),
+    (
+        "a missing column",
+        GOOD.replace(",reason_for_leaving", "").encode(),
+        "the header lacks column reason_for_leaving",
+    ),
+    (
+        "an extra column",
+        GOOD.replace("reason_for_leaving\n", "reason_for_leaving,notes\n").encode(),
+        "the header has column notes",
+    ),
+    (
+        "a column twice",
+        GOOD.replace("child_id,dob", "child_id,child_id").encode(),
+        "column appears twice",
+    ),
+]
 
 
 @pytest.mark.parametrize(("case", "data", "says"), NAMED, ids=[c[0] for c in NAMED])
@@ -110,7 +126,9 @@ def mutate(data: bytes, draw: st.DrawFn) -> bytes:
         text = data.decode("utf-8", errors="replace") + draw(st.text(max_size=10))
         codec = draw(st.sampled_from(["utf-16", "utf-32", "cp1252", "latin-1", "utf-8-sig"]))
         return text.encode(codec, errors="replace")
-    return draw(st.sampled_from([b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\x00", b"\xef\xbb\xbf"])) + data
+    return (
+        draw(st.sampled_from([b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\x00", b"\xef\xbb\xbf"])) + data
+    )
 
 
 @st.composite
