@@ -19,7 +19,14 @@ publish_app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-OutOption = Annotated[Path, typer.Option("--out", help="Folder to publish into (created).")]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="Folder to publish into (default: the folder the web app serves, "
+        "$FIVESAFES_PUBLISHED_DIR or <state dir>/published; indicators go to its indicators/).",
+    ),
+]
 PolicyOption = Annotated[
     str | None,
     typer.Option(
@@ -73,7 +80,7 @@ def _report(command: str, out: Path, summary: dict[str, Any], json_: bool) -> No
     " (the tables of every accepted collection, and an index page)",
 )
 def publish_collections(
-    out: OutOption,
+    out: OutOption = None,
     directory: Annotated[
         Path | None,
         typer.Option(
@@ -88,11 +95,12 @@ def publish_collections(
 ) -> None:
     """Publish the standard tables of the accepted collections (children looked after
     and children in need at 31 March, by local authority)."""
-    from fivesafes.collections.publish import write_index
+    from fivesafes.collections.publish import published_dir, write_index
     from fivesafes.collections.publish_collections import publish_accepted
     from fivesafes.collections.submissions import accepted_path
     from fivesafes.outputs.policy import effective_policy
 
+    out = out or published_dir()
     rules = effective_policy(policy)
     pubs = publish_accepted(
         accepted_path(directory), out, policy=rules, release_date=_release(release_date)
@@ -121,7 +129,7 @@ def publish_indicators_command(
         Path,
         typer.Argument(help="Long-format CSV: area, indicator, period, value.", show_default=False),
     ],
-    out: OutOption,
+    out: OutOption = None,
     window: Annotated[
         int | None,
         typer.Option(
@@ -137,9 +145,11 @@ def publish_indicators_command(
     json_: JsonOption = False,
 ) -> None:
     """Publish an indicator dashboard: a table and a chart per indicator, CSV exports."""
+    from fivesafes.collections.publish import published_dir
     from fivesafes.collections.publish_indicators import SOURCE, TITLE, publish_indicators
     from fivesafes.outputs.policy import effective_policy
 
+    out = out or published_dir() / "indicators"
     rules = effective_policy(policy)
     dash = publish_indicators(
         table,
@@ -178,7 +188,7 @@ def publish_table_command(
     dims: Annotated[str, typer.Option("--dims", help="Categories of the table, comma-separated.")],
     title: Annotated[str, typer.Option("--title", help="The table's title.")],
     source: Annotated[str, typer.Option("--source", help="Where the records come from.")],
-    out: OutOption,
+    out: OutOption = None,
     by: Annotated[
         str | None,
         typer.Option("--by", help="Columns splitting it into tables with no total across them."),
@@ -195,10 +205,11 @@ def publish_table_command(
     """Publish one table of counts from a CSV of records made anywhere."""
     import pandas as pd
 
-    from fivesafes.collections.publish import TableSpec, publish_table
+    from fivesafes.collections.publish import TableSpec, publish_table, published_dir
     from fivesafes.collections.publish_indicators import slugify
     from fivesafes.outputs.policy import effective_policy
 
+    out = out or published_dir()
     rules = effective_policy(policy)
     try:
         df = pd.read_csv(records, dtype=str, keep_default_na=False)

@@ -17,6 +17,7 @@ HTML or the chart. :func:`publish_demo` runs the whole publication for the demo.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +35,18 @@ from fivesafes.outputs.policy import Policy, tre_policy
 #: symbols in tables: [c] confidential).
 SUPPRESSED_SYMBOL = "[c]"
 FORMAT = "fivesafes.publication/1"
+#: The folder the web app's statistics pages serve (see :func:`published_dir`).
+PUBLISHED_DIR_ENV = "FIVESAFES_PUBLISHED_DIR"
+
+
+def published_dir() -> Path:
+    """Where publications go by default and what the web app serves:
+    ``$FIVESAFES_PUBLISHED_DIR``, else ``<state dir>/published``."""
+    if os.environ.get(PUBLISHED_DIR_ENV):
+        return Path(os.environ[PUBLISHED_DIR_ENV])
+    from fivesafes.settings import state_dir
+
+    return state_dir() / "published"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ the indicator dashboard is its ``indicators/`` subfolder.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,23 +18,14 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
+from fivesafes.collections.publish import published_dir
 from fivesafes.web.templating import render
 
 router = APIRouter()
 
-PUBLISHED_DIR_ENV = "FIVESAFES_PUBLISHED_DIR"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,120}$")
 _FILE = re.compile(r"^[a-z0-9][a-z0-9-]{0,120}\.(csv|json|png)$")
 _MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "png": "image/png"}
-
-
-def published_dir() -> Path:
-    """The publication folder the pages serve."""
-    if os.environ.get(PUBLISHED_DIR_ENV):
-        return Path(os.environ[PUBLISHED_DIR_ENV])
-    from fivesafes.settings import state_dir
-
-    return state_dir() / "published"
 
 
 def _read(path: Path) -> dict[str, Any] | None:
