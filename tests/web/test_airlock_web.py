@@ -108,7 +108,7 @@ def test_a_researcher_cannot_approve_their_own_request(client: Any, db: Session)
     db.commit()
     me = client.login_as("researcher")
     page = me.get(f"/airlock/requests/{SEEDED_REQUEST}")
-    assert "You are an author of this request" in page.text
+    assert "You are an author of this request or a member of its project" in page.text
     refused = _review(me, SEEDED_REQUEST, "offenders_by_area.csv", "approve")
     assert refused.status_code == 403
     assert "can never review it" in refused.text
@@ -242,3 +242,27 @@ def test_outputs_come_from_the_workspace_output_folder(
     req = db.get(ReleaseRequest, request_id)
     assert req is not None
     assert [(o.name, o.verdict) for o in req.outputs] == [("by_area.csv", "suppress")]
+
+
+def test_no_member_of_the_project_reviews_its_requests(client: Any, db: Session) -> None:
+    # researcher2, a co-author of the seeded request, becomes an output checker
+    colleague = get_user(db, "researcher2")
+    colleague.role = "output_checker"
+    set_roles(db, colleague, {"output_checker"}, "administrator")
+    db.commit()
+    me = client.login_as("researcher2")
+    refused = _review(me, SEEDED_REQUEST, "offenders_by_area.csv", "approve")
+    assert refused.status_code == 403 and "member of project 1" in refused.text
+    # a checker who joins the project later is no more independent
+    from fivesafes.projects import applications as apps
+
+    apps.add_member(db, APPROVED, get_user(db, "researcher"), "output_checker2", "researcher")
+    later = client.fresh().login_as("output_checker2")
+    refused = _review(later, SEEDED_REQUEST, "offenders_by_area.csv", "approve")
+    assert refused.status_code == 403 and "can never review its requests" in refused.text
+    assert _state(db, SEEDED_REQUEST) == "checked"
+    attempts = audit.entries(db, subject=f"request:{SEEDED_REQUEST}", action="airlock.refused")
+    assert {e.actor for e in attempts} >= {"researcher2", "output_checker2"}
+    # the library agrees for the co-author, whoever asks it
+    with pytest.raises(Exception, match="can never review it"):
+        airlock.start_review(db, SEEDED_REQUEST, "researcher2")

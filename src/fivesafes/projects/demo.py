@@ -71,7 +71,11 @@ def seed(session: Session, users: dict[str, User]) -> None:
 
     assert approved.slug is not None
     req = airlock.create_request(
-        session, lead.name, approved.slug, "Offending by area and ethnic group"
+        session,
+        lead.name,
+        approved.slug,
+        "Offending by area and ethnic group",
+        co_authors=[] if other is None else [other.name],
     )
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "offenders_by_area.csv"

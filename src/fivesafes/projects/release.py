@@ -78,7 +78,9 @@ def require_plan_complete(session: Session, project: Project, user: User, action
 
 
 def start_request(session: Session, project: Project, user: User, title: str) -> ReleaseRequest:
-    """A member starts a release request for the project (``draft``)."""
+    """A member starts a release request for the project (``draft``); the project's
+    other members are its co-authors: any of them may work on it, and none of them
+    may ever review it."""
     if not title.strip():
         raise FormErrors({"title": "Give the request a title."})
     if not is_member(session, project.id, user.id):
@@ -87,7 +89,10 @@ def start_request(session: Session, project: Project, user: User, title: str) ->
         raise PolicyRefusal(f"project {project.id} is {project.state}; it is not approved")
     require_plan_complete(session, project, user, "request a release")
     assert project.slug is not None
-    return airlock.create_request(session, user.name, project.slug, title.strip())
+    others = [m.user.name for m in project.members if m.user_id != user.id]
+    return airlock.create_request(
+        session, user.name, project.slug, title.strip(), co_authors=others
+    )
 
 
 def checked_table(file: Path, value: str, folder: Path) -> tuple[Path, dict[str, Any]]:
