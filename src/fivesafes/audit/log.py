@@ -25,11 +25,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from fivesafes.settings.models import AuditEntry
 
 GENESIS = "0" * 64
+#: PostgreSQL advisory lock taken while appending (the web app's write lock too).
+CHAIN_LOCK_KEY = 5_515_001
 
 
 def canonical_json(value: Any) -> str:
@@ -66,6 +69,9 @@ def record(
     ``actor`` is a user name (or ``system``), ``action`` a dotted verb such as
     ``airlock.submit``, ``subject`` what it was done to (``request:12``).
     """
+    if session.get_bind().dialect.name == "postgresql":
+        # One writer at a time extends the chain (held until the transaction ends).
+        session.execute(sql_text(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})"))
     last = session.execute(
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()

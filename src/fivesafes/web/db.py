@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from fivesafes.audit.log import CHAIN_LOCK_KEY
 from fivesafes.settings.db import database_url, engine_for
 
-#: Key of the PostgreSQL advisory lock that serialises the web app's writes.
-WRITE_LOCK_KEY = 5_515_001
+#: Key of the PostgreSQL advisory lock that serialises the web app's writes (the
+#: audit log's own lock: a write request holds it from its first statement).
+WRITE_LOCK_KEY = CHAIN_LOCK_KEY
 WRITE_OPTION = "fivesafes_write"
 
 

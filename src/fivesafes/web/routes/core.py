@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from fivesafes.web.templating import render
 
@@ -11,8 +13,15 @@ router = APIRouter()
 
 
 @router.get("/healthz")
-def healthz() -> JSONResponse:
-    """For monitoring: 200 ``{"status": "ok"}`` while the app answers."""
+def healthz(request: Request) -> JSONResponse:
+    """For monitoring: 200 ``{"status": "ok"}`` while the app and its database
+    answer; 503 ``{"status": "error", "detail": ...}`` when the database does not."""
+    try:
+        with request.app.state.db.session() as s:
+            s.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        detail = f"the database does not answer: {type(exc).__name__}"
+        return JSONResponse({"status": "error", "detail": detail}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 
