@@ -111,6 +111,7 @@ def test_no_accepted_file_is_a_user_error(tmp_path: Path) -> None:
         publish_accepted(tmp_path, tmp_path / "site")
 
 
+@pytest.mark.slow
 def test_publish_demo_writes_tables_dashboard_and_index(tmp_path: Path) -> None:
     _accepted(tmp_path)
     result = publish_demo(
