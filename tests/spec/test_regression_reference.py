@@ -98,7 +98,9 @@ def test_wrapper_equals_statsmodels_called_directly() -> None:
 
     data = sm.datasets.spector.load_pandas().data
     direct = smf.logit("GRADE ~ GPA + PSI", data).fit(disp=False)
-    t = logistic(data, "GRADE ~ GPA + PSI").table("coefficients")
+    result = logistic(data, "GRADE ~ GPA + PSI")
+    t = result.table("coefficients")
+    assert result.summary["pseudo_r2"] == pytest.approx(direct.prsquared, rel=1e-10)
     np.testing.assert_allclose(t["coef"], direct.params, rtol=1e-10)
     np.testing.assert_allclose(t["se"], direct.bse, rtol=1e-10)
     ci = np.exp(direct.conf_int())

@@ -277,6 +277,18 @@ def ordinal(
     return result
 
 
+def _pseudo_r2(fit: Any, method: str) -> float:
+    """McFadden's pseudo R², 1 - llf / llnull. For the binary model the null
+    (intercept-only) log-likelihood is n·[p̄ log p̄ + (1 - p̄) log(1 - p̄)], so no
+    second fit is needed (statsmodels' ``prsquared`` refits it)."""
+    if method != "logistic":
+        return float(fit.prsquared)
+    y = np.asarray(fit.model.endog, dtype=float)
+    p = y.mean()
+    llnull = y.size * (p * np.log(p) + (1 - p) * np.log(1 - p))
+    return float(1 - fit.llf / llnull)
+
+
 def _finish(
     method: str,
     fit: Any,
@@ -308,7 +320,7 @@ def _finish(
         "log_likelihood": float(fit.llf),
         "aic": float(fit.aic),
         "bic": float(fit.bic),
-        "pseudo_r2": float(fit.prsquared),
+        "pseudo_r2": _pseudo_r2(fit, method),
         "converged": converged,
         "confidence": confidence,
     }

@@ -104,7 +104,7 @@ def read_neighbours(pairs: pd.DataFrame, ids: Sequence[str], file: str = "pairs"
     b = pairs["neighbour"].astype(str).str.strip().to_numpy()
     known = set(ids)
     for col, arr in (("area", a), ("neighbour", b)):
-        unknown = np.flatnonzero(~np.isin(arr, list(known)))
+        unknown = np.flatnonzero(~pd.Series(arr).isin(known).to_numpy())  # hashed
         if unknown.size:
             raise _input_error(
                 file,

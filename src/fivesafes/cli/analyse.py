@@ -116,6 +116,14 @@ def _quadrant_counts(local: pd.DataFrame) -> dict[str, dict[str, int]]:
     }
 
 
+from fivesafes.cli import analyse_models as _models  # noqa: E402
+
+app.command("logit", epilog=_models.LOGIT_EPILOG)(_models.logit)
+app.command("ordinal", epilog=_models.ORDINAL_EPILOG)(_models.ordinal_command)
+app.command("oaxaca", epilog=_models.OAXACA_EPILOG)(_models.oaxaca_command)
+app.command("fixed-effects", epilog=_models.FE_EPILOG)(_models.fixed_effects_command)
+
+
 from fivesafes.cli.trajectories import EPILOG, trajectories  # noqa: E402
 
 app.command("trajectories", epilog=EPILOG)(trajectories)
