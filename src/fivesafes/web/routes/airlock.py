@@ -322,15 +322,15 @@ def member_comment(
 
 
 @router.get("/projects/{project_id}/airlock/{request_id}/bundle")
-def bundle(access: Member, request_id: int, db: WriteDB) -> Response:
+def bundle(access: Member, request_id: int, db: DB, writer: WriteDB) -> Response:
     req = _member_request(db, access, request_id)
     path = release.bundle_of(db, req.id)
     if path is None or not path.is_file():
         raise HTTPException(404, "This request has no released bundle to download.")
     from fivesafes.audit import record
 
-    record(db, access.user.name, "airlock.download", f"request:{req.id}", {"bundle": path.name})
-    db.commit()
+    record(writer, access.user.name, "airlock.download", f"request:{req.id}", {"bundle": path.name})
+    writer.commit()
     return FileResponse(path, media_type="application/zip", filename=path.name)
 
 
@@ -345,13 +345,23 @@ def _checker_page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
+    reader: Session | None = None,
 ) -> HTMLResponse:
+    """The checker's page. ``db`` logs the view (the library writes it to the audit
+    log and commits); the page is then read with ``reader`` if given, so that no
+    write transaction stays open while the page renders."""
     try:
         req = airlock.get_request(db, request_id, user.name)
     except PolicyRefusal as exc:
         return refused(request, str(exc))
     except FivesafesError:
         raise HTTPException(404, "There is no such release request.") from None
+    if reader is not None:
+        db.close()
+        db = reader
+        found = db.get(ReleaseRequest, request_id)
+        assert found is not None
+        req = found
     project = db.scalar(select(Project).where(Project.slug == req.project))
     return render(
         request,
@@ -399,8 +409,10 @@ def _member_of_the_project(db: Session, user: User, request_id: int, action: str
 
 
 @router.get("/airlock/requests/{request_id}", response_class=HTMLResponse)
-def checker_view(request: Request, request_id: int, user: Checker, db: WriteDB) -> HTMLResponse:
-    return _checker_page(request, db, user, request_id)
+def checker_view(
+    request: Request, request_id: int, user: Checker, db: DB, writer: WriteDB
+) -> HTMLResponse:
+    return _checker_page(request, writer, user, request_id, reader=db)
 
 
 def _release_if_approved(db: Session, req_id: int, user: User) -> str:
