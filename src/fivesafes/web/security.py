@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -19,6 +20,11 @@ from argon2.profiles import CHEAPEST
 HASHING_ENV = "FIVESAFES_PASSWORD_HASHING"
 _strong = PasswordHasher()
 _fast = PasswordHasher.from_parameters(CHEAPEST)
+
+
+#: At most this many hashes at once (each takes 64 MiB and four lanes): more would
+#: only thrash memory and CPU; the others wait their turn.
+_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
 
 def hasher() -> PasswordHasher:
@@ -31,7 +37,8 @@ MIN_PASSWORD = 10
 
 
 def hash_password(password: str) -> str:
-    return hasher().hash(password)
+    with _slots:
+        return hasher().hash(password)
 
 
 @lru_cache(maxsize=2)
@@ -44,7 +51,8 @@ def verify_password(stored: str | None, password: str) -> bool:
     spends the time of a check, so timing does not tell which e-mails exist."""
     try:
         dummy = _dummy_hash(hasher() is _fast)
-        return hasher().verify(stored or dummy, password) and stored is not None
+        with _slots:
+            return hasher().verify(stored or dummy, password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

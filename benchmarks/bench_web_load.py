@@ -1,0 +1,486 @@
+"""Load run of the web app: concurrent simulated users on loopback, on SQLite and on
+PostgreSQL, with a check that no request was lost or duplicated.
+
+For each database the script makes a fresh one (SQLite: a temporary file; PostgreSQL:
+a temporary cluster made with initdb from /usr/lib/postgresql/15/bin and started on
+a free port — as the current user, or as ``postgres`` when run by root, which initdb
+refuses), seeds the demo site, starts ``fivesafes serve`` on it in its own process,
+and lets N simulated users (asyncio + httpx, each its own cookie jar) work for the
+given time. Each user loops over a visit:
+
+- browses as a visitor: the front page, the course catalogue and a course, the
+  public register (HTML and JSON), the statistics;
+- registers a new account (a unique e-mail per registration), looks at its profile;
+- enrols in a course (if the learning pages exist: W2) and saves its profile;
+- applies for a project (if the projects pages exist: W3), a unique title each time;
+- logs out.
+
+Every write carries a unique id; afterwards the rows in the database are counted and
+must equal the successful responses exactly (none lost, none twice). Reported:
+requests/s, p50/p95/p99 latency (overall and by kind), and errors (any exception,
+5xx, or unexpected status).
+
+    .venv/bin/python benchmarks/bench_web_load.py                 # both, 50 users, 60 s
+    .venv/bin/python benchmarks/bench_web_load.py --db sqlite --users 10 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine_info import machine
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+COURSE_LINK = re.compile(r'href="/courses/([a-z0-9-]+)"')
+PASSWORD = "load test password 42"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- databases ------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_database(folder: Path) -> Iterator[str]:
+    yield f"sqlite:///{folder / 'fivesafes.db'}"
+
+
+@contextmanager
+def postgres_database(folder: Path) -> Iterator[str]:
+    """A temporary PostgreSQL 15 cluster on a free port; yields its URL."""
+    if not (PG_BIN / "initdb").exists():
+        raise RuntimeError(f"no PostgreSQL binaries in {PG_BIN}")
+    data = folder / "pgdata"
+    data.mkdir()
+    prefix: list[str] = []
+    user = os.environ.get("USER") or "postgres"
+    if os.geteuid() == 0:  # initdb refuses root: run the cluster as postgres
+        if shutil.which("runuser") is None:
+            raise RuntimeError("run as root without runuser: cannot start PostgreSQL")
+        shutil.chown(folder, "postgres")
+        shutil.chown(data, "postgres")
+        prefix, user = ["runuser", "-u", "postgres", "--"], "postgres"
+    port = free_port()
+
+    def run(*args: str) -> None:
+        subprocess.run([*prefix, *args], check=True, capture_output=True, text=True)
+
+    run(str(PG_BIN / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8")
+    run(
+        str(PG_BIN / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(folder / "pg.log"),
+        "-w",
+        "start",
+        "-o",
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+        "-c fsync=on -c synchronous_commit=on",
+    )
+    try:
+        run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", user, "fivesafes")
+        yield f"postgresql+psycopg://{user}@127.0.0.1:{port}/fivesafes"
+    finally:
+        run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+
+
+# -- the server ---------------------------------------------------------------------
+
+
+@contextmanager
+def server(url: str, folder: Path) -> Iterator[str]:
+    port = free_port()
+    log = (folder / "server.log").open("w")
+    env = os.environ.copy()
+    env.pop("FIVESAFES_PASSWORD_HASHING", None)  # the real argon2 parameters
+    env["FIVESAFES_STATE_DIR"] = str(folder / "state")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fivesafes.cli.main", "serve", "--db", url, "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=2).json() == {"status": "ok"}:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start; see {folder / 'server.log'}")
+        time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+# -- simulated users ----------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: Counter[str] = field(default_factory=Counter)
+    error_samples: list[str] = field(default_factory=list)
+    #: kind -> unique ids the server accepted (a 303 answer)
+    accepted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    requests: int = 0
+
+    def error(self, kind: str, what: str) -> None:
+        self.errors[kind] += 1
+        if len(self.error_samples) < 20:
+            self.error_samples.append(f"{kind}: {what}")
+
+
+@dataclass
+class Site:
+    base: str
+    courses: list[str]
+    enrol: bool
+    projects: bool
+    datasets: list[str]
+
+
+class User:
+    def __init__(self, site: Site, tally: Tally, number: int, run: str) -> None:
+        self.site, self.tally, self.number, self.run = site, tally, number, run
+        self.client = httpx.AsyncClient(base_url=site.base, timeout=60, follow_redirects=False)
+        self.visits = 0
+
+    async def call(
+        self, kind: str, method: str, path: str, expect: tuple[int, ...] = (200,), **kw: Any
+    ) -> httpx.Response | None:
+        start = time.perf_counter()
+        try:
+            response = await self.client.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            self.tally.error(kind, f"{type(exc).__name__}: {exc}")
+            return None
+        finally:
+            self.tally.requests += 1
+        self.tally.latencies[kind].append(time.perf_counter() - start)
+        if response.status_code not in expect:
+            self.tally.error(kind, f"{method} {path} -> {response.status_code}")
+            return None
+        return response
+
+    async def token(self, path: str) -> str | None:
+        page = await self.call(f"GET {path}", "GET", path)
+        found = CSRF.search(page.text) if page is not None else None
+        return found.group(1) if found else None
+
+    async def visit(self) -> None:
+        self.visits += 1
+        uid = f"{self.run}-{self.number}-{self.visits}"
+        for path in ("/", "/courses", "/projects/public", "/projects/public.json", "/statistics"):
+            if path == "/" or path in PATHS:
+                await self.call(f"GET {path}", "GET", path)
+        if self.site.courses:
+            slug = self.site.courses[self.visits % len(self.site.courses)]
+            await self.call("GET /courses/{slug}", "GET", f"/courses/{slug}")
+        token = await self.token("/register")
+        if token is None:
+            return
+        email = f"load-{uid}@example.org"
+        registered = await self.call(
+            "POST /register",
+            "POST",
+            "/register",
+            expect=(303,),
+            data={
+                "csrf_token": token,
+                "display_name": f"Load User {uid}",
+                "email": email,
+                "organisation": "Load Test University",
+                "role_requested": "researcher",
+                "research_interests": "",
+                "password": PASSWORD,
+                "password_confirm": PASSWORD,
+            },
+        )
+        if registered is None:
+            return
+        self.tally.accepted["registration"].append(email)
+        token = await self.token("/profile")
+        if token and (
+            await self.call(
+                "POST /profile",
+                "POST",
+                "/profile",
+                expect=(303,),
+                data={
+                    "csrf_token": token,
+                    "display_name": f"Load User {uid}",
+                    "email": email,
+                    "organisation": "Load Test University",
+                    "research_interests": f"id {uid}",
+                },
+            )
+        ):
+            self.tally.accepted["profile"].append(uid)
+        if self.site.enrol and self.site.courses:
+            slug = self.site.courses[self.visits % len(self.site.courses)]
+            token = await self.token(f"/courses/{slug}")
+            if token and await self.call(
+                "POST /courses/{slug}/enrol",
+                "POST",
+                f"/courses/{slug}/enrol",
+                expect=(303,),
+                data={"csrf_token": token},
+            ):
+                self.tally.accepted["enrolment"].append(f"{email}|{slug}")
+        if self.site.projects:
+            token = await self.token("/projects/new")
+            title = f"Load study {uid}"
+            if token and await self.call(
+                "POST /projects/new",
+                "POST",
+                "/projects/new",
+                expect=(303,),
+                data={
+                    "csrf_token": token,
+                    "title": title,
+                    "lay_summary": "How school absence relates to later earnings, studied on "
+                    "linked records of pupils and employees, to guide attendance support.",
+                    "public_benefit": "Better targeted support for pupils who miss school, "
+                    "and evidence for policy on attendance.",
+                    "organisation": "Load Test University",
+                    "datasets": self.site.datasets[:2],
+                    "members": "",
+                },
+            ):
+                self.tally.accepted["application"].append(title)
+        token = await self.token("/profile")
+        if token:
+            await self.call(
+                "POST /logout", "POST", "/logout", expect=(303,), data={"csrf_token": token}
+            )
+
+    async def run_until(self, deadline: float) -> None:
+        async with self.client:
+            while time.monotonic() < deadline:
+                await self.visit()
+
+
+PATHS: set[str] = set()
+
+
+def discover(base: str) -> Site:
+    import importlib
+
+    from fastapi import FastAPI
+
+    from fivesafes.datasets import DATASETS
+    from fivesafes.web.access import route_table
+    from fivesafes.web.app import ROUTER_MODULES
+
+    app = FastAPI()
+    for name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(f"fivesafes.web.routes.{name}").router)
+    table = {(m, info.path) for info in route_table(app.routes) for m in info.methods}
+    PATHS.update(path for _, path in table)
+    courses: list[str] = []
+    if ("GET", "/courses") in table:
+        page = httpx.get(base + "/courses")
+        courses = sorted(set(COURSE_LINK.findall(page.text)))
+    return Site(
+        base=base,
+        courses=courses,
+        enrol=("POST", "/courses/{slug}/enrol") in table,
+        projects=("POST", "/projects/new") in table,
+        datasets=[d.name for d in DATASETS],
+    )
+
+
+def count_rows(url: str, run: str) -> dict[str, list[str]]:
+    """What the database holds of this run, by kind (one entry per row)."""
+    engine = create_engine(url)
+    out: dict[str, list[str]] = {}
+    with engine.connect() as c:
+        out["registration"] = list(
+            c.execute(
+                text("SELECT email FROM users WHERE email LIKE :p"), {"p": f"load-{run}-%"}
+            ).scalars()
+        )
+        out["profile"] = [
+            s.removeprefix("id ")
+            for s in c.execute(
+                text(
+                    "SELECT research_interests FROM users WHERE email LIKE :p "
+                    "AND research_interests LIKE 'id %'"
+                ),
+                {"p": f"load-{run}-%"},
+            ).scalars()
+        ]
+        tables = set(c.dialect.get_table_names(c))
+        if "enrolments" in tables:
+            out["enrolment"] = [
+                f"{email}|{slug}"
+                for email, slug in c.execute(
+                    text(
+                        "SELECT u.email, c.slug FROM enrolments e JOIN users u ON u.id = e.user_id "
+                        "JOIN courses c ON c.id = e.course_id WHERE u.email LIKE :p"
+                    ),
+                    {"p": f"load-{run}-%"},
+                )
+            ]
+        if "projects" in tables:
+            out["application"] = list(
+                c.execute(
+                    text("SELECT title FROM projects WHERE title LIKE :p"),
+                    {"p": f"Load study {run}-%"},
+                ).scalars()
+            )
+    engine.dispose()
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] * 1000
+
+
+async def drive(site: Site, users: int, seconds: float, run: str) -> tuple[Tally, float]:
+    tally = Tally()
+    start = time.monotonic()
+    deadline = start + seconds
+    crowd = [User(site, tally, n, run) for n in range(users)]
+    await asyncio.gather(*(u.run_until(deadline) for u in crowd))
+    return tally, time.monotonic() - start
+
+
+@dataclass
+class Result:
+    backend: str
+    users: int
+    seconds: float
+    tally: Tally
+    rows: dict[str, list[str]]
+
+    @property
+    def all_latencies(self) -> list[float]:
+        return [x for v in self.tally.latencies.values() for x in v]
+
+    def integrity(self) -> dict[str, str]:
+        verdicts = {}
+        for kind, accepted in self.tally.accepted.items():
+            stored = self.rows.get(kind)
+            if stored is None:
+                verdicts[kind] = "not counted"
+                continue
+            lost = Counter(accepted) - Counter(stored)
+            extra = Counter(stored) - Counter(accepted)
+            twice = [k for k, n in Counter(stored).items() if n > 1]
+            verdicts[kind] = (
+                f"{len(accepted)} accepted = {len(stored)} stored"
+                if not lost and not extra and not twice
+                else f"MISMATCH: {len(accepted)} accepted, {len(stored)} stored, "
+                f"{sum(lost.values())} lost, {sum(extra.values())} extra, {len(twice)} twice"
+            )
+        return verdicts
+
+    def markdown(self) -> str:
+        lat = self.all_latencies
+        lines = [
+            f"**{self.backend}** — {self.users} users, {self.seconds:.0f} s: "
+            f"{self.tally.requests:,} requests, "
+            f"{self.tally.requests / self.seconds:.1f} requests/s, "
+            f"latency p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, "
+            f"p99 {pct(lat, 99):.0f} ms; errors: {sum(self.tally.errors.values())}",
+            "",
+            "| request | count | p50 ms | p95 ms | p99 ms | errors |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for kind in sorted(self.tally.latencies, key=lambda k: (not k.startswith("POST"), k)):
+            values = self.tally.latencies[kind]
+            lines.append(
+                f"| {kind} | {len(values):,} | {pct(values, 50):.0f} | {pct(values, 95):.0f} | "
+                f"{pct(values, 99):.0f} | {self.tally.errors.get(kind, 0)} |"
+            )
+        lines += ["", "Writes, accepted by the server vs rows in the database afterwards:", ""]
+        lines += [f"- {kind}: {verdict}" for kind, verdict in self.integrity().items()]
+        if self.tally.error_samples:
+            lines += ["", "First errors:", ""] + [f"- `{e}`" for e in self.tally.error_samples]
+        return "\n".join(lines)
+
+
+def run_one(backend: str, users: int, seconds: float) -> Result | None:
+    from fivesafes.web.seed import seed_demo
+
+    folder = Path(tempfile.mkdtemp(prefix=f"fivesafes-load-{backend}-"))
+    maker = sqlite_database if backend == "sqlite" else postgres_database
+    try:
+        with maker(folder) as url:
+            print(f"[{backend}] seeding the demo site ...", flush=True)
+            seed_demo(url)
+            with server(url, folder) as base:
+                site = discover(base)
+                print(
+                    f"[{backend}] {users} users for {seconds:.0f} s on {base} "
+                    f"(courses: {len(site.courses)}, enrol: {site.enrol}, "
+                    f"project applications: {site.projects}) ...",
+                    flush=True,
+                )
+                run = uuid.uuid4().hex[:8]
+                tally, elapsed = asyncio.run(drive(site, users, seconds, run))
+            rows = count_rows(url, run)
+            return Result(backend, users, elapsed, tally, rows)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or ""
+        print(f"[{backend}] skipped: {exc} {detail}".strip(), flush=True)
+        return None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    results = [r for b in backends if (r := run_one(b, args.users, args.seconds)) is not None]
+    print(f"\nMachine: {machine()}\n")
+    for result in results:
+        print(result.markdown(), end="\n\n")
+    bad = [r for r in results if any("MISMATCH" in v for v in r.integrity().values())]
+    if bad:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
