@@ -345,6 +345,10 @@ app.add_typer(analyse_app, name="analyse")
 from fivesafes.cli.collections import collections_app  # noqa: E402
 
 app.add_typer(collections_app, name="collections")
+from fivesafes.cli.workspace import curate_app, profile_app  # noqa: E402
+
+app.add_typer(curate_app, name="curate")
+app.add_typer(profile_app, name="profile")
 
 
 def main() -> None:
