@@ -59,7 +59,7 @@ elif stage == "link":
 elif stage in ("splink", "pairs"):
     import duckdb
     from fivesafes.data.link import run, settings as model
-    from fivesafes.data.link.engine import SEED, U_MAX_PAIRS
+    from fivesafes.data.link.engine import EM_MAX_PAIRS, EM_PROBE_RECORDS, SEED, U_MAX_PAIRS
     from fivesafes.data.store import open_store
     from splink import DuckDBAPI, Linker
     with open_store(store, read_only=True) as scon:
@@ -89,9 +89,10 @@ elif stage in ("splink", "pairs"):
             model.deterministic_rules(), recall=model.DETERMINISTIC_RECALL
         )
         linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
+        probe = min(1.0, EM_PROBE_RECORDS / out["records"])
         for rule in model.training_blocking_rules():
             linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, record_sample_proportion=1.0
+                rule, max_pairs=EM_MAX_PAIRS, record_sample_proportion=probe
             )
         predictions = linker.inference.predict()
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(

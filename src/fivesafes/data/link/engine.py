@@ -281,19 +281,17 @@ def run_splink(
         predictions = linker.inference.predict()
         t = predictions.physical_name
         w_threshold = math.log2(threshold / (1 - threshold))
-        stats = linker.misc.query_sql(
-            f"SELECT count(*) AS scored, "
+        # One pass over the scored pairs: the match-weight histogram, with the
+        # sums the model's own precision and recall estimates need, per bin.
+        histogram = linker.misc.query_sql(
+            f"SELECT floor(match_weight) AS bin, count(*) AS pairs, "
             f"sum(CASE WHEN match_probability >= {threshold} THEN 1 ELSE 0 END) AS matched, "
             f"sum(match_probability) AS expected_all, "
             f"sum(CASE WHEN match_probability >= {threshold} THEN match_probability ELSE 0 END)"
-            f" AS expected_matched FROM {t}",
-            output_type="pandas",
-        ).iloc[0]
-        histogram = linker.misc.query_sql(
-            f"SELECT floor(match_weight) AS bin, count(*) AS pairs FROM {t} "
-            "GROUP BY floor(match_weight) ORDER BY bin",
+            f" AS expected_matched FROM {t} GROUP BY floor(match_weight) ORDER BY bin",
             output_type="pandas",
         )
+        stats = histogram[["pairs", "matched", "expected_all", "expected_matched"]].sum()
         borderline = linker.misc.query_sql(
             f"SELECT unique_id_l, unique_id_r, match_weight, match_probability FROM {t} "
             f"WHERE match_weight BETWEEN {w_threshold - 6} AND {w_threshold + 6} "
@@ -312,7 +310,7 @@ def run_splink(
         model = linker.misc.save_model_to_json()
     finally:
         close()
-    scored = int(stats["scored"] or 0)
+    scored = int(stats["pairs"] or 0)
     matched = int(stats["matched"] or 0)
     expected_all = float(stats["expected_all"] or 0.0)
     expected_matched = float(stats["expected_matched"] or 0.0)
