@@ -93,8 +93,8 @@ def test_children_looked_after_at_31_march_by_hand(tmp_path: Path) -> None:
     }
     assert got == EXPECTED
     meta = json.loads(pub.paths["json"].read_text())["metadata"]
-    assert meta["coverage"] == "1 local authorities; 31 March 2023 to 2024"
-    assert meta["source"].endswith("1 local authorities")
+    assert meta["coverage"] == "1 local authority; 31 March 2023 to 2024"
+    assert meta["source"].endswith("1 local authority")
     # the words of the rule file's code list
     assert meta["labels"]["placement_type"]["U4"] == "Foster placement with other foster carer"
 

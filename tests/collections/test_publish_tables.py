@@ -115,7 +115,7 @@ def test_chart_alt_text_says_what_is_drawn_and_what_is_withheld(published) -> No
     alt = pub.metadata["chart_alt"]
     # one year: a bar per placement, every authority together, the totals are published
     assert alt == (
-        "Bar chart of the number of children by Placement, all Local authority together "
+        "Bar chart of the number of children by Placement, every Local authority added together "
         "in 2024: Foster care with relatives 35; Foster care 65."
     )
 

@@ -91,7 +91,7 @@ def table_chart(pub: Publication, path: Path) -> tuple[Path, str]:
     )
     fig.savefig(path, format="png")
     others = [spec.title_of(d) for d in spec.dims if d not in (x, series)]
-    together = f", all {', '.join(others)} together" if others else ""
+    together = f", every {' and '.join(others)} added together" if others else ""
     values = "; ".join(f"{n} {_fmt(v)}" for n, v in last)
     if len(xs) > 1:
         assert x is not None

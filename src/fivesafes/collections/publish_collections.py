@@ -30,9 +30,7 @@ from fivesafes.collections.publish import Publication, TableSpec, publish_table
 from fivesafes.errors import FivesafesError
 from fivesafes.outputs.policy import Policy
 
-ACCEPTED_SOURCE = (
-    "Accepted returns of the {title} collection (fivesafes collections), {n} local authorities"
-)
+ACCEPTED_SOURCE = "Accepted returns of the {title} collection (fivesafes collections), {n}"
 
 CLA_AT_31_MARCH = """
 SELECT c.collection_year + 1 AS year,
@@ -51,6 +49,10 @@ FROM cin_census AS c LEFT JOIN _providers AS p ON p.code = c.provider
 WHERE c.referral_date <= make_date(c.collection_year + 1, 3, 31)
   AND (c.closure_date IS NULL OR c.closure_date > make_date(c.collection_year + 1, 3, 31))
 """
+
+
+def _authorities(n: object) -> str:
+    return f"{n} local authority" if n == 1 else f"{n} local authorities"
 
 
 def code_labels(collection: str, column: str) -> dict[str, str]:
@@ -81,7 +83,7 @@ def cla_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
         unit="children",
         labels={"placement_type": dict(labels)},
         column_titles={
-            "year": "31 March",
+            "year": "Year (at 31 March)",
             "local_authority": "Local authority",
             "placement_type": "Placement type",
         },
@@ -104,7 +106,7 @@ def cin_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
         unit="children",
         labels={"primary_need": dict(labels)},
         column_titles={
-            "year": "31 March",
+            "year": "Year (at 31 March)",
             "local_authority": "Local authority",
             "primary_need": "Primary need",
         },
@@ -172,9 +174,9 @@ def _publish(
         except Exception:  # a rule file that cannot be read: codes are shown as codes
             labels = {}
         n = df.attrs.get("providers", "?")
-        text = source.format(title=titles[name], n=n)
+        text = source.format(title=titles[name], n=_authorities(n))
         years = sorted(df["year"].unique())
-        coverage = f"{df['local_authority'].nunique()} local authorities; 31 March " + (
+        coverage = f"{_authorities(df['local_authority'].nunique())}; 31 March " + (
             f"{years[0]} to {years[-1]}" if len(years) > 1 else f"{years[0]}"
         )
         spec = replace(make(text, labels), coverage=coverage)
@@ -254,5 +256,5 @@ def publish_world(
     release_date: date | None = None,
 ) -> list[Publication]:
     """Publish the standard tables from a synthetic world's provider files."""
-    source = "Synthetic world provider files ({title}), {n} local authorities, as if accepted"
+    source = "Synthetic world provider files ({title}), {n}, as if accepted"
     return _publish(world_records(world), Path(out_dir), policy, release_date, source)
