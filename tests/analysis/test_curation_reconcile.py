@@ -100,6 +100,9 @@ def test_report_is_an_output_the_disclosure_rules_check() -> None:
     # every count here is below any threshold: nothing may leave as it is
     assert result.status != "pass"
     assert table.cells().persons
+    res = r.result()
+    assert set(res.check(load_policy("acro"))) == {"reconciliation_disagreement"}
+    assert res.table("reconciliation_disagreement")["disagree"].tolist() == [1, 0, 2]
 
 
 def test_bad_arguments() -> None:

@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fivesafes.analysis.result import AnalysisResult
 from fivesafes.errors import FivesafesError
-from fivesafes.outputs.objects import FrequencyTable, RegressionResult
+from fivesafes.outputs.objects import FrequencyTable, OutputObject, RegressionResult
 
 ALPHA = 0.05
 MAX_LEVELS = 50
@@ -168,22 +169,48 @@ class MissingnessResult:
             "summary": self.summary(),
         }
 
-    def outputs(self) -> dict[str, FrequencyTable | RegressionResult]:
-        """Missing/recorded counts by each categorical covariate, and the model."""
-        out: dict[str, FrequencyTable | RegressionResult] = {}
-        if self.frame is not None:
-            for t in self.tests:
-                if t.kind == "categorical":
-                    df = self.frame[["_status", t.covariate]].dropna()
-                    df = df.assign(**{t.covariate: df[t.covariate].astype(str)})
-                    out[f"missingness_{self.variable}_by_{t.covariate}"] = (
-                        FrequencyTable.from_microdata(df, [t.covariate, "_status"])
-                    )
-        if self.model_result is not None:
-            out[f"missingness_{self.variable}_model"] = RegressionResult.from_statsmodels(
-                self.model_result
+    def result(self) -> AnalysisResult:
+        """As the common result: per covariate the share missing (categorical, with
+        the counts behind it for the disclosure rules) or the two means (numeric,
+        reviewed by eye), and the model's odds ratios (with its coefficients)."""
+        res = AnalysisResult(method="missingness", summary=self.to_dict())
+        for t in self.tests:
+            name = f"missingness_{self.variable}_by_{t.covariate}"
+            if t.kind == "categorical" and t.levels is not None and self.frame is not None:
+                df = self.frame[["_status", t.covariate]].dropna()
+                df = df.assign(**{t.covariate: df[t.covariate].astype(str)})
+                res.add_table(
+                    name,
+                    t.levels,
+                    f"Share of rows with {self.variable} missing, by {t.covariate} "
+                    f"({t.test}, p = {t.p_value:.3g}).",
+                    FrequencyTable.from_microdata(df, [t.covariate, "_status"]),
+                )
+            else:
+                res.add_table(
+                    name,
+                    pd.DataFrame(
+                        {
+                            "where": ["missing", "recorded"],
+                            f"mean_{t.covariate}": [t.mean_missing, t.mean_present],
+                        }
+                    ),
+                    f"Mean of {t.covariate} where {self.variable} is missing and where it "
+                    f"is recorded ({t.test}, p = {t.p_value:.3g}).",
+                )
+        if self.model is not None and self.model_result is not None:
+            res.add_table(
+                f"missingness_{self.variable}_model",
+                self.model,
+                f"Logistic model of {self.variable} being missing: odds ratios, 95% CIs.",
+                RegressionResult.from_statsmodels(self.model_result),
             )
-        return out
+        res.notes += self.notes
+        return res
+
+    def outputs(self) -> dict[str, OutputObject]:
+        """The output objects the disclosure rules check, by name."""
+        return self.result().outputs()
 
 
 def _p(p: float) -> str:

@@ -28,9 +28,10 @@ import duckdb
 import pandas as pd
 
 from fivesafes.analysis.curation.steps import quote, table_names
+from fivesafes.analysis.result import AnalysisResult
 from fivesafes.datasets import BY_NAME, Column
 from fivesafes.errors import FivesafesError
-from fivesafes.outputs.objects import FrequencyTable
+from fivesafes.outputs.objects import FrequencyTable, OutputObject
 
 #: The date or year each dataset's records are about, for coverage over time.
 TIME_COLUMNS = {
@@ -108,24 +109,44 @@ class WorkspaceProfile:
     def to_dict(self) -> dict[str, Any]:
         return {"datasets": [d.to_dict() for d in self.datasets]}
 
-    def outputs(self) -> dict[str, FrequencyTable]:
-        """Record counts per dataset and year, and per dataset and area, as tables
-        the disclosure rules check (they count records, not people)."""
-        out: dict[str, FrequencyTable] = {}
+    def result(self) -> AnalysisResult:
+        """As the common result: the variables table (ranges show extremes, so it has
+        no output object: a checker reviews it by eye), and per dataset the record
+        counts per period and per area with the tables the disclosure rules check
+        (they count records, not people)."""
+        res = AnalysisResult(
+            method="profile",
+            summary={"datasets": {d.dataset: {"rows": d.rows} for d in self.datasets}},
+        )
+        res.add_table(
+            "profile_variables",
+            self.variables(),
+            "Per dataset and variable: completeness, distinct values, range, invalid values.",
+        )
         for d in self.datasets:
             if d.time_column is not None and len(d.by_time):
                 t = d.by_time[["period", "rows"]].assign(period=lambda x: x["period"].astype(str))
                 t = pd.concat([t, pd.DataFrame({"period": ["Total"], "rows": [d.rows]})])
-                out[f"{d.dataset}_rows_by_period"] = FrequencyTable.from_long(
-                    t, ["period"], "rows", kind="series"
+                res.add_table(
+                    f"{d.dataset}_rows_by_period",
+                    d.by_time,
+                    f"{d.dataset}: records and completeness (%) per {d.time_column}.",
+                    FrequencyTable.from_long(t, ["period"], "rows", kind="series"),
                 )
             if d.area_column is not None and len(d.by_area):
                 a = d.by_area[["area", "rows"]].assign(area=lambda x: x["area"].astype(str))
                 a = pd.concat([a, pd.DataFrame({"area": ["Total"], "rows": [d.rows]})])
-                out[f"{d.dataset}_rows_by_area"] = FrequencyTable.from_long(
-                    a, ["area"], "rows", kind="area table"
+                res.add_table(
+                    f"{d.dataset}_rows_by_area",
+                    d.by_area,
+                    f"{d.dataset}: records and completeness (%) per {d.area_column}.",
+                    FrequencyTable.from_long(a, ["area"], "rows", kind="area table"),
                 )
-        return out
+        return res
+
+    def outputs(self) -> dict[str, OutputObject]:
+        """The output objects the disclosure rules check, by name."""
+        return self.result().outputs()
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:

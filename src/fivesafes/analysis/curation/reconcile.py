@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from fivesafes.analysis.result import AnalysisResult
 from fivesafes.errors import FivesafesError
 from fivesafes.outputs.objects import FrequencyTable
 
@@ -62,9 +63,24 @@ class Reconciliation:
                 )
         return lines
 
+    def result(self) -> AnalysisResult:
+        """As the common result: the disagreement per pair of sources, with the
+        persons-per-pair table the disclosure rules check."""
+        res = AnalysisResult(method="reconciliation", summary=self.to_dict())
+        res.add_table(
+            "reconciliation_disagreement",
+            self.pairs,
+            "Per pair of sources: persons recorded in both, and how many disagree.",
+            self._table(),
+        )
+        return res
+
     def outputs(self) -> dict[str, FrequencyTable]:
         """The disagreement counts as a table the disclosure rules can check
         (persons per pair of sources, agreeing or not)."""
+        return {"reconciliation_disagreement": self._table()}
+
+    def _table(self) -> FrequencyTable:
         rows = []
         for r in self.pairs.itertuples(index=False):
             pair = f"{r.source_a} / {r.source_b}"
@@ -73,13 +89,12 @@ class Reconciliation:
                 {"pair": pair, "sources": "disagree", "n": r.disagree},
                 {"pair": pair, "sources": "Total", "n": r.both},
             ]
-        table = FrequencyTable.from_long(
+        return FrequencyTable.from_long(
             pd.DataFrame(rows, columns=["pair", "sources", "n"]),
             ["pair", "sources"],
             "n",
             persons=True,
         )
-        return {"reconciliation_disagreement": table}
 
     def to_dict(self) -> dict[str, Any]:
         return {
