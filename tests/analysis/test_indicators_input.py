@@ -166,3 +166,27 @@ def test_properties_on_random_series(series: list[int | None], window: int) -> N
         assert min(known) <= row["average"] <= max(known)
         assert abs(row["average"] - sum(known) / len(known)) <= 0.5
         assert row["periods_averaged"] == len(known)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.decimals(min_value=-10_000, max_value=10_000, places=3, allow_nan=False),
+    st.integers(min_value=0, max_value=2),
+)
+def test_rounding_agrees_with_decimal_round_half_up(value, places: int) -> None:
+    """Outside reference: Python's decimal module, ROUND_HALF_UP ("round away from
+    zero if the discarded digit is 5 or more"; decimal — Decimal fixed point and
+    floating point arithmetic, Python 3.11 documentation)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    expected = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    assert round_half_away(Fraction(value), places) == Fraction(expected)
+
+
+def test_a_dataframe_with_numbers_and_nones() -> None:
+    df = pd.DataFrame(
+        {"area": ["A", "A"], "indicator": ["x", "x"], "period": ["2024Q1", "2024Q2"]}
+        | {"value": [40, None]}
+    )
+    row = calculate(df).summary.iloc[0]
+    assert (row["latest_value"], row["previous_value"]) == (None, 40)

@@ -494,7 +494,7 @@ def calculate(
     elif not data.empty and isinstance(data["period"].iloc[0], Period):
         df = data
     else:
-        df = validate(data.astype(str).replace({"nan": ""}), file)
+        df = validate(data.astype(object).where(data.notna(), "").astype(str), file)
     full = complete(df)
     notes: list[str] = []
     if policy is not None:
