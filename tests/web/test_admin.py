@@ -202,3 +202,50 @@ def test_a_new_staff_account_gets_its_password_through_a_one_time_link(
     )
     kim.login("kim@tre.example", "kims own secret")
     assert "Kim Checker" in kim.get("/profile").text
+
+
+def test_a_user_made_on_the_command_line_gets_an_email_and_a_password_link(
+    client: WebClient, app: FastAPI
+) -> None:
+    from fivesafes.settings import add_user
+
+    with app.state.db.session(write=True) as s:
+        add_user(s, "cli-carol", "output_checker", actor="administrator")
+    client.login_as("administrator")
+    carol = user_id(app, "cli-carol")
+    page = f"/admin/users/{carol}"
+    assert "made on the command line; cannot log in" in client.get(page).text
+    bad = client.post_form(
+        f"{page}/details",
+        {
+            "display_name": "Carol",
+            "email": client.users["researcher"]["email"],
+            "organisation": "TRE",
+        },
+        token_from=page,
+    )
+    assert bad.status_code == 422 and "Another account uses this e-mail address" in bad.text
+    assert 'value="Carol"' in bad.text
+    ok = client.post_form(
+        f"{page}/details",
+        {"display_name": "Carol Checker", "email": "Carol@TRE.example", "organisation": "TRE"},
+        token_from=page,
+    )
+    assert ok.status_code == 303
+    link = re.search(
+        r'<code id="reset-link">http://testserver([^<]+)</code>',
+        client.post_form(f"{page}/reset", token_from=page).text,
+    )
+    assert link is not None
+    browser = client.fresh()
+    browser.post_form(
+        link.group(1), {"password": "blue harbour 77", "password_confirm": "blue harbour 77"}
+    )
+    browser.login("carol@tre.example", "blue harbour 77")
+    assert "Output checker" in browser.get("/profile").text
+    with app.state.db.session() as s:
+        entry = audit.entries(s, action="user.details")[-1]
+        assert (entry.actor, audit.details_of(entry)) == (
+            "administrator",
+            {"changed": ["display_name", "email", "organisation"]},
+        )

@@ -127,6 +127,11 @@ def _user_page(
         "sessions": sessions or 0,
         "history": history,
         "reset_link": None,
+        "details": {
+            "display_name": user.display_name,
+            "email": user.email or "",
+            "organisation": user.organisation,
+        },
     }
     return render(request, "admin/user.html", status_code=status_code, **(context | extra))
 
@@ -229,6 +234,31 @@ def change_roles(
         + (f"; revoked {', '.join(sorted(revoked))}" if revoked else "")
         + ".",
     )
+    db.commit()
+    return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
+
+
+@router.post("/users/{user_id}/details", response_class=HTMLResponse)
+def change_details(request: Request, user_id: int, form: Posted, admin: Admin, db: DB) -> Response:
+    """Correct a user's name, e-mail or organisation (e.g. give a user made on the
+    command line an e-mail, so that a reset link lets them log in)."""
+    user = _user_or_404(db, user_id)
+    values = {k: form.get(k, "") for k in ("display_name", "email", "organisation")}
+    values["email"] = values["email"].lower()
+    errors = check_profile(form)
+    errors.pop("research_interests", None)
+    if problem := check_email(values["email"]):
+        errors["email"] = problem
+    elif values["email"] != (user.email or "") and find_by_email(db, values["email"]):
+        errors["email"] = "Another account uses this e-mail address"
+    if errors:
+        return _user_page(request, db, user, 422, errors=errors, details=values)
+    changed = sorted(k for k, v in values.items() if (getattr(user, k) or "") != v)
+    for key in changed:
+        setattr(user, key, values[key])
+    if changed:
+        audit.record(db, admin.name, "user.details", f"user:{user.name}", {"changed": changed})
+    flash(request, db, f"Details of {user.label} saved." if changed else "Nothing was changed.")
     db.commit()
     return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
 
