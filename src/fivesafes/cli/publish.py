@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fivesafes.cli.output import console, emit_json
+from fivesafes.cli.output import console, emit_json, progress_bar
 from fivesafes.errors import FivesafesError
 
 publish_app = typer.Typer(
@@ -102,9 +102,14 @@ def publish_collections(
 
     out = out or published_dir()
     rules = effective_policy(policy)
-    pubs = publish_accepted(
-        accepted_path(directory), out, policy=rules, release_date=_release(release_date)
-    )
+    with progress_bar(not json_, "publish") as update:
+        pubs = publish_accepted(
+            accepted_path(directory),
+            out,
+            policy=rules,
+            release_date=_release(release_date),
+            progress=update,
+        )
     index = write_index(out, pubs)
     _report(
         "collections",

@@ -18,7 +18,7 @@ world's provider files as if every return had been accepted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -30,6 +30,7 @@ from fivesafes.collections.publish import Publication, TableSpec, publish_table
 from fivesafes.errors import FivesafesError
 from fivesafes.outputs.policy import Policy
 
+Progress = Callable[[str, float], None]
 ACCEPTED_SOURCE = "Accepted returns of the {title} collection (fivesafes collections), {n}"
 
 CLA_AT_31_MARCH = """
@@ -158,6 +159,7 @@ def _publish(
     policy: Policy | None,
     release_date: date | None,
     source: str,
+    progress: Progress | None = None,
 ) -> list[Publication]:
     pubs = []
     makers = {
@@ -165,7 +167,9 @@ def _publish(
         "cin_census": (cin_spec, "primary_need"),
     }
     titles = {"cla_episodes": "children looked after", "cin_census": "children in need"}
-    for name, df in records.items():
+    for k, (name, df) in enumerate(records.items()):
+        if progress is not None:
+            progress(titles[name], k / len(records))
         if df.empty:
             continue
         make, column = makers[name]
@@ -181,6 +185,8 @@ def _publish(
         )
         spec = replace(make(text, labels), coverage=coverage)
         pubs.append(publish_table(df, spec, out_dir, policy=policy, release_date=release_date))
+    if progress is not None:
+        progress("done", 1.0)
     return pubs
 
 
@@ -189,10 +195,17 @@ def publish_accepted(
     out_dir: str | Path,
     policy: Policy | None = None,
     release_date: date | None = None,
+    progress: Progress | None = None,
 ) -> list[Publication]:
-    """Publish the standard tables of the accepted collections into ``out_dir``."""
+    """Publish the standard tables of the accepted collections into ``out_dir``
+    (``progress(stage, fraction done)`` is told which table is being checked)."""
     return _publish(
-        accepted_records(accepted), Path(out_dir), policy, release_date, ACCEPTED_SOURCE
+        accepted_records(accepted),
+        Path(out_dir),
+        policy,
+        release_date,
+        ACCEPTED_SOURCE,
+        progress,
     )
 
 
