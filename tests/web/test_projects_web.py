@@ -191,7 +191,7 @@ def test_a_lead_manages_members_and_a_new_member_waits_for_their_learning_plan(
     page = newbie.get(f"/projects/{APPROVED}/workspace")
     assert page.status_code == 403
     assert "Complete your learning plan first" in page.text
-    assert 'href="/learning"' in page.text
+    assert f'href="/learning/plan?project={APPROVED}"' in page.text
     assert outstanding[0].title in page.text
     request = newbie.post_form(
         f"/projects/{APPROVED}/airlock",

@@ -93,7 +93,7 @@ def _plan_refused(request: Request, project: Project, user: User, db: Session, a
         status_code=403,
         project=project,
         courses=courses,
-        plan_url=LEARNING_PLAN_URL,
+        plan_url=LEARNING_PLAN_URL.format(project_id=project.id),
         action=action,
     )
 

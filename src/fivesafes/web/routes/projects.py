@@ -39,8 +39,8 @@ STATE_LABELS = {
     "approved": "Approved",
     "rejected": "Rejected",
 }
-#: Where the learning platform shows a person their plan.
-LEARNING_PLAN_URL = "/learning"
+#: Where the learning platform shows a member their plan for a project.
+LEARNING_PLAN_URL = "/learning/plan?project={project_id}"
 
 
 @dataclass
@@ -358,7 +358,7 @@ def workspace(request: Request, access: Member, db: DB) -> HTMLResponse:
             status_code=403,
             project=project,
             courses=outstanding,
-            plan_url=LEARNING_PLAN_URL,
+            plan_url=LEARNING_PLAN_URL.format(project_id=project.id),
             action="use the workspace",
         )
     return render(
