@@ -101,7 +101,16 @@ def test_synthetic_indicators_are_reproducible_and_realistic() -> None:
 runner = CliRunner()
 
 
-def test_publish_cli_indicators_and_table(tmp_path: Path) -> None:
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI's state folder (the audit log's database), never the real home."""
+    monkeypatch.setenv("FIVESAFES_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("FIVESAFES_DATABASE_URL", raising=False)
+    monkeypatch.setenv("FIVESAFES_POLICY", "acro")
+    return tmp_path / "state"
+
+
+def test_publish_cli_indicators_and_table(tmp_path: Path, state: Path) -> None:
     table = tmp_path / "cjs.csv"
     long_table(ROWS).to_csv(table, index=False)
     res = runner.invoke(
@@ -111,6 +120,7 @@ def test_publish_cli_indicators_and_table(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["command"] == "publish indicators"
+    assert doc["audit_entry"] == 1
     assert doc["indicators"]["periods_suppressed"] == 1
     assert all(Path(p).is_file() for p in doc["paths"])
     records = tmp_path / "records.csv"
@@ -133,6 +143,8 @@ def test_publish_cli_indicators_and_table(tmp_path: Path) -> None:
             str(tmp_path / "site"),
             "--release-date",
             "2026-01-15",
+            "--as",
+            "ana",
             "--json",
         ],
     )
@@ -143,9 +155,21 @@ def test_publish_cli_indicators_and_table(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "site" / "test-counts.json").read_text())["data"]
     b_x = next(d for d in data if d["la"] == "B" and d["kind"] == "x")
     assert b_x["value"] is None  # 3 children
+    # both publications are in the audit log, with the hash of every file
+    from fivesafes import audit
+    from fivesafes.settings import session_factory
+
+    with session_factory(f"sqlite:///{state / 'fivesafes.db'}")() as session:
+        assert audit.verify(session).ok
+        got = [(e.actor, e.action, e.subject) for e in audit.entries(session)]
+        assert [a for _, a, _ in got] == ["publication.publish"] * 2
+        assert got[1] == ("ana", "publication.publish", "publication:table:test-counts")
+        files = audit.details_of(audit.entries(session)[1])["files"]
+    csv_file = str(tmp_path / "site" / "test-counts.csv")
+    assert len(files[csv_file]) == 64
 
 
-def test_publish_cli_bad_release_date(tmp_path: Path) -> None:
+def test_publish_cli_bad_release_date(tmp_path: Path, state: Path) -> None:
     table = tmp_path / "cjs.csv"
     long_table(ROWS).to_csv(table, index=False)
     res = runner.invoke(

@@ -39,6 +39,15 @@ ReleaseOption = Annotated[
     str | None,
     typer.Option("--release-date", help="Release date to print, YYYY-MM-DD (default: today)."),
 ]
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as", help="Who publishes, for the audit log (default: the operating system user)."
+    ),
+]
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="State database URL (default: the settings default).")
+]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one machine-readable JSON summary instead.")
 ]
@@ -51,6 +60,18 @@ def _release(text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise FivesafesError(f"--release-date {text!r} is not a date like 2026-01-15") from exc
+
+
+def _audit(
+    actor: str | None, kind: str, summary: dict[str, Any], policy: Any, db: str | None
+) -> None:
+    """Record the publication in the audit log; its entry number goes in the summary."""
+    import getpass
+
+    from fivesafes.collections.publish import record_publication
+
+    who = actor or getpass.getuser()
+    summary["audit_entry"] = record_publication(who, kind, summary["paths"], policy, db_url=db)
 
 
 def _report(command: str, out: Path, summary: dict[str, Any], json_: bool) -> None:
@@ -72,6 +93,7 @@ def _report(command: str, out: Path, summary: dict[str, Any], json_: bool) -> No
         )
     if "index" in summary:
         console.print(f"Index: [bold]{summary['index']}[/]")
+    console.print(f"Recorded in the audit log (entry {summary['audit_entry']}).")
 
 
 @publish_app.command(
@@ -91,6 +113,8 @@ def publish_collections(
     ] = None,
     policy: PolicyOption = None,
     release_date: ReleaseOption = None,
+    actor: AsOption = None,
+    db: DbOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Publish the standard tables of the accepted collections (children looked after
@@ -111,17 +135,14 @@ def publish_collections(
             progress=update,
         )
     index = write_index(out, pubs)
-    _report(
-        "collections",
-        out,
-        {
-            "policy": rules.label,
-            "index": str(index),
-            "tables": [p.to_dict() for p in pubs],
-            "paths": [str(index)] + [str(x) for p in pubs for x in p.paths.values()],
-        },
-        json_,
-    )
+    summary = {
+        "policy": rules.label,
+        "index": str(index),
+        "tables": [p.to_dict() for p in pubs],
+        "paths": [str(index)] + [str(x) for p in pubs for x in p.paths.values()],
+    }
+    _audit(actor, "collections", summary, rules, db)
+    _report("collections", out, summary, json_)
 
 
 @publish_app.command(
@@ -147,6 +168,8 @@ def publish_indicators_command(
     ] = None,
     policy: PolicyOption = None,
     release_date: ReleaseOption = None,
+    actor: AsOption = None,
+    db: DbOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Publish an indicator dashboard: a table and a chart per indicator, CSV exports."""
@@ -165,15 +188,9 @@ def publish_indicators_command(
         title=title or TITLE,
         source=source or SOURCE,
     )
-    _report(
-        "indicators",
-        out,
-        {
-            "indicators": dash.to_dict(),
-            "paths": [str(p) for p in dash.paths.values()],
-        },
-        json_,
-    )
+    summary = {"indicators": dash.to_dict(), "paths": [str(p) for p in dash.paths.values()]}
+    _audit(actor, "indicators", summary, rules, db)
+    _report("indicators", out, summary, json_)
 
 
 def _columns(text: str | None) -> tuple[str, ...]:
@@ -205,6 +222,8 @@ def publish_table_command(
     slug: Annotated[str | None, typer.Option("--slug", help="File name stem.")] = None,
     policy: PolicyOption = None,
     release_date: ReleaseOption = None,
+    actor: AsOption = None,
+    db: DbOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Publish one table of counts from a CSV of records made anywhere."""
@@ -234,13 +253,10 @@ def publish_table_command(
         chart=(b[0] if b else None, d[-1]),
     )
     pub = publish_table(df, spec, out, policy=rules, release_date=_release(release_date))
-    _report(
-        "table",
-        out,
-        {
-            "policy": rules.label,
-            "tables": [pub.to_dict()],
-            "paths": [str(p) for p in pub.paths.values()],
-        },
-        json_,
-    )
+    summary = {
+        "policy": rules.label,
+        "tables": [pub.to_dict()],
+        "paths": [str(p) for p in pub.paths.values()],
+    }
+    _audit(actor, f"table:{spec.slug}", summary, rules, db)
+    _report("table", out, summary, json_)

@@ -261,6 +261,40 @@ def publish_table(
     return pub
 
 
+def record_publication(
+    actor: str,
+    kind: str,
+    paths: Sequence[str | Path],
+    policy: Policy,
+    db_url: str | None = None,
+) -> int:
+    """Write the publication into the tamper-evident audit log (the state
+    database, ``db_url`` or the settings default): action ``publication.publish``,
+    the policy and the SHA-256 of every file published. Returns the entry's number."""
+    import hashlib
+
+    from fivesafes import audit
+    from fivesafes.settings import migrate, session_factory
+
+    files = {
+        str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest()
+        for p in sorted(map(str, paths))
+        if Path(p).is_file()
+    }
+    migrate(db_url)
+    with session_factory(db_url)() as session:
+        entry = audit.record(
+            session,
+            actor,
+            "publication.publish",
+            f"publication:{kind}",
+            {"policy": policy.label, "files": files},
+        )
+        seq = int(entry.seq)
+        session.commit()
+    return seq
+
+
 def write_index(
     out_dir: str | Path,
     publications: Sequence[Publication],
