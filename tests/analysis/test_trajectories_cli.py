@@ -175,3 +175,10 @@ def test_too_few_times_for_the_degree() -> None:
     )
     with pytest.raises(FivesafesError, match=r"2 distinct time\(s\) .* degree 2"):
         fit_trajectories(long, "p", "t", "y", groups=[1, 2], degree=2)
+
+
+def test_time_must_be_waves() -> None:
+    rng = np.random.default_rng(1)
+    long = pd.DataFrame({"p": np.arange(500) // 2, "t": rng.random(500) * 1000, "y": 1.0})
+    with pytest.raises(FivesafesError, match="500 distinct values"):
+        fit_trajectories(long, "p", "t", "y", groups=[1, 2])

@@ -41,6 +41,8 @@ Progress = Callable[[str, float], None]
 BIC_CONVENTION = "-2 logL + p ln(N), N = persons; smallest is best"
 #: Fewest persons per group of the largest model asked for.
 MIN_PERSONS_PER_GROUP = 10
+#: Most distinct times (waves): the data are held as persons × times.
+MAX_TIMES = 200
 
 
 @dataclass
@@ -313,6 +315,12 @@ def fit_trajectories(
     if not isinstance(degree, int) and (len(ks) != 1 or len(degree) != ks[0]):
         raise FivesafesError("one degree per group needs a single number of groups, and as many")
     ids, panel, n_obs = wide_panel(long, id, time, value)
+    if len(panel.times) > MAX_TIMES:
+        raise FivesafesError(
+            f"the time column {time!r} has {len(panel.times):,} distinct values; trajectory "
+            f"models need waves shared by everyone (at most {MAX_TIMES}): round it to waves, "
+            "e.g. years"
+        )
     top = degree if isinstance(degree, int) else max(degree)
     if len(panel.times) < top + 1:
         raise FivesafesError(
