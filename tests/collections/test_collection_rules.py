@@ -114,7 +114,8 @@ def test_a_good_return_passes_every_rule(spec_file: Path) -> None:
 
 # (rule, the row changed from GOOD, the issue expected: field, value, message)
 FIELD_AND_CROSS_FIELD = [
-    ("R1", {"pupil_id": " "}, ("pupil_id", " ", "The pupil ID is missing.")),
+    # Text that is only spaces is blank, and reported as blank.
+    ("R1", {"pupil_id": " "}, ("pupil_id", None, "The pupil ID is missing.")),
     ("R2", {"sessions": "3.5"}, ("sessions", "3.5", "Sessions '3.5' is not a whole number.")),
     ("R3", {"sex": "X"}, ("sex", "X", "Sex 'X' is not one of M, F.")),
     ("R4", {"pupil_id": "Q12"}, ("pupil_id", "Q12", "Pupil ID 'Q12' is not P and three digits.")),

@@ -140,22 +140,47 @@ def typed_sql(col: SpecColumn) -> str:
             f"THEN TRY_CAST(trim({r}) AS DOUBLE) END"
         )
     if col.type == "date":
+        # YYYY-MM-DD only (the cast alone would also take 2021/06/01 or 2021-6-1).
         return (
-            f"CASE WHEN regexp_full_match({r}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
-            f"THEN TRY_CAST({r} AS DATE) END"
+            f"CASE WHEN length({r}) = 10 AND substr({r}, 5, 1) = '-' AND substr({r}, 8, 1) = '-' "
+            f"AND substr({r}, 1, 1) BETWEEN '0' AND '9' THEN TRY_CAST({r} AS DATE) END"
         )
     if col.type == "flag":
         return f"CASE {r} WHEN '1' THEN TRUE WHEN '0' THEN FALSE END"
     raise AssertionError(col.type)
 
 
+SQL_TYPE = {
+    "string": "VARCHAR",
+    "code": "VARCHAR",
+    "integer": "BIGINT",
+    "number": "DOUBLE",
+    "date": "DATE",
+    "flag": "BOOLEAN",
+}
+
+
 def prepare(con: duckdb.DuckDBPyConnection, relation: str, spec: CollectionSpec) -> None:
-    """Copy the return into the typed table the rules run on."""
-    cols = ", ".join(f"{q(c.name)} AS {raw(c.name)}" for c in spec.columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __text AS SELECT __row, {cols} FROM {relation}")
-    typed = ", ".join(f"{typed_sql(c)} AS {q(c.name)}" for c in spec.columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {TYPED} AS SELECT *, {typed} FROM __text")
-    con.execute("DROP TABLE __text")
+    """Copy the return, typed, into the table the rules run on (one pass). A text
+    column is stored once (blank as NULL), its ``__raw_`` name a virtual column."""
+    defs, names, values = ["__row BIGINT"], ["__row"], ["__row"]
+    for c in spec.columns:
+        typed = typed_sql(c).replace(raw(c.name), q(c.name))
+        if c.type in ("string", "code"):
+            defs.append(f"{q(c.name)} VARCHAR")
+            defs.append(f"{raw(c.name)} VARCHAR AS ({q(c.name)}) VIRTUAL")
+            names.append(q(c.name))
+            values.append(typed)
+        else:
+            defs.append(f"{raw(c.name)} VARCHAR")
+            defs.append(f"{q(c.name)} {SQL_TYPE[c.type]}")
+            names += [raw(c.name), q(c.name)]
+            values += [q(c.name), typed]
+    con.execute(f"DROP TABLE IF EXISTS {TYPED}")
+    con.execute(f"CREATE TEMP TABLE {TYPED} ({', '.join(defs)})")
+    con.execute(
+        f"INSERT INTO {TYPED} ({', '.join(names)}) SELECT {', '.join(values)} FROM {relation}"
+    )
 
 
 def _blank(name: str) -> str:
@@ -247,6 +272,9 @@ def rule_queries(rule: Rule, no: int, ctx: Context) -> list[str]:
 
     f = q(str(p["field"])) if "field" in p else ""
     if rule.check == "required":
+        col = ctx.spec.column(str(p["field"]))
+        if col.type in ("string", "code"):  # the typed value is NULL exactly when blank
+            return [select(f"{f} IS NULL")]
         return [select(_blank(str(p["field"])))]
     if rule.check == "type":
         return [select(f"NOT {_blank(str(p['field']))} AND {f} IS NULL")]
@@ -290,10 +318,14 @@ def rule_queries(rule: Rule, no: int, ctx: Context) -> list[str]:
         return [select(f"NOT coalesce(({cond}), TRUE)")]
     if rule.check == "unique":
         keys = [q(str(k)) for k in p["fields"]]
+        key_list = ", ".join(keys)
+        # Only the (rare) groups with more than one row go through the window.
         source = (
             f"(SELECT *, first_value(__row) OVER w AS __first_row, row_number() OVER w AS __rn "
-            f"FROM {TYPED} WHERE {' AND '.join(k + ' IS NOT NULL' for k in keys)} "
-            f"WINDOW w AS (PARTITION BY {', '.join(keys)} ORDER BY __row))"
+            f"FROM {TYPED} WHERE ({key_list}) IN (SELECT ({key_list}) FROM {TYPED} "
+            f"WHERE {' AND '.join(k + ' IS NOT NULL' for k in keys)} "
+            f"GROUP BY ALL HAVING count(*) > 1) "
+            f"WINDOW w AS (PARTITION BY {key_list} ORDER BY __row))"
         )
         return [select("__rn > 1", source, {"first_row": "CAST(__first_row AS VARCHAR)"})]
     if rule.check == "no_overlap":
@@ -302,7 +334,8 @@ def rule_queries(rule: Rule, no: int, ctx: Context) -> list[str]:
         source = (
             f"(SELECT *, max({end_key}) OVER w AS __other_end, "
             f"arg_max(__row, {end_key}) OVER w AS __other_row FROM {TYPED} "
-            f"WHERE {g} IS NOT NULL AND {s} IS NOT NULL "
+            f"WHERE {s} IS NOT NULL AND {g} IN (SELECT {g} FROM {TYPED} WHERE {s} IS NOT NULL "
+            f"AND {g} IS NOT NULL GROUP BY 1 HAVING count(*) > 1) "
             f"WINDOW w AS (PARTITION BY {g} ORDER BY {s}, __row "
             f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))"
         )
@@ -322,9 +355,12 @@ def rule_queries(rule: Rule, no: int, ctx: Context) -> list[str]:
         out = []
         for name in p["fields"]:
             v = f"coalesce(trim({raw(str(name))}), '')"
+            # Only the (rare) groups holding two values go through the window.
             source = (
                 f"(SELECT *, first_value({v}) OVER w AS __first_value, "
-                f"first_value(__row) OVER w AS __first_row FROM {TYPED} WHERE {g} IS NOT NULL "
+                f"first_value(__row) OVER w AS __first_row FROM {TYPED} WHERE {g} IN "
+                f"(SELECT {g} FROM {TYPED} WHERE {g} IS NOT NULL GROUP BY 1 "
+                f"HAVING min({v}) <> max({v})) "
                 f"WINDOW w AS (PARTITION BY {g} ORDER BY __row))"
             )
             msg = _message_sql(
