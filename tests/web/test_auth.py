@@ -353,3 +353,25 @@ def test_secure_cookies_when_served_over_https(seeded_db: str, demo_users: dict)
 def test_healthz(client: WebClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_an_expired_session_is_a_visitor_again_and_is_cleared_out(
+    client: WebClient, app: FastAPI
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    client.login_as("researcher")
+    with app.state.db.session(write=True) as s:
+        s.execute(update(WebSession).values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+        s.commit()
+    response = client.get("/profile", follow_redirects=False)
+    assert response.status_code == 303
+    assert "Max-Age=0" in response.headers["set-cookie"]  # the stale cookie is dropped
+    other = client.fresh().login_as("researcher2")
+    with app.state.db.session() as s:
+        left = list(s.scalars(select(WebSession)))
+    assert all(row.expires_at is not None for row in left)
+    assert len([row for row in left if row.user_id is not None]) == 1
+    assert other.get("/profile").status_code == 200

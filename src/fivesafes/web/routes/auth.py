@@ -59,6 +59,8 @@ def log_in(request: Request, db: Session, user: User) -> None:
     auth = auth_of(request)
     if auth.session_id is not None:
         db.execute(delete(WebSession).where(WebSession.id == auth.session_id))
+    # Sessions past their expiry are of no use to anyone: clear them out now and then.
+    db.execute(delete(WebSession).where(WebSession.expires_at < datetime.now(UTC)))
     row, token = start_session(db, user)
     auth.session_id, auth.csrf, auth.set_token = row.id, row.csrf_token, token
     auth.user_id, auth.user_name, auth.user_label = user.id, user.name, user.label
