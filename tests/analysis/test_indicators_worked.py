@@ -205,3 +205,21 @@ def test_rounding_policy_changes_computed_from_published_values() -> None:
 def test_window_must_be_positive(window: int) -> None:
     with pytest.raises(ValueError):
         calculate(_table(), window=window)
+
+
+def test_as_an_analysis_result_checked_by_the_rules() -> None:
+    """The same calculation as an analysis method's result: its tables carry the
+    series' output object, and the rules flag exactly the small values."""
+    result = calculate(_table(), policy=PRESETS["acro"]).as_analysis_result()
+    assert result.method == "indicators"
+    assert set(result.tables) == {"indicators", "indicator-series"}
+    checks = result.check(PRESETS["acro"])
+    flagged = {
+        v.label[0] + " " + v.label[2]
+        for v in checks["indicators"].verdicts
+        if v.status == "suppress"
+    }
+    # below 10 or zero: Eastmoor's 0 (2023Q2), 0 (2024Q1) and 8 (2024Q2)
+    assert flagged == {"Eastmoor 2023Q2", "Eastmoor 2024Q1", "Eastmoor 2024Q2"}
+    series = result.table("indicator-series")
+    assert series.loc[series["status"] == "suppressed", "value"].isna().all()

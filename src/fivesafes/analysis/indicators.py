@@ -281,6 +281,56 @@ class IndicatorResult:
     policy: Policy | None
     latest: dict[str, str] = field(default_factory=dict)  # indicator -> latest period
     check_notes: list[str] = field(default_factory=list)
+    #: The available values before disclosure control (the rules' input); never published.
+    counts_checked: pd.DataFrame | None = None
+
+    def output_object(self) -> Any:
+        """The series as the disclosure engine reads it: a series table of every
+        available value (true values, before protection), one cell per area,
+        indicator and period."""
+        from fivesafes.outputs import FrequencyTable
+
+        raw = self.counts_checked
+        if raw is None:
+            raise ValueError("no values to check")
+        return FrequencyTable(
+            labels=pd.DataFrame(
+                {
+                    "area": raw["area"].to_numpy(),
+                    "indicator": raw["indicator"].to_numpy(),
+                    "period": [str(p) for p in raw["period"]],
+                }
+            ),
+            values=raw["value"].to_numpy(dtype=float),
+            kind="series",
+        )
+
+    def as_analysis_result(self) -> Any:
+        """The indicators as an :class:`~fivesafes.analysis.result.AnalysisResult`
+        (method ``indicators``): the summary and the published series as tables,
+        both checkable through the series' output object."""
+        from fivesafes.analysis.result import AnalysisResult
+
+        result = AnalysisResult(method="indicators", summary=self.to_dict())
+        obj = self.output_object()
+        result.add_table(
+            "indicators",
+            self.summary,
+            "One row per area and indicator: latest value, previous value, change "
+            "in percent, average of the last available periods, and why any is blank.",
+            obj,
+        )
+        result.add_table(
+            "indicator-series",
+            self.series.drop(columns="ordinal").assign(
+                period=lambda d: [str(p) for p in d["period"]]
+            ),
+            "Every area, indicator and period, as published (blank when missing or "
+            "withheld), with its status.",
+            obj,
+        )
+        result.notes.extend(self.check_notes)
+        return result
 
     def counts(self) -> dict[str, int]:
         status = self.series["status"]
@@ -496,13 +546,14 @@ def calculate(
     else:
         df = validate(data.astype(object).where(data.notna(), "").astype(str), file)
     full = complete(df)
+    raw = full[full["status"] == AVAILABLE].reset_index(drop=True)
     notes: list[str] = []
     if policy is not None:
         full, notes = protect(full, policy)
     summary = summarise(full, window=window, policy=policy)
     last = full.loc[full.groupby("indicator", sort=False)["ordinal"].idxmax()]
     latest = {str(i): str(p) for i, p in zip(last["indicator"], last["period"], strict=True)}
-    return IndicatorResult(summary, full, window, policy, latest, notes)
+    return IndicatorResult(summary, full, window, policy, latest, notes, raw)
 
 
 def series_table(result: IndicatorResult) -> pd.DataFrame:
