@@ -134,6 +134,13 @@ def _list(form: Mapping[str, Any], name: str) -> list[str]:
     return [str(v).strip() for v in items if str(v).strip()]
 
 
+def _flag(form: Mapping[str, Any], name: str) -> bool:
+    value = form.get(name)
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in ("1", "on", "true", "yes")
+
+
 def _date(form: Mapping[str, Any], name: str, errors: Errors, label: str) -> date | None:
     text = _text(form, name)
     if not text:
@@ -224,7 +231,7 @@ def parse_course_form(
             f"{course.enrolled_count} people are already enrolled; "
             "the capacity cannot be lower than that"
         )
-    values["required_for_everyone"] = _text(form, "required_for_everyone") in ("1", "on", "true")
+    values["required_for_everyone"] = _flag(form, "required_for_everyone")
     roles = _list(form, "required_for_roles")
     bad_roles = [r for r in roles if r not in PLAN_ROLES]
     if bad_roles:
@@ -244,7 +251,7 @@ def parse_course_form(
     values["accreditation_valid_days"] = _int(
         form, "accreditation_valid_days", errors, "the number of days", minimum=1
     )
-    values["published"] = _text(form, "published") in ("1", "on", "true")
+    values["published"] = _flag(form, "published")
     return values, errors
 
 

@@ -20,3 +20,11 @@ def _parser() -> MarkdownIt:
 def markdown_to_html(text: str) -> str:
     """Safe HTML for ``text`` (Markdown; raw HTML is escaped, not rendered)."""
     return _parser().render(text or "")
+
+
+def without_title(text: str) -> str:
+    """``text`` without a leading ``# Title`` line (the page shows the title itself)."""
+    stripped = (text or "").lstrip()
+    if stripped.startswith("# "):
+        return stripped.split("\n", 1)[1] if "\n" in stripped else ""
+    return text or ""

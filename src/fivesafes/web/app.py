@@ -30,6 +30,7 @@ ROUTER_MODULES: list[str] = [
     "admin",
     "projects",
     "airlock",
+    "learning",
     "statistics",
 ]
 

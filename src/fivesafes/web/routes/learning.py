@@ -1,0 +1,901 @@
+"""Safe people in the browser: the public course catalogue, resources and featured
+datasets, enrolment, lessons and quizzes, statements of participation and their
+public verification, accreditation, the personal learning plan, and the pages
+trainers (and data owners, for their own courses) use to write courses.
+
+Public: ``/courses``, ``/courses/{slug}``, ``/resources``, ``/resources/{slug}``,
+``/featured-datasets``, ``/featured-datasets/{name}``, ``/verify``,
+``/verify/{code}``. Everything under ``/learning`` needs a log-in; everything under
+``/learning/manage`` the trainer role (data owners may edit the courses they own).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fivesafes.datasets import BY_NAME, DATASETS
+from fivesafes.people import accreditation, catalogue, learning, statements
+from fivesafes.people.models import (
+    Course,
+    CourseFormat,
+    Enrolment,
+    Lesson,
+    LessonKind,
+    QuizQuestion,
+    Resource,
+    ResourceKind,
+    Statement,
+)
+from fivesafes.people.plan import LearningPlan, plan_for
+from fivesafes.people.render import markdown_to_html, without_title
+from fivesafes.settings.models import User
+from fivesafes.web.deps import DB, Forbidden, LoggedIn, current_user, require_role
+from fivesafes.web.forms import Form, Posted
+from fivesafes.web.templating import flash, render
+
+router = APIRouter()
+
+#: Who may open the course-writing pages (administrators pass every role check).
+can_write = require_role("trainer", "data_owner")
+can_revoke = require_role("administrator")
+can_write_resources = require_role("trainer")
+Visitor = Annotated[User | None, Depends(current_user)]
+Writer = Annotated[User, Depends(can_write)]
+Revoker = Annotated[User, Depends(can_revoke)]
+ResourceWriter = Annotated[User, Depends(can_write_resources)]
+ROLE_OPTIONS = [(r, r.replace("_", " ").capitalize()) for r in catalogue.PLAN_ROLES]
+FORMAT_OPTIONS = [(f.value, f.label) for f in CourseFormat]
+DATASET_OPTIONS = [(d.name, f"{d.title} ({d.name})") for d in DATASETS]
+
+
+def _not_found(what: str) -> HTTPException:
+    return HTTPException(404, f"There is no {what} at this address.")
+
+
+def _course(db: Session, slug: str, *, published_only: bool = True) -> Course:
+    course = catalogue.find_course(db, slug)
+    if course is None or (published_only and not course.published):
+        raise _not_found("course")
+    return course
+
+
+def _holder(user: User) -> str:
+    return statements.display_name(user)
+
+
+# --- public catalogue -------------------------------------------------------------------
+
+
+@router.get("/courses", response_class=HTMLResponse)
+def course_list(request: Request, db: DB, user: Visitor) -> Response:
+    courses = catalogue.list_courses(db)
+    mine = {e.course_id: e for e in learning.enrolments_of(db, user.id)} if user is not None else {}
+    rows = [
+        {
+            "course": c,
+            "status": catalogue.enrolment_status(c),
+            "prepares": catalogue.prepares_for(c),
+            "enrolment": mine.get(c.id),
+            "places_left": catalogue.places_left(c),
+        }
+        for c in courses
+    ]
+    return render(request, "learning/catalogue.html", rows=rows)
+
+
+@router.get("/courses/{slug}", response_class=HTMLResponse)
+def course_page(request: Request, slug: str, db: DB, user: Visitor) -> Response:
+    course = _course(db, slug)
+    enrolment = learning.find_enrolment(db, course.id, user.id) if user is not None else None
+    return render(
+        request,
+        "learning/course.html",
+        course=course,
+        status=catalogue.enrolment_status(course),
+        prepares=catalogue.prepares_for(course),
+        places_left=catalogue.places_left(course),
+        description=markdown_to_html(course.description),
+        enrolment=enrolment,
+        progress=learning.progress_of(enrolment) if enrolment else None,
+        accreditation_label=(
+            accreditation.label(course.grants_accreditation)
+            if course.grants_accreditation
+            else None
+        ),
+        valid_years=round(accreditation.valid_days(course) / 365, 1),
+        login_url="/login?next=" + quote(f"/courses/{slug}", safe=""),
+    )
+
+
+@router.post("/courses/{slug}/enrol")
+def enrol(request: Request, slug: str, db: DB, user: LoggedIn, _form: Posted) -> Response:
+    course = _course(db, slug)
+    try:
+        learning.enrol(db, course, user)
+    except learning.EnrolmentRefused as refused:
+        db.rollback()
+        flash(request, db, f"You could not enrol: {refused}.")
+        db.commit()
+        return RedirectResponse(f"/courses/{slug}", status_code=303)
+    flash(request, db, f"You are enrolled on {course.title}.")
+    db.commit()
+    return RedirectResponse(f"/learning/courses/{slug}", status_code=303)
+
+
+@router.get("/resources", response_class=HTMLResponse)
+def resource_list(request: Request, db: DB) -> Response:
+    by_kind: dict[str, list[Resource]] = {k.value: [] for k in ResourceKind}
+    for resource in catalogue.list_resources(db):
+        by_kind.setdefault(resource.kind, []).append(resource)
+    return render(request, "learning/resources.html", by_kind=by_kind)
+
+
+@router.get("/resources/{slug}", response_class=HTMLResponse)
+def resource_page(request: Request, slug: str, db: DB) -> Response:
+    resource = catalogue.find_resource(db, slug)
+    if resource is None:
+        raise _not_found("resource")
+    return render(
+        request,
+        "learning/resource.html",
+        resource=resource,
+        body=markdown_to_html(without_title(resource.body)),
+    )
+
+
+@router.get("/featured-datasets", response_class=HTMLResponse)
+def featured_list(request: Request, db: DB) -> Response:
+    return render(request, "learning/datasets.html", items=catalogue.featured_datasets(db))
+
+
+@router.get("/featured-datasets/{name}", response_class=HTMLResponse)
+def featured_page(request: Request, name: str, db: DB) -> Response:
+    item = catalogue.find_featured(db, name)
+    if item is None:
+        raise _not_found("featured dataset")
+    return render(request, "learning/dataset.html", item=item)
+
+
+# --- verification (public) --------------------------------------------------------------
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify_form(request: Request, code: str = "") -> Response:
+    if code.strip():
+        cleaned = "".join(code.split())
+        return RedirectResponse(f"/verify/{quote(cleaned, safe='')}", status_code=303)
+    return render(request, "learning/verify_form.html")
+
+
+@router.get("/verify/{code}", response_class=HTMLResponse)
+def verify(request: Request, code: str, db: DB) -> Response:
+    result = statements.verify(db, code)
+    return render(
+        request,
+        "learning/verify.html",
+        status_code=200 if result.valid else 404,
+        result=result,
+        code=code,
+        shown=statements.display_code(result.statement.code) if result.statement else code,
+    )
+
+
+# --- the learner's pages ----------------------------------------------------------------
+
+
+def _plans(db: Session, user: User) -> list[dict[str, Any]]:
+    """A learning plan per project membership, and one per site role with rules."""
+    plans: list[dict[str, Any]] = []
+    try:
+        from fivesafes.projects import applications as apps
+        from fivesafes.projects.models import ProjectMember
+    except ImportError:  # pragma: no cover - the projects package is part of the app
+        apps = None  # type: ignore[assignment]
+    if apps is not None:
+        members = db.scalars(select(ProjectMember).where(ProjectMember.user_id == user.id))
+        for member in members:
+            project = member.project
+            role = apps.PLAN_ROLES.get(member.role, "researcher")
+            plan = plan_for(db, user, apps.dataset_names(project), role)
+            plans.append(
+                {
+                    "title": project.title,
+                    "href": f"/learning/plan?project={project.id}",
+                    "plan": plan,
+                }
+            )
+    if "output_checker" in user.roles:
+        plan = plan_for(db, user, [], "output_checker")
+        plans.append(
+            {
+                "title": "Output checking",
+                "href": "/learning/plan?role=output_checker",
+                "plan": plan,
+            }
+        )
+    return plans
+
+
+@router.get("/learning", response_class=HTMLResponse)
+def dashboard(request: Request, db: DB, user: LoggedIn) -> Response:
+    enrolments = learning.enrolments_of(db, user.id)
+    rows = [
+        {
+            "enrolment": e,
+            "course": e.course,
+            "progress": learning.progress_of(e),
+            "resume": learning.resume_lesson(e),
+        }
+        for e in enrolments
+    ]
+    return render(
+        request,
+        "learning/dashboard.html",
+        rows=rows,
+        held=accreditation.accreditations_of(db, user.id),
+        statements=statements.statements_of(db, user.id),
+        display_code=statements.display_code,
+        plans=_plans(db, user),
+        general=plan_for(db, user, [], "researcher"),
+    )
+
+
+@router.get("/learning/plan", response_class=HTMLResponse)
+def learning_plan(
+    request: Request, db: DB, user: LoggedIn, project: int | None = None, role: str = ""
+) -> Response:
+    """The personal learning plan: for a project (``?project=<id>``, members only: its
+    datasets and the member's role), or for a site role (``?role=output_checker``),
+    else the induction everyone needs."""
+    title = "Your learning plan"
+    datasets: list[str] = []
+    plan_role = "researcher"
+    project_row = None
+    if project is not None:
+        from fivesafes.projects import applications as apps
+        from fivesafes.projects.models import Project
+
+        project_row = db.get(Project, project)
+        if project_row is None:
+            raise _not_found("project")
+        member = apps.membership(db, project_row.id, user.id)
+        if member is None:
+            raise Forbidden("Only the project's members can see its learning plans.")
+        datasets = apps.dataset_names(project_row)
+        plan_role = apps.PLAN_ROLES.get(member.role, "researcher")
+        title = f"Your learning plan for {project_row.title}"
+    elif role:
+        if role not in catalogue.PLAN_ROLES:
+            raise _not_found("learning plan")
+        plan_role = role
+        title = f"Your learning plan as {role.replace('_', ' ')}"
+    plan: LearningPlan = plan_for(db, user, datasets, plan_role)
+    return render(
+        request,
+        "learning/plan.html",
+        title=title,
+        plan=plan,
+        project=project_row,
+        datasets=[BY_NAME[d].title if d in BY_NAME else d for d in datasets],
+        role=plan_role,
+        label=accreditation.label,
+    )
+
+
+def _enrolment(db: Session, course: Course, user: User) -> Enrolment:
+    enrolment = learning.find_enrolment(db, course.id, user.id)
+    if enrolment is None:
+        raise Forbidden(f"Enrol on {course.title} first: see its page in the catalogue.")
+    return enrolment
+
+
+def _lesson(course: Course, lesson_id: int) -> Lesson:
+    for lesson in course.lessons:
+        if lesson.id == lesson_id:
+            return lesson
+    raise _not_found("lesson")
+
+
+@router.get("/learning/courses/{slug}", response_class=HTMLResponse)
+def course_contents(request: Request, slug: str, db: DB, user: LoggedIn) -> Response:
+    course = _course(db, slug)
+    enrolment = _enrolment(db, course, user)
+    statement = db.scalar(
+        select(Statement)
+        .where(Statement.user_id == user.id, Statement.course_id == course.id)
+        .order_by(Statement.issued_at.desc(), Statement.id.desc())
+    )
+    return render(
+        request,
+        "learning/contents.html",
+        course=course,
+        enrolment=enrolment,
+        done=learning.done_lesson_ids(enrolment),
+        progress=learning.progress_of(enrolment),
+        resume=learning.resume_lesson(enrolment),
+        statement=statement,
+        display_code=statements.display_code,
+    )
+
+
+def _lesson_page(
+    request: Request,
+    course: Course,
+    enrolment: Enrolment,
+    lesson: Lesson,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    answers: dict[str, Any] | None = None,
+    result: learning.QuizResult | None = None,
+) -> Response:
+    lessons = course.lessons
+    return render(
+        request,
+        "learning/lesson.html",
+        status_code=status_code,
+        course=course,
+        lesson=lesson,
+        number=lessons.index(lesson) + 1,
+        count=len(lessons),
+        body=markdown_to_html(without_title(lesson.body)),
+        done=lesson.id in learning.done_lesson_ids(enrolment),
+        enrolment=enrolment,
+        previous=learning.previous_lesson(course, lesson),
+        following=learning.next_lesson(course, lesson),
+        errors=errors or {},
+        answers=answers or {},
+        result=result,
+        field=learning.question_field,
+        attempts=learning.attempts_at(enrolment, lesson),
+        progress=learning.progress_of(enrolment),
+    )
+
+
+@router.get("/learning/courses/{slug}/lessons/{lesson_id}", response_class=HTMLResponse)
+def lesson_page(request: Request, slug: str, lesson_id: int, db: DB, user: LoggedIn) -> Response:
+    course = _course(db, slug)
+    enrolment = _enrolment(db, course, user)
+    lesson = _lesson(course, lesson_id)
+    if enrolment.last_lesson_id != lesson.id and enrolment.completed_at is None:
+        # Remember where the learner is (a short write of its own: this is a GET).
+        with request.app.state.db.session(write=True) as s:
+            row = s.get(Enrolment, enrolment.id)
+            if row is not None:
+                row.last_lesson_id = lesson.id
+                s.commit()
+    return _lesson_page(request, course, enrolment, lesson)
+
+
+def _after_completion(request: Request, db: Session, course: Course, outcome: Any) -> None:
+    if outcome is not None and outcome.statement is not None:
+        message = f"You have completed {course.title}. Your statement of participation is ready."
+        if outcome.accreditation is not None:
+            message += f" You are accredited as {accreditation.label(outcome.accreditation.kind)}."
+        flash(request, db, message)
+        db.commit()
+
+
+@router.post("/learning/courses/{slug}/lessons/{lesson_id}/complete")
+def complete_lesson(
+    request: Request, slug: str, lesson_id: int, db: DB, user: LoggedIn, _form: Posted
+) -> Response:
+    course = _course(db, slug)
+    enrolment = _enrolment(db, course, user)
+    lesson = _lesson(course, lesson_id)
+    if lesson.is_quiz:
+        raise HTTPException(400, "Answer the quiz's questions to pass it.")
+    outcome = learning.mark_read(db, enrolment, lesson)
+    _after_completion(request, db, course, outcome)
+    if outcome.statement is not None:
+        return RedirectResponse(f"/learning/courses/{slug}", status_code=303)
+    following = learning.next_lesson(course, lesson)
+    target = (
+        f"/learning/courses/{slug}/lessons/{following.id}"
+        if following is not None
+        else f"/learning/courses/{slug}"
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/learning/courses/{slug}/lessons/{lesson_id}/quiz", response_class=HTMLResponse)
+def submit_quiz(
+    request: Request, slug: str, lesson_id: int, db: DB, user: LoggedIn, form: Posted
+) -> Response:
+    course = _course(db, slug)
+    enrolment = _enrolment(db, course, user)
+    lesson = _lesson(course, lesson_id)
+    if not lesson.is_quiz:
+        raise _not_found("quiz")
+    typed = {
+        learning.question_field(q.id): form.get(learning.question_field(q.id), "")
+        for q in lesson.questions
+    }
+    result = learning.submit_quiz(db, enrolment, lesson, typed)
+    if result.errors:
+        return _lesson_page(
+            request,
+            course,
+            enrolment,
+            lesson,
+            status_code=422,
+            errors=result.errors,
+            answers=typed,
+        )
+    if result.completion is not None:
+        _after_completion(request, db, course, result.completion)
+    db.refresh(enrolment)
+    return _lesson_page(request, course, enrolment, lesson, answers=typed, result=result)
+
+
+@router.post("/learning/courses/{slug}/restart")
+def restart(request: Request, slug: str, db: DB, user: LoggedIn, _form: Posted) -> Response:
+    course = _course(db, slug)
+    enrolment = _enrolment(db, course, user)
+    if enrolment.completed_at is None:
+        return RedirectResponse(f"/learning/courses/{slug}", status_code=303)
+    learning.restart(db, enrolment)
+    flash(request, db, f"You are taking {course.title} again. Your statement is kept.")
+    db.commit()
+    return RedirectResponse(f"/learning/courses/{slug}", status_code=303)
+
+
+@router.get("/learning/statements/{code}.pdf")
+def statement_pdf(request: Request, code: str, db: DB, user: LoggedIn) -> Response:
+    normal = statements.normalise_code(code)
+    statement = db.scalar(select(Statement).where(Statement.code == normal)) if normal else None
+    if statement is None:
+        raise _not_found("statement")
+    if statement.user_id != user.id and not user.has_role("administrator"):
+        raise Forbidden("This statement is someone else's.")
+    verify_url = str(request.base_url).rstrip("/") + f"/verify/{statement.code}"
+    pdf = statements.statement_pdf(statement, verify_url)
+    filename = f"statement-{statement.code}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- writing courses (trainers; data owners for their own courses) ----------------------
+
+
+def _may_edit(user: User, course: Course) -> None:
+    if user.has_role("trainer"):
+        return
+    if course.owner_id != user.id:
+        raise Forbidden("Only trainers and the course's owner can change this course.")
+
+
+def _editable(db: Session, slug: str, user: User) -> Course:
+    course = _course(db, slug, published_only=False)
+    _may_edit(user, course)
+    return course
+
+
+@router.get("/learning/manage", response_class=HTMLResponse)
+def manage(request: Request, db: DB, user: Writer) -> Response:
+    courses = catalogue.list_courses(db, include_unpublished=True)
+    if not user.has_role("trainer"):
+        courses = [c for c in courses if c.owner_id == user.id]
+    return render(
+        request,
+        "learning/manage.html",
+        courses=courses,
+        resources=catalogue.list_resources(db),
+        is_trainer=user.has_role("trainer"),
+    )
+
+
+def _course_values(course: Course | None) -> dict[str, Any]:
+    if course is None:
+        return {"format": "self_paced", "fee": "0", "published": True}
+    return {
+        "slug": course.slug,
+        "title": course.title,
+        "summary": course.summary,
+        "description": course.description,
+        "format": course.format,
+        "duration": course.duration,
+        "fee": f"{course.fee_pence / 100:.2f}".removesuffix(".00"),
+        "enrolment_opens_on": course.enrolment_opens_on or "",
+        "enrolment_closes_on": course.enrolment_closes_on or "",
+        "starts_on": course.starts_on or "",
+        "location": course.location,
+        "capacity": course.capacity or "",
+        "required_for_everyone": course.required_for_everyone,
+        "required_for_roles": course.required_for_roles,
+        "required_for_datasets": course.required_for_datasets,
+        "grants_accreditation": course.grants_accreditation or "",
+        "accreditation_valid_days": course.accreditation_valid_days or "",
+        "published": course.published,
+    }
+
+
+def _form_values(form: Form) -> dict[str, Any]:
+    values: dict[str, Any] = dict(form)
+    values.pop("csrf_token", None)
+    values["required_for_roles"] = form.getlist("required_for_roles")
+    values["required_for_datasets"] = form.getlist("required_for_datasets")
+    values["required_for_everyone"] = form.get("required_for_everyone") == "1"
+    values["published"] = form.get("published") == "1"
+    return values
+
+
+def _course_form(
+    request: Request,
+    course: Course | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "learning/course_form.html",
+        status_code=status_code,
+        course=course,
+        values=values,
+        errors=errors,
+        formats=FORMAT_OPTIONS,
+        roles=ROLE_OPTIONS,
+        datasets=DATASET_OPTIONS,
+    )
+
+
+@router.get("/learning/manage/courses/new", response_class=HTMLResponse)
+def new_course_form(request: Request, _user: Writer) -> Response:
+    return _course_form(request, None, _course_values(None), {})
+
+
+@router.post("/learning/manage/courses/new", response_class=HTMLResponse)
+def create_course(request: Request, db: DB, form: Posted, user: Writer) -> Response:
+    raw = _form_values(form)
+    values, errors = catalogue.parse_course_form(db, raw)
+    if errors:
+        return _course_form(request, None, raw, errors, status_code=422)
+    course = catalogue.save_course(db, values, actor=user.name, owner_id=user.id)
+    flash(request, db, f"The course {course.title} was created. Now add its lessons.")
+    db.commit()
+    return RedirectResponse(f"/learning/manage/courses/{course.slug}", status_code=303)
+
+
+@router.get("/learning/manage/courses/{slug}", response_class=HTMLResponse)
+def manage_course(request: Request, slug: str, db: DB, user: Writer) -> Response:
+    course = _editable(db, slug, user)
+    enrolments = list(
+        db.scalars(select(Enrolment).where(Enrolment.course_id == course.id).order_by(Enrolment.id))
+    )
+    return render(
+        request,
+        "learning/manage_course.html",
+        course=course,
+        rows=[
+            {"enrolment": e, "progress": learning.progress_of(e), "name": _holder(e.user)}
+            for e in enrolments
+        ],
+        status=catalogue.enrolment_status(course),
+    )
+
+
+@router.get("/learning/manage/courses/{slug}/edit", response_class=HTMLResponse)
+def edit_course_form(request: Request, slug: str, db: DB, user: Writer) -> Response:
+    course = _editable(db, slug, user)
+    return _course_form(request, course, _course_values(course), {})
+
+
+@router.post("/learning/manage/courses/{slug}/edit", response_class=HTMLResponse)
+def update_course(request: Request, slug: str, db: DB, form: Posted, user: Writer) -> Response:
+    course = _editable(db, slug, user)
+    raw = _form_values(form)
+    values, errors = catalogue.parse_course_form(db, raw, course)
+    if errors:
+        return _course_form(request, course, raw, errors, status_code=422)
+    catalogue.save_course(db, values, actor=user.name, course=course)
+    flash(request, db, f"The course {course.title} was saved.")
+    db.commit()
+    return RedirectResponse(f"/learning/manage/courses/{course.slug}", status_code=303)
+
+
+@router.post("/learning/manage/courses/{slug}/enrolments/{enrolment_id}/attendance")
+def record_attendance(
+    request: Request,
+    slug: str,
+    enrolment_id: int,
+    db: DB,
+    _form: Posted,
+    user: Writer,
+) -> Response:
+    course = _editable(db, slug, user)
+    enrolment = db.get(Enrolment, enrolment_id)
+    if enrolment is None or enrolment.course_id != course.id:
+        raise _not_found("enrolment")
+    if enrolment.completed_at is None:
+        learning.record_attendance(db, enrolment, actor=user.name)
+        flash(request, db, f"{_holder(enrolment.user)} has completed {course.title}.")
+        db.commit()
+    return RedirectResponse(f"/learning/manage/courses/{slug}", status_code=303)
+
+
+@router.post("/learning/manage/statements/{code}/revoke")
+def revoke_statement(request: Request, code: str, db: DB, form: Posted, user: Revoker) -> Response:
+    normal = statements.normalise_code(code)
+    statement = db.scalar(select(Statement).where(Statement.code == normal)) if normal else None
+    if statement is None:
+        raise _not_found("statement")
+    reason = form.get("reason", "").strip() or "revoked by an administrator"
+    if statement.revoked_at is None:
+        statements.revoke(db, statement, actor=user.name, reason=reason)
+        flash(request, db, f"The statement {statements.display_code(statement.code)} is revoked.")
+        db.commit()
+    course = db.get(Course, statement.course_id)
+    return RedirectResponse(
+        f"/learning/manage/courses/{course.slug if course else ''}", status_code=303
+    )
+
+
+def _lesson_form(
+    request: Request,
+    course: Course,
+    lesson: Lesson | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "learning/lesson_form.html",
+        status_code=status_code,
+        course=course,
+        lesson=lesson,
+        values=values,
+        errors=errors,
+        kinds=[(LessonKind.READING.value, "Reading (Markdown)"), (LessonKind.QUIZ.value, "Quiz")],
+    )
+
+
+@router.get("/learning/manage/courses/{slug}/lessons/new", response_class=HTMLResponse)
+def new_lesson_form(request: Request, slug: str, db: DB, user: Writer) -> Response:
+    course = _editable(db, slug, user)
+    return _lesson_form(request, course, None, {"kind": "reading"}, {})
+
+
+@router.post("/learning/manage/courses/{slug}/lessons/new", response_class=HTMLResponse)
+def create_lesson(request: Request, slug: str, db: DB, form: Posted, user: Writer) -> Response:
+    course = _editable(db, slug, user)
+    values, errors = catalogue.parse_lesson_form(form)
+    if errors:
+        return _lesson_form(request, course, None, dict(form), errors, status_code=422)
+    lesson = catalogue.save_lesson(db, course, values, actor=user.name)
+    flash(request, db, f"The lesson {lesson.title} was added.")
+    db.commit()
+    return RedirectResponse(
+        f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit", status_code=303
+    )
+
+
+@router.get("/learning/manage/courses/{slug}/lessons/{lesson_id}/edit", response_class=HTMLResponse)
+def edit_lesson_form(request: Request, slug: str, lesson_id: int, db: DB, user: Writer) -> Response:
+    course = _editable(db, slug, user)
+    lesson = _lesson(course, lesson_id)
+    values = {
+        "title": lesson.title,
+        "kind": lesson.kind,
+        "body": lesson.body,
+        "pass_mark": lesson.pass_mark if lesson.pass_mark is not None else "",
+        "position": lesson.position,
+    }
+    return _lesson_form(request, course, lesson, values, {})
+
+
+@router.post(
+    "/learning/manage/courses/{slug}/lessons/{lesson_id}/edit", response_class=HTMLResponse
+)
+def update_lesson(
+    request: Request,
+    slug: str,
+    lesson_id: int,
+    db: DB,
+    form: Posted,
+    user: Writer,
+) -> Response:
+    course = _editable(db, slug, user)
+    lesson = _lesson(course, lesson_id)
+    values, errors = catalogue.parse_lesson_form(form)
+    if errors:
+        return _lesson_form(request, course, lesson, dict(form), errors, status_code=422)
+    catalogue.save_lesson(db, course, values, actor=user.name, lesson=lesson)
+    flash(request, db, f"The lesson {lesson.title} was saved.")
+    db.commit()
+    return RedirectResponse(f"/learning/manage/courses/{slug}", status_code=303)
+
+
+def _question_form(
+    request: Request,
+    course: Course,
+    lesson: Lesson,
+    question: QuizQuestion | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "learning/question_form.html",
+        status_code=status_code,
+        course=course,
+        lesson=lesson,
+        question=question,
+        values=values,
+        errors=errors,
+    )
+
+
+def _quiz(course: Course, lesson_id: int) -> Lesson:
+    lesson = _lesson(course, lesson_id)
+    if not lesson.is_quiz:
+        raise _not_found("quiz")
+    return lesson
+
+
+@router.get(
+    "/learning/manage/courses/{slug}/lessons/{lesson_id}/questions/new",
+    response_class=HTMLResponse,
+)
+def new_question_form(
+    request: Request, slug: str, lesson_id: int, db: DB, user: Writer
+) -> Response:
+    course = _editable(db, slug, user)
+    lesson = _quiz(course, lesson_id)
+    return _question_form(request, course, lesson, None, {}, {})
+
+
+@router.post(
+    "/learning/manage/courses/{slug}/lessons/{lesson_id}/questions/new",
+    response_class=HTMLResponse,
+)
+def create_question(
+    request: Request,
+    slug: str,
+    lesson_id: int,
+    db: DB,
+    form: Posted,
+    user: Writer,
+) -> Response:
+    course = _editable(db, slug, user)
+    lesson = _quiz(course, lesson_id)
+    values, errors = catalogue.parse_question_form(form)
+    if errors:
+        return _question_form(request, course, lesson, None, dict(form), errors, 422)
+    catalogue.save_question(db, lesson, values, actor=user.name)
+    flash(request, db, "The question was added.")
+    db.commit()
+    return RedirectResponse(
+        f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit", status_code=303
+    )
+
+
+def _question(lesson: Lesson, question_id: int) -> QuizQuestion:
+    for question in lesson.questions:
+        if question.id == question_id:
+            return question
+    raise _not_found("question")
+
+
+@router.get(
+    "/learning/manage/courses/{slug}/lessons/{lesson_id}/questions/{question_id}/edit",
+    response_class=HTMLResponse,
+)
+def edit_question_form(
+    request: Request,
+    slug: str,
+    lesson_id: int,
+    question_id: int,
+    db: DB,
+    user: Writer,
+) -> Response:
+    course = _editable(db, slug, user)
+    lesson = _quiz(course, lesson_id)
+    question = _question(lesson, question_id)
+    values = {
+        "text": question.text,
+        "options": "\n".join(question.options),
+        "answer": question.answer + 1,
+        "explanation": question.explanation,
+    }
+    return _question_form(request, course, lesson, question, values, {})
+
+
+@router.post(
+    "/learning/manage/courses/{slug}/lessons/{lesson_id}/questions/{question_id}/edit",
+    response_class=HTMLResponse,
+)
+def update_question(
+    request: Request,
+    slug: str,
+    lesson_id: int,
+    question_id: int,
+    db: DB,
+    form: Posted,
+    user: Writer,
+) -> Response:
+    course = _editable(db, slug, user)
+    lesson = _quiz(course, lesson_id)
+    question = _question(lesson, question_id)
+    values, errors = catalogue.parse_question_form(form)
+    if errors:
+        return _question_form(request, course, lesson, question, dict(form), errors, 422)
+    catalogue.save_question(db, lesson, values, actor=user.name, question=question)
+    flash(request, db, "The question was saved.")
+    db.commit()
+    return RedirectResponse(
+        f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit", status_code=303
+    )
+
+
+def _resource_form(
+    request: Request,
+    resource: Resource | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "learning/resource_form.html",
+        status_code=status_code,
+        resource=resource,
+        values=values,
+        errors=errors,
+        kinds=[(k.value, k.value.capitalize()) for k in ResourceKind],
+    )
+
+
+@router.get("/learning/manage/resources/new", response_class=HTMLResponse)
+def new_resource_form(request: Request, _user: ResourceWriter) -> Response:
+    return _resource_form(request, None, {"kind": "article"}, {})
+
+
+@router.post("/learning/manage/resources/new", response_class=HTMLResponse)
+def create_resource(request: Request, db: DB, form: Posted, user: ResourceWriter) -> Response:
+    values, errors = catalogue.parse_resource_form(db, form)
+    if errors:
+        return _resource_form(request, None, dict(form), errors, status_code=422)
+    resource = catalogue.save_resource(db, values, actor=user.name)
+    flash(request, db, f"The resource {resource.title} was published.")
+    db.commit()
+    return RedirectResponse(f"/resources/{resource.slug}", status_code=303)
+
+
+@router.get("/learning/manage/resources/{slug}/edit", response_class=HTMLResponse)
+def edit_resource_form(request: Request, slug: str, db: DB, _user: ResourceWriter) -> Response:
+    resource = catalogue.find_resource(db, slug)
+    if resource is None:
+        raise _not_found("resource")
+    values = {
+        k: getattr(resource, k)
+        for k in ("slug", "kind", "title", "summary", "body", "url", "duration")
+    }
+    return _resource_form(request, resource, values, {})
+
+
+@router.post("/learning/manage/resources/{slug}/edit", response_class=HTMLResponse)
+def update_resource(
+    request: Request, slug: str, db: DB, form: Posted, user: ResourceWriter
+) -> Response:
+    resource = catalogue.find_resource(db, slug)
+    if resource is None:
+        raise _not_found("resource")
+    values, errors = catalogue.parse_resource_form(db, form, resource)
+    if errors:
+        return _resource_form(request, resource, dict(form), errors, status_code=422)
+    catalogue.save_resource(db, values, actor=user.name, resource=resource)
+    flash(request, db, f"The resource {resource.title} was saved.")
+    db.commit()
+    return RedirectResponse(f"/resources/{resource.slug}", status_code=303)
