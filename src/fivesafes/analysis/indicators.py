@@ -192,7 +192,8 @@ def validate(df: pd.DataFrame, file: str = "table") -> pd.DataFrame:
         bad = np.flatnonzero((text[c] == "").to_numpy())
         if len(bad):
             raise _error(file, f"the {c} is blank", row=int(bad[0]) + 1, field=c, more=len(bad) - 1)
-    periods = [parse_period(p) for p in text["period"]]
+    parsed = {t: parse_period(t) for t in text["period"].unique()}
+    periods = [parsed[p] for p in text["period"]]
     bad_periods = [i for i, p in enumerate(periods) if p is None]
     if bad_periods:
         raise _error(
@@ -460,18 +461,26 @@ def summarise(
         raise ValueError("window must be at least 1")
     withheld = _withheld_why(policy)
     rows = []
-    for (area, ind), s in full.groupby(["area", "indicator"], sort=False):
-        latest_p: Period = s["period"].iloc[-1]  # complete() keeps time order
+    # plain arrays and one slice per series (pandas per group is slow on many series)
+    codes, _ = pd.factorize(pd.Series(list(zip(full["area"], full["indicator"], strict=True))))
+    order = np.argsort(codes, kind="stable")  # series by first row, time order kept
+    areas = full["area"].to_numpy()[order]
+    inds = full["indicator"].to_numpy()[order]
+    periods = full["period"].to_numpy()[order]
+    ordinals = full["ordinal"].to_numpy()[order]
+    values = full["value"].to_numpy(dtype=float)[order]
+    statuses = full["status"].to_numpy()[order]
+    starts = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        area, ind = areas[a], inds[a]
+        latest_p: Period = periods[b - 1]  # complete() keeps time order
         unit = latest_p.unit
-        by = {
-            o: (v, st)
-            for o, v, st in zip(
-                s["ordinal"].tolist(), s["value"].tolist(), s["status"].tolist(), strict=True
-            )
-        }
         prev_p = latest_p.previous()
-        latest_v, latest_st = by[latest_p.ordinal]
-        prev_v, prev_st = by.get(prev_p.ordinal, (np.nan, MISSING))
+        latest_v, latest_st = values[b - 1], statuses[b - 1]
+        prev_v, prev_st = np.nan, MISSING
+        if b - a > 1 and ordinals[b - 2] == prev_p.ordinal:
+            prev_v, prev_st = values[b - 2], statuses[b - 2]
         notes: list[str] = []
         if latest_st == MISSING:
             notes.append(f"latest {unit} not available")
@@ -488,19 +497,19 @@ def summarise(
             else:
                 change = float(percent_change(_exact(latest_v), _exact(prev_v)))
         # the average: the last `window` available (or withheld) values up to the latest
-        known = s[s["status"] != MISSING]
-        taken = known if window is None else known.iloc[-window:]
+        known = a + np.flatnonzero(statuses[a:b] != MISSING)
+        taken = known if window is None else known[-window:]
         average: int | None = None
-        if taken.empty:
+        if not len(taken):
             notes.append(f"no {unit} available for the average")
-        elif (taken["status"] == SUPPRESSED).any():
-            hidden = [str(p) for p in taken.loc[taken["status"] == SUPPRESSED, "period"]]
+        elif (statuses[taken] == SUPPRESSED).any():
+            hidden = [str(periods[i]) for i in taken if statuses[i] == SUPPRESSED]
             notes.append(
                 "average withheld: it would include the suppressed "
                 f"value{'s' if len(hidden) > 1 else ''} of {', '.join(hidden)}"
             )
         else:
-            total = sum((_exact(v) for v in taken["value"]), Fraction(0))
+            total = sum((_exact(v) for v in values[taken].tolist()), Fraction(0))
             average = int(round_half_away(total / len(taken)))
             if window is not None and len(taken) < window:
                 n = len(taken)
