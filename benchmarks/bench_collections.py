@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -63,7 +64,9 @@ else:
         r = subs.submit(s, "ann", "cla_episodes", 2022, path, directory=work / "coll")
         rows, errors, warnings = r.submission.rows, r.submission.errors, r.submission.warnings
 seconds = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+usage = resource.getrusage(resource.RUSAGE_SELF)
+peak = usage.ru_maxrss / 1024 / 1024
+phases["cpu_seconds_whole_process"] = usage.ru_utime + usage.ru_stime
 print(json.dumps({"stage": stage, "rows": rows, "errors": errors, "warnings": warnings,
                   "seconds": seconds, "peak_gib": peak, "phases": phases}))
 """
@@ -113,6 +116,7 @@ def main() -> None:
         results[stage] = json.loads(out.stdout.strip().splitlines()[-1])
     report = {
         "machine": machine(),
+        "load_average_after": [round(x, 1) for x in os.getloadavg()],
         "rows": args.rows,
         "file_mib": round(size / 2**20, 1),
         "mistakes_planted": planted,
