@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from webclient import WebClient, csrf_from
 
 from fivesafes import audit
@@ -311,7 +311,12 @@ def test_password_reset_by_an_administrators_one_time_link(client: WebClient, ap
     assert client.fresh().get("/password-reset/made-up-token").status_code == 404
     with app.state.db.session() as s:
         actions = [e.action for e in audit.entries(s, subject="user:researcher")]
-    assert actions[-3:] == ["user.reset_issued", "user.password_reset", "user.login"]
+    assert actions[-4:] == [
+        "user.reset_issued",
+        "user.password_reset",
+        "user.login_failed",  # the old password, tried after the reset
+        "user.login",
+    ]
 
 
 def test_a_deactivated_user_is_logged_out_and_cannot_log_in(
@@ -375,3 +380,42 @@ def test_an_expired_session_is_a_visitor_again_and_is_cleared_out(
     assert all(row.expires_at is not None for row in left)
     assert len([row for row in left if row.user_id is not None]) == 1
     assert other.get("/profile").status_code == 200
+
+
+def test_repeated_wrong_passwords_lock_the_account_for_a_while(
+    client: WebClient, app: FastAPI
+) -> None:
+    me = client.users["researcher"]
+    for _ in range(5):
+        wrong = client.post_form("/login", {"email": me["email"], "password": "guess-123456"})
+        assert "The e-mail address or the password is not right" in wrong.text
+    right = client.post_form("/login", {"email": me["email"], "password": me["password"]})
+    assert right.status_code == 422
+    assert "Too many wrong passwords for this account: try again after" in right.text
+    with app.state.db.session() as s:
+        failed = audit.entries(s, subject="user:researcher", action="user.login_failed")
+        assert [(e.actor, e.action) for e in failed] == [("system", "user.login_failed")] * 5
+    # Another account is not affected; a reset link from an administrator lifts the lock.
+    admin = client.fresh().login_as("administrator")
+    with app.state.db.session() as s:
+        target = s.scalar(select(User.id).where(User.name == "researcher"))
+    page = admin.post_form(f"/admin/users/{target}/reset", token_from="/admin")
+    link = re.search(r'<code id="reset-link">http://testserver([^<]+)</code>', page.text)
+    assert link is not None
+    client.post_form(
+        link.group(1), {"password": "fresh start 2026!", "password_confirm": "fresh start 2026!"}
+    )
+    client.login(me["email"], "fresh start 2026!")
+
+
+def test_a_closed_account_is_only_named_to_whoever_knows_its_password(
+    client: WebClient, app: FastAPI
+) -> None:
+    me = client.users["trainer"]
+    with app.state.db.session(write=True) as s:
+        s.execute(update(User).where(User.name == "trainer").values(is_active=False))
+        s.commit()
+    wrong = client.post_form("/login", {"email": me["email"], "password": "not the password"})
+    assert "The e-mail address or the password is not right" in wrong.text
+    right = client.post_form("/login", {"email": me["email"], "password": me["password"]})
+    assert "This account has been closed" in right.text

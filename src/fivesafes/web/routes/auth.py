@@ -4,7 +4,7 @@ link an administrator issued."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +13,15 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from fivesafes import audit
-from fivesafes.settings.models import PasswordResetToken, Role, User, UserRole, WebSession, as_utc
+from fivesafes.settings.models import (
+    AuditEntry,
+    PasswordResetToken,
+    Role,
+    User,
+    UserRole,
+    WebSession,
+    as_utc,
+)
 from fivesafes.settings.users import SYSTEM
 from fivesafes.web.deps import DB
 from fivesafes.web.forms import Form, Posted, check_email, check_text
@@ -40,6 +48,41 @@ REQUESTABLE = [
 ]
 #: Roles granted at once on registration; others wait for an administrator.
 SELF_SERVICE = {Role.RESEARCHER.value}
+
+
+#: Wrong passwords in a row (within LOCK_FOR) after which an account refuses log-ins
+#: for LOCK_FOR; a successful log-in or a password reset starts the count again.
+LOCK_AFTER = 5
+LOCK_FOR = timedelta(minutes=15)
+
+
+def locked(db: Session, user: User) -> datetime | None:
+    """Until when ``user``'s log-in is refused after repeated wrong passwords (read
+    from the audit log's ``user.login_failed`` entries), or None."""
+    now = datetime.now(UTC)
+    since = (now - LOCK_FOR).isoformat(timespec="microseconds")
+    subject = f"user:{user.name}"
+    reset = db.scalar(
+        select(func.max(AuditEntry.at)).where(
+            AuditEntry.subject == subject,
+            AuditEntry.action.in_(("user.login", "user.password_reset")),
+            AuditEntry.at > since,
+        )
+    )
+    failures = list(
+        db.scalars(
+            select(AuditEntry.at)
+            .where(
+                AuditEntry.subject == subject,
+                AuditEntry.action == "user.login_failed",
+                AuditEntry.at > max(since, reset or since),
+            )
+            .order_by(AuditEntry.at)
+        )
+    )
+    if len(failures) < LOCK_AFTER:
+        return None
+    return datetime.fromisoformat(failures[-LOCK_AFTER]) + LOCK_FOR
 
 
 def safe_next(target: str | None) -> str:
@@ -96,15 +139,23 @@ def login(request: Request, form: Posted, db: DB) -> Response:
     if not password:
         errors["password"] = "Enter your password"
     user = None if errors else find_by_email(db, email)
-    if not errors and (
-        not verify_password(user.password_hash if user else None, password)
-        or user is None
-        or not user.is_active
-    ):
-        message = "The e-mail address or the password is not right"
-        if user is not None and user.is_active is False and user.password_hash:
+    if not errors:
+        locked_until = locked(db, user) if user is not None else None
+        if locked_until is not None:
+            message = (
+                "Too many wrong passwords for this account: try again after "
+                f"{locked_until:%H:%M} UTC, or ask an administrator for a password-reset link"
+            )
+            errors = {"email": message, "password": message}
+        elif user is None or not verify_password(user.password_hash, password):
+            message = "The e-mail address or the password is not right"
+            errors = {"email": message, "password": message}
+            if user is not None:
+                audit.record(db, SYSTEM, "user.login_failed", f"user:{user.name}")
+                db.commit()
+        elif not user.is_active:
             message = "This account has been closed; contact an administrator"
-        errors = {"email": message, "password": message}
+            errors = {"email": message, "password": message}
     if errors or user is None:
         return render(
             request,
