@@ -51,7 +51,8 @@ period it starts matters; stopping it later is not modelled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -563,6 +564,31 @@ def emulate(
     truncate: float | None = None,
 ) -> TargetTrialResult:
     """Emulate the target trial ``protocol`` on person-period ``data``."""
+    with _one_blas_thread():
+        return _emulate(data, protocol, bootstrap, seed, outcome_model, truncate)
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """The models here are narrow (a few columns), where threaded BLAS only costs:
+    on a busy machine one thread is many times faster."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - it comes with scipy's stack
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _emulate(
+    data: pd.DataFrame,
+    protocol: Protocol,
+    bootstrap: int,
+    seed: int,
+    outcome_model: OutcomeModel,
+    truncate: float | None,
+) -> TargetTrialResult:
     d = _build(data, protocol)
     if len(d.tz_person) == 0:
         raise FivesafesError("no one is eligible at any period: no trial to emulate")
