@@ -167,13 +167,15 @@ def test_an_invalid_or_revoked_code_says_so(client: WebClient) -> None:
     assert "This is not a valid statement of participation" in page.text
     with _db(client) as s:
         statement = s.scalars(select(Statement)).first()
-        code = statement.code
+        code, statement_id = statement.code, statement.id
         course = s.get(Course, statement.course_id)
         slug = course.slug
     admin = client.login_as("administrator")
+    manage = admin.get(f"/learning/manage/courses/{slug}").text
+    assert f'action="/learning/manage/statements/{code}/revoke"' in manage
     response = admin.post_form(
         f"/learning/manage/statements/{code}/revoke",
-        {"reason": "issued in error"},
+        {f"reason-{statement_id}": "issued in error"},
         token_from=f"/learning/manage/courses/{slug}",
     )
     assert response.status_code == 303

@@ -572,15 +572,26 @@ def manage_course(request: Request, slug: str, db: DB, user: Writer) -> Response
     enrolments = list(
         db.scalars(select(Enrolment).where(Enrolment.course_id == course.id).order_by(Enrolment.id))
     )
+    issued: dict[int, Statement] = {}
+    for statement in db.scalars(
+        select(Statement).where(Statement.course_id == course.id).order_by(Statement.id)
+    ):
+        issued[statement.user_id] = statement  # the newest one per learner
     return render(
         request,
         "learning/manage_course.html",
         course=course,
         rows=[
-            {"enrolment": e, "progress": learning.progress_of(e), "name": _holder(e.user)}
+            {
+                "enrolment": e,
+                "progress": learning.progress_of(e),
+                "name": _holder(e.user),
+                "statement": issued.get(e.user_id),
+            }
             for e in enrolments
         ],
         status=catalogue.enrolment_status(course),
+        display_code=statements.display_code,
     )
 
 
@@ -629,7 +640,8 @@ def revoke_statement(request: Request, code: str, db: DB, form: Posted, user: Re
     statement = db.scalar(select(Statement).where(Statement.code == normal)) if normal else None
     if statement is None:
         raise _not_found("statement")
-    reason = form.get("reason", "").strip() or "revoked by an administrator"
+    typed = form.get(f"reason-{statement.id}", "") or form.get("reason", "")
+    reason = typed.strip() or "revoked by an administrator"
     if statement.revoked_at is None:
         statements.revoke(db, statement, actor=user.name, reason=reason)
         flash(request, db, f"The statement {statements.display_code(statement.code)} is revoked.")
