@@ -32,6 +32,7 @@ ROUTER_MODULES: list[str] = [
     "airlock",
     "learning",
     "statistics",
+    "collections",
 ]
 
 STATIC = Path(__file__).parent / "static"

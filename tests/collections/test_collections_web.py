@@ -1,0 +1,110 @@
+"""Collections in the browser (HTTP, no browser): a provider's data owner uploads
+a return, reads its report, explains its warnings and accepts it; a file that is
+not CSV gets a clear message on the form; another provider's submission is not
+found; the pages need the data_owner role."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from fivesafes.collections import submissions as subs
+from fivesafes.settings import session_factory
+from fivesafes.synth import returns as rt
+from fivesafes.web.app import create_app
+
+WEB_TESTS = Path(__file__).resolve().parents[1] / "web"
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> tuple[str, dict[str, dict[str, Any]]]:
+    from fivesafes.web.seed import DEMO_USERS, seed_demo
+
+    url = f"sqlite:///{tmp_path / 'web.db'}"
+    listing = seed_demo(url, passwords={d.key: f"{d.key}-pass-2026" for d in DEMO_USERS})
+    return url, {u["key"]: u for u in listing}
+
+
+@pytest.fixture
+def web(
+    seeded: tuple[str, dict[str, dict[str, Any]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    sys.path.insert(0, str(WEB_TESTS))
+    from webclient import WebClient  # tests/web/webclient.py
+
+    monkeypatch.setenv(subs.COLLECTIONS_DIR_ENV, str(tmp_path / "coll"))
+    app: FastAPI = create_app(seeded[0])
+    try:
+        with WebClient(app) as client:
+            client.users = seeded[1]
+            yield client
+    finally:
+        app.state.db.dispose()
+
+
+def test_a_data_owner_submits_explains_and_accepts_in_the_browser(
+    web: Any, seeded: tuple[str, dict[str, dict[str, Any]]], tmp_path: Path
+) -> None:
+    url_db, users = seeded
+    with session_factory(url_db)() as s:
+        subs.add_provider(s, rt.la_code(0), rt.la_name(0))
+        subs.add_member(s, rt.la_code(0), users["data_owner"]["name"])
+    web.login_as("data_owner")
+    page = web.get("/collections")
+    assert page.status_code == 200 and "Submit a return" in page.text
+
+    a = rt.make_authority(rt.ReturnsConfig(children=120), 0)
+    table = rt.cla_return(a, 2021)
+    col = table.column("ethnicity").to_pylist()
+    col[1] = ""
+    table = table.set_column(table.schema.get_field_index("ethnicity"), "ethnicity", [col])
+    rt.write_csv(table, tmp_path / "r.csv")
+    token = web.csrf_token("/collections")
+    sent = web.post(
+        "/collections",
+        data={"collection": "cla_episodes", "year": "2021", "csrf_token": token},
+        files={"file": ("X06000001_2021.csv", (tmp_path / "r.csv").read_bytes(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    url = sent.headers["location"]
+    report = web.get(url)
+    assert "Waiting for explanations" in report.text
+    assert "Ethnicity is missing; record NOBT if it has not yet been obtained." in report.text
+    assert web.get(url + "/report.csv").text.startswith(
+        "row,field,value,rule,severity,message,explanation"
+    )
+
+    refused = web.post_form(url + "/accept", {}, token_from=url)
+    assert refused.status_code == 422 and "not yet explained" in refused.text
+    blank = web.post_form(url + "/explain", {"rule": "CLA108", "text": ""}, token_from=url)
+    assert blank.status_code == 422 and 'aria-invalid="true"' in blank.text
+    explained = web.post_form(
+        url + "/explain", {"rule": "CLA108", "rows": "2", "text": "Not yet asked"}, token_from=url
+    )
+    assert explained.status_code == 303
+    accepted = web.post_form(url + "/accept", {}, token_from=url)
+    assert accepted.status_code == 303
+    assert "Accepted." in web.get(url).text
+
+    # A spreadsheet saved as CSV: the form says so, nothing is stored.
+    sheet = web.post(
+        "/collections",
+        data={"collection": "cla_episodes", "year": "2022", "csrf_token": token},
+        files={"file": ("book.csv", b"PK\x03\x04" + b"\x00" * 50, "text/csv")},
+        follow_redirects=False,
+    )
+    assert sheet.status_code == 422
+    assert "is a spreadsheet, not a CSV file" in sheet.text
+
+    # Another browser: a researcher is refused; a visitor sent to log in.
+    other = web.fresh()
+    assert other.get("/collections", follow_redirects=False).status_code == 303
+    other.login_as("researcher")
+    assert other.get("/collections").status_code == 403
+    assert other.get(url).status_code == 403
