@@ -155,6 +155,8 @@ class Tally:
     error_samples: list[str] = field(default_factory=list)
     #: kind -> unique ids the server accepted (a 303 answer)
     accepted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    #: kind -> writes the server refused on purpose (e.g. a full course)
+    refused: Counter[str] = field(default_factory=Counter)
     requests: int = 0
 
     def error(self, kind: str, what: str) -> None:
@@ -195,8 +197,8 @@ class User:
             return None
         return response
 
-    async def token(self, path: str) -> str | None:
-        page = await self.call(f"GET {path}", "GET", path)
+    async def token(self, path: str, kind: str | None = None) -> str | None:
+        page = await self.call(kind or f"GET {path}", "GET", path)
         found = CSRF.search(page.text) if page is not None else None
         return found.group(1) if found else None
 
@@ -251,15 +253,23 @@ class User:
             self.tally.accepted["profile"].append(uid)
         if self.site.enrol and self.site.courses:
             slug = self.site.courses[self.visits % len(self.site.courses)]
-            token = await self.token(f"/courses/{slug}")
-            if token and await self.call(
-                "POST /courses/{slug}/enrol",
-                "POST",
-                f"/courses/{slug}/enrol",
-                expect=(303,),
-                data={"csrf_token": token},
-            ):
+            token = await self.token(f"/courses/{slug}", "GET /courses/{slug}")
+            answer = (
+                await self.call(
+                    "POST /courses/{slug}/enrol",
+                    "POST",
+                    f"/courses/{slug}/enrol",
+                    expect=(303,),
+                    data={"csrf_token": token},
+                )
+                if token
+                else None
+            )
+            # Enrolled: on to the course's lessons; refused (full, closed): back to it.
+            if answer is not None and answer.headers["location"].startswith("/learning/"):
                 self.tally.accepted["enrolment"].append(f"{email}|{slug}")
+            elif answer is not None:
+                self.tally.refused["enrolment"] += 1
         if self.site.projects:
             token = await self.token("/projects/new")
             title = f"Load study {uid}"
@@ -355,6 +365,18 @@ def count_rows(url: str, run: str) -> dict[str, list[str]]:
                     {"p": f"load-{run}-%"},
                 )
             ]
+        if "courses" in tables and "enrolments" in tables:
+            out["over capacity"] = [
+                slug
+                for slug, capacity, enrolled, counted in c.execute(
+                    text(
+                        "SELECT c.slug, c.capacity, c.enrolled_count, "
+                        "(SELECT count(*) FROM enrolments e WHERE e.course_id = c.id) "
+                        "FROM courses c WHERE c.capacity IS NOT NULL"
+                    )
+                )
+                if counted > capacity or enrolled != counted
+            ]
         if "projects" in tables:
             out["application"] = list(
                 c.execute(
@@ -432,6 +454,18 @@ class Result:
             )
         lines += ["", "Writes, accepted by the server vs rows in the database afterwards:", ""]
         lines += [f"- {kind}: {verdict}" for kind, verdict in self.integrity().items()]
+        for kind, n in self.tally.refused.items():
+            lines.append(f"- {kind}: {n} refused by the service on purpose (course full or closed)")
+        if "over capacity" in self.rows:
+            over = self.rows["over capacity"]
+            lines.append(
+                "- courses with a capacity: "
+                + (
+                    f"OVER CAPACITY OR MISCOUNTED: {', '.join(over)}"
+                    if over
+                    else "none over capacity; enrolled counts equal the enrolment rows"
+                )
+            )
         if self.tally.error_samples:
             lines += ["", "First errors:", ""] + [f"- `{e}`" for e in self.tally.error_samples]
         return "\n".join(lines)
@@ -477,7 +511,11 @@ def main() -> None:
     print(f"\nMachine: {machine()}\n")
     for result in results:
         print(result.markdown(), end="\n\n")
-    bad = [r for r in results if any("MISMATCH" in v for v in r.integrity().values())]
+    bad = [
+        r
+        for r in results
+        if any("MISMATCH" in v for v in r.integrity().values()) or r.rows.get("over capacity")
+    ]
     if bad:
         sys.exit(1)
 
