@@ -523,11 +523,33 @@ def _rewrite_reports(sub: Submission, directory: Path | None) -> None:
 # --- accept ---------------------------------------------------------------------------
 
 
+@contextmanager
+def _exclusive(directory: Path | None) -> Iterator[None]:
+    """Hold the collections folder's lock: one acceptance (or repair) at a time,
+    across processes, so that a repair never removes records another acceptance
+    has just stored."""
+    import fcntl
+
+    root = collections_dir(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def accept(
     session: Session, actor: str, submission_id: int, directory: Path | None = None
 ) -> Submission:
     """Accept a submission without errors whose warnings are all explained: store it
     split and make it the provider's accepted return for its year."""
+    with _exclusive(directory):
+        return _accept(session, actor, submission_id, directory)
+
+
+def _accept(session: Session, actor: str, submission_id: int, directory: Path | None) -> Submission:
     sub = get_submission(session, actor, submission_id)
     user = get_user(session, actor)
     if not (is_admin(user) or sub.provider_id in {p.id for p in providers_of(session, user)}):
@@ -557,7 +579,7 @@ def accept(
     table = read_return(folder / sub.file_name, spec)
     if table.num_rows != sub.rows:
         raise FivesafesError(f"the stored file of submission {sub.id} has changed; submit again")
-    reconcile(session, directory)
+    _reconcile(session, directory)
     previous = session.scalar(
         select(Submission).where(
             Submission.collection == sub.collection,
@@ -593,7 +615,7 @@ def accept(
     except BaseException:
         session.rollback()
         _remove_ingest(directory, spec.name, ingest_id)
-        reconcile(session, directory)
+        _reconcile(session, directory)
         raise
     if previous is not None and previous.ingest_id:
         _remove_ingest(directory, spec.name, previous.ingest_id)
@@ -737,6 +759,11 @@ def reconcile(session: Session, directory: Path | None = None) -> dict[str, int]
     """Make the store and the accepted table agree with the state database after a
     crash: the store keeps only the ingests of accepted submissions, and the
     accepted table holds exactly the accepted submissions' rows."""
+    with _exclusive(directory):
+        return _reconcile(session, directory)
+
+
+def _reconcile(session: Session, directory: Path | None) -> dict[str, int]:
     from fivesafes.data.store import open_store, remove_ingest
 
     accepted = list(session.scalars(select(Submission).where(Submission.status == "accepted")))
