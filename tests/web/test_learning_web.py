@@ -328,3 +328,28 @@ def test_a_trainer_records_attendance_of_a_live_course(client: WebClient) -> Non
     response = trainer.post_form(url, token_from="/learning/manage/courses/output-checking")
     assert response.status_code == 303
     assert "Output checker" in learner.get("/learning").text
+
+
+def test_an_administrator_grants_and_revokes_accreditations(client: WebClient) -> None:
+    admin = client.login_as("administrator")
+    url = "/learning/manage/accreditations"
+    bad = admin.post_form(url, {"user": "nobody@example.org", "kind": "Safe!", "days": "0"})
+    assert bad.status_code == 422
+    assert "No user has the e-mail address or user name" in bad.text
+    assert 'href="#kind"' in bad.text and 'href="#days"' in bad.text
+    assert 'value="nobody@example.org"' in bad.text
+    owner_email = client.users["data_owner"]["email"]
+    assert admin.post_form(url, {"user": owner_email, "kind": "safe_researcher"}).status_code == 303
+    owner = client.fresh().login_as("data_owner")
+    assert "You still need" not in owner.get("/learning/plan").text
+    with _db(client) as s:
+        from fivesafes.people.models import Accreditation
+
+        owner_id = s.scalar(select(User.id).where(User.name == "data_owner"))
+        row_id = s.scalar(select(Accreditation.id).where(Accreditation.user_id == owner_id))
+    assert (
+        admin.post_form(f"{url}/{row_id}/revoke", {"reason": "test"}, token_from=url).status_code
+        == 303
+    )
+    assert "You still need 1 course" in owner.get("/learning/plan").text
+    assert owner.get(url).status_code == 403

@@ -6,14 +6,17 @@ nothing."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fivesafes.people.models import Accreditation, Course
-from fivesafes.settings.models import as_utc, utcnow
+from fivesafes.settings.models import User, as_utc, utcnow
 
 #: How long an accreditation lasts unless its course says otherwise.
 DEFAULT_VALID_DAYS = 3 * 365
@@ -123,3 +126,69 @@ def revoke(session: Session, row: Accreditation, actor: str, reason: str = "") -
         f"accreditation:{row.id}",
         {"user_id": row.user_id, "kind": row.kind, "reason": reason},
     )
+
+
+def parse_grant_form(
+    session: Session, form: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Clean an administrator's grant form: ``user`` (e-mail address or user name),
+    ``kind`` (like ``safe_researcher``) and ``days`` (empty: the default)."""
+    errors: dict[str, str] = {}
+    who = str(form.get("user", "") or "").strip()
+    user = None
+    if not who:
+        errors["user"] = "Enter the person's e-mail address or user name"
+    else:
+        user = session.scalar(select(User).where(User.name == who))
+        if user is None and hasattr(User, "email"):
+            user = session.scalar(select(User).where(User.email == who.lower()))
+        if user is None:
+            errors["user"] = f"No user has the e-mail address or user name {who!r}"
+    kind = str(form.get("kind", "") or "").strip()
+    if not re.match(r"^[a-z][a-z0-9_]{1,63}$", kind):
+        errors["kind"] = "Enter the accreditation as lower-case letters and underscores"
+    days_text = str(form.get("days", "") or "").strip()
+    days = DEFAULT_VALID_DAYS
+    if days_text:
+        try:
+            days = int(days_text)
+            if days < 1:
+                raise ValueError
+        except ValueError:
+            errors["days"] = "Enter the number of days as a whole number of at least 1"
+    return {"user": user, "kind": kind, "days": days}, errors
+
+
+def award(session: Session, user: User, kind: str, days: int, actor: str) -> Accreditation:
+    """An administrator grants an accreditation directly (e.g. one held from another
+    service); audited, the caller commits."""
+    from fivesafes.audit import record
+
+    row = grant(session, user.id, kind, days=days)
+    record(
+        session,
+        actor,
+        "people.accreditation.grant",
+        f"accreditation:{row.id}",
+        {"user": user.name, "kind": kind, "days": days},
+    )
+    return row
+
+
+def all_accreditations(session: Session, now: datetime | None = None) -> list[Held]:
+    """Every accreditation of every user, newest first (for administrators)."""
+    moment = as_utc(now) if now else utcnow()
+    rows = session.scalars(
+        select(Accreditation).order_by(Accreditation.granted_at.desc(), Accreditation.id.desc())
+    )
+    out = []
+    for row in rows:
+        status = (
+            "revoked"
+            if row.revoked_at is not None
+            else "expired"
+            if as_utc(row.expires_at) <= moment
+            else "valid"
+        )
+        out.append(Held(row, row.kind, label(row.kind), status == "valid", status))
+    return out

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from fivesafes.datasets import BY_NAME, DATASETS
 from fivesafes.people import accreditation, catalogue, learning, statements
 from fivesafes.people.models import (
+    Accreditation,
     Course,
     CourseFormat,
     Enrolment,
@@ -911,3 +912,58 @@ def update_resource(
     flash(request, db, f"The resource {resource.title} was saved.")
     db.commit()
     return RedirectResponse(f"/resources/{resource.slug}", status_code=303)
+
+
+# --- accreditations (administrators) ----------------------------------------------------
+
+
+def _accreditations_page(
+    request: Request,
+    db: Session,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "learning/accreditations.html",
+        status_code=status_code,
+        held=accreditation.all_accreditations(db),
+        values=values,
+        errors=errors,
+        name_of=_holder,
+    )
+
+
+@router.get("/learning/manage/accreditations", response_class=HTMLResponse)
+def accreditations_page(request: Request, db: DB, _user: Revoker) -> Response:
+    return _accreditations_page(request, db, {"kind": "safe_researcher"}, {})
+
+
+@router.post("/learning/manage/accreditations", response_class=HTMLResponse)
+def grant_accreditation(request: Request, db: DB, form: Posted, user: Revoker) -> Response:
+    values, errors = accreditation.parse_grant_form(db, form)
+    if errors:
+        return _accreditations_page(request, db, dict(form), errors, status_code=422)
+    row = accreditation.award(db, values["user"], values["kind"], values["days"], user.name)
+    flash(
+        request,
+        db,
+        f"{_holder(values['user'])} is accredited as {accreditation.label(row.kind)}.",
+    )
+    db.commit()
+    return RedirectResponse("/learning/manage/accreditations", status_code=303)
+
+
+@router.post("/learning/manage/accreditations/{accreditation_id}/revoke")
+def revoke_accreditation(
+    request: Request, accreditation_id: int, db: DB, form: Posted, user: Revoker
+) -> Response:
+    row = db.get(Accreditation, accreditation_id)
+    if row is None:
+        raise _not_found("accreditation")
+    if row.revoked_at is None:
+        accreditation.revoke(db, row, actor=user.name, reason=form.get("reason", ""))
+        flash(request, db, f"The {accreditation.label(row.kind)} accreditation is revoked.")
+        db.commit()
+    return RedirectResponse("/learning/manage/accreditations", status_code=303)
