@@ -165,9 +165,33 @@ def test_changing_a_dataset_reruns_only_what_reads_it(
         assert pipeline.run(con).ran == []
 
 
-def test_no_identifier_in_the_curated_workspace(curated: tuple[Path, Pipeline]) -> None:
+def test_no_identifier_in_the_curated_workspace(
+    curated: tuple[Path, Pipeline], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No column named like an identifier, and no value of any text column that is
+    an identifier the providers sent (names, postcodes, reference numbers)."""
     path, _ = curated
+    world = shared_workspace(tmp_path_factory, PEOPLE, SEED).parents[3] / "world"
+    sent: set[str] = set()
+    for f in (world / "provider").glob("*.csv"):
+        head = pd.read_csv(f, nrows=0).columns
+        cols = [c for c in head if c.lower() in IDENTIFIER_NAMES and c != "date_of_birth"]
+        df = pd.read_csv(f, usecols=cols, dtype=str, keep_default_na=False)
+        for c in cols:
+            sent |= set(df[c]) - {""}
+    assert len(sent) > 10_000
     with duckdb.connect(str(path), read_only=True) as con:
+        text = con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE data_type = 'VARCHAR' AND table_schema = 'main'"
+        ).fetchall()
+        con.register("sent", pd.DataFrame({"v": sorted(sent)}))
+        for table, column in text:
+            ((hits,),) = con.execute(
+                f'SELECT count(*) FROM "{table}" t JOIN sent ON sent.v = t."{column}"'
+            ).fetchall()
+            assert hits == 0, (table, column)
+        assert len(text) > 30  # every table's text columns were looked at
         cols = con.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns"
         ).fetchall()
