@@ -91,13 +91,14 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
             )
         )
     dec = table.loc[f"C(group, Treatment('{REF}'))[T.declining]"]
+    declining = fit.groups[_key(names, "declining") - 1].proportion
     result.findings = [
         f"{fit.persons:,} pupils' yearly scores were grouped into 5 trajectories; the "
-        f"declining group is {100 * fit.groups[_key(names, 'declining') - 1].proportion:.0f}% of pupils.",
-        f"Of {len(data):,} pupils followed to age 21, {int(data['convicted_by_21'].sum()):,} had a "
-        "proven offence by then.",
-        f"Pupils on the declining trajectory had {dec['odds_ratio']:.1f} times the odds of a proven "
-        f"offence by 21 of the stable-middle group (95% CI {dec['or_lower']:.1f} to "
+        f"declining group is {100 * declining:.0f}% of pupils.",
+        f"Of {len(data):,} pupils followed to age 21, {int(data['convicted_by_21'].sum()):,} "
+        "had a proven offence by then.",
+        f"Pupils on the declining trajectory had {dec['odds_ratio']:.1f} times the odds of a "
+        f"proven offence by 21 of the stable-middle group (95% CI {dec['or_lower']:.1f} to "
         f"{dec['or_upper']:.1f}); the world planted {np.exp(base['declining'] - base[REF]):.1f}.",
     ]
     return result

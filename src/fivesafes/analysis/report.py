@@ -52,6 +52,8 @@ def _e(x: Any) -> str:
 
 
 def _num(x: Any) -> str:
+    if hasattr(x, "item"):
+        x = x.item()
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
     if isinstance(x, bool):
@@ -173,9 +175,14 @@ def render_report(
     described = "".join(
         f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in sections.items() if k != "Planted truth"
     )
-    cohort = "".join(
-        f"<li>{_e(k.replace('_', ' '))}: {_num(v)}</li>" for k, v in result.cohort.items()
-    )
+    cohort = ""
+    for o in outputs:
+        if o.name == "cohort/cohort" and o.frame is not None:
+            cohort = "".join(
+                f"<li>{_e(r.quantity)}: "
+                f"{_num(r.persons) if pd.notna(r.persons) else 'withheld (too few)'}</li>"
+                for r in o.frame.itertuples()
+            )
     findings = "".join(f"<li>{_e(f)}</li>" for f in result.findings)
     notes = summary.get("notes") or []
     notes_html = (

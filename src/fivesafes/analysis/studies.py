@@ -26,6 +26,7 @@ and the ``studies/`` folder of the source tree this package was installed from.
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
 import json
 import os
@@ -191,10 +192,8 @@ def _read_study(path: Path) -> Study:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Name) and target.id in ("TITLE", "DATASETS"):
-                try:
+                with contextlib.suppress(ValueError):
                     values[target.id] = ast.literal_eval(node.value)
-                except ValueError:
-                    pass
     title = str(values.get("TITLE") or doc.split("\n", 1)[0] or path.stem)
     return Study(path.stem, path, title, tuple(values.get("DATASETS", ())), doc)
 
@@ -363,6 +362,23 @@ def write_checked(
     return written
 
 
+def cohort_result(cohort: dict[str, Any]) -> AnalysisResult:
+    """Who was studied (people counted by description), as a checked table."""
+    from fivesafes.outputs import FrequencyTable
+
+    frame = pd.DataFrame(
+        {"quantity": [k.replace("_", " ") for k in cohort], "persons": list(cohort.values())}
+    )
+    result = AnalysisResult(method="cohort")
+    result.add_table(
+        "cohort",
+        frame,
+        "Who was studied: people (or rows) counted",
+        FrequencyTable.from_long(frame, ["quantity"], "persons", persons=True),
+    )
+    return result
+
+
 def _withheld_estimates(comparisons: list[Comparison], outputs: list[CheckedOutput]) -> None:
     """Blank an estimate whose row (or whole table) was withheld."""
     by_name = {o.name: o for o in outputs}
@@ -392,6 +408,8 @@ def run_study(
 
     report = progress or (lambda stage, fraction: None)
     t0 = time.perf_counter()
+    if workspace.is_dir():
+        workspace = workspace / "workspace.duckdb"
     study = find_study(name, studies_dir)
     check_workspace(study, workspace)
     out = out or workspace.parent / "studies" / name
@@ -403,6 +421,8 @@ def run_study(
     if not isinstance(result, StudyResult):
         raise FivesafesError(f"{study.path}: run() must return a StudyResult")
     report(f"{name}: checking outputs", 0.8)
+    if result.cohort:  # counts of people are outputs too: checked like the rest
+        result.analyses = {"cohort": cohort_result(result.cohort), **result.analyses}
     outputs = write_checked(result.analyses, out / "outputs", policy)
     _withheld_estimates(result.comparisons, outputs)
     seconds = time.perf_counter() - t0
@@ -412,7 +432,6 @@ def run_study(
         "workspace": str(workspace),
         "out": str(out),
         "policy": policy.name,
-        "cohort": result.cohort,
         "summaries": {k: _jsonable(a.summary) for k, a in result.analyses.items()},
         "comparisons": [c.to_dict() for c in result.comparisons],
         "findings": result.findings,

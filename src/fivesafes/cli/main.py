@@ -349,6 +349,9 @@ from fivesafes.cli.workspace import curate_app, profile_app  # noqa: E402
 
 app.add_typer(curate_app, name="curate")
 app.add_typer(profile_app, name="profile")
+from fivesafes.cli.study import study_app  # noqa: E402
+
+app.add_typer(study_app, name="study")
 
 
 def main() -> None:
