@@ -108,3 +108,16 @@ def test_a_data_owner_submits_explains_and_accepts_in_the_browser(
     other.login_as("researcher")
     assert other.get("/collections").status_code == 403
     assert other.get(url).status_code == 403
+
+
+def test_the_web_seeder_makes_the_demo_data_owner_a_provider_member(
+    seeded: tuple[str, dict[str, dict[str, Any]]],
+) -> None:
+    from fivesafes.collections.demo import seed
+    from fivesafes.settings.users import get_user
+
+    with session_factory(seeded[0])() as s:
+        owner = get_user(s, seeded[1]["data_owner"]["name"])
+        seed(s, {"data_owner": owner})
+        seed(s, {"data_owner": owner})  # twice: nothing more
+        assert [p.code for p in subs.providers_of(s, owner)] == [rt.la_code(rt.JUMP_LA)]

@@ -171,3 +171,15 @@ def run_cycle(
     finally:
         session.close()
     return summary
+
+
+def seed(session: Session, users: dict[str, Any]) -> None:
+    """Web demo seeder (``fivesafes.web.seed.SEEDERS`` may list
+    ``"fivesafes.collections.demo:seed"``): the jump authority as a provider, with
+    the demo data owner as its member, so the Collections pages can be tried."""
+    code, name = rt.la_code(rt.JUMP_LA), rt.la_name(rt.JUMP_LA)
+    owner = users.get("data_owner")
+    if owner is None or code in {p.code for p in subs.list_providers(session)}:
+        return
+    subs.add_provider(session, code, name)
+    subs.add_member(session, code, owner.name)
