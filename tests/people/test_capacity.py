@@ -1,10 +1,14 @@
 """Capacity holds under concurrent enrolments (threads, each with its own database
-connection, on one SQLite file): never more enrolments than places."""
+connection): never more enrolments than places. On a SQLite file always, and on
+PostgreSQL where ``$FIVESAFES_TEST_POSTGRES_URL`` reaches a server (its ``public``
+schema is dropped and made again)."""
 
 from __future__ import annotations
 
+import os
 import threading
 
+import pytest
 from people_helpers import make_course, make_user
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
@@ -13,13 +17,15 @@ from sqlalchemy.pool import NullPool
 from fivesafes.people import learning
 from fivesafes.people.learning import EnrolmentRefused
 from fivesafes.people.models import Course, Enrolment
-from fivesafes.settings import session_factory
+from fivesafes.settings import engine_for, session_factory
+from fivesafes.settings.models import Base, User
 
 
-def test_concurrent_enrolments_never_exceed_the_capacity(session: Session, db_url: str) -> None:
-    course = make_course(session, capacity=5)
-    users = [make_user(session, f"learner{i}") for i in range(16)]
-    factory = session_factory(create_engine(db_url, poolclass=NullPool))
+def _race(session: Session, url: str, places: int = 5, people: int = 16) -> list[str]:
+    """``people`` threads enrol on one course with ``places`` at the same moment."""
+    course = make_course(session, capacity=places)
+    users = [make_user(session, f"learner{i}") for i in range(people)]
+    factory = session_factory(create_engine(url, poolclass=NullPool))
     barrier = threading.Barrier(len(users), timeout=30)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -27,7 +33,7 @@ def test_concurrent_enrolments_never_exceed_the_capacity(session: Session, db_ur
     def attempt(user_id: int) -> None:
         with factory() as s:
             mine = s.get(Course, course.id)
-            me = s.get(type(users[0]), user_id)
+            me = s.get(User, user_id)
             assert mine is not None and me is not None
             barrier.wait()
             try:
@@ -43,7 +49,37 @@ def test_concurrent_enrolments_never_exceed_the_capacity(session: Session, db_ur
         t.start()
     for t in threads:
         t.join()
-    assert sorted(outcomes) == ["enrolled"] * 5 + ["full"] * 11
     session.expire_all()
-    assert session.scalar(select(func.count()).select_from(Enrolment)) == 5
-    assert session.get(Course, course.id).enrolled_count == 5  # type: ignore[union-attr]
+    assert session.scalar(select(func.count()).select_from(Enrolment)) == places
+    assert session.get(Course, course.id).enrolled_count == places  # type: ignore[union-attr]
+    return sorted(outcomes)
+
+
+def test_concurrent_enrolments_never_exceed_the_capacity(session: Session, db_url: str) -> None:
+    assert _race(session, db_url) == ["enrolled"] * 5 + ["full"] * 11
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("FIVESAFES_TEST_POSTGRES_URL")
+    if not url:
+        return None
+    try:
+        with engine_for(url).connect():
+            return url
+    except Exception:
+        return None
+
+
+@pytest.mark.skipif(
+    _postgres_url() is None,
+    reason="no PostgreSQL server reachable at $FIVESAFES_TEST_POSTGRES_URL",
+)
+def test_concurrent_enrolments_never_exceed_the_capacity_on_postgresql() -> None:
+    url = _postgres_url()
+    assert url is not None
+    engine = engine_for(url)
+    with engine.begin() as c:
+        c.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    Base.metadata.create_all(engine)
+    with session_factory(engine)() as session:
+        assert _race(session, url, places=4, people=12) == ["enrolled"] * 4 + ["full"] * 8

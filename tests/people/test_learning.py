@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from people_helpers import make_course, make_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -172,3 +175,14 @@ def test_a_trainer_records_attendance_and_a_learner_can_restart_to_renew(
     assert session.scalar(select(func.count()).select_from(Statement)) == 1  # kept
     with pytest.raises(FivesafesError, match="not completed"):
         learning.restart(session, enrolment)
+
+
+@given(
+    total=st.integers(min_value=1, max_value=200),
+    data=st.data(),
+    mark=st.integers(min_value=0, max_value=100),
+)
+def test_passing_agrees_with_exact_fractions(total: int, data: st.DataObject, mark: int) -> None:
+    """The integer rule agrees with exact rational arithmetic (``fractions.Fraction``)."""
+    score = data.draw(st.integers(min_value=0, max_value=total))
+    assert passes(score, total, mark) is (Fraction(score, total) * 100 >= mark)

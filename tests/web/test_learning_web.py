@@ -112,6 +112,10 @@ def test_a_new_learner_enrols_learns_passes_and_gets_a_statement_anyone_can_chec
     # the learner leaves and comes back: the course page resumes at lesson two
     contents = client.get(f"/learning/courses/{INDUCTION}").text
     assert f'/lessons/{readings[1].id}">Continue: ' in contents
+    # opening a later lesson (without finishing it) moves the bookmark there
+    assert client.get(f"/learning/courses/{INDUCTION}/lessons/{readings[2].id}").status_code == 200
+    contents = client.get(f"/learning/courses/{INDUCTION}").text
+    assert f'/lessons/{readings[2].id}">Continue: ' in contents
     for lesson in readings[1:]:
         client.post_form(
             f"/learning/courses/{INDUCTION}/lessons/{lesson.id}/complete",
