@@ -13,6 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+#: Six subprocesses at once (the first importing esda): several seconds in all.
+pytestmark = pytest.mark.slow
+
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("FIVESAFES_")} | {"COLUMNS": "100"}
 
 

@@ -28,12 +28,13 @@ FormulaOption = Annotated[
 ]
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV table made anywhere (types inferred, blank fields missing)."""
+def read_table(path: Path, text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A CSV table made anywhere (types inferred, blank fields missing; the
+    ``text`` columns kept as written, e.g. an ordinal outcome's levels)."""
     import pandas as pd
 
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype=dict.fromkeys(text, str))
     except pd.errors.EmptyDataError:
         raise InputError(str(path), "the file is empty (it needs a header row)") from None
     except pd.errors.ParserError as exc:
@@ -127,7 +128,7 @@ def ordinal_command(
     from fivesafes.analysis.regression import ordinal
 
     t0 = time.perf_counter()
-    data = read_table(table)
+    data = read_table(table, text=(formula.split("~", 1)[0].strip(),))
     names = [v.strip() for v in levels.split(",") if v.strip()]
     result = ordinal(data, formula, levels=names, confidence=confidence, source=str(table))
     _report("analyse ordinal", table, result, "coefficients", out, json_, t0)
@@ -171,9 +172,7 @@ def oaxaca_command(
     from fivesafes.analysis.decomposition import oaxaca
 
     t0 = time.perf_counter()
-    data = read_table(table)
-    if group in data.columns:
-        data[group] = data[group].astype("string")
+    data = read_table(table, text=(group,))
     result = oaxaca(
         data,
         outcome,
