@@ -5,6 +5,7 @@ found; the pages need the data_owner role."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,13 +22,26 @@ from fivesafes.web.app import create_app
 WEB_TESTS = Path(__file__).resolve().parents[1] / "web"
 
 
-@pytest.fixture
-def seeded(tmp_path: Path) -> tuple[str, dict[str, dict[str, Any]]]:
+@pytest.fixture(scope="module")
+def seeded_template(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[str, dict[str, Any]]]:
     from fivesafes.web.seed import DEMO_USERS, seed_demo
 
-    url = f"sqlite:///{tmp_path / 'web.db'}"
-    listing = seed_demo(url, passwords={d.key: f"{d.key}-pass-2026" for d in DEMO_USERS})
-    return url, {u["key"]: u for u in listing}
+    path = tmp_path_factory.mktemp("web") / "web.db"
+    listing = seed_demo(
+        f"sqlite:///{path}", passwords={d.key: f"{d.key}-pass-2026" for d in DEMO_USERS}
+    )
+    return path, {u["key"]: u for u in listing}
+
+
+@pytest.fixture
+def seeded(
+    seeded_template: tuple[Path, dict[str, dict[str, Any]]], tmp_path: Path
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    target = tmp_path / "web.db"
+    shutil.copyfile(seeded_template[0], target)
+    return f"sqlite:///{target}", seeded_template[1]
 
 
 @pytest.fixture
