@@ -74,14 +74,16 @@ def html_table(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> str:
         for c in frame.columns
     )
     rows = []
-    for _, r in frame.head(max_rows).iterrows():
+    shown = frame.head(max_rows)
+    columns = [shown[c].tolist() for c in shown.columns]  # per column: ints stay ints
+    for i in range(len(shown)):
         cells = []
-        for c in frame.columns:
-            v = r[c]
+        for values in columns:
+            v = values[i]
             if isinstance(v, str):
                 cells.append(f'<td class="l">{_e(v)}</td>')
             else:
-                cells.append(f"<td>{_num(v.item() if hasattr(v, 'item') else v)}</td>")
+                cells.append(f"<td>{_num(v)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = (
         f"<p class='meta'>First {max_rows} of {len(frame):,} rows; all are in the CSV.</p>"
@@ -133,7 +135,13 @@ def _outputs(outputs: list[CheckedOutput]) -> str:
         title += "</p>"
         if o.reasons and o.status != "pass":
             title += "<ul>" + "".join(f"<li>{_e(r)}</li>" for r in o.reasons) + "</ul>"
-        if o.withheld:
+        if o.status in ("unchecked", "review") and not o.withheld:
+            body = (
+                '<p class="withheld">Not shown: no disclosure rule could check it, so it '
+                f"waits for a checker's review (file {_e(o.released.name if o.released else '')}"
+                ").</p>"
+            )
+        elif o.withheld:
             body = (
                 '<p class="withheld">Withheld: this output did not pass disclosure control '
                 "and is not released (see its check report).</p>"
