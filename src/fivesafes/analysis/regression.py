@@ -63,6 +63,39 @@ def _model(build: Any, formula: str, source: str) -> Any:
         raise FivesafesError(f"{source}: the formula {formula!r} cannot be used: {first}") from None
 
 
+def _cov(model: Any, data: pd.DataFrame, cluster: str | None, source: str) -> dict[str, Any]:
+    """``fit`` arguments for cluster-robust standard errors over the rows used."""
+    if cluster is None:
+        return {}
+    if cluster not in data.columns:
+        raise InputError(
+            source,
+            f"there is no cluster column {cluster!r}; the columns are "
+            f"{', '.join(map(str, data.columns))}",
+            consequence="Nothing was fitted.",
+        )
+    groups = data.loc[model.data.row_labels, cluster]
+    missing = np.flatnonzero(groups.isna().to_numpy())
+    if missing.size:
+        raise InputError(
+            source,
+            "the cluster is blank in a row the model uses",
+            row=int(data.index.get_loc(groups.index[missing[0]])) + 1,
+            field=cluster,
+            more=int(missing.size - 1),
+            consequence="Nothing was fitted.",
+        )
+    return {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(groups)[0]}}
+
+
+def _cluster_summary(
+    result: AnalysisResult, data: pd.DataFrame, model: Any, cluster: str | None
+) -> None:
+    result.summary["cluster"] = cluster
+    if cluster is not None:
+        result.summary["clusters"] = int(data.loc[model.data.row_labels, cluster].nunique())
+
+
 def odds_ratio_table(
     names: Sequence[str], params: np.ndarray, bse: np.ndarray, confidence: float = 0.95
 ) -> pd.DataFrame:
@@ -132,14 +165,18 @@ def logistic(
     formula: str,
     *,
     confidence: float = 0.95,
+    cluster: str | None = None,
     source: str = "data",
     maxiter: int = 100,
 ) -> AnalysisResult:
-    """Binary logistic regression: the outcome must be 0/1 (or True/False)."""
+    """Binary logistic regression: the outcome must be 0/1 (or True/False).
+    With ``cluster`` (a column, e.g. a school) the standard errors are
+    cluster-robust (statsmodels' ``cov_type="cluster"``)."""
     import statsmodels.formula.api as smf
 
     outcome = _outcome(formula)
     _check_columns(data, formula, source)
+    data = data.reset_index(drop=True)  # row positions: the rows named in errors
     y = data[outcome]
     if y.dtype == bool:
         data = data.assign(**{outcome: y.astype(int)})
@@ -166,8 +203,8 @@ def logistic(
                 f"{source}: the outcome {outcome!r} takes only the value "
                 f"{model.endog.min():g} in the rows used; nothing to model"
             )
-        fit = model.fit(disp=False, maxiter=maxiter)
-    return _finish(
+        fit = model.fit(disp=False, maxiter=maxiter, **_cov(model, data, cluster, source))
+    result = _finish(
         "logistic",
         fit,
         list(model.exog_names),
@@ -177,6 +214,8 @@ def logistic(
         rows=len(data),
         events=int(model.endog.sum()),
     )
+    _cluster_summary(result, data, model, cluster)
+    return result
 
 
 def ordinal(
@@ -185,16 +224,19 @@ def ordinal(
     *,
     levels: Sequence[str] | None = None,
     confidence: float = 0.95,
+    cluster: str | None = None,
     source: str = "data",
     maxiter: int = 1000,
 ) -> AnalysisResult:
     """Proportional-odds (ordinal) logistic regression. The outcome is an ordered
     categorical column, or give its ``levels`` from lowest to highest. A positive
-    coefficient means higher levels are more likely (as ``polr``)."""
+    coefficient means higher levels are more likely (as ``polr``). ``cluster``:
+    cluster-robust standard errors, as for :func:`logistic`."""
     from statsmodels.miscmodels.ordinal_model import OrderedModel
 
     outcome = _outcome(formula)
     _check_columns(data, formula, source)
+    data = data.reset_index(drop=True)  # row positions: the rows named in errors
     y = data[outcome]
     if levels is not None:
         text = y.astype("string")
@@ -234,7 +276,13 @@ def ordinal(
         model = _model(
             lambda: OrderedModel.from_formula(formula, data, distr="logit"), formula, source
         )
-        fit = model.fit(method="bfgs", disp=False, maxiter=maxiter, gtol=1e-8)
+        fit = model.fit(
+            method="bfgs",
+            disp=False,
+            maxiter=maxiter,
+            gtol=1e-8,
+            **_cov(model, data, cluster, source),
+        )
     k = model.exog.shape[1]
     names = list(model.exog_names)[:k]
     params = np.asarray(fit.params)
@@ -272,6 +320,7 @@ def ordinal(
         "Cut-points between adjacent levels on the latent (log-odds) scale",
         result.tables["coefficients"].output,
     )
+    _cluster_summary(result, data, model, cluster)
     result.summary["levels"] = cats
     result.summary["level_counts"] = {c: int((data[outcome] == c).sum()) for c in cats}
     return result

@@ -22,6 +22,10 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one machine-readable JSON summary instead.")
 ]
 OutOption = Annotated[Path | None, typer.Option("--out", help="Write the main table here (CSV).")]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option("--cluster", help="Cluster-robust standard errors over this column."),
+]
 FormulaOption = Annotated[
     str,
     typer.Option("--formula", help="Model formula: 'outcome ~ x + C(category) + I(age**2)'."),
@@ -97,6 +101,7 @@ def logit(
     table: Annotated[Path, typer.Argument(help="CSV with one row per unit.")],
     formula: FormulaOption,
     confidence: Annotated[float, typer.Option("--confidence", min=0.5, max=0.999)] = 0.95,
+    cluster: ClusterOption = None,
     out: OutOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -104,7 +109,9 @@ def logit(
     from fivesafes.analysis.regression import logistic
 
     t0 = time.perf_counter()
-    result = logistic(read_table(table), formula, confidence=confidence, source=str(table))
+    result = logistic(
+        read_table(table), formula, confidence=confidence, cluster=cluster, source=str(table)
+    )
     _report("analyse logit", table, result, "coefficients", out, json_, t0)
 
 
@@ -121,6 +128,7 @@ def ordinal_command(
         str, typer.Option("--levels", help="The outcome's levels, lowest first, comma-separated.")
     ],
     confidence: Annotated[float, typer.Option("--confidence", min=0.5, max=0.999)] = 0.95,
+    cluster: ClusterOption = None,
     out: OutOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -130,7 +138,9 @@ def ordinal_command(
     t0 = time.perf_counter()
     data = read_table(table, text=(formula.split("~", 1)[0].strip(),))
     names = [v.strip() for v in levels.split(",") if v.strip()]
-    result = ordinal(data, formula, levels=names, confidence=confidence, source=str(table))
+    result = ordinal(
+        data, formula, levels=names, confidence=confidence, cluster=cluster, source=str(table)
+    )
     _report("analyse ordinal", table, result, "coefficients", out, json_, t0)
 
 
