@@ -322,3 +322,13 @@ def test_the_packaged_rule_files_load() -> None:
         spec = load_spec(name)
         kinds = {r.kind for r in spec.rules}
         assert kinds == {"field", "cross_field", "cross_record", "comparison"}
+
+
+def test_a_condition_cannot_read_files(tmp_path: Path) -> None:
+    err = bad_spec(
+        tmp_path,
+        'condition: "CAST(',
+        "condition: \"(SELECT count(*) FROM read_text('/etc/hostname')) > 0 AND CAST(",
+    )
+    assert "rule R10: the rule cannot be compiled to SQL" in str(err)
+    assert "Permission" in str(err)
