@@ -215,3 +215,11 @@ def test_unpublished_courses_are_not_listed(session: Session) -> None:
     assert [c.slug for c in catalogue.list_courses(session)] == ["shown"]
     assert len(catalogue.list_courses(session, include_unpublished=True)) == 2
     assert make_user(session, "x").name == "x"
+
+
+def test_a_leading_title_is_left_to_the_page() -> None:
+    from fivesafes.people.render import without_title
+
+    assert without_title("# Title\n\nBody") == "\nBody"
+    assert without_title("Body\n# Not first") == "Body\n# Not first"
+    assert without_title("# Only") == ""

@@ -142,3 +142,14 @@ def test_an_accreditation_length_is_configurable_per_course(session: Session, al
     )
     assert accreditation.label("safe_researcher") == "Safe researcher"
     assert accreditation.label("x_data") == "X data"
+
+
+def test_an_accreditation_close_to_expiry_is_due_for_renewal(session: Session, alice: User) -> None:
+    row = accreditation.grant(session, alice.id, "safe_researcher", days=1095)
+    session.commit()
+    granted = as_utc(row.granted_at)
+    (early,) = accreditation.accreditations_of(session, alice.id, now=granted)
+    assert early.valid and not early.renew_soon and early.days_left == 1095
+    late = granted + timedelta(days=1095 - 30)
+    (due,) = accreditation.accreditations_of(session, alice.id, now=late)
+    assert due.valid and due.renew_soon and due.days_left == 30

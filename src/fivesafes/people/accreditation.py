@@ -21,6 +21,9 @@ from fivesafes.settings.models import User, as_utc, utcnow
 #: How long an accreditation lasts unless its course says otherwise.
 DEFAULT_VALID_DAYS = 3 * 365
 
+#: A valid accreditation this close to its expiry is shown as due for renewal.
+RENEW_WITHIN_DAYS = 120
+
 #: Display names of the accreditations the demo courses grant (others are shown
 #: from their identifier).
 LABELS = {
@@ -92,6 +95,13 @@ class Held:
     label: str
     valid: bool
     status: str  # "valid", "expired" or "revoked"
+    #: Whole days until it expires (negative once expired).
+    days_left: int = 0
+
+    @property
+    def renew_soon(self) -> bool:
+        """Valid, but for less than :data:`RENEW_WITHIN_DAYS` more days."""
+        return self.valid and self.days_left < RENEW_WITHIN_DAYS
 
 
 def accreditations_of(session: Session, user_id: int, now: datetime | None = None) -> list[Held]:
@@ -110,7 +120,8 @@ def accreditations_of(session: Session, user_id: int, now: datetime | None = Non
             status = "expired"
         else:
             status = "valid"
-        held.append(Held(row, row.kind, label(row.kind), status == "valid", status))
+        left = (as_utc(row.expires_at) - moment).days
+        held.append(Held(row, row.kind, label(row.kind), status == "valid", status, left))
     return held
 
 
@@ -190,5 +201,6 @@ def all_accreditations(session: Session, now: datetime | None = None) -> list[He
             if as_utc(row.expires_at) <= moment
             else "valid"
         )
-        out.append(Held(row, row.kind, label(row.kind), status == "valid", status))
+        left = (as_utc(row.expires_at) - moment).days
+        out.append(Held(row, row.kind, label(row.kind), status == "valid", status, left))
     return out
