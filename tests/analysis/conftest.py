@@ -147,8 +147,9 @@ def asd_areas(
     world_people: pd.DataFrame, synth_world_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[pd.DataFrame, Path]:
     """Per area (the home area at school entry): pupils with a special need, how
-    many have ASD as their primary need, the ASD share, and whether the area is in
-    the planted hotspot; and the neighbour pairs file (queen contiguity)."""
+    many have ASD as their primary need, the ASD share, whether the area is in
+    the planted hotspot, its centroid (x, y); and the neighbour pairs file (queen
+    contiguity)."""
     sen = world_people[world_people["sen_type"] != ""]
     areas = (
         sen.groupby("area_code")
@@ -162,6 +163,7 @@ def asd_areas(
     areas["asd_share"] = areas["asd"] / areas["sen_pupils"]
     ref = _read(synth_world_dir / "reference" / "areas.csv")
     assert set(areas["area_code"]) == set(ref["area_code"]), "an area has no pupil with a need"
+    areas = areas.merge(ref[["area_code", "x", "y"]].astype({"x": float, "y": float}))
     pairs = pd.DataFrame(
         [(r.area_code, n) for r in ref.itertuples() for n in r.neighbours.split(";") if n],
         columns=["area", "neighbour"],

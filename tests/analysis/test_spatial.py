@@ -36,6 +36,7 @@ def hotspot_result(asd_areas: tuple[pd.DataFrame, Path]) -> tuple[pd.DataFrame, 
         id_name="area_code",
         counts=areas["sen_pupils"].to_numpy(),
         value_name="asd_share",
+        coords=areas[["x", "y"]].to_numpy(),
     )
     return areas, result
 
@@ -78,15 +79,15 @@ def test_result_is_checkable_as_an_area_table(
     areas, result = hotspot_result
     pairs_path = asd_areas[1]
     outputs = result.outputs()
-    assert set(outputs) == {"local", "moran_scatter"}
+    assert set(outputs) == {"local", "moran_scatter", "lisa_map"}
     table = outputs["local"]
     assert isinstance(table, FrequencyTable) and table.kind == "area table"
     assert table.values.sum() == areas["sen_pupils"].sum()
     assert areas["sen_pupils"].min() >= 10  # every area above acro's threshold of 10
     checks = result.check(load_policy("acro"))
     assert checks["local"].status == "pass"
-    png = result.figures["moran_scatter"].png
-    assert png.startswith(b"\x89PNG")
+    for figure in ("moran_scatter", "lisa_map"):
+        assert result.figures[figure].png.startswith(b"\x89PNG")
     # an area with 3 pupils behind its value is not released as it is
     ids, values = read_values(areas, "area_code", "asd_share")
     counts = areas["sen_pupils"].to_numpy().copy()

@@ -152,6 +152,8 @@ def moran(
     id_name: str = "area",
     counts: np.ndarray | None = None,
     value_name: str = "value",
+    coords: np.ndarray | None = None,
+    alpha: float = 0.05,
 ) -> AnalysisResult:
     """Global Moran's I and local Moran per area, with permutation inference.
 
@@ -163,7 +165,9 @@ def moran(
     ``local_I``, ``p_sim`` (folded, as esda and GeoDa report it) and ``quadrant``.
 
     ``counts`` (people behind each area's value) makes the local table and the
-    scatterplot checkable as an area table; without them a checker reviews them.
+    figures checkable as an area table; without them a checker reviews them.
+    ``coords`` (one x, y per area, e.g. centroids) adds the figure ``lisa_map``:
+    the areas whose local pseudo p-value is below ``alpha``, coloured by quadrant.
     """
     from esda.moran import Moran, Moran_Local
 
@@ -245,7 +249,40 @@ def moran(
         "Moran scatterplot: each area's standardised value against its neighbours' average",
         output,
     )
+    if coords is not None:
+        xy = np.asarray(coords, dtype=float)
+        if xy.shape != (len(ids), 2):
+            raise FivesafesError(f"coords must give x and y for each of the {len(ids)} areas")
+        quadrant = local["quadrant"].to_numpy()
+        significant = local["p_sim"].to_numpy() < alpha if sim else np.zeros(len(ids), bool)
+        result.add_figure(
+            "lisa_map",
+            lambda: _lisa_map(xy, quadrant, significant, alpha),
+            f"Local Moran clusters: areas with a pseudo p-value below {alpha}, by quadrant",
+            output,
+        )
     return result
+
+
+#: Colours of GeoDa's LISA cluster map.
+LISA_COLOURS = {"HH": "#d7191c", "LL": "#2c7bb6", "LH": "#abd9e9", "HL": "#fdae61"}
+
+
+def _lisa_map(xy: np.ndarray, quadrant: np.ndarray, significant: np.ndarray, alpha: float) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 6))
+    ax = fig.subplots()
+    ax.scatter(xy[~significant, 0], xy[~significant, 1], marker="s", s=40, color="#eeeeee")
+    for q, colour in LISA_COLOURS.items():
+        pick = significant & (quadrant == q)
+        ax.scatter(
+            xy[pick, 0], xy[pick, 1], marker="s", s=40, color=colour, label=f"{q} ({pick.sum()})"
+        )
+    ax.set_aspect("equal")
+    ax.set_title(f"LISA clusters (p < {alpha})")
+    ax.legend(loc="upper right", fontsize="small")
+    return fig
 
 
 def _scatter(y: np.ndarray, lag: np.ndarray, i: float, label: str) -> Any:
