@@ -19,6 +19,7 @@ from fivesafes.outputs import airlock
 from fivesafes.outputs.airlock import State
 from fivesafes.outputs.bundle import read_manifest, sha256_bytes, verify_bundle
 from fivesafes.settings import add_user, engine_for, migrate, session_factory, set_role
+from fivesafes.settings.users import get_user, set_roles
 
 REPORTS = {
     "table.csv": {"verdict": "pass", "cells": []},
@@ -495,6 +496,46 @@ def test_approvals_by_a_checker_who_lost_the_role_no_longer_count(
     set_role(session, "dave", "researcher")
     with pytest.raises(PolicyRefusal, match="1 of 2 approvals"):
         airlock.release(session, rid, "carol", tmp_path / "bundles")
+
+
+def test_a_second_role_counts_as_much_as_the_primary_one(
+    session: Session, files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Web accounts hold several roles (``user_roles``): a data owner who was also
+    granted output_checker reviews, and their approval counts, until the role is
+    revoked; a checker also granted researcher may request a release."""
+    owen = get_user(session, "owen")
+    set_roles(session, owen, {"data_owner", "output_checker"}, "adam")
+    session.commit()
+    assert owen.role == "data_owner"  # the primary role is unchanged
+    rid = drive(session, files, tmp_path, State.CHECKED)
+    airlock.start_review(session, rid, "owen")
+    approve_all(session, rid, checkers=("owen", "dave"))
+    assert state_of(session, rid) == State.APPROVED
+    req = airlock.get_request(session, rid, "owen")
+    assert all(s.approvals == ("dave", "owen") for s in airlock.review_status(req))
+    airlock.add_comment(session, rid, "owen", "fine as it is")
+    # the second role revoked: the approval no longer counts, and owen may not release
+    set_roles(session, owen, {"data_owner"}, "adam")
+    session.commit()
+    with pytest.raises(PolicyRefusal, match="owen may not release"):
+        airlock.release(session, rid, "owen", tmp_path / "bundles")
+    with pytest.raises(PolicyRefusal, match="1 of 2 approvals"):
+        airlock.release(session, rid, "carol", tmp_path / "bundles")
+    # a refusal names every role held
+    with pytest.raises(PolicyRefusal, match="owen has the role data_owner; only an output"):
+        airlock.review(session, rid, "table.csv", "owen", "approve")
+    erin = get_user(session, "erin")
+    set_roles(session, erin, {"output_checker", "researcher"}, "adam")
+    session.commit()
+    assert erin.role == "output_checker"
+    assert airlock.create_request(session, "erin", "p-002", "Her own study").author_id == erin.id
+    set_roles(session, erin, {"output_checker", "data_owner"}, "adam")
+    session.commit()
+    with pytest.raises(
+        PolicyRefusal, match="erin has the roles data_owner, output_checker; only a researcher"
+    ):
+        airlock.create_request(session, "erin", "p-002", "Another")
 
 
 @pytest.mark.parametrize("user", ["ann", "bob", "rita", "owen"])

@@ -11,7 +11,8 @@ moves through the states in :data:`TRANSITIONS`::
 Every rule is enforced here, whoever calls (the CLI and the web app only call
 these functions):
 
-- only a user with the role ``output_checker`` reviews, returns, rejects or
+- only a user who holds the role ``output_checker`` (as their primary role or as
+  any other role they were granted, see :func:`holds`) reviews, returns, rejects or
   approves; nobody listed as an author of a request ever does, whatever their role;
 - a checker counts once per output (their latest decision on it is the one that
   counts); every output needs :meth:`AirlockPolicy.required_for` independent
@@ -217,6 +218,22 @@ def _request(session: Session, request_id: int, actor: str, action: str) -> Rele
     return req
 
 
+def holds(user: User, *roles: Role) -> bool:
+    """Whether ``user`` holds one of ``roles``, as their primary ``User.role`` or as
+    any other role they were granted (``user_roles``). Unlike
+    :meth:`User.has_role`, an administrator does not hold every role here: the
+    airlock names the roles that may take each step."""
+    held = user.roles
+    return any(r.value in held for r in roles)
+
+
+def _roles_text(user: User) -> str:
+    held = sorted(user.roles)
+    if not held:
+        return "no role"
+    return f"the role {held[0]}" if len(held) == 1 else f"the roles {', '.join(held)}"
+
+
 def _user(session: Session, name: str, action: str, subject: str) -> User:
     user = find_user(session, name)
     if user is None:
@@ -283,13 +300,13 @@ def _require_checker(session: Session, req: ReleaseRequest, user: User, action: 
             f"{user.name} is an author of request {req.id} and can never review it; "
             "another output checker must",
         )
-    if user.role != Role.OUTPUT_CHECKER:
+    if not holds(user, Role.OUTPUT_CHECKER):
         _refuse(
             session,
             user.name,
             action,
             _subject(req.id),
-            f"{user.name} has the role {user.role}; only an output checker may "
+            f"{user.name} has {_roles_text(user)}; only an output checker may "
             f"{action.replace('_', ' ')} a request",
         )
 
@@ -395,7 +412,7 @@ def current_reviews(req: ReleaseRequest, out: RequestOutput) -> dict[str, Review
     for rev in sorted(out.reviews, key=lambda r: r.id):
         if rev.output_version != out.version or rev.output_sha256 != out.sha256:
             continue
-        if rev.checker_id in authors or rev.checker.role != Role.OUTPUT_CHECKER:
+        if rev.checker_id in authors or not holds(rev.checker, Role.OUTPUT_CHECKER):
             continue
         latest[rev.checker.name] = rev
     return latest
@@ -456,13 +473,13 @@ def create_request(
         else AirlockPolicy.from_mapping(policy)
     )
     user = _user(session, author, "create", "request:new")
-    if user.role != Role.RESEARCHER:
+    if not holds(user, Role.RESEARCHER):
         _refuse(
             session,
             author,
             "create",
             "request:new",
-            f"{author} has the role {user.role}; only a researcher may request a release",
+            f"{author} has {_roles_text(user)}; only a researcher may request a release",
         )
     if not project.strip() or not title.strip():
         _refuse(
@@ -730,7 +747,7 @@ def record_automatic_check(
     req = _request(session, request_id, actor, action)
     if actor != SYSTEM:
         user = _user(session, actor, action, _subject(request_id))
-        if user.role not in (Role.OUTPUT_CHECKER, Role.ADMINISTRATOR) or user.id in author_ids(req):
+        if not holds(user, Role.OUTPUT_CHECKER, Role.ADMINISTRATOR) or user.id in author_ids(req):
             _refuse(
                 session,
                 actor,
@@ -957,7 +974,7 @@ def add_comment(
     action = "comment"
     req = _request(session, request_id, actor, action)
     user = _user(session, actor, action, _subject(request_id))
-    if user.id not in author_ids(req) and user.role != Role.OUTPUT_CHECKER:
+    if user.id not in author_ids(req) and not holds(user, Role.OUTPUT_CHECKER):
         _refuse(
             session,
             actor,
@@ -1004,7 +1021,7 @@ def release(
     action = "release"
     req = _request(session, request_id, actor, action)
     user = _user(session, actor, action, _subject(request_id))
-    if user.id in author_ids(req) or user.role not in (Role.OUTPUT_CHECKER, Role.ADMINISTRATOR):
+    if user.id in author_ids(req) or not holds(user, Role.OUTPUT_CHECKER, Role.ADMINISTRATOR):
         _refuse(
             session,
             actor,
@@ -1113,10 +1130,7 @@ def get_request(session: Session, request_id: int, actor: str) -> ReleaseRequest
     action = "view"
     req = _request(session, request_id, actor, action)
     user = _user(session, actor, action, _subject(request_id))
-    if user.id not in author_ids(req) and user.role not in (
-        Role.OUTPUT_CHECKER,
-        Role.ADMINISTRATOR,
-    ):
+    if user.id not in author_ids(req) and not holds(user, Role.OUTPUT_CHECKER, Role.ADMINISTRATOR):
         _refuse(
             session,
             actor,
@@ -1154,7 +1168,7 @@ def list_requests(session: Session, actor: str, state: str | None = None) -> lis
             )
         query = query.where(ReleaseRequest.state == state)
     found = list(session.scalars(query))
-    if user.role not in (Role.OUTPUT_CHECKER, Role.ADMINISTRATOR):
+    if not holds(user, Role.OUTPUT_CHECKER, Role.ADMINISTRATOR):
         found = [r for r in found if user.id in author_ids(r)]
     record(session, actor, "airlock.list", "requests", {"state": state, "count": len(found)})
     session.commit()
