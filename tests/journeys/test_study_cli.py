@@ -1,0 +1,97 @@
+"""``fivesafes study list`` and ``fivesafes study run NAME --workspace W [--json]``.
+
+The run is the ASD clustering study on the demo-sized world (10,000 people, real
+linkage: tests/analysis/study_world.py). Planted (docs/synthetic-world.md,
+"Schools"): ASD has 4 times the weight among special-needs types in a hotspot,
+the 6% of areas nearest a random centre. In this small world most areas have
+fewer than 10 pupils with a special need, so the disclosure rules (ACRO: at least
+10 people) blank those areas' rows and withhold the Moran scatterplot.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "study_world", Path(__file__).parents[1] / "analysis" / "study_world.py"
+)
+assert _spec is not None and _spec.loader is not None
+study_world = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("study_world", study_world)
+_spec.loader.exec_module(study_world)
+
+
+def test_study_list_and_refusals(
+    tmp_path: Path, fivesafes_at: Any, one_json: Callable[..., Any], refused: Callable[..., str]
+) -> None:
+    fs = fivesafes_at(tmp_path / "state")
+    listed = one_json(fs("study", "list", "--json"))
+    names = {s["name"]: s for s in listed["studies"]}
+    assert set(names) >= {
+        "attainment_convictions",
+        "exclusions_justice",
+        "immigrant_pay_gap",
+        "asd_clusters",
+    }
+    assert names["immigrant_pay_gap"]["datasets"] == ["earnings_survey", "census_2021"]
+    ws = tmp_path / "nothing.duckdb"
+    refused(fs("study", "run", "asd_clusters", "--workspace", ws), "no workspace")
+    refused(fs("study", "run", "no_such", "--workspace", ws), "no study 'no_such'")
+    help_ = fs("study", "run", "--help")
+    assert help_.returncode == 0 and "--workspace" in help_.stdout and "Example" in help_.stdout
+
+
+@pytest.mark.slow
+def test_study_run_writes_checked_outputs_and_the_report(
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    fivesafes_at: Any,
+    one_json: Callable[..., Any],
+    refused: Callable[..., str],
+) -> None:
+    world = study_world.study_world(tmp_path_factory)
+    ws = study_world.workspace_copy(world, study_world.PAY_PROJECT, tmp_path / "ws")
+    fs = fivesafes_at(tmp_path / "state")
+    out = tmp_path / "out"
+    r = one_json(fs("study", "run", "asd_clusters", "--workspace", ws, "--out", out, "--json"))
+    assert r["command"] == "study run" and r["study"] == "asd_clusters"
+    assert Path(r["paths"]["report"]) == out / "report.html"
+    outputs = {o["name"]: o for o in r["outputs"]}
+    local = outputs["moran/local"]
+    assert local["status"] == "suppress" and local["suppressed_rows"]
+    released = pd.read_csv(local["released"])
+    blank = released[released["local_I"].isna()]["area_code"]
+    assert set(blank) == set(local["suppressed_rows"])
+    assert Path(local["check_report"]).exists()
+    scatter = outputs["moran/moran_scatter"]
+    assert scatter["released"] is None and Path(scatter["check_report"]).exists()
+    assert not (out / "outputs" / "moran" / "moran_scatter.png").exists()
+    # the significant high-high areas the study releases are the planted hotspot or
+    # next to it
+    people = pd.read_csv(world / "world" / "truth" / "people.csv", dtype=str)
+    hotspot = set(people.loc[people["hotspot_area"] == "1", "area_code"])
+    areas = pd.read_csv(world / "world" / "reference" / "areas.csv", dtype=str)
+    near = hotspot | {
+        n for a in areas.itertuples() if a.area_code in hotspot for n in a.neighbours.split(";")
+    }
+    hh = released[(released["quadrant"] == "HH") & (released["p_sim"] <= 0.05)]["area_code"]
+    assert len(hh) >= 1 and set(hh) <= near
+    odds = {c["quantity"]: c for c in r["comparisons"]}[
+        "odds ratio of ASD, HH cluster vs elsewhere"
+    ]
+    assert odds["planted"] == 4.0 and odds["covered"] and odds["lower"] > 1
+    html = (out / "report.html").read_text()
+    assert "Withheld: this output did not pass disclosure control" in html
+    # a workspace without the study's datasets is refused, naming them
+    demo = study_world.workspace_copy(world, study_world.DEMO_PROJECT, tmp_path / "demo")
+    refused(
+        fs("study", "run", "immigrant_pay_gap", "--workspace", demo),
+        "earnings_survey, census_2021",
+    )
