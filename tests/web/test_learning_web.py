@@ -357,3 +357,36 @@ def test_an_administrator_grants_and_revokes_accreditations(client: WebClient) -
     )
     assert "You still need 1 course" in owner.get("/learning/plan").text
     assert owner.get(url).status_code == 403
+
+
+def test_a_trainer_deletes_a_question_and_an_unused_lesson_but_not_a_used_one(
+    client: WebClient,
+) -> None:
+    trainer = client.login_as("trainer")
+    lessons = _lessons(client, "justice-data")  # researcher has finished all of them
+    quiz = lessons[-1]
+    with _db(client) as s:
+        question_ids = [q.id for q in s.get(Lesson, quiz.id).questions]
+    base = f"/learning/manage/courses/justice-data/lessons/{quiz.id}"
+    page = trainer.get(f"{base}/questions/{question_ids[0]}/edit").text
+    assert "Delete this question" in page
+    gone = trainer.post_form(
+        f"{base}/questions/{question_ids[0]}/delete", token_from=base + "/edit"
+    )
+    assert gone.status_code == 303
+    with _db(client) as s:
+        remaining = s.get(Lesson, quiz.id).questions
+        assert [q.id for q in remaining] == question_ids[1:]
+        assert [q.position for q in remaining] == [1, 2]
+    refused = trainer.post_form(f"{base}/delete", token_from=base + "/edit")
+    assert refused.headers["location"] == f"{base}/edit"
+    assert "learners have already worked on" in trainer.get(f"{base}/edit").text
+    new = trainer.post_form(
+        "/learning/manage/courses/justice-data/lessons/new",
+        {"title": "Extra", "kind": "reading", "body": "More"},
+    )
+    extra = new.headers["location"].removesuffix("/edit")
+    assert trainer.post_form(f"{extra}/delete", token_from=f"{extra}/edit").status_code == 303
+    assert [lesson.title for lesson in _lessons(client, "justice-data")] == [
+        lesson.title for lesson in lessons
+    ]

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fivesafes.datasets import BY_NAME, Dataset
+from fivesafes.errors import FivesafesError
 from fivesafes.people.models import (
     Course,
     CourseFormat,
@@ -492,3 +493,69 @@ def find_featured(session: Session, name: str) -> Featured | None:
         if item.dataset.name == name:
             return item
     return None
+
+
+def delete_lesson(session: Session, lesson: Lesson, actor: str) -> None:
+    """Remove a lesson nobody has finished or attempted yet (the others move up);
+    audited, the caller commits. A lesson with learners' progress is kept: change it
+    instead."""
+    from sqlalchemy import func, update
+
+    from fivesafes.audit import record
+    from fivesafes.people.models import Enrolment, LessonProgress, QuizAttempt
+
+    used = (
+        session.scalar(
+            select(func.count())
+            .select_from(LessonProgress)
+            .where(LessonProgress.lesson_id == lesson.id)
+        )
+        or 0
+    ) + (
+        session.scalar(
+            select(func.count()).select_from(QuizAttempt).where(QuizAttempt.lesson_id == lesson.id)
+        )
+        or 0
+    )
+    if used:
+        raise FivesafesError(
+            f"learners have already worked on {lesson.title!r}; change it instead of deleting it"
+        )
+    course = lesson.course
+    session.execute(
+        update(Enrolment)
+        .where(Enrolment.last_lesson_id == lesson.id)
+        .values(last_lesson_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    course.lessons.remove(lesson)
+    session.flush()
+    for position, other in enumerate(course.lessons, start=1):
+        other.position = position
+    course.updated_at = utcnow()
+    record(
+        session,
+        actor,
+        "people.lesson.delete",
+        f"course:{course.slug}",
+        {"lesson_id": lesson.id, "title": lesson.title},
+    )
+
+
+def delete_question(session: Session, question: QuizQuestion, actor: str) -> None:
+    """Remove a quiz question (earlier attempts keep their recorded scores); audited,
+    the caller commits."""
+    from fivesafes.audit import record
+
+    lesson = question.lesson
+    lesson.questions.remove(question)
+    session.flush()
+    for position, other in enumerate(lesson.questions, start=1):
+        other.position = position
+    record(
+        session,
+        actor,
+        "people.question.delete",
+        f"course:{lesson.course.slug}",
+        {"lesson_id": lesson.id, "question_id": question.id},
+    )

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fivesafes.datasets import BY_NAME, DATASETS
+from fivesafes.errors import FivesafesError
 from fivesafes.people import accreditation, catalogue, learning, statements
 from fivesafes.people.models import (
     Accreditation,
@@ -967,3 +968,45 @@ def revoke_accreditation(
         flash(request, db, f"The {accreditation.label(row.kind)} accreditation is revoked.")
         db.commit()
     return RedirectResponse("/learning/manage/accreditations", status_code=303)
+
+
+@router.post("/learning/manage/courses/{slug}/lessons/{lesson_id}/delete")
+def delete_lesson(
+    request: Request, slug: str, lesson_id: int, db: DB, _form: Posted, user: Writer
+) -> Response:
+    course = _editable(db, slug, user)
+    lesson = _lesson(course, lesson_id)
+    title = lesson.title
+    try:
+        catalogue.delete_lesson(db, lesson, actor=user.name)
+    except FivesafesError as refused:
+        db.rollback()
+        flash(request, db, f"The lesson was not deleted: {refused}.")
+        db.commit()
+        return RedirectResponse(
+            f"/learning/manage/courses/{slug}/lessons/{lesson_id}/edit", status_code=303
+        )
+    flash(request, db, f"The lesson {title} was deleted.")
+    db.commit()
+    return RedirectResponse(f"/learning/manage/courses/{slug}", status_code=303)
+
+
+@router.post("/learning/manage/courses/{slug}/lessons/{lesson_id}/questions/{question_id}/delete")
+def delete_question(
+    request: Request,
+    slug: str,
+    lesson_id: int,
+    question_id: int,
+    db: DB,
+    _form: Posted,
+    user: Writer,
+) -> Response:
+    course = _editable(db, slug, user)
+    lesson = _quiz(course, lesson_id)
+    question = _question(lesson, question_id)
+    catalogue.delete_question(db, question, actor=user.name)
+    flash(request, db, "The question was deleted.")
+    db.commit()
+    return RedirectResponse(
+        f"/learning/manage/courses/{slug}/lessons/{lesson_id}/edit", status_code=303
+    )
