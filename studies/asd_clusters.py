@@ -62,10 +62,8 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
     result = StudyResult(
         analyses={"moran": spatial},
         cohort={
-            "areas": len(ids),
             "pupils_with_a_special_need": int(areas["sen_pupils"].sum()),
             f"pupils_with_{sen.lower()}": int(areas["type_pupils"].sum()),
-            "areas_in_hh_clusters": len(hh),
         },
     )
     s = spatial.summary

@@ -216,8 +216,7 @@ def render_report(
 {_e(sections.get("Planted truth", ""))} Each row sets the planted value beside this
 study's estimate and its 95% interval. An interval that misses the planted value
 can still happen by chance (one in twenty), or because the study measures something
-slightly different from what was planted (a fitted trajectory group instead of the
-true one, deprivation at school entry instead of at home).</p>
+slightly different from what was planted (as its notes say).</p>
 {_comparisons(result)}
 <h2>Disclosure control</h2>
 <p>Every table and figure was checked by the disclosure rules before it was written
