@@ -157,4 +157,5 @@ def test_oaxaca_json(runs: dict[str, object]) -> None:
 
 def test_fixed_effects_human(runs: dict[str, object]) -> None:
     r = _ok(runs["fe"])
-    assert "immigrant" in r.stdout and "within_fe" in r.stdout
+    assert "immigrant: -0.4" in r.stdout  # without employer effects ...
+    assert "→ -0.2" in r.stdout  # ... and within them (planted -0.25)

@@ -80,12 +80,14 @@ def fixed_effects(
     formula: str,
     *,
     cluster: str | None = None,
+    vcov: str = "hetero",
     confidence: float = 0.95,
     compare: bool = True,
     source: str = "data",
 ) -> AnalysisResult:
     """Fit ``formula`` (fixest syntax, fixed effects after ``|``) with clustered
-    (``cluster``) or robust standard errors."""
+    (``cluster``) standard errors, else ``vcov``: ``"hetero"`` (robust, HC1) or
+    ``"iid"`` (conventional, as R's ``plm`` and Stata's ``xtreg, fe`` by default)."""
     if "|" not in formula:
         raise FivesafesError(
             f"{source}: give the fixed effects after '|', e.g. 'log_pay ~ immigrant + age | "
@@ -102,12 +104,14 @@ def fixed_effects(
                 f"there is no column {col!r}; the columns are {', '.join(map(str, data.columns))}",
                 consequence="Nothing was fitted.",
             )
-    vcov: Any = {"CRV1": "+".join(cluster_names)} if cluster_names else "hetero"
+    if vcov not in ("hetero", "iid"):
+        raise FivesafesError(f"vcov must be 'hetero' or 'iid', not {vcov!r}")
+    spec: Any = {"CRV1": "+".join(cluster_names)} if cluster_names else vcov
     # Rows with a missing value in any column the model uses are left out here, so
     # that the comparison without fixed effects and the counts use the same rows.
     named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", formula)) | set(cluster_names)
     used = data.dropna(subset=[c for c in data.columns if c in named])
-    fit = _fit(formula, used, vcov, source)
+    fit = _fit(formula, used, spec, source)
     table = _table(fit, confidence)
     n = int(fit._N)
     k = len(table)
@@ -121,7 +125,7 @@ def fixed_effects(
         "fixed_effects": levels,
         "cluster": cluster_names or None,
         "clusters": sorted({int(g) for g in np.atleast_1d(fit._G)}) if cluster_names else None,
-        "vcov": "CRV1" if cluster_names else "hetero",
+        "vcov": "CRV1" if cluster_names else vcov,
         "r2": float(fit._r2),
         "r2_within": float(fit._r2_within),
         "df_resid": dof,
@@ -151,11 +155,11 @@ def fixed_effects(
         table,
         f"Coefficients within {', '.join(fe_names)} (fixed effects absorbed), "
         + (f"standard errors clustered on {', '.join(cluster_names)}" if cluster_names else "")
-        + ("" if cluster_names else "heteroskedasticity-robust standard errors"),
+        + ("" if cluster_names else f"{'robust' if vcov == 'hetero' else 'iid'} standard errors"),
         disclosure,
     )
     if compare:
-        plain = _table(_fit(f"{lhs}~{rhs}", used, vcov, source), confidence).set_index("term")
+        plain = _table(_fit(f"{lhs}~{rhs}", used, spec, source), confidence).set_index("term")
         both = table.set_index("term")
         comparison = pd.DataFrame(
             {

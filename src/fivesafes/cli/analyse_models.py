@@ -227,6 +227,9 @@ def fixed_effects_command(
             "--cluster", help="Cluster the standard errors on this column (a+b: two-way)."
         ),
     ] = None,
+    vcov: Annotated[
+        str, typer.Option("--vcov", help="Without --cluster: hetero (robust, HC1) or iid.")
+    ] = "hetero",
     out: OutOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -234,5 +237,11 @@ def fixed_effects_command(
     from fivesafes.analysis.fixed_effects import fixed_effects
 
     t0 = time.perf_counter()
-    result = fixed_effects(read_table(table), formula, cluster=cluster, source=str(table))
-    _report("analyse fixed-effects", table, result, "comparison", out, json_, t0)
+    result = fixed_effects(
+        read_table(table), formula, cluster=cluster, vcov=vcov, source=str(table)
+    )
+    if not json_:
+        console.print("Each coefficient without fixed effects → within them (same rows):")
+        for r in result.table("comparison").itertuples():
+            console.print(f"  {r.term}: {r.without_fe:.4g} → {r.within_fe:.4g}")
+    _report("analyse fixed-effects", table, result, "coefficients", out, json_, t0)
