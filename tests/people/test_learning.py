@@ -186,3 +186,19 @@ def test_passing_agrees_with_exact_fractions(total: int, data: st.DataObject, ma
     """The integer rule agrees with exact rational arithmetic (``fractions.Fraction``)."""
     score = data.draw(st.integers(min_value=0, max_value=total))
     assert passes(score, total, mark) is (Fraction(score, total) * 100 >= mark)
+
+
+def test_the_lessons_of_a_live_course_prepare_but_only_attendance_completes_it(
+    session: Session, alice: User
+) -> None:
+    course = make_course(
+        session, quiz=False, format="live_online", grants_accreditation="output_checker"
+    )
+    enrolment = learning.enrol(session, course, alice)
+    for lesson in course.lessons:
+        outcome = learning.mark_read(session, enrolment, lesson)
+        assert outcome.statement is None
+    assert enrolment.completed_at is None and learning.progress_of(enrolment).percent == 100
+    assert session.scalar(select(func.count()).select_from(Accreditation)) == 0
+    outcome = learning.record_attendance(session, enrolment, actor="trainer")
+    assert outcome.statement is not None and outcome.accreditation is not None

@@ -8,7 +8,8 @@ lesson as the learner goes (:func:`mark_read`, :func:`submit_quiz`) and
 ``last_lesson_id`` records where to resume (:func:`visit`). When every lesson is
 done the course is complete: a statement of participation is issued and, if the
 course grants one, an accreditation (:func:`complete`). Live and in-person courses
-are completed by a trainer recording attendance (:func:`record_attendance`).
+are completed only by a trainer recording attendance (:func:`record_attendance`):
+their lessons are preparation.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fivesafes.people.catalogue import enrolment_status
 from fivesafes.people.models import (
     Accreditation,
     Course,
+    CourseFormat,
     Enrolment,
     Lesson,
     LessonProgress,
@@ -158,11 +160,19 @@ def _record_done(session: Session, enrolment: Enrolment, lesson: Lesson) -> Comp
     following = next_lesson(enrolment.course, lesson)
     enrolment.last_lesson_id = following.id if following else lesson.id
     session.flush()
-    if enrolment.completed_at is None and all(
-        les.id in done_lesson_ids(enrolment) for les in enrolment.course.lessons
+    if (
+        completes_by_lessons(enrolment.course)
+        and enrolment.completed_at is None
+        and all(les.id in done_lesson_ids(enrolment) for les in enrolment.course.lessons)
     ):
         return complete(session, enrolment)
     return Completion()
+
+
+def completes_by_lessons(course: Course) -> bool:
+    """Whether finishing the lessons completes the course: only self-paced ones (a live
+    or in-person course's lessons are preparation; attendance completes it)."""
+    return course.format == CourseFormat.SELF_PACED.value
 
 
 def next_lesson(course: Course, lesson: Lesson) -> Lesson | None:
