@@ -148,17 +148,29 @@ def reconcile(
     if recode:
         for src, mapping in recode.items():
             on = df["source"] == src
-            df.loc[on, "value"] = df.loc[on, "value"].map(lambda v, m=mapping: m.get(v, v))
+            part = df.loc[on, "value"]
+            df.loc[on, "value"] = part.map(dict(mapping)).fillna(part)
     order = list(priority) if priority else list(pd.unique(df["source"]))
     unknown = sorted(set(df["source"]) - set(order))
     if unknown:
         raise FivesafesError(
             f"source(s) {', '.join(unknown)} are not in the priority order {', '.join(order)}"
         )
-    df = df[df["value"].notna() & ~df["value"].astype(str).isin(["", *missing])].copy()
-    df["value"] = df["value"].astype(str)
-    df["rank"] = df["source"].map({s: i for i, s in enumerate(order)}).astype(int)
-    df["date"] = df["date"].fillna(pd.Timestamp.min)
+    df = df[df["value"].notna() & ~df["value"].astype(str).isin(["", *missing])]
+    # integer codes sort and group much faster than text: persons and values in
+    # sorted order (so ties still go to the smallest value), sources by priority
+    person_codes, persons = pd.factorize(df["person"], sort=True)
+    value_codes, labels = pd.factorize(df["value"].astype(str), sort=True)
+    ranks = df["source"].map({s: i for i, s in enumerate(order)}).to_numpy(dtype=np.int64)
+    df = pd.DataFrame(
+        {
+            "person": person_codes,
+            "source": ranks,
+            "value": value_codes,
+            "rank": ranks,
+            "date": df["date"].fillna(pd.Timestamp.min).to_numpy(),
+        }
+    )
 
     # each (person, source)'s own value: most frequent, then latest
     per_value = df.groupby(["person", "source", "value"], sort=False).agg(
@@ -194,18 +206,21 @@ def reconcile(
     )
     values = chosen.merge(counts, left_on="person", right_index=True, how="left")
     values = values.sort_values("person").reset_index(drop=True)
+    values["person"] = np.asarray(persons)[values["person"].to_numpy()]
+    values["value"] = np.asarray(labels)[values["value"].to_numpy()]
+    values["source"] = np.asarray(order, dtype=object)[values["source"].to_numpy()]
 
     # pairwise disagreement, from each person's value per source
     wide = per_source.pivot(index="person", columns="source", values="value")
     pair_rows = []
-    for a, b in combinations([s for s in order if s in wide.columns], 2):
+    for a, b in combinations([i for i in range(len(order)) if i in wide.columns], 2):
         both = wide[a].notna() & wide[b].notna()
         differ = both & (wide[a] != wide[b])
         n_both, n_differ = int(both.sum()), int(differ.sum())
         pair_rows.append(
             {
-                "source_a": a,
-                "source_b": b,
+                "source_a": order[a],
+                "source_b": order[b],
                 "both": n_both,
                 "disagree": n_differ,
                 "disagree_pct": round(100 * n_differ / n_both, 2) if n_both else None,
@@ -218,9 +233,10 @@ def reconcile(
     within = (
         inconsistent.groupby(level="source")
         .agg(persons="size", inconsistent="sum")
-        .reindex([s for s in order if s in set(per_value["source"])])
+        .reindex([i for i in range(len(order)) if i in set(per_value["source"])])
         .reset_index()
     )
+    within["source"] = [order[i] for i in within["source"]]
     within["inconsistent_pct"] = (100 * within["inconsistent"] / within["persons"]).round(2)
     multi = counts["sources"] >= 2
     return Reconciliation(
