@@ -61,6 +61,7 @@ def web(
         app.state.db.dispose()
 
 
+@pytest.mark.slow
 def test_a_data_owner_submits_explains_and_accepts_in_the_browser(
     web: Any, seeded: tuple[str, dict[str, dict[str, Any]]], tmp_path: Path
 ) -> None:
