@@ -250,6 +250,11 @@ def test_the_whole_journey_from_registration_to_the_public_register(
     )
     assert page.get_by_text("In review", exact=True).is_visible()
     j.shot("one-checker-is-not-enough")
+    # approving again does not make two: the server refuses it
+    page.get_by_role("radio", name="Approve", exact=True).check()
+    page.get_by_role("button", name=decide).click()
+    assert page.get_by_text("a checker counts once per output").is_visible()
+    j.shot("same-checker-again-refused")
 
     # --- a second checker approves: released ------------------------------------------
     j.log_in(demo_users["output_checker2"]["email"], demo_users["output_checker2"]["password"])
