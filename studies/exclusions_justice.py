@@ -68,8 +68,8 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
         )
     )
     result.findings = [
-        f"Of {len(data):,} pupils followed to 21, {int(data['excluded'].sum()):,} were excluded "
-        "at least once in secondary school.",
+        f"Of the pupils followed to 21, {100 * data['excluded'].mean():.0f}% were excluded at "
+        "least once in secondary school.",
         f"Excluded pupils had {c['odds_ratio']:.1f} times the odds of deeper justice involvement "
         f"(95% CI {c['or_lower']:.1f} to {c['or_upper']:.1f}).",
         f"Given their attainment trajectory, sex, deprivation and care, the odds ratio is "

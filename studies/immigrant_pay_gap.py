@@ -26,6 +26,7 @@ within them (docs/synthetic-world.md).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +60,13 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
         cluster=sd.PSEUDONYM,
     )
     within = fixed_effects(pay, FE, cluster=sd.PSEUDONYM)
+    within.add_figure(
+        "immigrant_gap",
+        lambda: _gap_figure(within.table("comparison")),
+        "The immigrant coefficient of log hourly pay without and within employers, with "
+        "95% intervals, beside the planted -0.25 at arrival",
+        within.tables["comparison"].output,
+    )
     p = sd.PLANTED
     result = StudyResult(
         analyses={"decomposition": gap, "within_employers": within},
@@ -126,3 +134,26 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
         "often for lower-paying employers), as the world planted.",
     ]
     return result
+
+
+def _gap_figure(comparison: Any) -> Any:
+    from matplotlib.figure import Figure
+
+    row = comparison.set_index("term").loc["immigrant"]
+    fig = Figure(figsize=(5.5, 2.6))
+    ax = fig.subplots()
+    for y, kind in enumerate(("without_fe", "within_fe")):
+        est = row[kind]
+        ax.errorbar(
+            est,
+            y,
+            xerr=[[est - row[f"{kind}_lower"]], [row[f"{kind}_upper"] - est]],
+            fmt="o",
+            capsize=4,
+        )
+    ax.axvline(sd.PLANTED.immigrant_gap_at_arrival, color="grey", ls="--", label="planted")
+    ax.set_yticks([0, 1], ["without employer effects", "within employers"])
+    ax.set_ylim(-0.6, 1.6)
+    ax.set_xlabel("immigrant coefficient, log hourly pay (95% CI)")
+    ax.legend(loc="lower right", fontsize="small")
+    return fig

@@ -29,11 +29,22 @@ _spec.loader.exec_module(study_world)
 
 
 def test_study_list_and_refusals(
-    tmp_path: Path, fivesafes_at: Any, one_json: Callable[..., Any], refused: Callable[..., str]
+    tmp_path: Path,
+    fivesafes_at: Any,
+    one_json: Callable[..., Any],
+    refused: Callable[..., str],
+    together: Callable[..., Any],
 ) -> None:
     fs = fivesafes_at(tmp_path / "state")
-    listed = one_json(fs("study", "list", "--json"))
-    names = {s["name"]: s for s in listed["studies"]}
+    ws = tmp_path / "nothing.duckdb"
+    listed, no_workspace, no_study = together(
+        [
+            lambda: fs("study", "list", "--json"),
+            lambda: fs("study", "run", "asd_clusters", "--workspace", ws),
+            lambda: fs("study", "run", "no_such", "--workspace", ws),
+        ]
+    )
+    names = {s["name"]: s for s in one_json(listed)["studies"]}
     assert set(names) >= {
         "attainment_convictions",
         "exclusions_justice",
@@ -41,11 +52,18 @@ def test_study_list_and_refusals(
         "asd_clusters",
     }
     assert names["immigrant_pay_gap"]["datasets"] == ["earnings_survey", "census_2021"]
-    ws = tmp_path / "nothing.duckdb"
-    refused(fs("study", "run", "asd_clusters", "--workspace", ws), "no workspace")
-    refused(fs("study", "run", "no_such", "--workspace", ws), "no study 'no_such'")
-    help_ = fs("study", "run", "--help")
-    assert help_.returncode == 0 and "--workspace" in help_.stdout and "Example" in help_.stdout
+    refused(no_workspace, "no workspace")
+    refused(no_study, "no study 'no_such'")
+
+
+def test_study_run_help_has_an_example() -> None:
+    from typer.testing import CliRunner
+
+    from fivesafes.cli.main import app
+
+    result = CliRunner().invoke(app, ["study", "run", "--help"])
+    assert result.exit_code == 0
+    assert "--workspace" in result.output and "Example" in result.output
 
 
 @pytest.mark.slow

@@ -61,7 +61,9 @@ def _num(x: Any) -> str:
     if isinstance(x, int):
         return f"{x:,}"
     if isinstance(x, float):
-        if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
+        if abs(x) >= 1e4:
+            return f"{x:,.1f}"
+        if x != 0 and abs(x) < 1e-3:
             return f"{x:.3g}"
         return f"{x:,.3f}"
     return _e(x)
