@@ -17,7 +17,7 @@ covariance are reported on the time scale the user gave.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from math import comb
 
@@ -179,6 +179,10 @@ def _m_step(
     return betas, sigma, log_pi, mu
 
 
+#: An EM run: logL, posteriors, (betas, sigma, log_pi), iterations, converged.
+_Run = tuple[float, np.ndarray, tuple[list[np.ndarray], np.ndarray, np.ndarray], int, bool]
+
+
 def _em(
     st: _Stats,
     r: np.ndarray,
@@ -186,7 +190,7 @@ def _em(
     group_sigma: bool,
     max_iter: int,
     tol: float,
-) -> tuple[float, np.ndarray, tuple[list[np.ndarray], np.ndarray, np.ndarray], int, bool] | None:
+) -> _Run | None:
     """EM from posteriors ``r``: (logL, posteriors, (betas, sigma, log_pi), iterations,
     converged), or None if the run degenerated."""
     old = -np.inf
@@ -210,9 +214,9 @@ def _em(
     return old, r, params, max_iter, False
 
 
-def _starts(panel: Panel, k: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+def _starts(panel: Panel, k: int, n: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Hard assignments from k-means on the waves (missing waves at the wave mean),
-    alternating k-means++ and random-person seeds."""
+    alternating k-means++ and random-person seeds; one at a time, to save memory."""
     y = panel.y
     col = np.nanmean(y, axis=0)
     filled = np.where(np.isnan(y), col[None, :], y)
@@ -220,19 +224,18 @@ def _starts(panel: Panel, k: int, n: int, rng: np.random.Generator) -> list[np.n
     sub = filled
     if len(filled) > 20_000:
         sub = filled[rng.choice(len(filled), 20_000, replace=False)]
-    out = []
     for s in range(n):
         seed = int(rng.integers(2**31))
         minit = "++" if s % 2 == 0 else "points"
         centroids, _ = kmeans2(sub, k, minit=minit, seed=seed, iter=20)
         # Lowest level first, so that per-group degrees go from the lowest group up.
         centroids = centroids[np.argsort(centroids.mean(axis=1), kind="stable")]
-        d = ((filled[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
+        # squared distances without a persons × groups × waves array
+        d = (centroids * centroids).sum(axis=1)[None, :] - 2.0 * (filled @ centroids.T)
         label = d.argmin(axis=1)
         r = np.full((len(y), k), 1e-3)
         r[np.arange(len(y)), label] = 1.0
-        out.append(r / r.sum(axis=1, keepdims=True))
-    return out
+        yield r / r.sum(axis=1, keepdims=True)
 
 
 def fit_gbtm(
@@ -289,17 +292,16 @@ def _fit_gbtm(
     st = _Stats.of(panel)
     rng = np.random.default_rng(seed)
     n_starts = 1 if k == 1 else max(1, starts)
-    first = [np.ones((panel.persons, 1))] if k == 1 else _starts(panel, k, n_starts, rng)
-    short = []
+    first = iter([np.ones((panel.persons, 1))]) if k == 1 else _starts(panel, k, n_starts, rng)
+    short: list[_Run] = []  # the best ``keep`` short runs so far
     for r0 in first:
         run = _em(st, r0, xs, group_sigma, short_iter, tol)
         if run is not None:
-            short.append(run)
+            short = sorted([*short, run], key=lambda run: -run[0])[: max(1, keep)]
     if not short:
         raise ValueError(f"the {k}-group model lost a group from every start: left out")
-    short.sort(key=lambda run: -run[0])
     best = None
-    for ll0, r, params, it0, conv in short[: max(1, keep)]:
+    for ll0, r, params, it0, conv in short:
         run = (ll0, r, params, it0, conv) if conv else _em(st, r, xs, group_sigma, max_iter, tol)
         if run is None:
             continue
