@@ -171,3 +171,12 @@ def test_asymmetric_pairs_are_used_as_given_with_a_note() -> None:
     assert nb.asymmetric == 1
     result = moran(ids, values, nb, permutations=9, seed=1)
     assert any("no reverse pair" in n for n in result.notes)
+
+
+def test_values_and_neighbours_must_be_for_the_same_areas() -> None:
+    ids, values = read_values(AREAS, "id", "v")
+    nb = read_neighbours(PAIRS, ids)
+    with pytest.raises(ValueError, match="other areas"):
+        moran(ids[::-1], values, nb, permutations=9)
+    with pytest.raises(ValueError, match="3 values for 4 areas"):
+        moran(ids, values[:3], nb, permutations=9)

@@ -173,8 +173,12 @@ def moran(
 
     if permutations < 0:
         raise FivesafesError("--permutations must be 0 or more")
-    w = neighbours.weights()
+    if list(ids) != neighbours.ids:
+        raise ValueError("the neighbours were read for other areas (or another order)")
     y = np.asarray(values, dtype=float)
+    if y.shape != (len(ids),):
+        raise ValueError(f"{y.size} values for {len(ids)} areas")
+    w = neighbours.weights()
     if np.allclose(y, y[0]):
         raise FivesafesError(
             "every area has the same value, so Moran's I is undefined; nothing was computed"
