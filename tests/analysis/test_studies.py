@@ -155,3 +155,19 @@ def test_safe_frame_withholds_a_table_whose_unsafe_cell_it_cannot_find() -> None
     frame, rows = st.safe_frame(counts.assign(share=[0.9, 0.1]), result)
     assert frame is not None and rows == ["B"]
     assert frame["share"].isna().tolist() == [False, True]
+
+
+def test_a_rounding_policy_rounds_the_released_counts(toy: tuple[Path, Path]) -> None:
+    """OpenSAFELY's midpoint-6 rounding: 40 → ceil(40/6)·6 − 3 = 39, 3 → 3."""
+    from fivesafes.outputs import load_policy
+
+    folder, ws = toy
+    policy = load_policy("opensafely-midpoint6")
+    r = st.run_study("toy_counts", ws, ws.parent / "out", studies_dir=folder, policy=policy)
+    by_area = {o["name"]: o for o in r["outputs"]}["counts/by_area"]
+    assert by_area["status"] == "round"
+    released = pd.read_csv(by_area["released"]).set_index("area")["pupils"].to_dict()
+    assert released == {"A": 39, "B": 3}
+    comps = {c["quantity"]: c for c in r["comparisons"]}
+    assert comps["pupils in A"]["estimate"] is None  # 40 would undo the rounding
+    assert "rounded" in comps["pupils in A"]["note"]

@@ -287,13 +287,21 @@ def _row_keys(frame: pd.DataFrame, dims: list[str]) -> pd.Series | None:
 
 
 def safe_frame(frame: pd.DataFrame, result: CheckResult) -> tuple[pd.DataFrame | None, list[str]]:
-    """The table with every row whose cell the check withholds blanked (label
-    columns kept); ``None`` if a withheld cell cannot be found in the table."""
+    """The table as it may be released: every row whose cell the check withholds
+    blanked (label columns kept), and every count the check rounds replaced by
+    its rounded value (in the columns of that row holding the count). ``None`` if
+    such a cell cannot be found in the table: then it is withheld whole. Also the
+    labels of the blanked rows."""
     bad = [v for v in result.verdicts if v.status == "suppress"]
-    if not bad:
+    rounded = [
+        v
+        for v in result.verdicts
+        if v.status == "round" and v.safe_value is not None and v.safe_value != v.value
+    ]
+    if not bad and not rounded:
         return frame, []
-    keys = _row_keys(frame, result.dims)
     wanted = {"\x1f".join(v.label) for v in bad}
+    keys = _row_keys(frame, result.dims)
     if keys is None:
         return None, sorted(wanted)
     hit = keys.isin(wanted)
@@ -304,6 +312,17 @@ def safe_frame(frame: pd.DataFrame, result: CheckResult) -> tuple[pd.DataFrame |
     values = [c for c in out.columns if c not in result.dims and c != "term"]
     out[values] = out[values].astype(object)
     out.loc[hit, values] = None
+    numeric = [c for c in values if pd.api.types.is_numeric_dtype(frame[c])]
+    for v in rounded:
+        row = (keys == "\x1f".join(v.label)).to_numpy()
+        if not row.any() and v.margin:
+            continue
+        cells = [(c, row & (frame[c] == v.value).to_numpy()) for c in numeric]
+        cells = [(c, m) for c, m in cells if m.any()]
+        if not cells:  # the count is not in the table as such: withhold it
+            return None, sorted(wanted)
+        for c, m in cells:
+            out.loc[m, c] = v.safe_value
     return out, sorted(found)
 
 
@@ -380,15 +399,21 @@ def cohort_result(cohort: dict[str, Any]) -> AnalysisResult:
 
 
 def _withheld_estimates(comparisons: list[Comparison], outputs: list[CheckedOutput]) -> None:
-    """Blank an estimate whose row (or whole table) was withheld."""
+    """Blank an estimate whose row (or whole table) was withheld, or whose table
+    was released rounded (the unrounded estimate would undo the rounding)."""
     by_name = {o.name: o for o in outputs}
     for c in comparisons:
         if c.output is None or c.output not in by_name:
             continue
         o = by_name[c.output]
+        why = None
         if o.withheld or (c.row is not None and c.row in o.suppressed_rows):
+            why = "withheld by disclosure control"
+        elif o.status == "round":
+            why = "rounded by disclosure control: see the released table"
+        if why:
             c.estimate, c.lower, c.upper = float("nan"), None, None
-            c.note = (c.note + "; " if c.note else "") + "withheld by disclosure control"
+            c.note = (c.note + "; " if c.note else "") + why
 
 
 def run_study(
