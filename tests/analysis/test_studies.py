@@ -171,3 +171,23 @@ def test_a_rounding_policy_rounds_the_released_counts(toy: tuple[Path, Path]) ->
     comps = {c["quantity"]: c for c in r["comparisons"]}
     assert comps["pupils in A"]["estimate"] is None  # 40 would undo the rounding
     assert "rounded" in comps["pupils in A"]["note"]
+
+
+def test_a_small_trajectory_group_is_blanked_in_the_groups_table() -> None:
+    """GroupSummary labels groups 'group 1', ...; the trajectory table numbers them."""
+    import numpy as np
+
+    from fivesafes.outputs import GroupSummary, check, load_policy
+
+    summary = GroupSummary(
+        groups=["group 1", "group 2"],
+        sizes=np.array([3.0, 50.0]),
+        statistics=pd.DataFrame({"proportion": [0.06, 0.94]}),
+        persons=True,
+    )
+    result = check(summary, load_policy("acro"))
+    table = pd.DataFrame({"group": [1, 2], "persons": [3, 50], "proportion": [0.06, 0.94]})
+    frame, rows = st.safe_frame(table, result)
+    assert rows == ["group 1"] and frame is not None
+    assert frame["persons"].tolist() == [None, 50]
+    assert frame["group"].tolist() == [1, 2]

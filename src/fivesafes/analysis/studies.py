@@ -277,12 +277,12 @@ def _row_keys(frame: pd.DataFrame, dims: list[str]) -> pd.Series | None:
     A column may carry the labels under another name (``group`` 1 for ``group 1``)."""
     cols = []
     for d in dims:
-        if d in frame.columns:
-            cols.append(frame[d].astype(str))
-        elif d == "group" and "group" in frame.columns:
-            cols.append("group " + frame["group"].astype(str))
-        else:
+        if d not in frame.columns:
             return None
+        if d == "group" and pd.api.types.is_integer_dtype(frame[d]):
+            cols.append("group " + frame[d].astype(str))  # as trajectory groups are labelled
+        else:
+            cols.append(frame[d].astype(str))
     return pd.Series(["\x1f".join(parts) for parts in zip(*cols, strict=True)], index=frame.index)
 
 
