@@ -372,7 +372,9 @@ def write_checked(
                     path = sub / f"{name}.csv"
                     safe.to_csv(path, index=False, na_rep="")
                     out.released, out.frame = path, safe
-            elif check is None or check.status != "suppress":
+            elif check is None or check.status in ("pass", "review"):
+                # a figure cannot be blanked or rounded: with a cell to suppress or a
+                # count to round, it is withheld (draw it again from the safe table)
                 path = sub / f"{name}.png"
                 png = analysis.figures[name].png
                 path.write_bytes(png)
