@@ -6,14 +6,18 @@ a temporary cluster made with initdb from /usr/lib/postgresql/15/bin and started
 a free port — as the current user, or as ``postgres`` when run by root, which initdb
 refuses), seeds the demo site, starts ``fivesafes serve`` on it in its own process,
 and lets N simulated users (asyncio + httpx, each its own cookie jar) work for the
-given time. Each user loops over a visit:
+given time. Each user registers (a unique e-mail), then loops over a visit:
 
-- browses as a visitor: the front page, the course catalogue and a course, the
-  public register (HTML and JSON), the statistics;
-- registers a new account (a unique e-mail per registration), looks at its profile;
-- enrols in a course (if the learning pages exist: W2) and saves its profile;
-- applies for a project (if the projects pages exist: W3), a unique title each time;
-- logs out.
+- browses: the front page, the course catalogue and a course, the public register
+  (HTML and JSON), the statistics;
+- saves its profile (a new value each time; the last one must be in the database);
+- enrols on the next course (if the learning pages exist), which may be refused
+  when the course is full or closed;
+- applies for a project (if the projects pages exist), a unique title each time;
+- every fifth visit, logs out and logs in again.
+
+(Each user registers once, at the start: argon2 makes a registration or a log-in
+cost a large part of a second of CPU, by design.)
 
 Every write carries a unique id; afterwards the rows in the database are counted and
 must equal the successful responses exactly (none lost, none twice). Reported:
@@ -141,8 +145,16 @@ def server(url: str, folder: Path) -> Iterator[str]:
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print("the server did not stop within 30 s of SIGTERM; killed", flush=True)
+            process.kill()
+            process.wait()
         log.close()
+        tail = (folder / "server.log").read_text().splitlines()[-15:]
+        if any("Error" in line or "Traceback" in line for line in tail):
+            print("server log (end):", *tail, sep="\n  ", flush=True)
 
 
 # -- simulated users ----------------------------------------------------------------
@@ -155,6 +167,8 @@ class Tally:
     error_samples: list[str] = field(default_factory=list)
     #: kind -> unique ids the server accepted (a 303 answer)
     accepted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    #: the last profile value each user saved (the database keeps only the last)
+    profile_last: dict[str, str] = field(default_factory=dict)
     #: kind -> writes the server refused on purpose (e.g. a full course)
     refused: Counter[str] = field(default_factory=Counter)
     requests: int = 0
@@ -179,6 +193,7 @@ class User:
         self.site, self.tally, self.number, self.run = site, tally, number, run
         self.client = httpx.AsyncClient(base_url=site.base, timeout=60, follow_redirects=False)
         self.visits = 0
+        self.email = ""
 
     async def call(
         self, kind: str, method: str, path: str, expect: tuple[int, ...] = (200,), **kw: Any
@@ -202,19 +217,19 @@ class User:
         found = CSRF.search(page.text) if page is not None else None
         return found.group(1) if found else None
 
-    async def visit(self) -> None:
-        self.visits += 1
-        uid = f"{self.run}-{self.number}-{self.visits}"
+    async def browse(self) -> None:
         for path in ("/", "/courses", "/projects/public", "/projects/public.json", "/statistics"):
             if path == "/" or path in PATHS:
                 await self.call(f"GET {path}", "GET", path)
         if self.site.courses:
             slug = self.site.courses[self.visits % len(self.site.courses)]
             await self.call("GET /courses/{slug}", "GET", f"/courses/{slug}")
+
+    async def register(self) -> bool:
         token = await self.token("/register")
         if token is None:
-            return
-        email = f"load-{uid}@example.org"
+            return False
+        self.email = f"load-{self.run}-{self.number}@example.org"
         registered = await self.call(
             "POST /register",
             "POST",
@@ -222,8 +237,8 @@ class User:
             expect=(303,),
             data={
                 "csrf_token": token,
-                "display_name": f"Load User {uid}",
-                "email": email,
+                "display_name": f"Load User {self.number}",
+                "email": self.email,
                 "organisation": "Load Test University",
                 "role_requested": "researcher",
                 "research_interests": "",
@@ -231,9 +246,34 @@ class User:
                 "password_confirm": PASSWORD,
             },
         )
-        if registered is None:
-            return
-        self.tally.accepted["registration"].append(email)
+        if registered is not None:
+            self.tally.accepted["registration"].append(self.email)
+        return registered is not None
+
+    async def log_in_again(self) -> bool:
+        token = await self.token("/profile")
+        if token:
+            await self.call(
+                "POST /logout", "POST", "/logout", expect=(303,), data={"csrf_token": token}
+            )
+        token = await self.token("/login")
+        return token is not None and (
+            await self.call(
+                "POST /login",
+                "POST",
+                "/login",
+                expect=(303,),
+                data={"csrf_token": token, "email": self.email, "password": PASSWORD},
+            )
+            is not None
+        )
+
+    async def visit(self) -> None:
+        """Browse; save the profile (a new value each time); enrol on the next course;
+        apply for a project (a new title each time); every fifth visit, log out and in."""
+        self.visits += 1
+        uid = f"{self.run}-{self.number}-{self.visits}"
+        await self.browse()
         token = await self.token("/profile")
         if token and (
             await self.call(
@@ -243,16 +283,16 @@ class User:
                 expect=(303,),
                 data={
                     "csrf_token": token,
-                    "display_name": f"Load User {uid}",
-                    "email": email,
+                    "display_name": f"Load User {self.number}",
+                    "email": self.email,
                     "organisation": "Load Test University",
                     "research_interests": f"id {uid}",
                 },
             )
         ):
-            self.tally.accepted["profile"].append(uid)
-        if self.site.enrol and self.site.courses:
-            slug = self.site.courses[self.visits % len(self.site.courses)]
+            self.tally.profile_last[self.email] = uid
+        if self.site.enrol and self.visits <= len(self.site.courses):
+            slug = self.site.courses[self.visits - 1]
             token = await self.token(f"/courses/{slug}", "GET /courses/{slug}")
             answer = (
                 await self.call(
@@ -267,7 +307,7 @@ class User:
             )
             # Enrolled: on to the course's lessons; refused (full, closed): back to it.
             if answer is not None and answer.headers["location"].startswith("/learning/"):
-                self.tally.accepted["enrolment"].append(f"{email}|{slug}")
+                self.tally.accepted["enrolment"].append(f"{self.email}|{slug}")
             elif answer is not None:
                 self.tally.refused["enrolment"] += 1
         if self.site.projects:
@@ -291,14 +331,14 @@ class User:
                 },
             ):
                 self.tally.accepted["application"].append(title)
-        token = await self.token("/profile")
-        if token:
-            await self.call(
-                "POST /logout", "POST", "/logout", expect=(303,), data={"csrf_token": token}
-            )
+        if self.visits % 5 == 0:
+            await self.log_in_again()
 
     async def run_until(self, deadline: float) -> None:
         async with self.client:
+            await self.browse()
+            if not await self.register():
+                return
             while time.monotonic() < deadline:
                 await self.visit()
 
@@ -343,7 +383,7 @@ def count_rows(url: str, run: str) -> dict[str, list[str]]:
                 text("SELECT email FROM users WHERE email LIKE :p"), {"p": f"load-{run}-%"}
             ).scalars()
         )
-        out["profile"] = [
+        out["profile (last value per user)"] = [
             s.removeprefix("id ")
             for s in c.execute(
                 text(
@@ -401,6 +441,7 @@ async def drive(site: Site, users: int, seconds: float, run: str) -> tuple[Tally
     deadline = start + seconds
     crowd = [User(site, tally, n, run) for n in range(users)]
     await asyncio.gather(*(u.run_until(deadline) for u in crowd))
+    tally.accepted["profile (last value per user)"] = list(tally.profile_last.values())
     return tally, time.monotonic() - start
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import secrets
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -36,6 +38,15 @@ ROUTER_MODULES: list[str] = [
 ]
 
 STATIC = Path(__file__).parent / "static"
+SECRET_ENV = "FIVESAFES_SECRET_KEY"
+
+
+def app_secret() -> bytes:
+    """The key of visitors' CSRF tokens: ``$FIVESAFES_SECRET_KEY`` (set it when several
+    processes serve one site), else a random key for this process (a visitor with a
+    form open when the server restarts reloads the page)."""
+    given = os.environ.get(SECRET_ENV)
+    return given.encode() if given else secrets.token_bytes(32)
 
 
 def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> FastAPI:
@@ -51,7 +62,13 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
     )
     app.state.db = database
     app.state.secure_cookies = secure_cookies
-    app.add_middleware(SessionMiddleware, database=database, secure_cookies=secure_cookies)
+    app.state.secret = app_secret()
+    app.add_middleware(
+        SessionMiddleware,
+        database=database,
+        secret=app.state.secret,
+        secure_cookies=secure_cookies,
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in ROUTER_MODULES:
         module = importlib.import_module(f"fivesafes.web.routes.{name}")

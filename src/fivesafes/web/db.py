@@ -1,17 +1,27 @@
 """The web app's database handle: one engine, sessions for reading and for writing.
 
-Write requests (POST, PUT, PATCH, DELETE) run one at a time: on SQLite their
-transaction starts with ``BEGIN IMMEDIATE`` (WAL journal, 30 s busy timeout), on
-PostgreSQL it takes a transaction-level advisory lock first. This keeps the
+Write requests (POST, PUT, PATCH, DELETE) run one at a time. In the app they take
+their turn on an asyncio lock (:meth:`Database.write_lock`) *before* any worker
+thread is used, so that a request waiting to write never holds one of the
+threadpool's threads (with threads blocked in SQLite's busy wait, the writer that
+holds the lock could starve for a thread and everything would stall). Then, in the
+database: on SQLite the transaction starts with ``BEGIN IMMEDIATE`` (WAL journal,
+30 s busy timeout, for writers outside the app such as the CLI), on PostgreSQL it
+takes a transaction-level advisory lock (for other processes). This keeps the
 audit log's hash chain a single line and makes read-then-write checks (capacity,
 "already enrolled", state transitions) safe under concurrent users, at the price
-of serialising writes (reads stay concurrent).
+of serialising writes; reads stay concurrent.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,6 +71,29 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def write_lock(self) -> anyio.Lock:
+        """The lock the app's writers take their turn on (one per event loop)."""
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = anyio.Lock()
+        return lock
+
+    async def run_write(self, work: Callable[[Session], None]) -> None:
+        """Run ``work(session)`` in a worker thread in its turn among the writers, and
+        commit."""
+
+        def run() -> None:
+            with self.session(write=True) as session:
+                work(session)
+                session.commit()
+
+        async with self.write_lock():
+            await anyio.to_thread.run_sync(run)
 
     def session(self, write: bool = False) -> Session:
         """A new session; ``write=True`` for one that will change things (it waits

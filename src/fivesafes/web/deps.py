@@ -12,7 +12,7 @@ from the route table).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
@@ -34,17 +34,27 @@ class Forbidden(Exception):
         self.message = message
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """A session on the app's database (for POST, PUT, PATCH and DELETE, one that
-    waits its turn to write). Commit in the route; an error rolls everything back."""
-    session = request.app.state.db.session(write=request.method not in SAFE_METHODS)
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A session on the app's database. For POST, PUT, PATCH and DELETE it is a
+    writer's, given when this request's turn to write comes (see
+    :mod:`fivesafes.web.db`). Commit in the route; an error rolls everything back."""
+    database = request.app.state.db
+    write = request.method not in SAFE_METHODS
+    lock = database.write_lock() if write else None
+    if lock is not None:
+        await lock.acquire()
     try:
-        yield session
-    except BaseException:
-        session.rollback()
-        raise
+        session = database.session(write=write)
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
     finally:
-        session.close()
+        if lock is not None:
+            lock.release()
 
 
 DB = Annotated[Session, Depends(get_db)]

@@ -1,10 +1,12 @@
 """Server-side sessions and CSRF protection (one pure ASGI middleware).
 
-A browser holds a random token in the cookie ``fivesafes_session`` (HttpOnly,
-SameSite=Lax, Secure when the app is served over HTTPS); the database holds only
-its SHA-256, the CSRF token tied to it, the user once logged in, and when it
-expires (after 8 hours without use). A visitor gets a session only when a page
-shows them a form.
+A logged-in browser holds a random token in the cookie ``fivesafes_session``
+(HttpOnly, SameSite=Lax, Secure when the app is served over HTTPS); the database
+holds only its SHA-256, the CSRF token tied to it, the user, a message for the next
+page, and when it expires (after 8 hours without use). A visitor who is shown a
+form gets a visitor token instead (``v.<random>`` in the same cookie, nothing in
+the database), whose CSRF token is an HMAC of it under the app's secret; logging
+in replaces it with a real session.
 
 Every POST, PUT, PATCH or DELETE must carry the session's CSRF token, in the form
 field ``csrf_token`` or the header ``X-CSRF-Token``; otherwise the middleware
@@ -13,8 +15,10 @@ answers 403 before any route runs.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import anyio.to_thread
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 
@@ -33,6 +37,7 @@ from fivesafes.web.security import new_token, token_hash
 COOKIE = "fivesafes_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+VISITOR_PREFIX = "v."
 IDLE = timedelta(hours=8)
 #: How stale ``last_seen_at`` may get before a request refreshes it.
 TOUCH_EVERY = timedelta(minutes=5)
@@ -61,6 +66,8 @@ class Auth:
     user_label: str | None = None
     roles: frozenset[str] = frozenset()
     flash: str | None = None
+    #: The flash message was shown on this response's page (clear it afterwards).
+    flash_shown: bool = False
     #: A new session token to send as the cookie with this response.
     set_token: str | None = field(default=None, repr=False)
     #: Remove the cookie with this response.
@@ -74,6 +81,17 @@ class Auth:
 def is_json_path(path: str) -> bool:
     """Whether a path is an API/JSON route (401 and JSON errors rather than pages)."""
     return path.endswith(".json") or path.startswith("/api/")
+
+
+def visitor_csrf(secret: bytes, visitor: str) -> str:
+    """The CSRF token of a visitor token (an HMAC under the app's secret)."""
+    return hmac.new(secret, f"csrf:{visitor}".encode(), hashlib.sha256).hexdigest()
+
+
+def new_visitor(secret: bytes) -> tuple[str, str]:
+    """A new visitor cookie value and its CSRF token."""
+    visitor = VISITOR_PREFIX + secrets.token_urlsafe(24)
+    return visitor, visitor_csrf(secret, visitor)
 
 
 def start_session(db_session: Any, user: User | None) -> tuple[WebSession, str]:
@@ -108,38 +126,46 @@ def auth_for(row: WebSession, user: User | None) -> Auth:
 class SessionMiddleware:
     """Loads the session of every request and enforces CSRF on unsafe methods."""
 
-    def __init__(self, app: ASGIApp, database: Database, secure_cookies: bool = False) -> None:
+    def __init__(
+        self, app: ASGIApp, database: Database, secret: bytes, secure_cookies: bool = False
+    ) -> None:
         self.app = app
         self.database = database
+        self.secret = secret
         self.secure = secure_cookies
 
-    # -- database work (run in a worker thread) ---------------------------------
-    def _load(self, token: str | None) -> Auth:
+    # -- database work ----------------------------------------------------------------
+    def _load(self, token: str | None) -> tuple[Auth, Callable[[Any], None] | None]:
+        """The request's session (read in a worker thread), and a write to make in its
+        turn (drop an expired session, or push a live one's expiry on)."""
         if not token:
-            return Auth()
+            return Auth(), None
+        if token.startswith(VISITOR_PREFIX):
+            return Auth(csrf=visitor_csrf(self.secret, token)), None
         with self.database.session() as s:
             row = s.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
             if row is None:
-                return Auth(clear=True)
+                return Auth(clear=True), None
             moment = now()
             user = s.get(User, row.user_id) if row.user_id is not None else None
-            expired = as_utc(row.expires_at) <= moment
-            if expired or (user is not None and not user.is_active):
-                s.rollback()
-                with self.database.session(write=True) as w:
-                    w.execute(delete(WebSession).where(WebSession.id == row.id))
-                    w.commit()
-                return Auth(clear=True)
+            session_id = row.id
+            if as_utc(row.expires_at) <= moment or (user is not None and not user.is_active):
+
+                def drop(w: Any) -> None:
+                    w.execute(delete(WebSession).where(WebSession.id == session_id))
+
+                return Auth(clear=True), drop
             auth = auth_for(row, user)
             stale = moment - as_utc(row.last_seen_at) > TOUCH_EVERY
-        if stale:
-            with self.database.session(write=True) as w:
-                fresh = w.get(WebSession, auth.session_id)
-                if fresh is not None:
-                    fresh.last_seen_at = moment
-                    fresh.expires_at = moment + IDLE
-                w.commit()
-        return auth
+
+        def touch(w: Any) -> None:
+            w.execute(
+                update(WebSession)
+                .where(WebSession.id == session_id)
+                .values(last_seen_at=moment, expires_at=moment + IDLE)
+            )
+
+        return auth, touch if stale else None
 
     # -- ASGI ----------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,7 +173,9 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        auth = await anyio.to_thread.run_sync(self._load, request.cookies.get(COOKIE))
+        auth, pending = await anyio.to_thread.run_sync(self._load, request.cookies.get(COOKIE))
+        if pending is not None:
+            await self.database.run_write(pending)
         scope.setdefault("state", {})["auth"] = auth
 
         if scope["method"] not in SAFE_METHODS:
@@ -181,6 +209,13 @@ class SessionMiddleware:
             receive = _replay(body, then=receive)
 
         await self.app(scope, receive, self._sender(auth, send))
+        if auth.flash_shown and auth.session_id is not None:
+            session_id = auth.session_id
+
+            def clear_flash(w: Any) -> None:
+                w.execute(update(WebSession).where(WebSession.id == session_id).values(flash=None))
+
+            await self.database.run_write(clear_flash)
 
     def _sender(self, auth: Auth, send: Send) -> Send:
         secure = "; Secure" if self.secure else ""

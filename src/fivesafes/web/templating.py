@@ -23,7 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from fivesafes.settings.models import WebSession
-from fivesafes.web.sessions import SAFE_METHODS, Auth, is_json_path, start_session
+from fivesafes.web.sessions import SAFE_METHODS, Auth, is_json_path, new_visitor
 
 TEMPLATES = Path(__file__).parent / "templates"
 SERVICE_NAME = "fivesafes"
@@ -63,19 +63,14 @@ def auth_of(request: Request) -> Auth:
 
 
 def _csrf_token() -> str:
-    """The CSRF token of the current request's session (a visitor without a session
-    gets one now: forms need it)."""
+    """The CSRF token of the current request's session (a visitor without one gets a
+    visitor token now: forms need it)."""
     request = _current.get()
     if request is None:
         raise RuntimeError("csrf_token() is only available while rendering a page")
     auth = auth_of(request)
     if auth.csrf is None:
-        database = request.app.state.db
-        with database.session(write=True) as s:
-            row, token = start_session(s, None)
-            s.commit()
-            auth.session_id, auth.csrf, auth.set_token = row.id, row.csrf_token, token
-    assert auth.csrf is not None
+        auth.set_token, auth.csrf = new_visitor(request.app.state.secret)
     return auth.csrf
 
 
@@ -180,7 +175,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     flash = None
     if auth.flash and request.method in SAFE_METHODS:
         flash = auth.flash
-        _clear_flash(request, auth)
+        auth.flash_shown = True  # the session middleware clears it after the response
     base = {
         "request": request,
         "auth": auth,
@@ -196,13 +191,6 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     finally:
         _current.reset(token)
     return HTMLResponse(html, status_code=status_code)
-
-
-def _clear_flash(request: Request, auth: Auth) -> None:
-    with request.app.state.db.session(write=True) as s:
-        s.execute(update(WebSession).where(WebSession.id == auth.session_id).values(flash=None))
-        s.commit()
-    auth.flash = None
 
 
 def flash(request: Request, db: Session, message: str) -> None:

@@ -4,10 +4,12 @@ link an administrator issued."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -129,8 +131,53 @@ def login_page(request: Request, next: str = "/") -> Response:
     )
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """What checking a log-in's password found (before the request's turn to write)."""
+
+    user_id: int | None
+    password_ok: bool
+    #: The hash the password was checked against (the route makes sure it is unchanged).
+    checked_hash: str | None
+
+
+def _check_credentials(request: Request, email: str, password: str) -> Credentials:
+    with request.app.state.db.session() as s:
+        user = find_by_email(s, email)
+        stored = user.password_hash if user is not None else None
+        ok = verify_password(stored, password)  # takes the same time without a user
+        return Credentials(user.id if user is not None else None, ok, stored)
+
+
+async def checked_credentials(request: Request, form: Posted) -> Credentials | None:
+    """Dependency: the password checked against the stored argon2 hash in a worker
+    thread, before the request waits for its turn to write (argon2 takes a large
+    part of a second: the other writers need not wait for it). None when the form
+    lacks an e-mail or a password."""
+    email, password = form.get("email", ""), form.get("password", "")
+    if check_email(email) or not password:
+        return None
+    return await anyio.to_thread.run_sync(_check_credentials, request, email, password)
+
+
+async def new_password_hash(form: Posted) -> str | None:
+    """Dependency: the argon2 hash of a new password (fields ``password`` and
+    ``password_confirm``), computed before the request's turn to write; None if the
+    password is not acceptable (the route then says why)."""
+    password = form.get("password", "")
+    if password != form.get("password_confirm", "") or password_problem(
+        password, email=form.get("email", ""), name=form.get("display_name", "")
+    ):
+        return None
+    return await anyio.to_thread.run_sync(hash_password, password)
+
+
+Checked = Annotated[Credentials | None, Depends(checked_credentials)]
+NewHash = Annotated[str | None, Depends(new_password_hash)]
+
+
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, form: Posted, db: DB) -> Response:
+def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
     email, password = form.get("email", ""), form.get("password", "")
     target = safe_next(form.get("next"))
     errors: dict[str, str] = {}
@@ -138,8 +185,8 @@ def login(request: Request, form: Posted, db: DB) -> Response:
         errors["email"] = check_email(email) or ""
     if not password:
         errors["password"] = "Enter your password"
-    user = None if errors else find_by_email(db, email)
-    if not errors:
+    user = db.get(User, checked.user_id) if checked and checked.user_id is not None else None
+    if not errors and checked is not None:
         locked_until = locked(db, user) if user is not None else None
         if locked_until is not None:
             message = (
@@ -147,7 +194,11 @@ def login(request: Request, form: Posted, db: DB) -> Response:
                 f"{locked_until:%H:%M} UTC, or ask an administrator for a password-reset link"
             )
             errors = {"email": message, "password": message}
-        elif user is None or not verify_password(user.password_hash, password):
+        elif (
+            user is None
+            or not checked.password_ok
+            or user.password_hash != checked.checked_hash  # changed meanwhile
+        ):
             message = "The e-mail address or the password is not right"
             errors = {"email": message, "password": message}
             if user is not None:
@@ -239,7 +290,7 @@ def register_page(request: Request) -> Response:
 
 
 @router.post("/register", response_class=HTMLResponse)
-def register(request: Request, form: Posted, db: DB) -> Response:
+def register(request: Request, form: Posted, hashed: NewHash, db: DB) -> Response:
     values = {key: form.get(key, "") for key in REGISTER_FIELDS}
     values["email"] = values["email"].lower()
     errors = check_profile(form)
@@ -270,7 +321,7 @@ def register(request: Request, form: Posted, db: DB) -> Response:
         name=name,
         role=granted,
         email=values["email"],
-        password_hash=hash_password(password),
+        password_hash=hashed or hash_password(password),
         display_name=values["display_name"],
         organisation=values["organisation"],
         research_interests=values["research_interests"],
@@ -332,7 +383,7 @@ def reset_page(request: Request, token: str, db: DB) -> HTMLResponse:
 
 
 @router.post("/password-reset/{token}", response_class=HTMLResponse)
-def reset(request: Request, token: str, form: Posted, db: DB) -> Response:
+def reset(request: Request, token: str, form: Posted, hashed: NewHash, db: DB) -> Response:
     row = valid_reset(db, token)
     if row is None:
         return render(request, "auth/password_reset_invalid.html", status_code=404)
@@ -353,7 +404,7 @@ def reset(request: Request, token: str, form: Posted, db: DB) -> Response:
             token=token,
             who=user,
         )
-    user.password_hash = hash_password(password)
+    user.password_hash = hashed or hash_password(password)
     row.used_at = datetime.now(UTC)
     db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     audit.record(
