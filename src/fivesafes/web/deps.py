@@ -13,6 +13,7 @@ from the route table).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
@@ -34,12 +35,9 @@ class Forbidden(Exception):
         self.message = message
 
 
-async def get_db(request: Request) -> AsyncIterator[Session]:
-    """A session on the app's database. For POST, PUT, PATCH and DELETE it is a
-    writer's, given when this request's turn to write comes (see
-    :mod:`fivesafes.web.db`). Commit in the route; an error rolls everything back."""
+@asynccontextmanager
+async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
     database = request.app.state.db
-    write = request.method not in SAFE_METHODS
     lock = database.write_lock() if write else None
     if lock is not None:
         await lock.acquire()
@@ -57,7 +55,26 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
             lock.release()
 
 
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A session on the app's database. For POST, PUT, PATCH and DELETE it is a
+    writer's, given when this request's turn to write comes (see
+    :mod:`fivesafes.web.db`). Commit in the route; an error rolls everything back."""
+    async with _session(request, write=request.method not in SAFE_METHODS) as session:
+        yield session
+
+
+async def get_write_db(request: Request) -> AsyncIterator[Session]:
+    """A writer's session for a GET route that must write (e.g. an access written to
+    the audit log, or where a learner is): it waits its turn like a POST. Never open
+    a writing session of your own inside a route: on SQLite it would wait for the
+    database lock while holding a worker thread."""
+    async with _session(request, write=True) as session:
+        yield session
+
+
 DB = Annotated[Session, Depends(get_db)]
+#: A route parameter for a GET route that writes: ``db: WriteDB``.
+WriteDB = Annotated[Session, Depends(get_write_db)]
 
 
 def current_user(request: Request, db: DB) -> User | None:
