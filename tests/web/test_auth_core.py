@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import func, select
 from webclient import WebClient
 
 from fivesafes import audit
 from fivesafes.settings.models import User
-from fivesafes.web.deps import DB, WriteDB
+from fivesafes.web.deps import DB, LoggedIn, WriteDB, require_role
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -97,3 +97,29 @@ def test_concurrent_writers_through_a_real_server_are_each_stored_once(
         result = audit.verify(s)
         assert result.ok, result.problem
         assert len(audit.entries(s, action="user.register")) >= 24
+
+
+def test_json_routes_answer_401_and_403_as_json(
+    app: FastAPI, demo_users: dict[str, dict[str, Any]]
+) -> None:
+    router = APIRouter()
+
+    @router.get("/api/test-me")
+    def me(user: LoggedIn) -> dict[str, str]:
+        return {"name": user.name}
+
+    @router.get("/test-admins.json")
+    def admins(user: Annotated[User, Depends(require_role("administrator"))]) -> dict[str, str]:
+        return {"name": user.name}
+
+    app.include_router(router)
+    client = WebClient(app)
+    client.users = demo_users
+    anonymous = client.get("/api/test-me", follow_redirects=False)
+    assert anonymous.status_code == 401 and anonymous.json() == {"detail": "Log in first."}
+    assert client.get("/test-admins.json", follow_redirects=False).status_code == 401
+    client.login_as("researcher")
+    assert client.get("/api/test-me").json() == {"name": "researcher"}
+    refused = client.get("/test-admins.json")
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "This page is for users with the role administrator."}
