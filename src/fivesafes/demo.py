@@ -2,9 +2,11 @@
 
 ``run_demo(out)`` generates a world in ``out/world``, ingests it into the store
 ``out/store``, links its records into persons (measuring the linkage against the
-world's truth) and reports on it, provisions a project workspace, and writes ``out/summary.md``
-and ``out/summary.json`` saying what was done and where it lies. Later stages
-(analysis, outputs) add their part here.
+world's truth) and reports on it, provisions a project workspace, checks and
+releases outputs through the airlock, runs a study on the workspace and writes its
+report, runs a provider's submission cycle (rejected, corrected, accepted) and
+publishes safe statistics and indicator dashboards, and writes ``out/summary.md``
+and ``out/summary.json`` saying what was done and where it lies.
 """
 
 from __future__ import annotations
@@ -38,19 +40,23 @@ def run_demo(
     world = make_world(
         WorldConfig(people=people, seed=seed),
         world_dir,
-        lambda stage, f: report(f"synth: {stage}", 0.2 * f),
+        lambda stage, f: report(f"synth: {stage}", 0.15 * f),
     )
     ingested = ingest(
-        [world_dir], store_dir, progress=lambda stage, f: report(f"ingest: {stage}", 0.2 + 0.2 * f)
+        [world_dir],
+        store_dir,
+        progress=lambda stage, f: report(f"ingest: {stage}", 0.15 + 0.15 * f),
     )
     zones = store_summary(store_dir)
-    linked = link(store_dir, progress=lambda stage, f: report(f"link: {stage}", 0.4 + 0.55 * f))
+    linked = link(store_dir, progress=lambda stage, f: report(f"link: {stage}", 0.3 + 0.4 * f))
     truth = world_dir / "truth" / "records.csv"
     quality = measured_quality(store_dir, truth)
     # The quality report shows identifiers: it stays with the store (identifier zone).
     reports = link_report(store_dir, store_dir / "reports", truth=truth)
     workspace = provision(store_dir, DEMO_PROJECT, list(DEMO_DATASETS))
     outputs = _outputs_stage(workspace.workspace, out, report)
+    study = _study_stage(workspace.workspace, out, report)
+    collections = _collections_stage(out, report)
     result: dict[str, Any] = {
         "out": str(out),
         "world": world.to_dict(),
@@ -61,6 +67,8 @@ def run_demo(
         "link_reports": reports,
         "provision": workspace.to_dict(),
         "outputs": outputs,
+        "study": study,
+        "collections": collections,
         "seconds": round(time.perf_counter() - t0, 3),
         "paths": {
             "provider_files": str(world_dir / "provider"),
@@ -72,6 +80,9 @@ def run_demo(
             "linkage_bias_report": str(reports["paths"]["bias_html"]),
             "disclosure_reports": outputs["paths"]["disclosure_report"],
             "released_bundles": outputs["paths"]["released"],
+            "study_report": study["paths"]["report"],
+            "submission_reports": collections["submissions"]["reports"]["rejected_html"],
+            "published_statistics": collections["publication"]["index"],
             "summary": str(out / "summary.md"),
         },
     }
@@ -87,8 +98,31 @@ def _outputs_stage(workspace: Path, out: Path, report: Progress) -> dict[str, An
     from fivesafes.outputs.demo_outputs import run_outputs_demo
 
     return run_outputs_demo(
-        workspace, out, lambda stage, f: report(f"outputs: {stage}", 0.95 + 0.04 * f)
+        workspace, out, lambda stage, f: report(f"outputs: {stage}", 0.7 + 0.05 * f)
     )
+
+
+def _study_stage(workspace: Path, out: Path, report: Progress) -> dict[str, Any]:
+    """A study on the workspace (attainment trajectories and later convictions), its
+    outputs through the disclosure engine, and its HTML report under ``out/study``."""
+    from fivesafes.analysis.studies import run_demo_study
+
+    report("study: attainment trajectories and convictions", 0.75)
+    return run_demo_study(workspace, out / "study")
+
+
+def _collections_stage(out: Path, report: Progress) -> dict[str, Any]:
+    """Providers' returns: one submission rejected, corrected, explained and accepted,
+    the other authorities' returns accepted (``out/collections``), then the safe
+    statistics and indicator dashboards published (``out/published``)."""
+    from fivesafes.collections.demo import run_cycle
+    from fivesafes.collections.publish import publish_demo
+
+    report("collections: a submission cycle", 0.85)
+    cycle = run_cycle(out / "collections")
+    report("collections: publishing safe statistics", 0.93)
+    published = publish_demo(out / "published", accepted=cycle["accepted_db"])
+    return {"submissions": cycle, "publication": published}
 
 
 def _markdown(r: dict[str, Any]) -> str:
@@ -132,8 +166,44 @@ def _markdown(r: dict[str, Any]) -> str:
         "",
         *[f"- {line}" for line in r["outputs"]["lines"]],
         "",
+        *_study_lines(r["study"]),
+        *_collections_lines(r["collections"]),
         "Where it lies:",
         "",
     ]
     lines += [f"- {k.replace('_', ' ')}: `{v}`" for k, v in r["paths"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _study_lines(study: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Study on the workspace: {study['title']} (report: `{study['paths']['report']}`).",
+        "",
+    ]
+    lines += [f"- {line}" for line in study["findings"]]
+    covered = [c for c in study["comparisons"] if c.get("covered") is not None]
+    if covered:
+        hits = sum(1 for c in covered if c["covered"])
+        lines.append(
+            f"- {hits} of {len(covered)} planted values lie within the estimates' 95% intervals."
+        )
+    return [*lines, ""]
+
+
+def _collections_lines(c: dict[str, Any]) -> list[str]:
+    sub = c["submissions"]
+    rejected, accepted = sub["rejected"], sub["corrected"]
+    pub = c["publication"]
+    return [
+        f"Provider returns: {sub['provider_name']} ({sub['provider']}) submitted its "
+        f"{sub['collection']} return for {sub['year']}: rejected with {rejected['errors']:,} "
+        f"errors and {rejected['warnings']:,} warnings ({len(sub['planted_errors'])} mistakes "
+        f"planted); the corrected file had {accepted['warnings']:,} warnings, explained "
+        f"({', '.join(accepted['warnings_explained']) or 'none'}), and was accepted. "
+        f"{sub['other_submissions_accepted']} other returns accepted.",
+        "",
+        f"Published {len(pub['tables'])} table{'' if len(pub['tables']) == 1 else 's'} of the "
+        "accepted returns and an indicator dashboard, each through disclosure control "
+        f"(`{pub['index']}`).",
+        "",
+    ]
