@@ -123,3 +123,24 @@ def test_json_routes_answer_401_and_403_as_json(
     refused = client.get("/test-admins.json")
     assert refused.status_code == 403
     assert refused.json() == {"detail": "This page is for users with the role administrator."}
+
+
+def nav_links(html: str) -> list[str]:
+    nav = re.search(r'<nav class="nav" aria-label="Main">(.*?)</nav>', html, re.S)
+    assert nav is not None
+    return re.findall(r">([^<]+)</a>", nav.group(1))
+
+
+def test_the_navigation_shows_what_each_role_may_open(client: WebClient) -> None:
+    visitor = nav_links(client.get("/").text)
+    assert "Log in" in visitor and "Create an account" in visitor
+    assert "Administration" not in visitor and "Your profile" not in visitor
+    client.login_as("researcher")
+    researcher = nav_links(client.get("/").text)
+    assert "Your profile" in researcher and "Log in" not in researcher
+    assert "Administration" not in researcher
+    admin = nav_links(client.fresh().login_as("administrator").get("/profile").text)
+    assert "Administration" in admin
+    page = client.get("/profile").text
+    assert re.search(r'href="/profile" aria-current="page">Your profile', page)
+    assert page.index('class="skip-link" href="#main"') < page.index("<header")
