@@ -419,3 +419,15 @@ def test_a_closed_account_is_only_named_to_whoever_knows_its_password(
     assert "The e-mail address or the password is not right" in wrong.text
     right = client.post_form("/login", {"email": me["email"], "password": me["password"]})
     assert "This account has been closed" in right.text
+
+
+def test_a_session_ends_a_day_after_log_in_however_active(client: WebClient, app: FastAPI) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    client.login_as("researcher")
+    with app.state.db.session(write=True) as s:
+        s.execute(update(WebSession).values(created_at=datetime.now(UTC) - timedelta(hours=25)))
+        s.commit()
+    assert client.get("/profile", follow_redirects=False).status_code == 303

@@ -3,7 +3,8 @@
 A logged-in browser holds a random token in the cookie ``fivesafes_session``
 (HttpOnly, SameSite=Lax, Secure when the app is served over HTTPS); the database
 holds only its SHA-256, the CSRF token tied to it, the user, a message for the next
-page, and when it expires (after 8 hours without use). A visitor who is shown a
+page, and when it expires (after 8 hours without use, and 24 hours after log-in
+however active). A visitor who is shown a
 form gets a visitor token instead (``v.<random>`` in the same cookie, nothing in
 the database), whose CSRF token is an HMAC of it under the app's secret; logging
 in replaces it with a real session.
@@ -39,6 +40,8 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 VISITOR_PREFIX = "v."
 IDLE = timedelta(hours=8)
+#: However active, a session ends this long after log-in.
+ABSOLUTE = timedelta(hours=24)
 #: How stale ``last_seen_at`` may get before a request refreshes it.
 TOUCH_EVERY = timedelta(minutes=5)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -149,7 +152,11 @@ class SessionMiddleware:
             moment = now()
             user = s.get(User, row.user_id) if row.user_id is not None else None
             session_id = row.id
-            if as_utc(row.expires_at) <= moment or (user is not None and not user.is_active):
+            if (
+                as_utc(row.expires_at) <= moment
+                or as_utc(row.created_at) + ABSOLUTE <= moment
+                or (user is not None and not user.is_active)
+            ):
 
                 def drop(w: Any) -> None:
                     w.execute(delete(WebSession).where(WebSession.id == session_id))
