@@ -29,6 +29,8 @@ def test_register_log_in_and_see_the_profile(
     page.get_by_label("Confirm the password").fill("bright meadow 42 river")
     page.get_by_role("button", name="Create the account").click()
     assert page.get_by_role("heading", name="There is a problem").is_visible()
+    # The summary takes the focus, so a screen reader reads it out first.
+    assert page.evaluate("document.activeElement.className") == "error-summary"
     shot(page, "register-error")
     email = page.get_by_label("E-mail address")
     assert email.get_attribute("aria-invalid") == "true"
