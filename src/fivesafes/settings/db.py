@@ -46,10 +46,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def engine_for(url: str | None = None) -> Engine:
+def engine_for(url: str | None = None, **options: Any) -> Engine:
     """An engine on the application database (see :func:`database_url`).
 
     For a SQLite file, its folder is created and foreign keys are enforced.
+    ``options`` go to SQLAlchemy's ``create_engine`` (e.g. the pool's size).
     """
     text = database_url(url)
     try:
@@ -62,7 +63,7 @@ def engine_for(url: str | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, **options)
     except (ImportError, NoSuchModuleError):
         raise FivesafesError(
             f"the database driver {parsed.drivername} is not installed; "

@@ -60,7 +60,11 @@ class Database:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = database_url(url)
-        self.engine: Engine = engine_for(self.url)
+        # Enough connections for every worker thread (40) and the requests between
+        # two of their steps: a request keeps its connection from its first query
+        # to its end, and must never wait for one that a thread waiting for a
+        # worker thread holds.
+        self.engine: Engine = engine_for(self.url, pool_size=20, max_overflow=60, pool_timeout=60)
         self.backend = self.engine.dialect.name
         if self.backend == "sqlite":
             event.listen(self.engine, "connect", _sqlite_setup)
