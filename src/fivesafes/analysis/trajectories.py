@@ -272,7 +272,7 @@ class TrajectoryResult:
         )
         result.add_figure(
             "trajectory_plot",
-            self.figure(),
+            self.figure,
             "Fitted group trajectories and observed means per time of each group",
             summary,
         )
