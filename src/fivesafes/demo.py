@@ -34,7 +34,8 @@ def run_demo(
     report = progress or (lambda stage, fraction: None)
     t0 = time.perf_counter()
     world_dir, store_dir = out / "world", out / "store"
-    for old in (world_dir, store_dir):  # a demo starts afresh
+    fresh = (world_dir, store_dir, out / "study", out / "collections", out / "published")
+    for old in fresh:  # a demo starts afresh
         if old.exists():
             shutil.rmtree(old)
     world = make_world(
