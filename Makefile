@@ -18,8 +18,23 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
+# The demo site's database, and whether to serve it at the end (DEMO_SERVE=0: don't).
+DEMO_WEB_DB ?= sqlite:///$(abspath $(DEMO_OUT))/web/fivesafes.db
+DEMO_SERVE ?= 1
+DEMO_PORT ?= 8000
+
 demo: $(STAMP)
 	$(BIN)/fivesafes demo --out $(DEMO_OUT) --people $(DEMO_PEOPLE)
+	rm -rf $(DEMO_OUT)/web
+	$(BIN)/fivesafes web seed-demo --db $(DEMO_WEB_DB)
+	@if [ "$(DEMO_SERVE)" = "1" ]; then \
+	  echo "The demo site: http://127.0.0.1:$(DEMO_PORT)/  (log in with the users above; Ctrl-C stops it)"; \
+	  FIVESAFES_STORE=$(abspath $(DEMO_OUT))/store \
+	  FIVESAFES_PUBLISHED_DIR=$(abspath $(DEMO_OUT))/published \
+	  FIVESAFES_BUNDLES=$(abspath $(DEMO_OUT))/web/bundles \
+	  FIVESAFES_COLLECTIONS_DIR=$(abspath $(DEMO_OUT))/web/collections \
+	  $(BIN)/fivesafes serve --db $(DEMO_WEB_DB) --port $(DEMO_PORT); \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
