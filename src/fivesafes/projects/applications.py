@@ -592,10 +592,25 @@ def workspace_outputs_dir(project: Project) -> Path | None:
 
 
 def workspace_output_files(project: Project) -> list[Path]:
+    """The regular files in the workspace's output folder. A symbolic link is never
+    one of them (it could point anywhere the server can read, e.g. the identifier
+    zone), nor is anything in a folder that is itself a link."""
     folder = workspace_outputs_dir(project)
-    if folder is None or not folder.is_dir():
+    if folder is None or folder.is_symlink() or not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if not p.is_symlink() and p.is_file() and not p.name.startswith(".")
+    )
+
+
+def read_workspace_output(path: Path) -> bytes:
+    """The bytes of a file listed by :func:`workspace_output_files`, refusing a file
+    swapped for a symbolic link since it was listed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
 
 
 # --- membership -------------------------------------------------------------------------

@@ -243,7 +243,10 @@ async def add_output(request: Request, access: Member, request_id: int, db: DB) 
         if chosen not in files:
             errors["file"] = "That file is not among the workspace's outputs."
         else:
-            content, file_name = files[chosen].read_bytes(), chosen
+            try:
+                content, file_name = apps.read_workspace_output(files[chosen]), chosen
+            except OSError:
+                errors["file"] = "That file is not among the workspace's outputs."
     name = values.get("name", "").strip() or file_name
     if errors:
         return _request_page(request, db, access, req, errors, values, 422)
