@@ -247,3 +247,208 @@ def test_the_public_register_leaks_nothing_private(client: Any, db: Session) -> 
         assert user.email is None or user.email not in text, user.email
         assert f'"{user.name}"' not in text
     assert "workspace" not in client.get("/projects/public.json").text
+
+
+# --- log-in, sessions, CSRF --------------------------------------------------------------
+
+
+def _browser_target(location: str) -> str:
+    """Where a browser would go for a Location header (it drops tabs and newlines and
+    reads a backslash as a slash)."""
+    return location.replace("\t", "").replace("\r", "").replace("\n", "").replace("\\", "/")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        " //evil.example",
+        "javascript:alert(1)",
+        "/%2F/evil.example",
+        "/login\r\nSet-Cookie: fivesafes_session=planted",
+    ],
+)
+def test_next_after_log_in_never_leads_off_the_site(client: Any, target: str) -> None:
+    me = client.users["researcher"]
+    response = client.post_form(
+        "/login", {"email": me["email"], "password": me["password"], "next": target}
+    )
+    assert response.status_code == 303
+    location = _browser_target(response.headers["location"])
+    assert location.startswith("/") and not location.startswith("//"), location
+    assert "planted" not in response.headers.get("set-cookie", "").split(";")[0]
+    # and the log-in page's own redirect for a logged-in user
+    again = client.get("/login", params={"next": target}, follow_redirects=False)
+    location = _browser_target(again.headers["location"])
+    assert location.startswith("/") and not location.startswith("//"), location
+
+
+def test_a_planted_session_cookie_is_worth_nothing_after_log_in(client: Any) -> None:
+    planted = "attacker-chosen-session-token"
+    client.cookies.set("fivesafes_session", planted, domain="testserver.local")
+    client.login_as("researcher")
+    assert client.cookies.get("fivesafes_session") != planted
+    victim_cookie = client.cookies.get("fivesafes_session")
+    # the attacker's browser with the planted value is still a visitor
+    attacker = client.fresh()
+    attacker.cookies.set("fivesafes_session", planted, domain="testserver.local")
+    assert attacker.get("/profile", follow_redirects=False).status_code == 303
+    # after log-out the victim's old cookie opens nothing
+    client.post_form("/logout", token_from="/profile")
+    replay = client.fresh()
+    replay.cookies.set("fivesafes_session", victim_cookie, domain="testserver.local")
+    assert replay.get("/profile", follow_redirects=False).status_code == 303
+
+
+def test_a_csrf_token_works_only_in_its_own_session(client: Any) -> None:
+    victim = client.login_as("researcher")
+    victim_token = victim.csrf_token("/profile")
+    attacker = client.fresh().login_as("researcher2")
+    attacker_token = attacker.csrf_token("/profile")
+    assert attacker_token != victim_token
+    # the attacker's own (valid) token in a forged form to the victim's browser
+    forged = victim.post(
+        f"/projects/{APPROVED}/airlock",
+        data={"title": "forged", "csrf_token": attacker_token},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+    # a visitor's token, and a logged-out session's token, are no good either
+    visitor = client.fresh()
+    visitor_token = visitor.csrf_token("/login")
+    assert (
+        victim.post("/profile", data={"display_name": "x", "csrf_token": visitor_token}).status_code
+        == 403
+    )
+    victim.post_form("/logout", token_from="/profile")
+    victim.login_as("researcher")
+    stale = victim.post(
+        f"/projects/{APPROVED}/airlock",
+        data={"title": "stale", "csrf_token": victim_token},
+        follow_redirects=False,
+    )
+    assert stale.status_code == 403
+    # no method override, and a GET never logs out
+    override = victim.post("/logout?_method=GET", data={"_method": "GET"}, follow_redirects=False)
+    assert override.status_code == 403
+    assert victim.get("/logout", follow_redirects=False).status_code in (404, 405)
+    assert victim.get("/profile", follow_redirects=False).status_code == 200
+
+
+def test_an_expired_or_used_reset_link_does_not_work(client: Any, app: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fivesafes.settings.models import PasswordResetToken
+    from fivesafes.web.security import new_token, token_hash
+
+    with app.state.db.session(write=True) as s:
+        user = s.scalar(select(User).where(User.name == "researcher"))
+        assert user is not None
+        expired, used = new_token(), new_token()
+        now = datetime.now(UTC)
+        for token, expires, used_at in (
+            (expired, now - timedelta(minutes=1), None),
+            (used, now + timedelta(hours=1), now),
+        ):
+            s.add(
+                PasswordResetToken(
+                    token_hash=token_hash(token),
+                    user_id=user.id,
+                    issued_by="administrator",
+                    expires_at=expires,
+                    used_at=used_at,
+                )
+            )
+        s.commit()
+    for token in (expired, used):
+        visitor = client.fresh()
+        assert visitor.get(f"/password-reset/{token}").status_code == 404
+        post = visitor.post_form(
+            f"/password-reset/{token}",
+            {"password": "hijacked password 1", "password_confirm": "hijacked password 1"},
+            token_from="/login",
+        )
+        assert post.status_code == 404
+    client.login_as("researcher")  # the old password still works
+
+
+def test_a_weak_hash_is_upgraded_at_log_in(
+    client: Any, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    from fivesafes.web.security import HASHING_ENV
+
+    monkeypatch.delenv(HASHING_ENV)
+    with app.state.db.session() as s:
+        before = s.scalar(select(User.password_hash).where(User.name == "researcher"))
+    assert before is not None
+    assert PasswordHasher().check_needs_rehash(before)  # a test-speed hash
+    client.login_as("researcher")
+    with app.state.db.session() as s:
+        after = s.scalar(select(User.password_hash).where(User.name == "researcher"))
+    assert after is not None and after != before
+    assert not PasswordHasher().check_needs_rehash(after)
+
+
+# --- roles granted to oneself ------------------------------------------------------------
+
+
+def test_no_role_is_self_granted_by_extra_form_fields(client: Any, app: Any) -> None:
+    visitor = client.fresh()
+    made = visitor.post_form(
+        "/register",
+        {
+            "display_name": "Mallory Attacker",
+            "email": "mallory@example.net",
+            "organisation": "Nowhere",
+            "role_requested": "administrator",
+            "roles": "administrator",
+            "role": "administrator",
+            "is_active": "1",
+            "password": "a long enough secret 7",
+            "password_confirm": "a long enough secret 7",
+        },
+        token_from="/register",
+    )
+    assert made.status_code == 422  # administrator is not a role one may ask for
+    made = visitor.post_form(
+        "/register",
+        {
+            "display_name": "Mallory Attacker",
+            "email": "mallory@example.net",
+            "organisation": "Nowhere",
+            "role_requested": "researcher",
+            "roles": "administrator",
+            "role": "administrator",
+            "name": "administrator",
+            "password": "a long enough secret 7",
+            "password_confirm": "a long enough secret 7",
+        },
+        token_from="/register",
+    )
+    assert made.status_code == 303
+    changed = visitor.post_form(
+        "/profile",
+        {
+            "display_name": "Mallory Attacker",
+            "email": "mallory@example.net",
+            "organisation": "Nowhere",
+            "roles": "administrator",
+            "role": "output_checker",
+            "name": "administrator",
+            "is_active": "1",
+        },
+    )
+    assert changed.status_code == 303
+    with app.state.db.session() as s:
+        user = s.scalar(select(User).where(User.email == "mallory@example.net"))
+        assert user is not None
+        assert user.name == "mallory" and set(user.roles) == {"researcher"}
+    assert visitor.get("/admin/users").status_code == 403
+    assert visitor.get("/airlock/requests/1").status_code == 403
