@@ -452,3 +452,119 @@ def test_no_role_is_self_granted_by_extra_form_fields(client: Any, app: Any) -> 
         assert user.name == "mallory" and set(user.roles) == {"researcher"}
     assert visitor.get("/admin/users").status_code == 403
     assert visitor.get("/airlock/requests/1").status_code == 403
+
+
+# --- the learning plan -------------------------------------------------------------------
+
+
+def _newcomer(client: Any, db: Session) -> Any:
+    """A newly registered researcher added to project 1 (nothing learned yet)."""
+    browser = client.fresh()
+    made = browser.post_form(
+        "/register",
+        {
+            "display_name": "Nina Newcomer",
+            "email": "nina@example.net",
+            "organisation": "Somewhere",
+            "role_requested": "researcher",
+            "password": "a long enough secret 7",
+            "password_confirm": "a long enough secret 7",
+        },
+        token_from="/register",
+    )
+    assert made.status_code == 303
+    apps.add_member(db, APPROVED, get_user(db, "researcher"), "nina", "researcher")
+    return browser
+
+
+def test_a_data_owner_cannot_mint_the_safe_researcher_accreditation(
+    client: Any, db: Session
+) -> None:
+    newcomer = _newcomer(client, db)
+    assert newcomer.get(f"/projects/{APPROVED}/workspace").status_code == 403
+    owner = client.fresh().login_as("data_owner")
+    made = owner.post_form(
+        "/learning/manage/courses/new",
+        {
+            "slug": "quick-pass",
+            "title": "Quick pass",
+            "summary": "One page",
+            "format": "self_paced",
+            "duration": "1 minute",
+            "fee": "0",
+            "grants_accreditation": "safe_researcher",
+            "required_for_everyone": "1",
+            "required_for_roles": "output_checker",
+            "required_for_datasets": "census_2021",  # not a dataset the owner... see below
+            "published": "1",
+        },
+    )
+    if made.status_code == 303:
+        owner.post_form(
+            "/learning/manage/courses/quick-pass/lessons/new",
+            {"title": "Read me", "kind": "reading", "body": "Done."},
+        )
+        newcomer.post_form("/courses/quick-pass/enrol", token_from="/courses/quick-pass")
+        from fivesafes.people.models import Course
+
+        course = db.scalar(select(Course).where(Course.slug == "quick-pass"))
+        assert course is not None
+        for lesson in course.lessons:
+            newcomer.post_form(
+                f"/learning/courses/quick-pass/lessons/{lesson.id}/complete",
+                token_from=f"/learning/courses/quick-pass/lessons/{lesson.id}",
+            )
+    else:
+        assert made.status_code == 422
+        assert 'href="#grants_accreditation"' in made.text
+    db.expire_all()
+    nina = get_user(db, "nina")
+    outstanding = apps.outstanding_courses(db, apps.get_project(db, APPROVED), nina)
+    assert "safe-researcher-induction" in [c.slug for c in outstanding]
+    assert newcomer.get(f"/projects/{APPROVED}/workspace").status_code == 403
+    # and other people's learning plans are not changed by a data owner's course
+    others = apps.outstanding_courses(
+        db, apps.get_project(db, APPROVED), get_user(db, "researcher")
+    )
+    assert others == []
+
+
+def test_the_learning_plan_is_not_bypassed_by_posting_to_the_airlock(
+    client: Any, db: Session
+) -> None:
+    newcomer = _newcomer(client, db)
+    newcomer_token = newcomer.csrf_token("/profile")
+    started = newcomer.post(
+        f"/projects/{APPROVED}/airlock",
+        data={"title": "Sneaky", "csrf_token": newcomer_token},
+        follow_redirects=False,
+    )
+    assert started.status_code == 403
+    assert db.scalar(select(ReleaseRequest).where(ReleaseRequest.title == "Sneaky")) is None
+    # a draft a colleague started (the newcomer is a co-author) cannot be submitted by them
+    req = airlock.create_request(db, "researcher", "project-1", "Colleague's", co_authors=["nina"])
+    airlock.add_output(
+        db,
+        req.id,
+        "researcher",
+        "table.csv",
+        _tmp_file(FLAGGED_TABLE),
+        "A table",
+    )
+    submitted = newcomer.post(
+        f"/projects/{APPROVED}/airlock/{req.id}/submit",
+        data={"csrf_token": newcomer_token},
+        follow_redirects=False,
+    )
+    assert submitted.status_code == 403
+    db.expire_all()
+    assert db.get(ReleaseRequest, req.id).state == "draft"  # type: ignore[union-attr]
+
+
+def _tmp_file(text: str) -> Path:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "table.csv"
+    path.write_text(text)
+    return path

@@ -476,6 +476,29 @@ def _may_edit(user: User, course: Course) -> None:
         raise Forbidden("Only trainers and the course's owner can change this course.")
 
 
+#: What only a trainer sets on a course: the accreditation it grants (which counts
+#: for every project's learning plan) and whom it is required of beyond datasets.
+TRAINER_ONLY = {
+    "grants_accreditation": "Only a trainer sets the accreditation a course grants",
+    "required_for_everyone": "Only a trainer makes a course required of everyone",
+    "required_for_roles": "Only a trainer makes a course required for a role",
+}
+
+
+def _trainer_only(user: User, values: dict[str, Any], course: Course | None) -> dict[str, str]:
+    """Errors for a course form by a data owner (not a trainer) that would change what
+    only trainers set: a data owner could otherwise grant the safe researcher
+    accreditation with a one-page course of their own."""
+    if user.has_role("trainer"):
+        return {}
+    errors = {}
+    for name, message in TRAINER_ONLY.items():
+        before = getattr(course, name, None) if course is not None else None
+        if (values.get(name) or None) != (before or None):
+            errors[name] = message
+    return errors
+
+
 def _editable(db: Session, slug: str, user: User) -> Course:
     course = _course(db, slug, published_only=False)
     _may_edit(user, course)
@@ -560,6 +583,7 @@ def new_course_form(request: Request, _user: Writer) -> Response:
 def create_course(request: Request, db: DB, form: Posted, user: Writer) -> Response:
     raw = _form_values(form)
     values, errors = catalogue.parse_course_form(db, raw)
+    errors = {**_trainer_only(user, values, None), **errors}
     if errors:
         return _course_form(request, None, raw, errors, status_code=422)
     course = catalogue.save_course(db, values, actor=user.name, owner_id=user.id)
@@ -608,6 +632,7 @@ def update_course(request: Request, slug: str, db: DB, form: Posted, user: Write
     course = _editable(db, slug, user)
     raw = _form_values(form)
     values, errors = catalogue.parse_course_form(db, raw, course)
+    errors = {**_trainer_only(user, values, course), **errors}
     if errors:
         return _course_form(request, course, raw, errors, status_code=422)
     catalogue.save_course(db, values, actor=user.name, course=course)
