@@ -8,6 +8,7 @@ that must keep failing."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -568,3 +569,142 @@ def _tmp_file(text: str) -> Path:
     path = folder / "table.csv"
     path.write_text(text)
     return path
+
+
+# --- collections: another provider's submissions ------------------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_a_provider_never_reaches_another_providers_submission(
+    client: Any, db: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import csv
+
+    from fivesafes.collections import submissions as subs
+    from fivesafes.settings import add_user
+    from fivesafes.synth import returns as rt
+    from fivesafes.web.security import hash_password
+
+    monkeypatch.setenv(subs.COLLECTIONS_DIR_ENV, str(tmp_path / "collections"))
+    other = add_user(db, "owner2", "data_owner")
+    other.email, other.password_hash = "owner2@example.net", hash_password("owner2-pass-2026")
+    db.commit()
+    a, b = rt.la_code(0), rt.la_code(1)
+    subs.add_provider(db, a, rt.la_name(0))
+    subs.add_provider(db, b, rt.la_name(1))
+    subs.add_member(db, a, "data_owner")
+    subs.add_member(db, b, "owner2")
+    table = rt.cla_return(rt.make_authority(rt.ReturnsConfig(children=30), 0), 2021)
+    path = tmp_path / "return.csv"
+    rt.write_csv(table, path)
+    rows = list(csv.reader(path.open()))
+    rows[1][rows[0].index("sex")] = SCRIPT  # a bad value, shown in the report
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+    owner = client.login_as("data_owner")
+    sent = owner.post(
+        "/collections",
+        data={
+            "collection": "cla_episodes",
+            "year": "2021",
+            "provider": a,
+            "csrf_token": owner.csrf_token("/collections"),
+        },
+        files={"file": ("return.csv", path.read_bytes(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    page_path = sent.headers["location"]
+    page = owner.get(page_path)
+    assert page.status_code == 200 and SCRIPT not in page.text
+    html = owner.get(f"{page_path}/report.html")
+    assert html.status_code == 200 and SCRIPT not in html.text
+    assert "&lt;script&gt;" in html.text
+
+    stranger = client.fresh()
+    stranger.login("owner2@example.net", "owner2-pass-2026")
+    assert page_path not in stranger.get("/collections").text
+    for suffix in ("", "/report.csv", "/report.html", "/report.txt"):
+        assert stranger.get(page_path + suffix).status_code == 404, suffix
+    token = stranger.csrf_token("/collections")
+    for step, data in (("explain", {"rule": "x", "text": "because"}), ("accept", {})):
+        response = stranger.post(
+            f"{page_path}/{step}", data={**data, "csrf_token": token}, follow_redirects=False
+        )
+        assert response.status_code == 404, step
+    # a researcher does not reach the collections at all
+    assert client.fresh().login_as("researcher").get(page_path).status_code == 403
+
+
+# --- script in what users write -----------------------------------------------------------
+
+
+def test_what_users_write_is_shown_as_text(client: Any, db: Session) -> None:
+    me = client.login_as("researcher")
+    request_path = _start(me, title=SCRIPT)
+    token = me.csrf_token(request_path)
+    table = FLAGGED_TABLE.replace("Asian", '"><img src=x onerror=alert(1)>')
+    added = me.post(
+        f"{request_path}/outputs",
+        data={
+            "csrf_token": token,
+            "name": "by area",
+            "description": SCRIPT,
+            "value_column": "persons",
+        },
+        files={"upload": ("by_area.csv", table.encode(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    me.post_form(f"{request_path}/comment", {"body": SCRIPT}, token_from=request_path)
+    assert me.post_form(f"{request_path}/submit", token_from=request_path).status_code == 303
+    request_id = int(request_path.rsplit("/", 1)[1])
+    checker = client.fresh().login_as("output_checker")
+    for page in (
+        me.get(request_path).text,
+        checker.get(f"/airlock/requests/{request_id}").text,
+        checker.get("/airlock").text,
+    ):
+        assert SCRIPT not in page and "<img src=x" not in page
+    assert "&lt;script&gt;" in checker.get(f"/airlock/requests/{request_id}").text
+    # a display name, in the administrators' list of users
+    me.post_form(
+        "/profile",
+        {"display_name": SCRIPT, "email": client.users["researcher"]["email"], "organisation": "x"},
+    )
+    admin = client.fresh().login_as("administrator")
+    assert SCRIPT not in admin.get("/admin/users").text
+    assert SCRIPT not in admin.get("/admin/audit").text
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(1))",
+        "[click](java\tscript:alert(1))",
+        "[click](&#106;avascript:alert(1))",
+        "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        "[click](vbscript:msgbox(1))",
+        "<script>alert(1)</script>",
+        "<a href='javascript:alert(1)'>x</a>",
+        '<img src=x onerror="alert(1)">',
+        "[x](<javascript:alert(1)>)",
+        "[x]: javascript:alert(1)\n\n[y][x]",
+    ],
+)
+def test_lesson_markdown_cannot_carry_script(client: Any, db: Session, markdown: str) -> None:
+    from fivesafes.people.models import Course
+
+    course = db.scalar(select(Course).where(Course.slug == "justice-data"))
+    assert course is not None
+    course.description = markdown
+    db.commit()
+    page = client.get("/courses/justice-data").text.lower()
+    tags = re.findall(r"<[a-z][^>]*>", page)
+    for tag in tags:
+        assert not re.search(r"(href|src)=[\"']?\s*(javascript|vbscript|data):", tag), tag
+        assert not re.search(r"\son[a-z]+=", tag), tag
+    assert "<script>alert" not in page
