@@ -708,3 +708,127 @@ def test_lesson_markdown_cannot_carry_script(client: Any, db: Session, markdown:
         assert not re.search(r"(href|src)=[\"']?\s*(javascript|vbscript|data):", tag), tag
         assert not re.search(r"\son[a-z]+=", tag), tag
     assert "<script>alert" not in page
+
+
+# --- the airlock's rules, posted to directly ----------------------------------------------
+
+
+def _post(client: Any, path: str, data: dict[str, str], token_from: str) -> Any:
+    return client.post(
+        path,
+        data={**data, "csrf_token": client.csrf_token(token_from)},
+        follow_redirects=False,
+    )
+
+
+def test_nothing_changes_in_a_request_once_submitted(client: Any, db: Session) -> None:
+    me = client.login_as("researcher")
+    base = f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}"
+    checker = client.fresh().login_as("output_checker")
+    first = _post(
+        checker,
+        f"/airlock/requests/{SEEDED_REQUEST}/review",
+        {"output": "offenders_by_area.csv", "decision": "approve"},
+        f"/airlock/requests/{SEEDED_REQUEST}",
+    )
+    assert first.status_code == 303
+    db.expire_all()
+    req = db.get(ReleaseRequest, SEEDED_REQUEST)
+    assert req is not None and req.state == "in_review"
+    before = [(o.name, o.sha256, o.version) for o in req.outputs]
+    added = me.post(
+        f"{base}/outputs",
+        data={"csrf_token": me.csrf_token(base), "name": "extra", "description": "more"},
+        files={"upload": ("extra.csv", b"a,b\n1,2\n", "text/csv")},
+        follow_redirects=False,
+    )
+    assert added.status_code in (403, 422)
+    removed = _post(me, f"{base}/outputs/remove", {"output": "offenders_by_area.csv"}, base)
+    assert removed.status_code == 403
+    # a researcher cannot release, approve or review it either
+    for step, data in (
+        ("release", {}),
+        ("review", {"output": "offenders_by_area.csv", "decision": "approve"}),
+        ("return", {"close_comment": "x"}),
+    ):
+        response = _post(me, f"/airlock/requests/{SEEDED_REQUEST}/{step}", data, base)
+        assert response.status_code == 403, step
+    # nor a checker release what is not approved
+    early = _post(
+        checker,
+        f"/airlock/requests/{SEEDED_REQUEST}/release",
+        {},
+        f"/airlock/requests/{SEEDED_REQUEST}",
+    )
+    assert early.status_code == 403
+    db.expire_all()
+    req = db.get(ReleaseRequest, SEEDED_REQUEST)
+    assert req is not None and req.state == "in_review"
+    assert [(o.name, o.sha256, o.version) for o in req.outputs] == before
+    assert me.get(f"{base}/bundle").status_code == 404
+
+
+def test_an_administrator_is_not_a_second_checker(client: Any, db: Session) -> None:
+    checker = client.login_as("output_checker")
+    page = f"/airlock/requests/{SEEDED_REQUEST}"
+    review = {"output": "offenders_by_area.csv", "decision": "approve"}
+    assert _post(checker, f"{page}/review", review, page).status_code == 303
+    admin = client.fresh().login_as("administrator")
+    assert _post(admin, f"{page}/review", review, page).status_code == 403
+    assert _post(admin, f"{page}/release", {}, page).status_code == 403
+    db.expire_all()
+    req = db.get(ReleaseRequest, SEEDED_REQUEST)
+    assert req is not None and req.state == "in_review"
+
+
+def test_an_applicant_or_a_stranger_cannot_decide_on_an_application(
+    client: Any, db: Session
+) -> None:
+    from fivesafes.settings.users import set_roles
+
+    # researcher2 applied for the pending project and is given the panel role too
+    applicant = get_user(db, "researcher2")
+    set_roles(db, applicant, {"researcher", "panel_member"}, "administrator")
+    db.commit()
+    me = client.login_as("researcher2")
+    page = f"/projects/{PENDING}/review"
+    assert _post(me, page, {"as": "panel", "decision": "approve"}, "/profile").status_code == 403
+    # a panel member cannot decide as a dataset's owner
+    panel = client.fresh().login_as("panel_member")
+    dataset = apps.dataset_names(apps.get_project(db, PENDING))[0]
+    as_owner = _post(panel, page, {"as": f"owner:{dataset}", "decision": "approve"}, page)
+    assert as_owner.status_code in (403, 422)
+    # a researcher without either role does not reach the page at all
+    other = client.fresh().login_as("researcher")
+    assert other.get(page).status_code == 403
+    assert _post(other, page, {"as": "panel", "decision": "approve"}, "/profile").status_code == 403
+    db.expire_all()
+    project = apps.get_project(db, PENDING)
+    assert project.state == "submitted"
+    assert [r.reviewer.name for r in project.reviews] == []
+
+
+def test_a_linkage_operator_never_joins_a_project(client: Any, db: Session) -> None:
+    lead = client.login_as("researcher")
+    added = _post(
+        lead,
+        f"/projects/{APPROVED}/members",
+        {"who": client.users["linkage_operator"]["email"], "role": "researcher"},
+        f"/projects/{APPROVED}",
+    )
+    assert added.status_code == 422
+    assert "linkage operator" in added.text
+    made = lead.post_form(
+        "/projects/new",
+        {
+            "title": "With the operator",
+            "lay_summary": "x",
+            "public_benefit": "y",
+            "organisation": "z",
+            "datasets": "pupil_census",
+            "members": "linkage_operator, researcher",
+        },
+    )
+    assert made.status_code == 422 and "linkage operator" in made.text
+    operator = get_user(db, "linkage_operator")
+    assert apps.projects_of(db, operator) == []

@@ -169,6 +169,17 @@ class ApplicationInput:
     members: str = ""
 
 
+def _not_a_member(session: Session, user: User) -> str | None:
+    """Why ``user`` can never be a project's member: a linkage operator (the trusted
+    third party) sees identifiers, so never the research zone's content."""
+    if has_role(session, user, Role.LINKAGE_OPERATOR.value):
+        return (
+            f"{user.name} is a linkage operator, who sees identifiers and so can never "
+            "join a project (the zones are never mixed)"
+        )
+    return None
+
+
 def parse_members(
     session: Session, text: str, applicant: User
 ) -> tuple[list[tuple[User, str]], str | None]:
@@ -191,6 +202,8 @@ def parse_members(
             return [], (f"line {number}: nobody is registered as {who!r}; they must register first")
         if user.id in seen:
             continue
+        if problem := _not_a_member(session, user):
+            return [], f"line {number}: {problem}"
         seen.add(user.id)
         found.append((user, role))
     return found, None
@@ -636,6 +649,8 @@ def add_member(
         raise FormErrors({"who": f"Nobody is registered as {who.strip()!r}."})
     if membership(session, project.id, user.id) is not None:
         raise FormErrors({"who": f"{user.name} is already a member."})
+    if problem := _not_a_member(session, user):
+        raise FormErrors({"who": problem[0].upper() + problem[1:]})
     if project.state == ProjectState.SUBMITTED:
         _refuse(
             session,
