@@ -496,7 +496,7 @@ def test_a_data_owner_cannot_mint_the_safe_researcher_accreditation(
             "grants_accreditation": "safe_researcher",
             "required_for_everyone": "1",
             "required_for_roles": "output_checker",
-            "required_for_datasets": "census_2021",  # not a dataset the owner... see below
+            "required_for_datasets": "census_2021",
             "published": "1",
         },
     )
@@ -523,6 +523,27 @@ def test_a_data_owner_cannot_mint_the_safe_researcher_accreditation(
     outstanding = apps.outstanding_courses(db, apps.get_project(db, APPROVED), nina)
     assert "safe-researcher-induction" in [c.slug for c in outstanding]
     assert newcomer.get(f"/projects/{APPROVED}/workspace").status_code == 403
+    # nor require their course for a dataset someone else owns
+    from fivesafes.settings import add_user
+    from fivesafes.web.security import hash_password
+
+    other = add_user(db, "owner2", "data_owner")
+    other.email, other.password_hash = "owner2@example.net", hash_password("owner2-pass-2026")
+    db.commit()
+    stranger = client.fresh()
+    stranger.login("owner2@example.net", "owner2-pass-2026")
+    course = {
+        "slug": "my-rules",
+        "title": "My rules",
+        "summary": "x",
+        "format": "self_paced",
+        "duration": "1 hour",
+        "fee": "0",
+        "required_for_datasets": "pupil_census",
+        "published": "1",
+    }
+    refused = stranger.post_form("/learning/manage/courses/new", course)
+    assert refused.status_code == 422 and 'href="#required_for_datasets"' in refused.text
     # and other people's learning plans are not changed by a data owner's course
     others = apps.outstanding_courses(
         db, apps.get_project(db, APPROVED), get_user(db, "researcher")

@@ -485,10 +485,15 @@ TRAINER_ONLY = {
 }
 
 
-def _trainer_only(user: User, values: dict[str, Any], course: Course | None) -> dict[str, str]:
+def _trainer_only(
+    db: Session, user: User, values: dict[str, Any], course: Course | None
+) -> dict[str, str]:
     """Errors for a course form by a data owner (not a trainer) that would change what
     only trainers set: a data owner could otherwise grant the safe researcher
-    accreditation with a one-page course of their own."""
+    accreditation with a one-page course of their own, or make their course required
+    for datasets other owners hold."""
+    from fivesafes.projects.models import DatasetOwner
+
     if user.has_role("trainer"):
         return {}
     errors = {}
@@ -496,6 +501,13 @@ def _trainer_only(user: User, values: dict[str, Any], course: Course | None) -> 
         before = getattr(course, name, None) if course is not None else None
         if (values.get(name) or None) != (before or None):
             errors[name] = message
+    before_datasets = set(course.required_for_datasets or []) if course is not None else set()
+    for dataset in values.get("required_for_datasets") or []:
+        row = db.get(DatasetOwner, dataset)
+        if dataset not in before_datasets and (row is None or row.user_id != user.id):
+            errors["required_for_datasets"] = (
+                f"You do not own {dataset}: a course of yours is required only for your datasets"
+            )
     return errors
 
 
@@ -583,7 +595,7 @@ def new_course_form(request: Request, _user: Writer) -> Response:
 def create_course(request: Request, db: DB, form: Posted, user: Writer) -> Response:
     raw = _form_values(form)
     values, errors = catalogue.parse_course_form(db, raw)
-    errors = {**_trainer_only(user, values, None), **errors}
+    errors = {**_trainer_only(db, user, values, None), **errors}
     if errors:
         return _course_form(request, None, raw, errors, status_code=422)
     course = catalogue.save_course(db, values, actor=user.name, owner_id=user.id)
@@ -632,7 +644,7 @@ def update_course(request: Request, slug: str, db: DB, form: Posted, user: Write
     course = _editable(db, slug, user)
     raw = _form_values(form)
     values, errors = catalogue.parse_course_form(db, raw, course)
-    errors = {**_trainer_only(user, values, course), **errors}
+    errors = {**_trainer_only(db, user, values, course), **errors}
     if errors:
         return _course_form(request, course, raw, errors, status_code=422)
     catalogue.save_course(db, values, actor=user.name, course=course)
