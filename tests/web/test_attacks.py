@@ -655,6 +655,19 @@ def test_a_provider_never_reaches_another_providers_submission(
             f"{page_path}/{step}", data={**data, "csrf_token": token}, follow_redirects=False
         )
         assert response.status_code == 404, step
+    # nor submits a return in another provider's name
+    from fivesafes.collections.models import Submission
+
+    count = len(list(db.scalars(select(Submission))))
+    forged = stranger.post(
+        "/collections",
+        data={"collection": "cla_episodes", "year": "2021", "provider": a, "csrf_token": token},
+        files={"file": ("return.csv", path.read_bytes(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 422
+    db.expire_all()
+    assert len(list(db.scalars(select(Submission)))) == count
     # a researcher does not reach the collections at all
     assert client.fresh().login_as("researcher").get(page_path).status_code == 403
 
@@ -853,3 +866,26 @@ def test_a_linkage_operator_never_joins_a_project(client: Any, db: Session) -> N
     assert made.status_code == 422 and "linkage operator" in made.text
     operator = get_user(db, "linkage_operator")
     assert apps.projects_of(db, operator) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        "/static/..%2fapp.py",
+        "/static/%2e%2e%2f%2e%2e%2fsettings/models.py",
+        "/statistics/files/..%2f..%2fsettings.db",
+        "/statistics/files/%2e%2e",
+        "/statistics/..%2fpublished",
+        "/indicators/files/..%2findicators.json",
+        "/indicators/files/%2fetc%2fpasswd",
+        "/learning/statements/..%2f..%2fx.pdf",
+    ],
+)
+def test_no_file_route_climbs_out_of_its_folder(client: Any, path: str) -> None:
+    client.login_as("administrator")
+    response = client.get(path, follow_redirects=False)
+    assert response.status_code in (303, 400, 404, 405), (path, response.status_code)
+    assert "SQLite format" not in response.text and "root:" not in response.text
+    assert "def create_app" not in response.text and "class User" not in response.text
