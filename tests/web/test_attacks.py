@@ -889,3 +889,33 @@ def test_no_file_route_climbs_out_of_its_folder(client: Any, path: str) -> None:
     assert response.status_code in (303, 400, 404, 405), (path, response.status_code)
     assert "SQLite format" not in response.text and "root:" not in response.text
     assert "def create_app" not in response.text and "class User" not in response.text
+
+
+def test_a_member_without_their_learning_plan_cannot_read_the_workspace_through_a_request(
+    client: Any, db: Session, tmp_path: Path
+) -> None:
+    outputs = _workspace(db, tmp_path)
+    (outputs / "by_area.csv").write_text(FLAGGED_TABLE)
+    newcomer = _newcomer(client, db)
+    assert newcomer.get(f"/projects/{APPROVED}/workspace").status_code == 403
+    # a colleague's draft, of which the newcomer is a co-author
+    req = airlock.create_request(db, "researcher", "project-1", "Colleague's", co_authors=["nina"])
+    page_path = f"/projects/{APPROVED}/airlock/{req.id}"
+    page = newcomer.get(page_path)
+    assert page.status_code == 403 and "by_area.csv" not in page.text
+    added = newcomer.post(
+        f"{page_path}/outputs",
+        data={
+            "csrf_token": newcomer.csrf_token("/profile"),
+            "workspace_file": "by_area.csv",
+            "description": "Persons",
+            "value_column": "persons",
+        },
+        follow_redirects=False,
+    )
+    assert added.status_code == 403
+    db.expire_all()
+    assert db.get(ReleaseRequest, req.id).outputs == []  # type: ignore[union-attr]
+    # the seeded request's report, cell by cell, is not for them either
+    seeded = newcomer.get(f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}")
+    assert seeded.status_code == 403 and "E06000001" not in seeded.text

@@ -221,12 +221,31 @@ def _request_page(
 @router.get("/projects/{project_id}/airlock/{request_id}", response_class=HTMLResponse)
 def show_request(request: Request, access: Member, request_id: int, db: DB) -> HTMLResponse:
     req = _member_request(db, access, request_id)
+    # A request shows the workspace's files and its outputs cell by cell: as much
+    # as the workspace, refused to a member until their learning plan is complete.
+    plan = _member_plan_refused(request, access, db, "see a release request")
+    if plan is not None:
+        return plan
     return _request_page(request, db, access, req)
+
+
+def _member_plan_refused(
+    request: Request, access: ProjectAccess, db: Session, action: str
+) -> HTMLResponse | None:
+    """The learning-plan refusal for a member (an administrator who is not one
+    passes, as on the workspace page)."""
+    if access.member is None:
+        return None
+    refusal: HTMLResponse | None = _plan_refused(request, access.project, access.user, db, action)
+    return refusal
 
 
 @router.post("/projects/{project_id}/airlock/{request_id}/outputs", response_class=HTMLResponse)
 async def add_output(request: Request, access: Member, request_id: int, db: DB) -> Response:
     req = _member_request(db, access, request_id)
+    plan = _member_plan_refused(request, access, db, "add outputs to a release request")
+    if plan is not None:
+        return plan
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     chosen = values.get("workspace_file", "").strip()
