@@ -919,3 +919,38 @@ def test_a_member_without_their_learning_plan_cannot_read_the_workspace_through_
     # the seeded request's report, cell by cell, is not for them either
     seeded = newcomer.get(f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}")
     assert seeded.status_code == 403 and "E06000001" not in seeded.text
+
+
+def test_a_pending_reset_link_dies_when_the_user_changes_their_password(
+    client: Any, app: Any
+) -> None:
+    me = client.users["researcher"]
+    with app.state.db.session() as s:
+        user_id = s.scalar(select(User.id).where(User.name == "researcher"))
+    admin = client.fresh().login_as("administrator")
+    page = admin.post_form(f"/admin/users/{user_id}/reset", token_from=f"/admin/users/{user_id}")
+    link = re.search(r'<code id="reset-link">([^<]+)</code>', page.text)
+    assert link is not None
+    path = link.group(1).replace("http://testserver", "")
+    # the user remembers their password after all and changes it themselves
+    user = client.login_as("researcher")
+    changed = user.post_form(
+        "/profile/password",
+        {
+            "current_password": me["password"],
+            "new_password": "my own new secret 5",
+            "new_password_confirm": "my own new secret 5",
+        },
+        token_from="/profile",
+    )
+    assert changed.status_code == 303
+    # whoever still has the link cannot take the account over with it
+    holder = client.fresh()
+    assert holder.get(path).status_code == 404
+    taken = holder.post_form(
+        path,
+        {"password": "attacker secret 99", "password_confirm": "attacker secret 99"},
+        token_from="/login",
+    )
+    assert taken.status_code == 404
+    client.fresh().login(me["email"], "my own new secret 5")

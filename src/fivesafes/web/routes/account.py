@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from fivesafes import audit
-from fivesafes.settings.models import User, WebSession
+from fivesafes.settings.models import PasswordResetToken, User, WebSession
 from fivesafes.web.deps import DB, LoggedIn
 from fivesafes.web.forms import Posted, check_email
 from fivesafes.web.routes.auth import REQUESTABLE, check_profile, find_by_email
@@ -104,6 +105,12 @@ def change_password(
     # Every other browser logged in as this user is logged out.
     db.execute(
         delete(WebSession).where(WebSession.user_id == user.id, WebSession.id != auth.session_id)
+    )
+    # A reset link still pending would let whoever holds it take the account over.
+    db.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=datetime.now(UTC))
     )
     audit.record(db, user.name, "user.password_change", f"user:{user.name}")
     flash(request, db, "Your password has been changed.")
