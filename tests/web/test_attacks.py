@@ -954,3 +954,74 @@ def test_a_pending_reset_link_dies_when_the_user_changes_their_password(
     )
     assert taken.status_code == 404
     client.fresh().login(me["email"], "my own new secret 5")
+
+
+# --- identifiers never reach the research zone through the web --------------------------
+
+IDENTIFIER_COLUMNS = ("forename", "surname", "date_of_birth", "postcode", "upn", "pnc_id")
+
+
+@pytest.mark.slow
+def test_no_identifier_or_person_id_reaches_a_workspace_page(
+    client: Any, db: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from fivesafes.data import ingest
+    from fivesafes.data.link import link
+    from fivesafes.projects.applications import STORE_ENV
+    from fivesafes.synth import WorldConfig, make_world
+
+    store = tmp_path / "store"
+    make_world(WorldConfig(people=200, seed=5), tmp_path / "world")
+    ingest([tmp_path / "world"], store)
+    link(store)
+    monkeypatch.setenv(STORE_ENV, str(store))
+    con = duckdb.connect(str(store / "identifiers.duckdb"), read_only=True)
+    try:
+        secrets = {
+            str(v)
+            for sql in (
+                "SELECT upn FROM pupil_census WHERE upn IS NOT NULL LIMIT 50",
+                "SELECT pnc_id FROM justice_offences WHERE pnc_id IS NOT NULL LIMIT 50",
+                "SELECT CAST(record_id AS VARCHAR) FROM pupil_census LIMIT 50",
+            )
+            for (v,) in con.execute(sql).fetchall()
+        }
+    finally:
+        con.close()
+    assert len(secrets) >= 100
+
+    me = client.login_as("researcher")
+    created = me.post_form(
+        "/projects/new",
+        {
+            "title": "Attainment and offending",
+            "lay_summary": "x",
+            "public_benefit": "y",
+            "organisation": "z",
+            "datasets": ["pupil_census", "justice_offences"],
+        },
+    )
+    path = created.headers["location"]
+    assert me.post_form(f"{path}/submit", token_from=path).status_code == 303
+    panel = client.fresh().login_as("panel_member")
+    panel.post_form(f"{path}/review", {"as": "panel:", "decision": "approve"})
+    owner = client.fresh().login_as("data_owner")
+    for dataset in ("pupil_census", "justice_offences"):
+        owner.post_form(f"{path}/review", {"as": f"owner:{dataset}", "decision": "approve"})
+    project = apps.get_project(db, int(path.rsplit("/", 1)[1]))
+    assert project.provisioning == "provisioned", project.provisioning_note
+    pages = [
+        me.get(f"{path}/workspace").text,
+        me.get(path).text,
+        me.get(f"{path}/airlock").text,
+        client.fresh().get("/projects/public.json").text,
+        client.fresh().get("/projects/public").text,
+    ]
+    assert "Output folder" in pages[0]
+    for text in pages:
+        for column in (*IDENTIFIER_COLUMNS, "person_id", "identifiers.duckdb"):
+            assert column not in text, column
+        for value in secrets:
+            assert value not in text
