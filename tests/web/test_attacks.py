@@ -1025,3 +1025,42 @@ def test_no_identifier_or_person_id_reaches_a_workspace_page(
             assert column not in text, column
         for value in secrets:
             assert value not in text
+
+
+def test_a_workspace_file_changed_after_it_was_added_is_not_what_is_released(
+    client: Any, db: Session, tmp_path: Path, bundles: Path
+) -> None:
+    import io
+    import zipfile
+
+    outputs = _workspace(db, tmp_path)
+    (outputs / "by_area.csv").write_text(FLAGGED_TABLE)
+    me = client.login_as("researcher")
+    request_path = _start(me)
+    added = me.post(
+        f"{request_path}/outputs",
+        data={
+            "csrf_token": me.csrf_token(request_path),
+            "workspace_file": "by_area.csv",
+            "description": "Persons by area, as is",
+        },
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    assert me.post_form(f"{request_path}/submit", token_from=request_path).status_code == 303
+    request_id = int(request_path.rsplit("/", 1)[1])
+    page = f"/airlock/requests/{request_id}"
+    review = {"output": "by_area.csv", "decision": "approve"}
+    first = client.fresh().login_as("output_checker")
+    assert _post(first, f"{page}/review", review, page).status_code == 303
+    # the file in the workspace is swapped for identifiable detail between the reviews
+    (outputs / "by_area.csv").write_text("nhs_number,name\n9434765919,Jane Doe\n")
+    second = client.fresh().login_as("output_checker2")
+    assert _post(second, f"{page}/review", review, page).status_code == 303
+    db.expire_all()
+    assert db.get(ReleaseRequest, request_id).state == "released"  # type: ignore[union-attr]
+    bundle = me.get(f"{request_path}/bundle")
+    assert bundle.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(bundle.content))
+    released = archive.read(f"request-{request_id}/outputs/by_area.csv").decode()
+    assert released == FLAGGED_TABLE and "Jane Doe" not in released
