@@ -1064,3 +1064,31 @@ def test_a_workspace_file_changed_after_it_was_added_is_not_what_is_released(
     archive = zipfile.ZipFile(io.BytesIO(bundle.content))
     released = archive.read(f"request-{request_id}/outputs/by_area.csv").decode()
     assert released == FLAGGED_TABLE and "Jane Doe" not in released
+
+
+def test_a_member_made_linkage_operator_loses_the_research_zone(client: Any, db: Session) -> None:
+    from fivesafes.settings.users import set_roles
+
+    set_roles(db, get_user(db, "researcher2"), {"researcher", "linkage_operator"}, "administrator")
+    db.commit()
+    me = client.login_as("researcher2")
+    for path in (
+        f"/projects/{APPROVED}/workspace",
+        f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}",
+        f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}/bundle",
+    ):
+        assert me.get(path).status_code == 403, path
+    applied = me.post_form(
+        "/projects/new",
+        {
+            "title": "Mine",
+            "lay_summary": "x",
+            "public_benefit": "y",
+            "organisation": "z",
+            "datasets": "pupil_census",
+        },
+    )
+    assert applied.status_code in (403, 422) and "linkage operator" in applied.text
+    db.expire_all()
+    mine = {p.id for p in apps.projects_of(db, get_user(db, "researcher2"))}
+    assert mine == {APPROVED, PENDING}  # no new application saved

@@ -169,7 +169,7 @@ class ApplicationInput:
     members: str = ""
 
 
-def _not_a_member(session: Session, user: User) -> str | None:
+def why_never_a_member(session: Session, user: User) -> str | None:
     """Why ``user`` can never be a project's member: a linkage operator (the trusted
     third party) sees identifiers, so never the research zone's content."""
     if has_role(session, user, Role.LINKAGE_OPERATOR.value):
@@ -202,7 +202,7 @@ def parse_members(
             return [], (f"line {number}: nobody is registered as {who!r}; they must register first")
         if user.id in seen:
             continue
-        if problem := _not_a_member(session, user):
+        if problem := why_never_a_member(session, user):
             return [], f"line {number}: {problem}"
         seen.add(user.id)
         found.append((user, role))
@@ -252,6 +252,8 @@ def save_draft(
         )
         applicant = actor
         action = "project.create"
+        if problem := why_never_a_member(session, actor):
+            raise FormErrors({"members": problem[0].upper() + problem[1:]})
     else:
         project = get_project(session, project_id)
         if project.state != ProjectState.DRAFT:
@@ -649,7 +651,7 @@ def add_member(
         raise FormErrors({"who": f"Nobody is registered as {who.strip()!r}."})
     if membership(session, project.id, user.id) is not None:
         raise FormErrors({"who": f"{user.name} is already a member."})
-    if problem := _not_a_member(session, user):
+    if problem := why_never_a_member(session, user):
         raise FormErrors({"who": problem[0].upper() + problem[1:]})
     if project.state == ProjectState.SUBMITTED:
         _refuse(

@@ -77,6 +77,9 @@ class MembershipRequirement:
         member = apps.membership(db, project.id, user.id)
         if member is None and not user.has_role(Role.ADMINISTRATOR.value):
             raise Forbidden("This page is for the members of this project.")
+        if member is not None and (problem := apps.why_never_a_member(db, user)):
+            # made a linkage operator after joining: the zones are never mixed
+            raise Forbidden(problem[0].upper() + problem[1:] + ".")
         return ProjectAccess(project, user, member)
 
     def __repr__(self) -> str:
