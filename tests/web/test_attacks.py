@@ -1092,3 +1092,26 @@ def test_a_member_made_linkage_operator_loses_the_research_zone(client: Any, db:
     db.expire_all()
     mine = {p.id for p in apps.projects_of(db, get_user(db, "researcher2"))}
     assert mine == {APPROVED, PENDING}  # no new application saved
+
+
+def test_a_deactivated_checkers_approval_no_longer_counts(client: Any, db: Session) -> None:
+    page = f"/airlock/requests/{SEEDED_REQUEST}"
+    review = {"output": "offenders_by_area.csv", "decision": "approve"}
+    first = client.login_as("output_checker")
+    assert _post(first, f"{page}/review", review, page).status_code == 303
+    # the account is found to be compromised and closed by an administrator
+    admin = client.fresh().login_as("administrator")
+    checker_id = get_user(db, "output_checker").id
+    closed = _post(
+        admin,
+        f"/admin/users/{checker_id}/active",
+        {"action": "deactivate"},
+        f"/admin/users/{checker_id}",
+    )
+    assert closed.status_code == 303
+    second = client.fresh().login_as("output_checker2")
+    assert _post(second, f"{page}/review", review, page).status_code == 303
+    db.expire_all()
+    req = db.get(ReleaseRequest, SEEDED_REQUEST)
+    assert req is not None and req.state == "in_review"
+    assert airlock.output_status(req, req.outputs[0]).approvals == ("output_checker2",)

@@ -406,13 +406,16 @@ class OutputStatus:
 
 def current_reviews(req: ReleaseRequest, out: RequestOutput) -> dict[str, Review]:
     """Each checker's latest review of the output as it is now (same version and
-    SHA-256), by checker name, for checkers who may still review this request."""
+    SHA-256), by checker name, for checkers who may still review this request (still
+    an output checker, not an author, and their account not closed)."""
     authors = author_ids(req)
     latest: dict[str, Review] = {}
     for rev in sorted(out.reviews, key=lambda r: r.id):
         if rev.output_version != out.version or rev.output_sha256 != out.sha256:
             continue
         if rev.checker_id in authors or not holds(rev.checker, Role.OUTPUT_CHECKER):
+            continue
+        if rev.checker.is_active is False:
             continue
         latest[rev.checker.name] = rev
     return latest
