@@ -225,17 +225,14 @@ def test_a_plain_member_cannot_make_themselves_lead_or_remove_the_lead(
 def test_another_learners_statement_is_not_downloaded(client: Any, db: Session) -> None:
     from fivesafes.people.models import Statement
 
-    code = db.scalar(select(Statement.code).limit(1))
-    if code is None:
-        pytest.skip("the demo seeds no statement of participation")
-    owner_id = db.scalar(select(Statement.user_id).where(Statement.code == code))
-    owner = db.get(User, owner_id)
-    assert owner is not None
-    stranger = next(k for k, u in client.users.items() if u["name"] != owner.name)
-    if stranger == "administrator":
-        stranger = "panel_member"
-    other = client.login_as(stranger)
-    assert other.get(f"/learning/statements/{code}.pdf").status_code == 403
+    researcher_id = get_user(db, "researcher").id
+    code = db.scalar(select(Statement.code).where(Statement.user_id == researcher_id).limit(1))
+    assert code is not None  # the demo's researcher has passed the induction
+    path = f"/learning/statements/{code}.pdf"
+    assert client.fresh().login_as("researcher").get(path).status_code == 200
+    for stranger in ("researcher2", "output_checker", "trainer", "data_owner"):
+        assert client.fresh().login_as(stranger).get(path).status_code == 403, stranger
+    assert client.fresh().get(path, follow_redirects=False).status_code == 303
 
 
 # --- the public register ---------------------------------------------------------------
