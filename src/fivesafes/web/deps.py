@@ -73,8 +73,10 @@ async def get_write_db(request: Request) -> AsyncIterator[Session]:
 
 
 DB = Annotated[Session, Depends(get_db)]
-#: A route parameter for a GET route that writes: ``db: WriteDB``.
-WriteDB = Annotated[Session, Depends(get_write_db)]
+#: A route parameter for a GET route that writes: ``db: WriteDB``. The turn ends
+#: when the route function returns, before the response is sent (a download does
+#: not hold up every writer while it streams).
+WriteDB = Annotated[Session, Depends(get_write_db, scope="function")]
 
 
 def current_user(request: Request, db: DB) -> User | None:

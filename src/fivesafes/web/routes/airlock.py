@@ -13,7 +13,6 @@ the learning plan first).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -29,7 +28,7 @@ from fivesafes.projects import applications as apps
 from fivesafes.projects import release
 from fivesafes.projects.models import Project
 from fivesafes.settings.models import ReleaseRequest, Role, User
-from fivesafes.web.deps import DB, require_role
+from fivesafes.web.deps import DB, WriteDB, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.routes.projects import LEARNING_PLAN_URL, Member, ProjectAccess, refused
 from fivesafes.web.templating import flash, render
@@ -59,24 +58,6 @@ VERDICT_LABELS = {
 }
 #: The largest upload taken into a request.
 MAX_UPLOAD = 20 * 1024 * 1024
-
-
-def get_write_db(request: Request) -> Iterator[Session]:
-    """A writing session for the pages that only show something but write the
-    access to the audit log (the library logs every view of a request and every
-    download): it waits its turn like any other write, so that the log stays one
-    chain under concurrent users."""
-    session = request.app.state.db.session(write=True)
-    try:
-        yield session
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-WriteDB = Annotated[Session, Depends(get_write_db)]
 
 
 def back_to(url: str) -> RedirectResponse:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -361,18 +362,29 @@ def _lesson_page(
 
 
 @router.get("/learning/courses/{slug}/lessons/{lesson_id}", response_class=HTMLResponse)
-def lesson_page(request: Request, slug: str, lesson_id: int, db: DB, user: LoggedIn) -> Response:
-    course = _course(db, slug)
-    enrolment = _enrolment(db, course, user)
-    lesson = _lesson(course, lesson_id)
+async def lesson_page(
+    request: Request, slug: str, lesson_id: int, db: DB, user: LoggedIn
+) -> Response:
+    """A lesson. Where the learner is gets saved (a GET that writes), only when it
+    changes, in its turn among the writers (:meth:`Database.run_write`, which waits
+    for the turn without holding a worker thread); reading and rendering the page
+    run in worker threads and do not wait for other writers."""
+
+    def find() -> tuple[Course, Enrolment, Lesson]:
+        course = _course(db, slug)
+        return course, _enrolment(db, course, user), _lesson(course, lesson_id)
+
+    course, enrolment, lesson = await run_in_threadpool(find)
     if enrolment.last_lesson_id != lesson.id and enrolment.completed_at is None:
-        # Remember where the learner is (a short write of its own: this is a GET).
-        with request.app.state.db.session(write=True) as s:
-            row = s.get(Enrolment, enrolment.id)
+        enrolment_id, here = enrolment.id, lesson.id
+
+        def remember(s: Session) -> None:
+            row = s.get(Enrolment, enrolment_id)
             if row is not None:
-                row.last_lesson_id = lesson.id
-                s.commit()
-    return _lesson_page(request, course, enrolment, lesson)
+                row.last_lesson_id = here
+
+        await request.app.state.db.run_write(remember)
+    return await run_in_threadpool(_lesson_page, request, course, enrolment, lesson)
 
 
 def _after_completion(request: Request, db: Session, course: Course, outcome: Any) -> None:

@@ -1,0 +1,127 @@
+"""GET pages that write take their turn among the writers (see
+:mod:`fivesafes.web.db`): a writing session opened outside the turn waits in
+SQLite's busy wait while holding a worker thread, and under load the site can
+stall (the load benchmark found it). Each test records, for every writing session
+the app opens, whether the turn was held at that moment."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from webclient import WebClient
+
+from fivesafes import audit
+from fivesafes.people.models import Course, Enrolment
+from fivesafes.projects.release import BUNDLES_ENV
+from fivesafes.settings import session_factory
+from fivesafes.settings.users import get_user
+from fivesafes.web.db import Database
+
+INDUCTION = "safe-researcher-induction"
+APPROVED_PROJECT = 1
+SEEDED_REQUEST = 1
+
+
+@pytest.fixture
+def turns(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each writing session the app opens: was a turn to write held?"""
+    database: Database = app.state.db
+    original = database.session
+    seen: list[bool] = []
+
+    def spying(write: bool = False) -> Session:
+        if write:
+            seen.append(any(lock.locked() for lock in list(database._locks.values())))
+        return original(write)
+
+    monkeypatch.setattr(database, "session", spying)
+    return seen
+
+
+@pytest.fixture
+def db(app: FastAPI) -> Iterator[Session]:
+    with session_factory(app.state.db.engine)() as session:
+        yield session
+
+
+def test_opening_a_lesson_saves_the_place_in_the_write_turn(
+    client: WebClient, turns: list[bool], db: Session
+) -> None:
+    learner = client.login_as("researcher2")  # the induction, three lessons in
+    course = db.scalar(select(Course).where(Course.slug == INDUCTION))
+    assert course is not None
+    first = course.lessons[0]
+    user = get_user(db, "researcher2")
+    enrolment = db.scalar(
+        select(Enrolment).where(Enrolment.course_id == course.id, Enrolment.user_id == user.id)
+    )
+    assert enrolment is not None and enrolment.last_lesson_id != first.id
+    turns.clear()
+    page = learner.get(f"/learning/courses/{INDUCTION}/lessons/{first.id}")
+    assert page.status_code == 200
+    assert first.title in page.text
+    db.rollback()  # a fresh read
+    assert enrolment.last_lesson_id == first.id
+    assert turns and all(turns), turns
+    # Opening it again changes nothing, so nothing is written.
+    turns.clear()
+    assert learner.get(f"/learning/courses/{INDUCTION}/lessons/{first.id}").status_code == 200
+    assert turns == []
+
+
+def test_not_enrolled_on_a_lesson_is_refused_without_writing(
+    client: WebClient, turns: list[bool], db: Session
+) -> None:
+    course = db.scalar(select(Course).where(Course.slug == INDUCTION))
+    assert course is not None
+    stranger = client.login_as("panel_member")
+    turns.clear()
+    page = stranger.get(f"/learning/courses/{INDUCTION}/lessons/{course.lessons[0].id}")
+    assert page.status_code == 403
+    assert "Enrol on" in page.text
+    assert turns == []
+
+
+def test_airlock_views_and_downloads_are_logged_in_the_write_turn(
+    client: WebClient,
+    turns: list[bool],
+    db: Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(BUNDLES_ENV, str(tmp_path / "bundles"))
+    subject = f"request:{SEEDED_REQUEST}"
+    views = len(audit.entries(db, subject=subject, action="airlock.view"))
+    turns.clear()
+    checker = client.login_as("output_checker")
+    page = checker.get(f"/airlock/requests/{SEEDED_REQUEST}")
+    assert page.status_code == 200
+    assert "Disclosure report for offenders_by_area.csv" in page.text
+    db.rollback()
+    assert len(audit.entries(db, subject=subject, action="airlock.view")) == views + 1
+    # Two checkers approve; the request is released and its bundle written.
+    for who in ("output_checker", "output_checker2"):
+        reviewer = client.fresh().login_as(who)
+        answer = reviewer.post_form(
+            f"/airlock/requests/{SEEDED_REQUEST}/review",
+            {"output": "offenders_by_area.csv", "decision": "approve", "comment": ""},
+        )
+        assert answer.status_code == 303, answer.text
+    member = client.fresh().login_as("researcher2")
+    download = member.get(f"/projects/{APPROVED_PROJECT}/airlock/{SEEDED_REQUEST}/bundle")
+    assert download.status_code == 200
+    assert (
+        f"request-{SEEDED_REQUEST}/manifest.json"
+        in zipfile.ZipFile(io.BytesIO(download.content)).namelist()
+    )
+    db.rollback()
+    downloads = audit.entries(db, subject=subject, action="airlock.download")
+    assert [e.actor for e in downloads] == ["researcher2"]
+    assert turns and all(turns), turns
