@@ -1,5 +1,6 @@
 """The web app's commands: ``fivesafes web seed-demo`` (human and --json output, a
-second run refused) and ``fivesafes serve`` (help with an example)."""
+second run refused; the demo data owner submits for a provider) and ``fivesafes serve``
+(help with an example)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -93,3 +95,11 @@ def test_serve_has_help_with_an_example(tmp_path: Path) -> None:
     assert run.returncode == 0
     for option in ("--host", "--port", "--db", "Example: fivesafes serve --port 8000"):
         assert option in run.stdout
+
+
+def test_the_demo_data_owner_can_submit_returns_on_the_collections_pages(client: Any) -> None:
+    # fivesafes.collections.demo:seed (in SEEDERS) makes them a provider's member
+    page = client.login_as("data_owner").get("/collections")
+    assert page.status_code == 200
+    assert "Submit a return" in page.text
+    assert "You do not submit for any provider" not in page.text

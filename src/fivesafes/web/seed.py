@@ -30,6 +30,7 @@ from fivesafes.web.security import hash_password
 SEEDERS: list[str] = [
     "fivesafes.people.demo:seed",
     "fivesafes.projects.demo:seed",
+    "fivesafes.collections.demo:seed",
 ]
 
 DEMO_DOMAIN = "example.org"
