@@ -75,6 +75,7 @@ def test_one_checker_is_not_enough_for_a_flagged_output_and_members_download_the
     again = _review(first, SEEDED_REQUEST, "offenders_by_area.csv", "approve")
     assert again.status_code == 403
     assert "counts once per output" in again.text
+    assert f'<a href="/airlock/requests/{SEEDED_REQUEST}">Back to the request</a>' in again.text
     assert _state(db, SEEDED_REQUEST) == "in_review"
 
     second = client.fresh().login_as("output_checker2")
@@ -266,3 +267,14 @@ def test_no_member_of_the_project_reviews_its_requests(client: Any, db: Session)
     # the library agrees for the co-author, whoever asks it
     with pytest.raises(Exception, match="can never review it"):
         airlock.start_review(db, SEEDED_REQUEST, "researcher2")
+
+
+def test_a_refused_step_links_back_to_the_request(client: Any, db: Session) -> None:
+    # the seeded request is submitted already: submitting it again is refused
+    member = client.login_as("researcher2")
+    again = member.post_form(f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}/submit", {})
+    assert again.status_code == 403
+    back = f'<a href="/projects/{APPROVED}/airlock/{SEEDED_REQUEST}">Back to the request</a>'
+    assert back in again.text
+    assert '<a href="/">go to the start page</a>' in again.text
+    assert _state(db, SEEDED_REQUEST) == "checked"

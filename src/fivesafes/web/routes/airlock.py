@@ -64,6 +64,16 @@ def back_to(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def _checker_back(request_id: int) -> tuple[str, str]:
+    """The link on the page refusing a checker's step (e.g. approving twice)."""
+    return f"/airlock/requests/{request_id}", "Back to the request"
+
+
+def _member_back(access: ProjectAccess, request_id: int) -> tuple[str, str]:
+    """The link on the page refusing a member's step on a request."""
+    return f"/projects/{access.project.id}/airlock/{request_id}", "Back to the request"
+
+
 def _plan_refused(request: Request, project: Project, user: User, db: Session, action: str) -> Any:
     courses = apps.outstanding_courses(db, project, user)
     if not courses:
@@ -158,7 +168,8 @@ def start_request(request: Request, access: Member, db: DB, form: Posted) -> Res
     except apps.FormErrors as exc:
         return _project_requests_page(request, db, access, exc.errors, dict(form), 422)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        requests = (f"/projects/{project.id}/airlock", "Back to the release requests")
+        return refused(request, str(exc), back=requests)
     flash(request, db, "Request started: add the outputs you want released.")
     db.commit()
     return back_to(f"/projects/{project.id}/airlock/{req.id}")
@@ -267,7 +278,7 @@ async def add_output(request: Request, access: Member, request_id: int, db: DB) 
         req = _member_request(db, access, request_id)
         return _request_page(request, db, access, req, exc.errors, values, 422)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused(request, str(exc), back=_member_back(access, request_id))
     except FivesafesError as exc:
         req = _member_request(db, access, request_id)
         return _request_page(request, db, access, req, {"name": str(exc)}, values, 422)
@@ -286,7 +297,7 @@ def remove_output(
     try:
         airlock.remove_output(db, req.id, access.user.name, form.get("output", ""))
     except FivesafesError as exc:
-        return refused(request, str(exc))
+        return refused(request, str(exc), back=_member_back(access, request_id))
     flash(request, db, "The output was removed.")
     db.commit()
     return back_to(f"/projects/{access.project.id}/airlock/{req.id}")
@@ -301,7 +312,7 @@ def submit(request: Request, access: Member, request_id: int, db: DB) -> Respons
     try:
         release.submit_request(db, access.project, req.id, access.user)
     except FivesafesError as exc:
-        return refused(request, str(exc))
+        return refused(request, str(exc), back=_member_back(access, request_id))
     flash(request, db, "Submitted: the rules checked every output; checkers review it next.")
     db.commit()
     return back_to(f"/projects/{access.project.id}/airlock/{req.id}")
@@ -319,7 +330,7 @@ def member_comment(
     try:
         airlock.add_comment(db, req.id, access.user.name, form.get("body", ""))
     except FivesafesError as exc:
-        return refused(request, str(exc))
+        return refused(request, str(exc), back=_member_back(access, request_id))
     db.commit()
     return back_to(f"/projects/{access.project.id}/airlock/{req.id}#comments")
 
@@ -356,7 +367,7 @@ def _checker_page(
     try:
         req = airlock.get_request(db, request_id, user.name)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused(request, str(exc), back=("/airlock", "Back to the airlock"))
     except FivesafesError:
         raise HTTPException(404, "There is no such release request.") from None
     if reader is not None:
@@ -442,14 +453,14 @@ def review(request: Request, request_id: int, user: Checker, db: DB, form: Poste
         return _checker_page(request, db, user, request_id, errors, dict(form), 422)
     member = _member_of_the_project(db, user, request_id, "review")
     if member is not None:
-        return refused(request, member)
+        return refused(request, member, back=_checker_back(request_id))
     try:
         req = airlock.get_request(db, request_id, user.name)
         if req.state == airlock.State.CHECKED.value:
             airlock.start_review(db, request_id, user.name)
         airlock.review(db, request_id, output, user.name, decision, comment)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused(request, str(exc), back=_checker_back(request_id))
     except FivesafesError as exc:
         return _checker_page(request, db, user, request_id, {"output": str(exc)}, dict(form), 422)
     note = _release_if_approved(db, request_id, user)
@@ -474,7 +485,7 @@ def _close(
         )
     member = _member_of_the_project(db, user, request_id, action)
     if member is not None:
-        return refused(request, member)
+        return refused(request, member, back=_checker_back(request_id))
     try:
         req = airlock.get_request(db, request_id, user.name)
         if req.state == airlock.State.CHECKED.value:
@@ -484,7 +495,7 @@ def _close(
         else:
             airlock.reject(db, request_id, user.name, comment)
     except FivesafesError as exc:
-        return refused(request, str(exc))
+        return refused(request, str(exc), back=_checker_back(request_id))
     flash(request, db, "Returned to the researchers." if action == "return" else "Rejected.")
     db.commit()
     return back_to(f"/airlock/requests/{request_id}")
@@ -516,7 +527,7 @@ def checker_comment(
     try:
         airlock.add_comment(db, request_id, user.name, body, form.get("output") or None)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused(request, str(exc), back=_checker_back(request_id))
     except FivesafesError as exc:
         return _checker_page(request, db, user, request_id, {"body": str(exc)}, dict(form), 422)
     db.commit()
@@ -527,11 +538,11 @@ def checker_comment(
 def release_request(request: Request, request_id: int, user: Checker, db: DB) -> Response:
     member = _member_of_the_project(db, user, request_id, "release")
     if member is not None:
-        return refused(request, member)
+        return refused(request, member, back=_checker_back(request_id))
     try:
         airlock.release(db, request_id, user.name, release.bundle_root(), as_zip=True)
     except FivesafesError as exc:
-        return refused(request, str(exc))
+        return refused(request, str(exc), back=_checker_back(request_id))
     flash(request, db, "Released: the project's members can download the bundle.")
     db.commit()
     return back_to(f"/airlock/requests/{request_id}")

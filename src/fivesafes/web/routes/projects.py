@@ -93,13 +93,19 @@ Admin = Annotated[User, Depends(require_role(Role.ADMINISTRATOR.value))]
 Researcher = Annotated[User, Depends(require_role(Role.RESEARCHER.value))]
 
 
-def refused(request: Request, message: str, status_code: int = 403) -> HTMLResponse:
+def refused(
+    request: Request, message: str, status_code: int = 403, back: tuple[str, str] | None = None
+) -> HTMLResponse:
+    """The page refusing a step, with ``message``; ``back`` is (address, link text) of
+    the page the step was taken from (the start page is always linked)."""
     return render(
         request,
         "error.html",
         status_code=status_code,
         title="That cannot be done" if status_code != 403 else "You cannot do that",
         message=message,
+        back_url=back[0] if back else None,
+        back_label=back[1] if back else None,
     )
 
 
