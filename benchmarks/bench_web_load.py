@@ -35,7 +35,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,18 +51,12 @@ import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).parent))
+from fivesafes.settings.pgcluster import free_port, temporary_cluster
 from machine_info import machine
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 COURSE_LINK = re.compile(r'href="/courses/([a-z0-9-]+)"')
 PASSWORD = "load test password 42"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- databases ------------------------------------------------------------------------
@@ -76,42 +69,9 @@ def sqlite_database(folder: Path) -> Iterator[str]:
 
 @contextmanager
 def postgres_database(folder: Path) -> Iterator[str]:
-    """A temporary PostgreSQL 15 cluster on a free port; yields its URL."""
-    if not (PG_BIN / "initdb").exists():
-        raise RuntimeError(f"no PostgreSQL binaries in {PG_BIN}")
-    data = folder / "pgdata"
-    data.mkdir()
-    prefix: list[str] = []
-    user = os.environ.get("USER") or "postgres"
-    if os.geteuid() == 0:  # initdb refuses root: run the cluster as postgres
-        if shutil.which("runuser") is None:
-            raise RuntimeError("run as root without runuser: cannot start PostgreSQL")
-        shutil.chown(folder, "postgres")
-        shutil.chown(data, "postgres")
-        prefix, user = ["runuser", "-u", "postgres", "--"], "postgres"
-    port = free_port()
-
-    def run(*args: str) -> None:
-        subprocess.run([*prefix, *args], check=True, capture_output=True, text=True)
-
-    run(str(PG_BIN / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8")
-    run(
-        str(PG_BIN / "pg_ctl"),
-        "-D",
-        str(data),
-        "-l",
-        str(folder / "pg.log"),
-        "-w",
-        "start",
-        "-o",
-        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-        "-c fsync=on -c synchronous_commit=on",
-    )
-    try:
-        run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", user, "fivesafes")
-        yield f"postgresql+psycopg://{user}@127.0.0.1:{port}/fivesafes"
-    finally:
-        run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+    """A temporary PostgreSQL cluster on a free port; yields its URL."""
+    with temporary_cluster(folder) as url:
+        yield url
 
 
 # -- the server ---------------------------------------------------------------------

@@ -1,5 +1,11 @@
 """Shared fixtures.
 
+PostgreSQL: tests that need a server read ``$FIVESAFES_TEST_POSTGRES_URL``. When it
+is not set and PostgreSQL's binaries are installed, each test process (each xdist
+worker) starts its own throwaway cluster for the session
+(:mod:`fivesafes.settings.pgcluster`) and points the variable at it
+(``FIVESAFES_TEST_POSTGRES=0`` to skip those tests instead).
+
 Synthetic world (``synth_*``): one world of 20,000 people (seed 7), generated once per
 test session (once per xdist worker, each in its own temporary directory), and the
 same world read back and joined to its truth, so that tests can compare what the
@@ -8,6 +14,10 @@ providers sent with what is true. Never modify either: they are shared.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +27,38 @@ import pytest
 
 from fivesafes.datasets import BY_NAME, dataset_for_file
 from fivesafes.synth import WorldConfig, make_world
+
+_POSTGRES_ENV = "FIVESAFES_TEST_POSTGRES_URL"
+_postgres_stack = contextlib.ExitStack()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start a PostgreSQL cluster for this test process, if it can and none is given.
+
+    Runs before collection, so the tests' ``skipif`` sees the URL. Under xdist the
+    controller collects nothing: only the workers start one."""
+    if os.environ.get(_POSTGRES_ENV) or os.environ.get("FIVESAFES_TEST_POSTGRES") == "0":
+        return
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    from fivesafes.settings.pgcluster import postgres_bin, temporary_cluster
+
+    if postgres_bin() is None:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="fivesafes-pg-"))
+    folder.chmod(0o755)  # the cluster may run as postgres (under root)
+    _postgres_stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    try:
+        url = _postgres_stack.enter_context(temporary_cluster(folder / "cluster"))
+    except Exception:  # no cluster: the PostgreSQL tests skip, saying why
+        _postgres_stack.close()
+        return
+    os.environ[_POSTGRES_ENV] = url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _postgres_stack.close()
+
 
 SYNTH_PEOPLE = 20_000
 SYNTH_SEED = 7
