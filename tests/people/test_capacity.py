@@ -19,6 +19,7 @@ from fivesafes.people.learning import EnrolmentRefused
 from fivesafes.people.models import Course, Enrolment
 from fivesafes.settings import engine_for, session_factory
 from fivesafes.settings.models import Base, User
+from fivesafes.settings.pgcluster import reachable
 
 
 def _race(session: Session, url: str, places: int = 5, people: int = 16) -> list[str]:
@@ -60,14 +61,7 @@ def test_concurrent_enrolments_never_exceed_the_capacity(session: Session, db_ur
 
 
 def _postgres_url() -> str | None:
-    url = os.environ.get("FIVESAFES_TEST_POSTGRES_URL")
-    if not url:
-        return None
-    try:
-        with engine_for(url).connect():
-            return url
-    except Exception:
-        return None
+    return reachable(os.environ.get("FIVESAFES_TEST_POSTGRES_URL"))
 
 
 @pytest.mark.skipif(

@@ -78,3 +78,16 @@ def temporary_cluster(folder: Path, database: str = "fivesafes") -> Iterator[str
         yield f"postgresql+psycopg://{user}@127.0.0.1:{port}/{database}"
     finally:
         run(str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+
+
+def reachable(url: str | None) -> str | None:
+    """``url`` if a database answers there, else None (for tests that skip without one)."""
+    if not url:
+        return None
+    from fivesafes.settings.db import engine_for
+
+    try:
+        with engine_for(url).connect():
+            return url
+    except Exception:
+        return None
