@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
@@ -30,8 +30,9 @@ from fivesafes.projects.models import Project
 from fivesafes.settings.models import ReleaseRequest, Role, User
 from fivesafes.web.deps import DB, WriteDB, require_role
 from fivesafes.web.forms import Posted
+from fivesafes.web.routes._common import back_to, done
 from fivesafes.web.routes.projects import LEARNING_PLAN_URL, Member, ProjectAccess, refused
-from fivesafes.web.templating import flash, render
+from fivesafes.web.templating import render
 
 router = APIRouter()
 
@@ -58,10 +59,6 @@ VERDICT_LABELS = {
 }
 #: The largest upload taken into a request.
 MAX_UPLOAD = 20 * 1024 * 1024
-
-
-def back_to(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def _checker_back(request_id: int) -> tuple[str, str]:
@@ -170,9 +167,12 @@ def start_request(request: Request, access: Member, db: DB, form: Posted) -> Res
     except PolicyRefusal as exc:
         requests = (f"/projects/{project.id}/airlock", "Back to the release requests")
         return refused(request, str(exc), back=requests)
-    flash(request, db, "Request started: add the outputs you want released.")
-    db.commit()
-    return back_to(f"/projects/{project.id}/airlock/{req.id}")
+    return done(
+        request,
+        db,
+        "Request started: add the outputs you want released.",
+        f"/projects/{project.id}/airlock/{req.id}",
+    )
 
 
 def _member_request(db: Session, access: ProjectAccess, request_id: int) -> ReleaseRequest:
@@ -282,9 +282,9 @@ async def add_output(request: Request, access: Member, request_id: int, db: DB) 
     except FivesafesError as exc:
         req = _member_request(db, access, request_id)
         return _request_page(request, db, access, req, {"name": str(exc)}, values, 422)
-    flash(request, db, f"Output {name} added.")
-    db.commit()
-    return back_to(f"/projects/{access.project.id}/airlock/{req.id}")
+    return done(
+        request, db, f"Output {name} added.", f"/projects/{access.project.id}/airlock/{req.id}"
+    )
 
 
 @router.post(
@@ -298,9 +298,9 @@ def remove_output(
         airlock.remove_output(db, req.id, access.user.name, form.get("output", ""))
     except FivesafesError as exc:
         return refused(request, str(exc), back=_member_back(access, request_id))
-    flash(request, db, "The output was removed.")
-    db.commit()
-    return back_to(f"/projects/{access.project.id}/airlock/{req.id}")
+    return done(
+        request, db, "The output was removed.", f"/projects/{access.project.id}/airlock/{req.id}"
+    )
 
 
 @router.post("/projects/{project_id}/airlock/{request_id}/submit", response_class=HTMLResponse)
@@ -313,9 +313,12 @@ def submit(request: Request, access: Member, request_id: int, db: DB) -> Respons
         release.submit_request(db, access.project, req.id, access.user)
     except FivesafesError as exc:
         return refused(request, str(exc), back=_member_back(access, request_id))
-    flash(request, db, "Submitted: the rules checked every output; checkers review it next.")
-    db.commit()
-    return back_to(f"/projects/{access.project.id}/airlock/{req.id}")
+    return done(
+        request,
+        db,
+        "Submitted: the rules checked every output; checkers review it next.",
+        f"/projects/{access.project.id}/airlock/{req.id}",
+    )
 
 
 @router.post("/projects/{project_id}/airlock/{request_id}/comment", response_class=HTMLResponse)
@@ -464,9 +467,12 @@ def review(request: Request, request_id: int, user: Checker, db: DB, form: Poste
     except FivesafesError as exc:
         return _checker_page(request, db, user, request_id, {"output": str(exc)}, dict(form), 422)
     note = _release_if_approved(db, request_id, user)
-    flash(request, db, f"Your decision on {output} is recorded.{note}")
-    db.commit()
-    return back_to(f"/airlock/requests/{request_id}")
+    return done(
+        request,
+        db,
+        f"Your decision on {output} is recorded.{note}",
+        f"/airlock/requests/{request_id}",
+    )
 
 
 def _close(
@@ -496,9 +502,12 @@ def _close(
             airlock.reject(db, request_id, user.name, comment)
     except FivesafesError as exc:
         return refused(request, str(exc), back=_checker_back(request_id))
-    flash(request, db, "Returned to the researchers." if action == "return" else "Rejected.")
-    db.commit()
-    return back_to(f"/airlock/requests/{request_id}")
+    return done(
+        request,
+        db,
+        "Returned to the researchers." if action == "return" else "Rejected.",
+        f"/airlock/requests/{request_id}",
+    )
 
 
 @router.post("/airlock/requests/{request_id}/return", response_class=HTMLResponse)
@@ -543,6 +552,9 @@ def release_request(request: Request, request_id: int, user: Checker, db: DB) ->
         airlock.release(db, request_id, user.name, release.bundle_root(), as_zip=True)
     except FivesafesError as exc:
         return refused(request, str(exc), back=_checker_back(request_id))
-    flash(request, db, "Released: the project's members can download the bundle.")
-    db.commit()
-    return back_to(f"/airlock/requests/{request_id}")
+    return done(
+        request,
+        db,
+        "Released: the project's members can download the bundle.",
+        f"/airlock/requests/{request_id}",
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
@@ -26,7 +26,8 @@ from fivesafes.projects.release import requests_of
 from fivesafes.settings.models import Role, User
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, require_role
 from fivesafes.web.forms import Posted
-from fivesafes.web.templating import flash, render
+from fivesafes.web.routes._common import done
+from fivesafes.web.templating import render
 
 router = APIRouter()
 
@@ -109,10 +110,6 @@ def refused(
     )
 
 
-def back_to(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
 # --- the public register (fixed routes first: /projects/{project_id} would match) ----
 
 
@@ -183,9 +180,12 @@ def create_application(request: Request, user: Researcher, db: DB, form: Posted)
         project = apps.save_draft(db, user, values)
     except apps.FormErrors as exc:
         return _application_page(request, values, exc.errors, status_code=422)
-    flash(request, db, "Your application is saved as a draft. Submit it when it is ready.")
-    db.commit()
-    return back_to(f"/projects/{project.id}")
+    return done(
+        request,
+        db,
+        "Your application is saved as a draft. Submit it when it is ready.",
+        f"/projects/{project.id}",
+    )
 
 
 # --- dataset owners (administrators) -----------------------------------------------------
@@ -222,9 +222,12 @@ def assign_owner(request: Request, admin: Admin, db: DB, form: Posted) -> Respon
         row = apps.assign_owner(db, admin, dataset, who)
     except apps.FormErrors as exc:
         return _owners_page(request, db, exc.errors, dict(form), 422)
-    flash(request, db, f"{row.user.name} now approves access to {dataset}.")
-    db.commit()
-    return back_to("/projects/dataset-owners")
+    return done(
+        request,
+        db,
+        f"{row.user.name} now approves access to {dataset}.",
+        "/projects/dataset-owners",
+    )
 
 
 # --- one project -------------------------------------------------------------------------
@@ -277,9 +280,7 @@ def update(request: Request, access: Member, db: DB, form: Posted) -> Response:
         return _application_page(request, values, exc.errors, access.project, 422)
     except PolicyRefusal as exc:
         return refused(request, str(exc))
-    flash(request, db, "Your changes are saved.")
-    db.commit()
-    return back_to(f"/projects/{access.project.id}")
+    return done(request, db, "Your changes are saved.", f"/projects/{access.project.id}")
 
 
 @router.post("/projects/{project_id}/submit", response_class=HTMLResponse)
@@ -288,9 +289,12 @@ def submit(request: Request, access: Member, db: DB) -> Response:
         apps.submit(db, access.project.id, access.user)
     except PolicyRefusal as exc:
         return refused(request, str(exc))
-    flash(request, db, "Submitted: the approval panel and the owners of the datasets review it.")
-    db.commit()
-    return back_to(f"/projects/{access.project.id}")
+    return done(
+        request,
+        db,
+        "Submitted: the approval panel and the owners of the datasets review it.",
+        f"/projects/{access.project.id}",
+    )
 
 
 @router.post("/projects/{project_id}/members", response_class=HTMLResponse)
@@ -320,9 +324,12 @@ def add_member(request: Request, access: Member, db: DB, form: Posted) -> Respon
         )
     except PolicyRefusal as exc:
         return refused(request, str(exc))
-    flash(request, db, f"{member.user.name} is now a member. They see their learning plan.")
-    db.commit()
-    return back_to(f"/projects/{project_id}#members")
+    return done(
+        request,
+        db,
+        f"{member.user.name} is now a member. They see their learning plan.",
+        f"/projects/{project_id}#members",
+    )
 
 
 @router.post("/projects/{project_id}/members/{user_id}/remove", response_class=HTMLResponse)
@@ -333,9 +340,7 @@ def remove_member(request: Request, access: Member, user_id: int, db: DB) -> Res
         return refused(request, str(exc))
     except FivesafesError as exc:
         return refused(request, str(exc), 404)
-    flash(request, db, "The member was removed.")
-    db.commit()
-    return back_to(f"/projects/{access.project.id}#members")
+    return done(request, db, "The member was removed.", f"/projects/{access.project.id}#members")
 
 
 @router.post("/projects/{project_id}/provision", response_class=HTMLResponse)
@@ -345,15 +350,12 @@ def provision(request: Request, project_id: int, admin: Admin, db: DB) -> Respon
         project = apps.provision_workspace(db, project_id, admin.name)
     except PolicyRefusal as exc:
         return refused(request, str(exc))
-    flash(
-        request,
-        db,
+    message = (
         "The workspace is provisioned."
         if project.workspace
-        else f"Not provisioned: {project.provisioning_note}",
+        else f"Not provisioned: {project.provisioning_note}"
     )
-    db.commit()
-    return back_to(f"/projects/{project_id}")
+    return done(request, db, message, f"/projects/{project_id}")
 
 
 @router.get("/projects/{project_id}/workspace", response_class=HTMLResponse)
@@ -437,6 +439,9 @@ def review(request: Request, project_id: int, user: Reviewer, db: DB, form: Post
     except FivesafesError as exc:
         return _review_page(request, db, user, project, {"as": str(exc)}, dict(form), 422)
     project = apps.get_project(db, project_id)
-    flash(request, db, f"Your decision is recorded. The application is {project.state}.")
-    db.commit()
-    return back_to(f"/projects/{project_id}/review")
+    return done(
+        request,
+        db,
+        f"Your decision is recorded. The application is {project.state}.",
+        f"/projects/{project_id}/review",
+    )
