@@ -40,6 +40,7 @@ from fivesafes.people.render import markdown_to_html, without_title
 from fivesafes.settings.models import User
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, current_user, require_role
 from fivesafes.web.forms import Form, Posted
+from fivesafes.web.routes._common import done
 from fivesafes.web.templating import flash, render
 
 router = APIRouter()
@@ -123,12 +124,8 @@ def enrol(request: Request, slug: str, db: DB, user: LoggedIn, _form: Posted) ->
         learning.enrol(db, course, user)
     except learning.EnrolmentRefused as refused:
         db.rollback()
-        flash(request, db, f"You could not enrol: {refused}.")
-        db.commit()
-        return RedirectResponse(f"/courses/{slug}", status_code=303)
-    flash(request, db, f"You are enrolled on {course.title}.")
-    db.commit()
-    return RedirectResponse(f"/learning/courses/{slug}", status_code=303)
+        return done(request, db, f"You could not enrol: {refused}.", f"/courses/{slug}")
+    return done(request, db, f"You are enrolled on {course.title}.", f"/learning/courses/{slug}")
 
 
 @router.get("/resources", response_class=HTMLResponse)
@@ -139,11 +136,16 @@ def resource_list(request: Request, db: DB) -> Response:
     return render(request, "learning/resources.html", by_kind=by_kind)
 
 
-@router.get("/resources/{slug}", response_class=HTMLResponse)
-def resource_page(request: Request, slug: str, db: DB) -> Response:
+def _resource(db: Session, slug: str) -> Resource:
     resource = catalogue.find_resource(db, slug)
     if resource is None:
         raise _not_found("resource")
+    return resource
+
+
+@router.get("/resources/{slug}", response_class=HTMLResponse)
+def resource_page(request: Request, slug: str, db: DB) -> Response:
+    resource = _resource(db, slug)
     return render(
         request,
         "learning/resource.html",
@@ -455,9 +457,12 @@ def restart(request: Request, slug: str, db: DB, user: LoggedIn, _form: Posted) 
     if enrolment.completed_at is None:
         return RedirectResponse(f"/learning/courses/{slug}", status_code=303)
     learning.restart(db, enrolment)
-    flash(request, db, f"You are taking {course.title} again. Your statement is kept.")
-    db.commit()
-    return RedirectResponse(f"/learning/courses/{slug}", status_code=303)
+    return done(
+        request,
+        db,
+        f"You are taking {course.title} again. Your statement is kept.",
+        f"/learning/courses/{slug}",
+    )
 
 
 @router.get("/learning/statements/{code}.pdf")
@@ -611,9 +616,12 @@ def create_course(request: Request, db: DB, form: Posted, user: Writer) -> Respo
     if errors:
         return _course_form(request, None, raw, errors, status_code=422)
     course = catalogue.save_course(db, values, actor=user.name, owner_id=user.id)
-    flash(request, db, f"The course {course.title} was created. Now add its lessons.")
-    db.commit()
-    return RedirectResponse(f"/learning/manage/courses/{course.slug}", status_code=303)
+    return done(
+        request,
+        db,
+        f"The course {course.title} was created. Now add its lessons.",
+        f"/learning/manage/courses/{course.slug}",
+    )
 
 
 @router.get("/learning/manage/courses/{slug}", response_class=HTMLResponse)
@@ -660,9 +668,12 @@ def update_course(request: Request, slug: str, db: DB, form: Posted, user: Write
     if errors:
         return _course_form(request, course, raw, errors, status_code=422)
     catalogue.save_course(db, values, actor=user.name, course=course)
-    flash(request, db, f"The course {course.title} was saved.")
-    db.commit()
-    return RedirectResponse(f"/learning/manage/courses/{course.slug}", status_code=303)
+    return done(
+        request,
+        db,
+        f"The course {course.title} was saved.",
+        f"/learning/manage/courses/{course.slug}",
+    )
 
 
 @router.post("/learning/manage/courses/{slug}/enrolments/{enrolment_id}/attendance")
@@ -736,10 +747,11 @@ def create_lesson(request: Request, slug: str, db: DB, form: Posted, user: Write
     if errors:
         return _lesson_form(request, course, None, dict(form), errors, status_code=422)
     lesson = catalogue.save_lesson(db, course, values, actor=user.name)
-    flash(request, db, f"The lesson {lesson.title} was added.")
-    db.commit()
-    return RedirectResponse(
-        f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit", status_code=303
+    return done(
+        request,
+        db,
+        f"The lesson {lesson.title} was added.",
+        f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit",
     )
 
 
@@ -774,9 +786,9 @@ def update_lesson(
     if errors:
         return _lesson_form(request, course, lesson, dict(form), errors, status_code=422)
     catalogue.save_lesson(db, course, values, actor=user.name, lesson=lesson)
-    flash(request, db, f"The lesson {lesson.title} was saved.")
-    db.commit()
-    return RedirectResponse(f"/learning/manage/courses/{slug}", status_code=303)
+    return done(
+        request, db, f"The lesson {lesson.title} was saved.", f"/learning/manage/courses/{slug}"
+    )
 
 
 def _question_form(
@@ -837,10 +849,11 @@ def create_question(
     if errors:
         return _question_form(request, course, lesson, None, dict(form), errors, 422)
     catalogue.save_question(db, lesson, values, actor=user.name)
-    flash(request, db, "The question was added.")
-    db.commit()
-    return RedirectResponse(
-        f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit", status_code=303
+    return done(
+        request,
+        db,
+        "The question was added.",
+        f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit",
     )
 
 
@@ -849,6 +862,15 @@ def _question(lesson: Lesson, question_id: int) -> QuizQuestion:
         if question.id == question_id:
             return question
     raise _not_found("question")
+
+
+def _editable_question(
+    db: Session, slug: str, lesson_id: int, question_id: int, user: User
+) -> tuple[Course, Lesson, QuizQuestion]:
+    """The course *user* may edit, its quiz *lesson_id* and that quiz's question."""
+    course = _editable(db, slug, user)
+    lesson = _quiz(course, lesson_id)
+    return course, lesson, _question(lesson, question_id)
 
 
 @router.get(
@@ -863,9 +885,7 @@ def edit_question_form(
     db: DB,
     user: Writer,
 ) -> Response:
-    course = _editable(db, slug, user)
-    lesson = _quiz(course, lesson_id)
-    question = _question(lesson, question_id)
+    course, lesson, question = _editable_question(db, slug, lesson_id, question_id, user)
     values = {
         "text": question.text,
         "options": "\n".join(question.options),
@@ -888,17 +908,16 @@ def update_question(
     form: Posted,
     user: Writer,
 ) -> Response:
-    course = _editable(db, slug, user)
-    lesson = _quiz(course, lesson_id)
-    question = _question(lesson, question_id)
+    course, lesson, question = _editable_question(db, slug, lesson_id, question_id, user)
     values, errors = catalogue.parse_question_form(form)
     if errors:
         return _question_form(request, course, lesson, question, dict(form), errors, 422)
     catalogue.save_question(db, lesson, values, actor=user.name, question=question)
-    flash(request, db, "The question was saved.")
-    db.commit()
-    return RedirectResponse(
-        f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit", status_code=303
+    return done(
+        request,
+        db,
+        "The question was saved.",
+        f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit",
     )
 
 
@@ -931,16 +950,14 @@ def create_resource(request: Request, db: DB, form: Posted, user: ResourceWriter
     if errors:
         return _resource_form(request, None, dict(form), errors, status_code=422)
     resource = catalogue.save_resource(db, values, actor=user.name)
-    flash(request, db, f"The resource {resource.title} was published.")
-    db.commit()
-    return RedirectResponse(f"/resources/{resource.slug}", status_code=303)
+    return done(
+        request, db, f"The resource {resource.title} was published.", f"/resources/{resource.slug}"
+    )
 
 
 @router.get("/learning/manage/resources/{slug}/edit", response_class=HTMLResponse)
 def edit_resource_form(request: Request, slug: str, db: DB, _user: ResourceWriter) -> Response:
-    resource = catalogue.find_resource(db, slug)
-    if resource is None:
-        raise _not_found("resource")
+    resource = _resource(db, slug)
     values = {
         k: getattr(resource, k)
         for k in ("slug", "kind", "title", "summary", "body", "url", "duration")
@@ -952,16 +969,14 @@ def edit_resource_form(request: Request, slug: str, db: DB, _user: ResourceWrite
 def update_resource(
     request: Request, slug: str, db: DB, form: Posted, user: ResourceWriter
 ) -> Response:
-    resource = catalogue.find_resource(db, slug)
-    if resource is None:
-        raise _not_found("resource")
+    resource = _resource(db, slug)
     values, errors = catalogue.parse_resource_form(db, form, resource)
     if errors:
         return _resource_form(request, resource, dict(form), errors, status_code=422)
     catalogue.save_resource(db, values, actor=user.name, resource=resource)
-    flash(request, db, f"The resource {resource.title} was saved.")
-    db.commit()
-    return RedirectResponse(f"/resources/{resource.slug}", status_code=303)
+    return done(
+        request, db, f"The resource {resource.title} was saved.", f"/resources/{resource.slug}"
+    )
 
 
 # --- accreditations (administrators) ----------------------------------------------------
@@ -996,13 +1011,8 @@ def grant_accreditation(request: Request, db: DB, form: Posted, user: Revoker) -
     if errors:
         return _accreditations_page(request, db, dict(form), errors, status_code=422)
     row = accreditation.award(db, values["user"], values["kind"], values["days"], user.name)
-    flash(
-        request,
-        db,
-        f"{_holder(values['user'])} is accredited as {accreditation.label(row.kind)}.",
-    )
-    db.commit()
-    return RedirectResponse("/learning/manage/accreditations", status_code=303)
+    message = f"{_holder(values['user'])} is accredited as {accreditation.label(row.kind)}."
+    return done(request, db, message, "/learning/manage/accreditations")
 
 
 @router.post("/learning/manage/accreditations/{accreditation_id}/revoke")
@@ -1030,14 +1040,13 @@ def delete_lesson(
         catalogue.delete_lesson(db, lesson, actor=user.name)
     except FivesafesError as refused:
         db.rollback()
-        flash(request, db, f"The lesson was not deleted: {refused}.")
-        db.commit()
-        return RedirectResponse(
-            f"/learning/manage/courses/{slug}/lessons/{lesson_id}/edit", status_code=303
+        return done(
+            request,
+            db,
+            f"The lesson was not deleted: {refused}.",
+            f"/learning/manage/courses/{slug}/lessons/{lesson_id}/edit",
         )
-    flash(request, db, f"The lesson {title} was deleted.")
-    db.commit()
-    return RedirectResponse(f"/learning/manage/courses/{slug}", status_code=303)
+    return done(request, db, f"The lesson {title} was deleted.", f"/learning/manage/courses/{slug}")
 
 
 @router.post("/learning/manage/courses/{slug}/lessons/{lesson_id}/questions/{question_id}/delete")
@@ -1050,12 +1059,11 @@ def delete_question(
     _form: Posted,
     user: Writer,
 ) -> Response:
-    course = _editable(db, slug, user)
-    lesson = _quiz(course, lesson_id)
-    question = _question(lesson, question_id)
+    _, _, question = _editable_question(db, slug, lesson_id, question_id, user)
     catalogue.delete_question(db, question, actor=user.name)
-    flash(request, db, "The question was deleted.")
-    db.commit()
-    return RedirectResponse(
-        f"/learning/manage/courses/{slug}/lessons/{lesson_id}/edit", status_code=303
+    return done(
+        request,
+        db,
+        "The question was deleted.",
+        f"/learning/manage/courses/{slug}/lessons/{lesson_id}/edit",
     )
