@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     from fivesafes.analysis.result import AnalysisResult
 
+TableArgument = Annotated[Path, typer.Argument(help="CSV with one row per unit.")]
+ConfidenceOption = Annotated[float, typer.Option("--confidence", min=0.5, max=0.999)]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one machine-readable JSON summary instead.")
 ]
@@ -98,9 +100,9 @@ LOGIT_EPILOG = (
 
 
 def logit(
-    table: Annotated[Path, typer.Argument(help="CSV with one row per unit.")],
+    table: TableArgument,
     formula: FormulaOption,
-    confidence: Annotated[float, typer.Option("--confidence", min=0.5, max=0.999)] = 0.95,
+    confidence: ConfidenceOption = 0.95,
     cluster: ClusterOption = None,
     out: OutOption = None,
     json_: JsonOption = False,
@@ -122,12 +124,12 @@ ORDINAL_EPILOG = (
 
 
 def ordinal_command(
-    table: Annotated[Path, typer.Argument(help="CSV with one row per unit.")],
+    table: TableArgument,
     formula: FormulaOption,
     levels: Annotated[
         str, typer.Option("--levels", help="The outcome's levels, lowest first, comma-separated.")
     ],
-    confidence: Annotated[float, typer.Option("--confidence", min=0.5, max=0.999)] = 0.95,
+    confidence: ConfidenceOption = 0.95,
     cluster: ClusterOption = None,
     out: OutOption = None,
     json_: JsonOption = False,
@@ -152,7 +154,7 @@ OAXACA_EPILOG = (
 
 
 def oaxaca_command(
-    table: Annotated[Path, typer.Argument(help="CSV with one row per unit.")],
+    table: TableArgument,
     outcome: Annotated[str, typer.Option("--outcome", help="The outcome column.")],
     group: Annotated[str, typer.Option("--group", help="The column of the two groups.")],
     group_a: Annotated[
@@ -214,7 +216,7 @@ FE_EPILOG = (
 
 
 def fixed_effects_command(
-    table: Annotated[Path, typer.Argument(help="CSV with one row per unit.")],
+    table: TableArgument,
     formula: Annotated[
         str,
         typer.Option(
