@@ -66,9 +66,14 @@ def _checker_back(request_id: int) -> tuple[str, str]:
     return f"/airlock/requests/{request_id}", "Back to the request"
 
 
+def _member_url(access: ProjectAccess, request_id: int) -> str:
+    """A member's page of one request."""
+    return f"/projects/{access.project.id}/airlock/{request_id}"
+
+
 def _member_back(access: ProjectAccess, request_id: int) -> tuple[str, str]:
     """The link on the page refusing a member's step on a request."""
-    return f"/projects/{access.project.id}/airlock/{request_id}", "Back to the request"
+    return _member_url(access, request_id), "Back to the request"
 
 
 def _plan_refused(request: Request, project: Project, user: User, db: Session, action: str) -> Any:
@@ -282,9 +287,7 @@ async def add_output(request: Request, access: Member, request_id: int, db: DB) 
     except FivesafesError as exc:
         req = _member_request(db, access, request_id)
         return _request_page(request, db, access, req, {"name": str(exc)}, values, 422)
-    return done(
-        request, db, f"Output {name} added.", f"/projects/{access.project.id}/airlock/{req.id}"
-    )
+    return done(request, db, f"Output {name} added.", _member_url(access, req.id))
 
 
 @router.post(
@@ -298,9 +301,7 @@ def remove_output(
         airlock.remove_output(db, req.id, access.user.name, form.get("output", ""))
     except FivesafesError as exc:
         return refused(request, str(exc), back=_member_back(access, request_id))
-    return done(
-        request, db, "The output was removed.", f"/projects/{access.project.id}/airlock/{req.id}"
-    )
+    return done(request, db, "The output was removed.", _member_url(access, req.id))
 
 
 @router.post("/projects/{project_id}/airlock/{request_id}/submit", response_class=HTMLResponse)
@@ -317,7 +318,7 @@ def submit(request: Request, access: Member, request_id: int, db: DB) -> Respons
         request,
         db,
         "Submitted: the rules checked every output; checkers review it next.",
-        f"/projects/{access.project.id}/airlock/{req.id}",
+        _member_url(access, req.id),
     )
 
 
@@ -335,7 +336,7 @@ def member_comment(
     except FivesafesError as exc:
         return refused(request, str(exc), back=_member_back(access, request_id))
     db.commit()
-    return back_to(f"/projects/{access.project.id}/airlock/{req.id}#comments")
+    return back_to(_member_url(access, req.id) + "#comments")
 
 
 @router.get("/projects/{project_id}/airlock/{request_id}/bundle")
