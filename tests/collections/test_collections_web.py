@@ -80,12 +80,14 @@ def test_a_data_owner_submits_explains_and_accepts_in_the_browser(
     table = table.set_column(table.schema.get_field_index("ethnicity"), "ethnicity", [col])
     rt.write_csv(table, tmp_path / "r.csv")
     token = web.csrf_token("/collections")
-    sent = web.post(
-        "/collections",
-        data={"collection": "cla_episodes", "year": "2021", "csrf_token": token},
-        files={"file": ("X06000001_2021.csv", (tmp_path / "r.csv").read_bytes(), "text/csv")},
-        follow_redirects=False,
-    )
+    form = {"collection": "cla_episodes", "year": "2021", "csrf_token": token}
+    upload = {"file": ("X06000001_2021.csv", (tmp_path / "r.csv").read_bytes(), "text/csv")}
+    # The demo data owner submits for two providers: the form asks which.
+    unsaid = web.post("/collections", data=form, files=upload, follow_redirects=False)
+    assert unsaid.status_code == 422
+    assert "Choose the provider you are submitting the return for." in unsaid.text
+    form["provider"] = rt.la_code(0)
+    sent = web.post("/collections", data=form, files=upload, follow_redirects=False)
     assert sent.status_code == 303, sent.text
     url = sent.headers["location"]
     report = web.get(url)
@@ -110,7 +112,7 @@ def test_a_data_owner_submits_explains_and_accepts_in_the_browser(
     # A spreadsheet saved as CSV: the form says so, nothing is stored.
     sheet = web.post(
         "/collections",
-        data={"collection": "cla_episodes", "year": "2022", "csrf_token": token},
+        data={**form, "year": "2022"},
         files={"file": ("book.csv", b"PK\x03\x04" + b"\x00" * 50, "text/csv")},
         follow_redirects=False,
     )

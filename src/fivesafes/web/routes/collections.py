@@ -81,6 +81,9 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
     errors: dict[str, str] = {}
     if values.get("collection") not in available():
         errors["collection"] = "Choose the collection the return is for."
+    mine = [p.code for p in subs.providers_of(db, user)]
+    if len(mine) > 1 and values.get("provider") not in mine:
+        errors["provider"] = "Choose the provider you are submitting the return for."
     year_text = values.get("year", "")
     if not re.fullmatch(r"(19|20|21)[0-9]{2}", year_text):
         errors["year"] = "Enter the collection year as four digits, for example 2022."
