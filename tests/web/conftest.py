@@ -25,7 +25,6 @@ os.environ["FIVESAFES_PASSWORD_HASHING"] = "fast"
 
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ import pytest
 from fastapi import FastAPI
 from webclient import WebClient
 
+from fivesafes.settings.pgcluster import free_port
 from fivesafes.web.app import create_app
 from fivesafes.web.seed import DEMO_USERS, seed_demo
 
@@ -80,12 +80,6 @@ def client(app: FastAPI, demo_users: dict[str, dict[str, Any]]) -> Iterator[WebC
     with WebClient(app) as c:
         c.users = demo_users
         yield c
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
