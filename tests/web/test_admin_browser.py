@@ -4,10 +4,12 @@ behind the app's back. Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from playwright.sync_api import expect
 
 
 @pytest.mark.slow
@@ -31,7 +33,7 @@ def test_an_administrator_grants_a_role_and_reads_the_audit_log(
     page.get_by_label("Password").fill(admin["password"])
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(live_server + "/admin")
-    assert page.get_by_text("1 waiting for a role decision").is_visible()
+    expect(page.get_by_text("1 waiting for a role decision")).to_be_visible()
     shot(page, "admin-index")
     page.get_by_role("link", name="Users and roles").click()
     page.get_by_label("Status").select_option("pending")
@@ -40,13 +42,15 @@ def test_an_administrator_grants_a_role_and_reads_the_audit_log(
     page.get_by_role("link", name="Cleo Checker").click()
     page.get_by_label("Output checker", exact=True).check()
     page.get_by_role("button", name="Save roles").click()
-    assert page.get_by_text("granted output_checker").is_visible()
+    expect(page.get_by_text("granted output_checker")).to_be_visible()
     page.get_by_role("button", name="Issue a password-reset link").click()
-    assert page.locator("#reset-link").inner_text().startswith(live_server + "/password-reset/")
+    expect(page.locator("#reset-link")).to_have_text(
+        re.compile("^" + re.escape(live_server + "/password-reset/"))
+    )
     shot(page, "user-with-reset-link")
 
     page.goto(live_server + "/admin/audit")
-    assert page.get_by_role("heading", name="The hash chain is intact").is_visible()
+    expect(page.get_by_role("heading", name="The hash chain is intact")).to_be_visible()
     shot(page, "audit-intact")
     with app.state.db.engine.begin() as c:
         c.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_update")
@@ -54,9 +58,9 @@ def test_an_administrator_grants_a_role_and_reads_the_audit_log(
             'UPDATE audit_log SET details = \'{"role":"administrator"}\' WHERE seq = 4'
         )
     page.reload()
-    assert page.get_by_role(
-        "heading", name="The audit log has been tampered with at entry 4"
-    ).is_visible()
+    expect(
+        page.get_by_role("heading", name="The audit log has been tampered with at entry 4")
+    ).to_be_visible()
     page.get_by_label("Who (user name)").fill("system")
     page.get_by_role("button", name="Filter").click()
     shot(page, "audit-tampered")

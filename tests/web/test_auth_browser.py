@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 
 @pytest.mark.slow
@@ -28,7 +29,7 @@ def test_register_log_in_and_see_the_profile(
     page.get_by_label("Password", exact=True).fill("bright meadow 42 river")
     page.get_by_label("Confirm the password").fill("bright meadow 42 river")
     page.get_by_role("button", name="Create the account").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     # The summary takes the focus, so a screen reader reads it out first.
     assert page.evaluate("document.activeElement.className") == "error-summary"
     shot(page, "register-error")
@@ -42,17 +43,17 @@ def test_register_log_in_and_see_the_profile(
     page.get_by_label("Confirm the password").fill("bright meadow 42 river")
     page.get_by_role("button", name="Create the account").click()
     page.wait_for_url(live_server + "/profile")
-    assert page.get_by_text("Your account has been created.").is_visible()
+    expect(page.get_by_text("Your account has been created.")).to_be_visible()
     assert page.get_by_label("Research interests").input_value() == "Care leavers' education"
     shot(page, "profile")
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/login?out=1")
-    assert page.get_by_text("You have logged out.").is_visible()
+    expect(page.get_by_text("You have logged out.")).to_be_visible()
     page.get_by_label("E-mail address").fill("bea@example.org")
     page.get_by_label("Password").fill("bright meadow 42 river")
     page.get_by_label("Password").press("Enter")
     page.wait_for_url(live_server + "/")
-    assert page.get_by_text("Logged in as").is_visible()
+    expect(page.get_by_text("Logged in as")).to_be_visible()
     page.get_by_role("link", name="Bea Browser").click()
-    assert page.get_by_role("heading", name="Your profile").is_visible()
+    expect(page.get_by_role("heading", name="Your profile")).to_be_visible()
     shot(page, "logged-in-again")

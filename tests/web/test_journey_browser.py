@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from fivesafes.projects.release import BUNDLES_ENV
 
@@ -81,9 +82,9 @@ class Journey:
             path=str(SCREENSHOTS / f"journey-{self.step:02d}-{name}.png"), full_page=True
         )
 
-    def heading(self, name: str | re.Pattern[str], level: int | None = None) -> bool:
-        found = self.page.get_by_role("heading", name=name, level=level)
-        return bool(found.first.is_visible())
+    def see_heading(self, name: str | re.Pattern[str], level: int | None = None) -> None:
+        """Wait (Playwright's default timeout) for the heading to show."""
+        expect(self.page.get_by_role("heading", name=name, level=level).first).to_be_visible()
 
     def log_in(self, email: str, password: str) -> None:
         """Log out whoever is logged in (the button in the header), then log in."""
@@ -97,28 +98,28 @@ class Journey:
         self.page.get_by_label("Password").fill(password)
         self.page.get_by_role("button", name="Log in").click()
         self.page.wait_for_load_state()
-        assert self.page.get_by_text("Logged in as").is_visible()
+        expect(self.page.get_by_text("Logged in as")).to_be_visible()
 
     def take_course(self, slug: str, title: str, answers: list[str], name: str) -> None:
         """Enrol from the public catalogue, read each lesson, pass the quiz."""
         page = self.page
         self.goto("/courses")
         page.get_by_role("link", name=title, exact=True).first.click()
-        assert self.heading(title, level=1)
+        self.see_heading(title, level=1)
         page.get_by_role("button", name="Enrol on this course").click()
         page.wait_for_url(f"{self.base}/learning/courses/{slug}")
         page.get_by_role("link", name=re.compile(r"^Start: ")).click()
         while page.get_by_role("button", name=re.compile(r"^Mark as done")).count():
-            page.get_by_role("button", name=re.compile(r"^Mark as done")).click()
-            page.wait_for_load_state()
+            with page.expect_navigation():
+                page.get_by_role("button", name=re.compile(r"^Mark as done")).click()
         for answer in answers:
             page.get_by_label(answer, exact=True).check()
         self.shot(f"{name}-quiz")
         page.get_by_role("button", name="Submit your answers").click()
         passed = f"You passed: {len(answers)} of {len(answers)}"
-        assert self.heading(re.compile(passed)), page.locator("main").inner_text()
+        self.see_heading(re.compile(passed))
         page.get_by_role("link", name="Get your statement of participation").click()
-        assert self.heading("You have completed this course")
+        self.see_heading("You have completed this course")
         self.shot(f"{name}-completed")
 
 
@@ -146,7 +147,7 @@ def test_the_whole_journey_from_registration_to_the_public_register(
     j.shot("register")
     page.get_by_role("button", name="Create the account").click()
     page.wait_for_url(live_server + "/profile")
-    assert page.get_by_text("Your account has been created.").is_visible()
+    expect(page.get_by_text("Your account has been created.")).to_be_visible()
     j.shot("registered")
     j.log_in(NEW_USER["email"], NEW_USER["password"])
     j.shot("logged-in")
@@ -167,11 +168,11 @@ def test_the_whole_journey_from_registration_to_the_public_register(
     # a visitor (another browser, not logged in) checks the statement's code
     visitor = page.context.browser.new_context(locale="en-GB").new_page()
     visitor.goto(f"{live_server}/verify/{code}")
-    assert visitor.get_by_role(
-        "heading", name="This statement of participation is valid"
-    ).is_visible()
-    assert visitor.get_by_text(NEW_USER["name"]).first.is_visible()
-    assert visitor.get_by_text("Safe researcher induction").first.is_visible()
+    expect(
+        visitor.get_by_role("heading", name="This statement of participation is valid")
+    ).to_be_visible()
+    expect(visitor.get_by_text(NEW_USER["name"]).first).to_be_visible()
+    expect(visitor.get_by_text("Safe researcher induction").first).to_be_visible()
     j.shot("statement-verified", visitor)
     visitor.context.close()
 
@@ -190,7 +191,7 @@ def test_the_whole_journey_from_registration_to_the_public_register(
     page.wait_for_url(re.compile(r"/projects/\d+$"))
     project_id = int(page.url.rsplit("/", 1)[1])
     page.get_by_role("button", name="Submit the application").click()
-    assert page.get_by_text("Submitted: the approval panel").is_visible()
+    expect(page.get_by_text("Submitted: the approval panel")).to_be_visible()
     j.shot("application-submitted")
 
     # --- the approval panel and the dataset's owner approve ---------------------------
@@ -204,8 +205,8 @@ def test_the_whole_journey_from_registration_to_the_public_register(
         page.get_by_label("Comment").fill("Approved: proportionate and of clear benefit.")
         j.shot(f"{key.replace('_', '-')}-decides")
         page.get_by_role("button", name="Record the decision").click()
-        assert page.get_by_text("Your decision is recorded").is_visible()
-    assert page.get_by_text("The application is approved").is_visible()
+        expect(page.get_by_text("Your decision is recorded")).to_be_visible()
+    expect(page.get_by_text("The application is approved")).to_be_visible()
     j.shot("approved")
 
     # --- the researcher asks to release a table with small cells ----------------------
@@ -226,11 +227,11 @@ def test_the_whole_journey_from_registration_to_the_public_register(
     )
     page.get_by_label("Count column").fill("persons")
     page.get_by_role("button", name="Add the output").click()
-    assert page.get_by_role("heading", name=OUTPUT).is_visible()
-    assert page.get_by_text("Cells suppressed by the rules").is_visible()
+    expect(page.get_by_role("heading", name=OUTPUT)).to_be_visible()
+    expect(page.get_by_text("Cells suppressed by the rules")).to_be_visible()
     j.shot("request-with-flagged-output")
     page.get_by_role("button", name="Submit the request").click()
-    assert page.get_by_text("Submitted: the rules checked every output").is_visible()
+    expect(page.get_by_text("Submitted: the rules checked every output")).to_be_visible()
     j.shot("request-submitted")
 
     # --- one checker is not enough for a flagged output ------------------------------
@@ -239,21 +240,21 @@ def test_the_whole_journey_from_registration_to_the_public_register(
     j.goto("/airlock")
     page.get_by_role("link", name=REQUEST_TITLE).first.click()
     page.wait_for_url(f"{live_server}/airlock/requests/{request_id}")
-    assert page.get_by_text("fewer than the threshold of 10").first.is_visible()
+    expect(page.get_by_text("fewer than the threshold of 10").first).to_be_visible()
     j.shot("checker-sees-cells")
     page.get_by_role("radio", name="Approve", exact=True).check()
     page.get_by_role("button", name=decide).click()
-    assert page.get_by_role("status").inner_text() == f"Your decision on {OUTPUT} is recorded."
+    expect(page.get_by_role("status")).to_have_text(f"Your decision on {OUTPUT} is recorded.")
     approvals = page.get_by_role("definition").filter(has_text="1 of 2")
-    assert (
-        approvals.inner_text() == "1 of 2 (output_checker); a second output checker must approve it"
+    expect(approvals).to_have_text(
+        "1 of 2 (output_checker); a second output checker must approve it"
     )
-    assert page.get_by_text("In review", exact=True).is_visible()
+    expect(page.get_by_text("In review", exact=True)).to_be_visible()
     j.shot("one-checker-is-not-enough")
     # approving again does not make two: the server refuses it
     page.get_by_role("radio", name="Approve", exact=True).check()
     page.get_by_role("button", name=decide).click()
-    assert page.get_by_text("a checker counts once per output").is_visible()
+    expect(page.get_by_text("a checker counts once per output")).to_be_visible()
     j.shot("same-checker-again-refused")
 
     # --- a second checker approves: released ------------------------------------------
@@ -261,8 +262,8 @@ def test_the_whole_journey_from_registration_to_the_public_register(
     j.goto(f"/airlock/requests/{request_id}")
     page.get_by_role("radio", name="Approve", exact=True).check()
     page.get_by_role("button", name=decide).click()
-    assert page.get_by_text("the request is released").is_visible()
-    assert "2 of 2" in page.locator("main").inner_text()
+    expect(page.get_by_text("the request is released")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("2 of 2")
     j.shot("second-checker-releases")
 
     # --- the researcher downloads the bundle ------------------------------------------
@@ -282,7 +283,7 @@ def test_the_whole_journey_from_registration_to_the_public_register(
     page.context.clear_cookies()
     j.goto("/projects/public")
     register = page.get_by_role("region", name=PROJECT_TITLE)
-    assert register.get_by_role("cell", name=OUTPUT).is_visible()
+    expect(register.get_by_role("cell", name=OUTPUT)).to_be_visible()
     register.scroll_into_view_if_needed()
     j.shot("public-register")
     response = page.request.get(live_server + "/projects/public.json")

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 #: The right option of each induction quiz question (src/fivesafes/people/content).
 INDUCTION_ANSWERS = [
@@ -27,7 +28,7 @@ def test_a_learner_resumes_passes_the_quiz_and_a_visitor_checks_the_statement(
 ) -> None:
     page = browser_page
     page.goto(live_server + "/courses")
-    assert page.get_by_role("heading", name="Courses", exact=True).is_visible()
+    expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
     shot(page, "catalogue")
     page.goto(live_server + "/login?next=/learning")
     page.get_by_label("E-mail address").fill(demo_users["researcher2"]["email"])
@@ -37,16 +38,20 @@ def test_a_learner_resumes_passes_the_quiz_and_a_visitor_checks_the_statement(
     shot(page, "my-learning")
     # researcher2 is part way through the induction: two lessons done, resume at the third
     page.get_by_role("link", name="Continue with Statistical disclosure control basics").click()
-    assert page.get_by_role("heading", name="Statistical disclosure control basics").is_visible()
+    expect(
+        page.get_by_role("heading", name="Statistical disclosure control basics")
+    ).to_be_visible()
     shot(page, "lesson-3")
     page.get_by_role("button", name="Mark as done and continue").click()
-    assert page.get_by_role("heading", name="Getting outputs out through the airlock").is_visible()
+    expect(
+        page.get_by_role("heading", name="Getting outputs out through the airlock")
+    ).to_be_visible()
     page.get_by_role("button", name="Mark as done and continue").click()
-    assert page.get_by_role("heading", name="Check your understanding").is_visible()
+    expect(page.get_by_role("heading", name="Check your understanding")).to_be_visible()
     for answer in INDUCTION_ANSWERS[1:]:  # the first question is left out by mistake
         page.get_by_label(answer).check()
     page.get_by_role("button", name="Submit your answers").click()
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     shot(page, "quiz-error")
     # the other answers are kept; the error links to the unanswered question
     assert page.get_by_label(INDUCTION_ANSWERS[1]).is_checked()
@@ -56,10 +61,10 @@ def test_a_learner_resumes_passes_the_quiz_and_a_visitor_checks_the_statement(
     assert page.evaluate("document.activeElement.type") == "radio"
     page.get_by_label(INDUCTION_ANSWERS[0]).check()
     page.get_by_role("button", name="Submit your answers").click()
-    assert page.get_by_role("heading", name=re.compile("You passed: 5 of 5")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile("You passed: 5 of 5"))).to_be_visible()
     shot(page, "quiz-passed")
     page.get_by_role("link", name="Get your statement of participation").click()
-    assert page.get_by_role("heading", name="You have completed this course").is_visible()
+    expect(page.get_by_role("heading", name="You have completed this course")).to_be_visible()
     shot(page, "completed")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download your statement (PDF)").click()
@@ -71,9 +76,9 @@ def test_a_learner_resumes_passes_the_quiz_and_a_visitor_checks_the_statement(
     visitor.goto(live_server + "/verify")
     visitor.get_by_label("Verification code").fill(code.lower())
     visitor.get_by_label("Verification code").press("Enter")
-    assert visitor.get_by_role(
-        "heading", name="This statement of participation is valid"
-    ).is_visible()
-    assert visitor.get_by_text("Ravi Researcher").is_visible()
+    expect(
+        visitor.get_by_role("heading", name="This statement of participation is valid")
+    ).to_be_visible()
+    expect(visitor.get_by_text("Ravi Researcher")).to_be_visible()
     shot(visitor, "verified")
     visitor.context.close()
