@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from fivesafes.projects.demo import PENDING_TITLE
 from fivesafes.projects.release import BUNDLES_ENV
@@ -27,7 +28,7 @@ def _log_in(page: Any, base: str, user: dict[str, Any]) -> None:
     page.get_by_label("E-mail address").fill(user["email"])
     page.get_by_label("Password").fill(user["password"])
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    expect(page.get_by_text("Logged in as")).to_be_visible()
 
 
 def test_panel_and_owner_approve_then_two_checkers_release_and_a_member_downloads(
@@ -49,7 +50,7 @@ def test_panel_and_owner_approve_then_two_checkers_release_and_a_member_download
     page.get_by_label("Decision", exact=True).select_option("approve")
     page.get_by_label("Comment").fill("A clear public benefit.")
     page.get_by_role("button", name="Record the decision").click()
-    assert "Your decision is recorded" in page.content()
+    expect(page.locator("body")).to_contain_text("Your decision is recorded")
 
     # the owner of both datasets approves each
     _log_in(page, base, demo_users["data_owner"])
@@ -58,21 +59,22 @@ def test_panel_and_owner_approve_then_two_checkers_release_and_a_member_download
         page.get_by_label("Deciding").select_option(f"owner:{dataset}")
         page.get_by_label("Decision", exact=True).select_option("approve")
         page.get_by_role("button", name="Record the decision").click()
+        expect(page.locator("main")).to_contain_text("Your decision is recorded")
     shot(page, "owner-approved")
-    assert "The application is approved" in page.content()
+    expect(page.locator("body")).to_contain_text("The application is approved")
     page.goto(f"{base}/projects/public")
-    assert PENDING_TITLE in page.content()
+    expect(page.locator("body")).to_contain_text(PENDING_TITLE)
     shot(page, "public-register")
 
     # one checker is not enough for a flagged output
     _log_in(page, base, demo_users["output_checker"])
     page.goto(f"{base}/airlock")
     page.get_by_role("link", name="Offending by area and ethnic group").click()
-    assert "fewer than the threshold of 10" in page.content()
+    expect(page.locator("body")).to_contain_text("fewer than the threshold of 10")
     shot(page, "checker-sees-cells")
     page.get_by_role("radio", name="Approve", exact=True).check()
     page.get_by_role("button", name="Record the decision on offenders_by_area.csv").click()
-    assert "1 of 2" in page.content()
+    expect(page.locator("body")).to_contain_text("1 of 2")
     shot(page, "one-approval-of-two")
 
     # a second checker approves: released
@@ -80,7 +82,7 @@ def test_panel_and_owner_approve_then_two_checkers_release_and_a_member_download
     page.goto(f"{base}/airlock/requests/{SEEDED_REQUEST}")
     page.get_by_role("radio", name="Approve", exact=True).check()
     page.get_by_role("button", name="Record the decision on offenders_by_area.csv").click()
-    assert "the request is released" in page.content()
+    expect(page.locator("body")).to_contain_text("the request is released")
     shot(page, "released")
 
     # a member downloads the bundle
@@ -94,5 +96,5 @@ def test_panel_and_owner_approve_then_two_checkers_release_and_a_member_download
     names = zipfile.ZipFile(saved).namelist()
     assert f"request-{SEEDED_REQUEST}/outputs/offenders_by_area.csv" in names
     page.goto(f"{base}/projects/public")
-    assert "offenders_by_area.csv" in page.content()
+    expect(page.locator("body")).to_contain_text("offenders_by_area.csv")
     shot(page, "register-lists-release")
