@@ -391,7 +391,7 @@ def test_repeated_wrong_passwords_lock_the_account_for_a_while(
         assert "The e-mail address or the password is not right" in wrong.text
     right = client.post_form("/login", {"email": me["email"], "password": me["password"]})
     assert right.status_code == 422
-    assert "Too many wrong passwords for this account: try again after" in right.text
+    assert "Too many wrong passwords for this e-mail address: try again after" in right.text
     with app.state.db.session() as s:
         failed = audit.entries(s, subject="user:researcher", action="user.login_failed")
         assert [(e.actor, e.action) for e in failed] == [("system", "user.login_failed")] * 5
@@ -406,6 +406,35 @@ def test_repeated_wrong_passwords_lock_the_account_for_a_while(
         link.group(1), {"password": "fresh start 2026!", "password_confirm": "fresh start 2026!"}
     )
     client.login(me["email"], "fresh start 2026!")
+
+
+def test_the_lock_out_does_not_tell_an_attacker_which_addresses_have_accounts(
+    client: WebClient, app: FastAPI
+) -> None:
+    """An attacker guessing six times at a real and at a made-up address sees the same
+    pages: unknown addresses lock too, and the audit log keeps only a digest of them."""
+    real = client.users["researcher2"]["email"]
+    made_up = "nobody-here@example.org"
+    pages: dict[str, list[tuple[int, str]]] = {}
+    for email in (real, made_up):
+        attacker = client.fresh()
+        seen = []
+        for _ in range(6):
+            r = attacker.post_form("/login", {"email": email, "password": "guess-123456"})
+            message = re.search(r'class="error-summary".*?</div>', r.text, re.S)
+            seen.append(
+                (
+                    r.status_code,
+                    re.sub(r"\d\d:\d\d", "HH:MM", message.group(0) if message else r.text),
+                )
+            )
+        pages[email] = seen
+    assert pages[real] == pages[made_up]
+    assert "Too many wrong passwords" in pages[made_up][-1][1]
+    with app.state.db.session() as s:
+        logged = [e.subject for e in audit.entries(s, action="user.login_failed")]
+    assert made_up not in " ".join(logged)
+    assert sum(subject.startswith("login:") for subject in logged) == 5
 
 
 def test_a_closed_account_is_only_named_to_whoever_knows_its_password(

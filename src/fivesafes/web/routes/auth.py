@@ -3,6 +3,7 @@ link an administrator issued."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,12 +59,23 @@ LOCK_AFTER = 5
 LOCK_FOR = timedelta(minutes=15)
 
 
-def locked(db: Session, user: User) -> datetime | None:
-    """Until when ``user``'s log-in is refused after repeated wrong passwords (read
-    from the audit log's ``user.login_failed`` entries), or None."""
+def login_subject(email: str, user: User | None) -> str:
+    """The audit subject a log-in attempt counts against: the account when the e-mail
+    address is known, otherwise a digest of the address. Unknown addresses lock in
+    the same way as known ones, so the lock-out message never tells an attacker
+    which addresses have an account (and the log never holds a stranger's address)."""
+    if user is not None:
+        return f"user:{user.name}"
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+    return f"login:{digest}"
+
+
+def locked(db: Session, subject: str) -> datetime | None:
+    """Until when log-ins counted against ``subject`` (see :func:`login_subject`) are
+    refused after repeated wrong passwords (read from the audit log's
+    ``user.login_failed`` entries), or None."""
     now = datetime.now(UTC)
     since = (now - LOCK_FOR).isoformat(timespec="microseconds")
-    subject = f"user:{user.name}"
     reset = db.scalar(
         select(func.max(AuditEntry.at)).where(
             AuditEntry.subject == subject,
@@ -187,10 +199,11 @@ def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
         errors["password"] = "Enter your password"
     user = db.get(User, checked.user_id) if checked and checked.user_id is not None else None
     if not errors and checked is not None:
-        locked_until = locked(db, user) if user is not None else None
+        subject = login_subject(email, user)
+        locked_until = locked(db, subject)
         if locked_until is not None:
             message = (
-                "Too many wrong passwords for this account: try again after "
+                "Too many wrong passwords for this e-mail address: try again after "
                 f"{locked_until:%H:%M} UTC, or ask an administrator for a password-reset link"
             )
             errors = {"email": message, "password": message}
@@ -201,9 +214,8 @@ def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
         ):
             message = "The e-mail address or the password is not right"
             errors = {"email": message, "password": message}
-            if user is not None:
-                audit.record(db, SYSTEM, "user.login_failed", f"user:{user.name}")
-                db.commit()
+            audit.record(db, SYSTEM, "user.login_failed", subject)
+            db.commit()
         elif not user.is_active:
             message = "This account has been closed; contact an administrator"
             errors = {"email": message, "password": message}
