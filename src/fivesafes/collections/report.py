@@ -44,6 +44,18 @@ th { background: #f3f2f1; }
 """
 
 
+def _inert(column: str) -> str:
+    """SQL that makes a provider-typed text inert in a spreadsheet: a value starting
+    with ``= + - @``, a tab or a carriage return (which Excel and LibreOffice would
+    run as a formula: OWASP's "CSV injection") gets a leading apostrophe; plain
+    numbers such as ``-5`` are left as they are."""
+    return (
+        f"CASE WHEN regexp_matches({column}, '^[-=+@\\t\\r]') "
+        f"AND NOT regexp_matches({column}, '^[+-]?[0-9]+([.][0-9]+)?$') "
+        f"THEN chr(39) || {column} ELSE {column} END"
+    )
+
+
 def write_reports(
     folder: Path,
     spec: CollectionSpec,
@@ -75,7 +87,11 @@ def write_reports(
             "ORDER BY i.row NULLS FIRST, i.rule, i.field"
         )
         csv_path = folder / "report.csv"
-        con.execute(f"COPY ({joined}) TO '{csv_path}' (HEADER, DELIMITER ',')")
+        inert = (
+            f"SELECT row, field, {_inert('value')} AS value, rule, severity, message, "
+            f"{_inert('explanation')} AS explanation FROM ({joined})"
+        )
+        con.execute(f"COPY ({inert}) TO '{csv_path}' (HEADER, DELIMITER ',')")
         shown = con.execute(f"{joined} LIMIT {HTML_LIMIT}").fetchall()
         by_rule = dict(con.execute("SELECT rule, count(*) FROM issues GROUP BY rule").fetchall())
     finally:
