@@ -460,3 +460,13 @@ def test_a_session_ends_a_day_after_log_in_however_active(client: WebClient, app
         s.execute(update(WebSession).values(created_at=datetime.now(UTC) - timedelta(hours=25)))
         s.commit()
     assert client.get("/profile", follow_redirects=False).status_code == 303
+
+
+def test_the_icon_is_served_to_pages_and_to_browsers_asking_for_favicon_ico(
+    client: WebClient,
+) -> None:
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/login").text
+    moved = client.get("/favicon.ico", follow_redirects=False)
+    assert moved.status_code == 301 and moved.headers["location"] == "/static/favicon.svg"
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.text.startswith("<svg")

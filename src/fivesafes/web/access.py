@@ -19,6 +19,7 @@ from fivesafes.web.deps import requirements
 PUBLIC: set[str] = {
     "/",
     "/healthz",
+    "/favicon.ico",
     "/static",
     "/login",
     "/logout",

@@ -1,9 +1,9 @@
-"""The service's front page, its health check and the accessibility statement."""
+"""The service's front page, its icon, its health check and the accessibility statement."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,6 +23,12 @@ def healthz(request: Request) -> JSONResponse:
         detail = f"the database does not answer: {type(exc).__name__}"
         return JSONResponse({"status": "error", "detail": detail}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> RedirectResponse:
+    """Browsers ask for /favicon.ico whatever the page says: send them to the icon."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 @router.get("/", response_class=HTMLResponse)
