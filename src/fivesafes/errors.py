@@ -15,7 +15,9 @@ class FivesafesError(Exception):
 class InputError(FivesafesError):
     """A provider file is not what its dataset specification says.
 
-    Names the file, the data row (1 = first row after the header) and the field.
+    Names the file, the data row (1 = first row after the header), the line of the
+    file it starts on (``line``; taken as ``row + 1`` when not given, which holds
+    unless a quoted field spans lines or blank lines come before it) and the field.
     """
 
     def __init__(
@@ -27,15 +29,17 @@ class InputError(FivesafesError):
         value: str | None = None,
         more: int = 0,
         consequence: str = "Nothing from this file was stored.",
+        line: int | None = None,
     ) -> None:
         self.file = file
         self.row = row
+        self.line = line if line is not None else (row + 1 if row is not None else None)
         self.field = field
         self.value = value
         self.more = more
         where = file
         if row is not None:
-            where += f", row {row} (line {row + 1})"
+            where += f", row {row} (line {self.line})"
         if field is not None:
             where += f", field '{field}'"
         text = f"{where}: {message}"

@@ -143,6 +143,9 @@ REFUSED = [
     ("la_code", "E06000002", "is not in the expected form"),
     ("forename", "", "is required but empty"),
     ("surname", " \t ", "is required but empty"),
+    ("attainment_score", "nan", "is not a number"),
+    ("attainment_score", "-inf", "is not a number"),
+    ("ks1_points", "Infinity", "is not a number"),
 ]
 
 
@@ -282,3 +285,25 @@ def test_a_bad_byte_after_a_multiline_field_is_placed_by_row(tmp_path: Path):
         read_provider_file(path, AREAS)
     assert (caught.value.row, caught.value.field) == (3, "area_name")
     assert "byte 0xe9" in str(caught.value)
+    assert "row 3 (line 5)" in str(caught.value)  # the quoted field took two lines
+
+
+def test_a_bad_value_after_multiline_fields_and_blank_lines_names_its_real_line(tmp_path: Path):
+    """Row numbers count records; the line is where the record starts in an editor."""
+    path = tmp_path / "areas.csv"
+    good = "X01000001,A,X06000001,A,1,1,0,0,"
+    path.write_text(
+        ",".join(AREAS.column_names)
+        + "\n"
+        + 'X01000001,"three\nline\nname",X06000001,A,1,1,0,0,\n'  # lines 2-4
+        + "\n"  # line 5: blank, skipped
+        + good + "\n"  # line 6
+        + good.replace(",A,1,", ",A,x,") + "\n"  # line 7: row 3
+    )  # fmt: skip
+    table = read_provider_file(path, AREAS)
+    con = duckdb.connect()
+    con.register("incoming", table)
+    with pytest.raises(InputError) as caught:
+        check_values(con, "incoming", AREAS, path.name, path)
+    assert caught.value.row == 3 and caught.value.line == 7
+    assert str(caught.value).startswith("areas.csv, row 3 (line 7), field ")

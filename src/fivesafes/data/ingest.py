@@ -179,7 +179,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> File
     table = table.append_column("record_id", random_uuids(table.num_rows))
     con.register("incoming", table)
     try:
-        check_values(con, "incoming", ds, path.name)
+        check_values(con, "incoming", ds, path.name, path)
         rows = _store(con, table, path, ds, digest)
     finally:
         con.unregister("incoming")

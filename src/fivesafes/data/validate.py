@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,25 +124,41 @@ def _check_header(name: str, header: list[str], ds: Dataset) -> None:
         )
 
 
+def _records(path: Path) -> Iterator[tuple[int, int, list[str]]]:
+    """The file's data records as the exact reader sees them, each with its data row
+    (1 = first after the header; blank lines skipped, as the fast reader skips them)
+    and the line of the file it starts on (a quoted field may span several lines)."""
+    text = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    row, before = 0, 0
+    for i, fields in enumerate(reader):
+        start, before = before + 1, reader.line_num
+        if i == 0 or not fields:
+            continue
+        row += 1
+        yield row, start, fields
+
+
+def line_of_row(path: Path, row: int) -> int | None:
+    """The line of ``path`` on which data row ``row`` starts (None if it has fewer
+    rows). Read the slow, exact way: only to report an error."""
+    try:
+        return next((line for r, line, _ in _records(path) if r == row), None)
+    except (OSError, csv.Error):
+        return None
+
+
 def _locate_parse_error(path: Path, ds: Dataset, arrow_message: str) -> InputError:
     """Find the row behind a parse error by reading the file the slow, exact way."""
     name = path.name
-    width = None
-    header: list[str] = []
     with path.open("rb") as fh:
-        raw = fh.read()
+        header_line = fh.readline().decode("utf-8-sig", errors="surrogateescape")
+    header = next(csv.reader([header_line]), [])
+    width = len(header)
+    lines = path.read_bytes().rstrip(b"\r\n").count(b"\n") + 1
     # Undecodable bytes become lone surrogates, so the row and field holding the
     # first one can be found by parsing the file as it is.
-    text = raw.decode("utf-8-sig", errors="surrogateescape")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    row = 0  # numbered as the reader numbers them: 1 = first data row, blank lines skipped
-    for i, fields in enumerate(reader):
-        if i == 0:
-            header, width = fields, len(fields)
-            continue
-        if not fields:
-            continue
-        row += 1
+    for row, line, fields in _records(path):
         for j, value in enumerate(fields):
             bad = next((ch for ch in value if "\udc80" <= ch <= "\udcff"), None)
             if bad is not None:
@@ -150,17 +167,16 @@ def _locate_parse_error(path: Path, ds: Dataset, arrow_message: str) -> InputErr
                     f"is not UTF-8 text (byte {ord(bad) - 0xDC00:#x}); save the file as CSV UTF-8",
                     row=row,
                     field=header[j] if j < len(header) else None,
+                    line=line,
                 )
         if len(fields) != width:
+            ends_file = line + sum(v.count("\n") for v in fields) >= lines
             return InputError(
                 name,
                 f"has {len(fields)} fields where the header has {width}"
-                + (
-                    "; the file may be truncated"
-                    if text.rstrip("\r\n").count("\n") == reader.line_num - 1
-                    else ""
-                ),
+                + ("; the file may be truncated" if ends_file else ""),
                 row=row,
+                line=line,
             )
     return InputError(name, f"could not be read as CSV: {arrow_message.splitlines()[0]}")
 
@@ -195,7 +211,11 @@ def _conditions(col: Column) -> list[tuple[str, str]]:
             )
         )
     elif col.kind == "number":
-        out.append((f"{c} IS NOT NULL AND TRY_CAST({c} AS DOUBLE) IS NULL", "is not a number"))
+        # DuckDB reads 'nan', 'inf' and '-infinity' as doubles: none is a measurement.
+        number = f"TRY_CAST({c} AS DOUBLE)"
+        out.append(
+            (f"{c} IS NOT NULL AND ({number} IS NULL OR NOT isfinite({number}))", "is not a number")
+        )
     elif col.kind == "flag":
         out.append((f"{c} IS NOT NULL AND {c} NOT IN ('0', '1')", "is not a flag (0 or 1)"))
     elif col.kind == "date":
@@ -229,21 +249,24 @@ def _conditions(col: Column) -> list[tuple[str, str]]:
             )
         )
     cast = "BIGINT" if col.kind == "integer" else "DOUBLE"
+    value = f"TRY_CAST({c} AS {cast})"
+    finite = f"isfinite({value}) AND " if cast == "DOUBLE" else ""  # else 'not a number'
     if col.minimum is not None:
-        out.append(
-            (f"TRY_CAST({c} AS {cast}) < {col.minimum}", f"is below the minimum {col.minimum:g}")
-        )
+        out.append((f"{finite}{value} < {col.minimum}", f"is below the minimum {col.minimum:g}"))
     if col.maximum is not None:
-        out.append(
-            (f"TRY_CAST({c} AS {cast}) > {col.maximum}", f"is above the maximum {col.maximum:g}")
-        )
+        out.append((f"{finite}{value} > {col.maximum}", f"is above the maximum {col.maximum:g}"))
     return out
 
 
 def check_values(
-    con: duckdb.DuckDBPyConnection, relation: str, ds: Dataset, file_name: str
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    ds: Dataset,
+    file_name: str,
+    path: Path | None = None,
 ) -> None:
-    """Check every value of ``relation`` (a table or view of strings with ``__row``).
+    """Check every value of ``relation`` (a table or view of strings with ``__row``),
+    read from ``path`` if given (then the error names the line the row starts on).
 
     One scan counts the problems of every kind; only if there are any does a
     second query fetch the first few with their rows.
@@ -277,6 +300,7 @@ def check_values(
         field=first.field,
         value=first.value,
         more=total - 1,
+        line=line_of_row(path, first.row) if path is not None else None,
     )
     err.problems = problems  # type: ignore[attr-defined]
     raise err
