@@ -205,9 +205,9 @@ def _check_similarity_functions(spark: Any) -> None:
 
 
 def duckdb_memory_limit() -> str:
-    """DuckDB's memory limit for linkage: half the machine's memory (DuckDB's own
-    default is 80%, too much beside the Python process holding the records), or
-    ``FIVESAFES_LINK_MEMORY`` (``8GB``, say)."""
+    """DuckDB's memory limit for linkage: 70% of the machine's memory (DuckDB's own
+    default is 80%; the records Splink reads, held as Arrow outside DuckDB, need
+    the rest), or ``FIVESAFES_LINK_MEMORY`` (``8GB``, say)."""
     configured = os.environ.get("FIVESAFES_LINK_MEMORY")
     if configured:
         return configured
@@ -215,7 +215,7 @@ def duckdb_memory_limit() -> str:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         return "8GB"
-    return f"{max(1, total // 2 // 2**20)}MB"
+    return f"{max(1, total * 7 // 10 // 2**20)}MB"
 
 
 def run_splink(
@@ -248,11 +248,10 @@ def run_splink(
         con = duckdb.connect(
             config={"temp_directory": spill, "memory_limit": duckdb_memory_limit()}
         )
-        con.register("records_arrow", records)
-        con.execute("CREATE TABLE records AS SELECT * FROM records_arrow")
-        con.unregister("records_arrow")
+        # Splink reads the Arrow table in place (no copy inside DuckDB): the caller
+        # holds it anyway, and Splink makes its own working tables from it.
         db_api: Any = DuckDBAPI(connection=con)
-        inputs = db_api.register("records", table_name="records_input")
+        inputs = db_api.register(records, table_name="records_input")
 
         def close() -> None:
             con.close()

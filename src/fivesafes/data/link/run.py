@@ -180,8 +180,13 @@ def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     )
     for name in ("raw", "forenames", "surnames", "sounds"):
         con.unregister(name)
-    # The record ids stay here, to map Splink's integer ids back at the end.
-    return con.sql("SELECT * EXCLUDE (record_id) FROM records").to_arrow_table()
+    prepared = con.sql("SELECT * EXCLUDE (record_id) FROM records").to_arrow_table()
+    # Only what maps Splink's integer ids back to records stays here.
+    con.execute(
+        "CREATE OR REPLACE TABLE records AS SELECT unique_id, record_id, source_dataset, "
+        "dataset_order, source_file, source_row FROM records"
+    )
+    return prepared
 
 
 class _Notes(logging.Handler):
@@ -267,7 +272,8 @@ def link(
         if not datasets:
             raise FivesafesError(f"{store} has no person records to link; ingest some first")
         raw = scon.sql(stacked_sql(datasets)).to_arrow_table()
-        if raw.num_rows == 0:
+        n_records = raw.num_rows
+        if n_records == 0:
             raise FivesafesError(f"{store} has no person records to link; ingest some first")
 
         # Splink works apart from the store (in memory, or on Spark): it never
@@ -275,6 +281,7 @@ def link(
         lcon = duckdb.connect()
         try:
             records = _prepare(lcon, raw)
+            del raw  # the prepared records hold all Splink needs
             result = run_splink(
                 records,
                 model.settings(),
@@ -286,7 +293,7 @@ def link(
                 spark_master=spark_master,
                 progress=lambda m, f: step(m, 0.05 + 0.85 * f),
             )
-            del records  # Splink has its own copy; free the memory before the map
+            del records  # free the memory before the map
             lcon.register("clusters", result.clusters)
             person_map = lcon.sql(_map_sql("clusters")).to_arrow_table()
             lcon.register("borderline", result.borderline)
@@ -305,7 +312,7 @@ def link(
         prior = float(result.model["probability_two_random_records_match"])
         summary = LinkSummary(
             store=store,
-            records=raw.num_rows,
+            records=n_records,
             persons=len(pc.unique(person_map.column("person_id"))),
             pairs_scored=result.pairs_scored,
             pairs_matched=result.pairs_matched,

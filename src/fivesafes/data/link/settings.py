@@ -246,6 +246,5 @@ def settings(extra: dict[str, Any] | None = None) -> SettingsCreator:
         blocking_rules_to_generate_predictions=list(prediction_blocking_rules()),
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
-        additional_columns_to_retain=["source_dataset"],
         **(extra or {}),
     )
