@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 app = typer.Typer(
-    help="Analysis methods (trajectories, regression, decomposition, spatial) over CSV tables.",
+    help="Analysis methods (trajectories, regression, decomposition, spatial, target trials)"
+    " over CSV tables.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -127,3 +128,9 @@ app.command("fixed-effects", epilog=_models.FE_EPILOG)(_models.fixed_effects_com
 from fivesafes.cli.trajectories import EPILOG, trajectories  # noqa: E402
 
 app.command("trajectories", epilog=EPILOG)(trajectories)
+
+
+from fivesafes.cli.target_trial import EPILOG as TT_EPILOG  # noqa: E402
+from fivesafes.cli.target_trial import target_trial_command  # noqa: E402
+
+app.command("target-trial", epilog=TT_EPILOG)(target_trial_command)

@@ -47,7 +47,7 @@ def read_table(path: Path, text: tuple[str, ...] = ()) -> pd.DataFrame:
         raise InputError(str(path), f"this is not a readable CSV file ({exc})") from None
 
 
-def _report(
+def report_result(
     command: str,
     table_path: Path,
     result: AnalysisResult,
@@ -114,7 +114,7 @@ def logit(
     result = logistic(
         read_table(table), formula, confidence=confidence, cluster=cluster, source=str(table)
     )
-    _report("analyse logit", table, result, "coefficients", out, json_, t0)
+    report_result("analyse logit", table, result, "coefficients", out, json_, t0)
 
 
 ORDINAL_EPILOG = (
@@ -143,7 +143,7 @@ def ordinal_command(
     result = ordinal(
         data, formula, levels=names, confidence=confidence, cluster=cluster, source=str(table)
     )
-    _report("analyse ordinal", table, result, "coefficients", out, json_, t0)
+    report_result("analyse ordinal", table, result, "coefficients", out, json_, t0)
 
 
 OAXACA_EPILOG = (
@@ -206,7 +206,7 @@ def oaxaca_command(
                 for r in result.table("threefold").itertuples()
             )
         )
-    _report("analyse oaxaca", table, result, "twofold", out, json_, t0)
+    report_result("analyse oaxaca", table, result, "twofold", out, json_, t0)
 
 
 FE_EPILOG = (
@@ -246,4 +246,4 @@ def fixed_effects_command(
         console.print("Each coefficient without fixed effects → within them (same rows):")
         for r in result.table("comparison").itertuples():
             console.print(f"  {r.term}: {r.without_fe:.4g} → {r.within_fe:.4g}")
-    _report("analyse fixed-effects", table, result, "coefficients", out, json_, t0)
+    report_result("analyse fixed-effects", table, result, "coefficients", out, json_, t0)
