@@ -628,7 +628,7 @@ def _ingest(
     directory: Path | None, spec: CollectionSpec, path: Path, table: pa.Table, digest: str
 ) -> str:
     """Store the return split (identifier zone, content zone) and return its ingest id."""
-    from fivesafes.data.ingest import _store, random_uuids
+    from fivesafes.data.ingest import random_uuids, store_split
     from fivesafes.data.store import open_store
 
     cleaned = pa.table(
@@ -641,7 +641,7 @@ def _ingest(
     with open_store(store_path(directory)) as con:
         con.register("incoming", cleaned)
         try:
-            _store(con, cleaned, path, spec.dataset(), digest)
+            store_split(con, cleaned, path, spec.dataset(), digest)
         finally:
             con.unregister("incoming")
         row = con.execute(

@@ -180,7 +180,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> File
     con.register("incoming", table)
     try:
         check_values(con, "incoming", ds, path.name, path)
-        rows = _store(con, table, path, ds, digest)
+        rows = store_split(con, table, path, ds, digest)
     finally:
         con.unregister("incoming")
     return FileResult(path.name, ds.name, rows, "ingested", time.perf_counter() - t0)
@@ -200,9 +200,12 @@ def _after_stage(stage: str) -> None:
     """A point between the writes of one ingest (tests simulate crashes here)."""
 
 
-def _store(
+def store_split(
     con: duckdb.DuckDBPyConnection, table: pa.Table, path: Path, ds: Dataset, digest: str
 ) -> int:
+    """Store a checked table (strings, ``__row`` and ``record_id``) split into the
+    identifier and content zones as one ingest of ``path``, all or nothing; the
+    rows stored. Used by ``ingest`` and by accepting a collection's submission."""
     _create_tables(con, ds)
     ingest_id = uuid.uuid4().hex
     con.execute(
