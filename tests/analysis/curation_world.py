@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fixed_secrets import fixed_project_secrets
 
 from fivesafes.data import ingest
 from fivesafes.data.link.run import MAP_TABLE
@@ -58,7 +59,8 @@ def build_workspace(base: Path, people: int, seed: int) -> Path:
             f"FROM ({union}) r JOIN truth t ON t.file = r.source_file AND t.row = r.source_row"
         )
         con.unregister("truth")
-    return provision(store, "curation", list(WORKSPACE_DATASETS)).workspace
+    with fixed_project_secrets("curation-world"):
+        return provision(store, "curation", list(WORKSPACE_DATASETS)).workspace
 
 
 _BUILT: dict[tuple[int, int], Path] = {}

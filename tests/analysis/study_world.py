@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixed_secrets import fixed_project_secrets
 
 from fivesafes.data import ingest, provision
 from fivesafes.data.link import link
@@ -36,8 +37,9 @@ def study_world(factory: pytest.TempPathFactory) -> Path:
     make_world(WorldConfig(people=PEOPLE, seed=SEED), base / "world")
     ingest([base / "world"], base / "store")
     link(base / "store")
-    provision(base / "store", DEMO_PROJECT, DEMO_DATASETS)
-    provision(base / "store", PAY_PROJECT, PAY_DATASETS)
+    with fixed_project_secrets("study-world"):
+        provision(base / "store", DEMO_PROJECT, DEMO_DATASETS)
+        provision(base / "store", PAY_PROJECT, PAY_DATASETS)
     (base / "done").write_text("ok\n")
     return base
 
