@@ -2,7 +2,8 @@
 
 :func:`fit_trajectories` takes a long table (one row per person and time) and
 fits finite mixtures of polynomial trajectories (:mod:`fivesafes.analysis.gbtm`)
-with 1..K groups, chooses the number of groups by BIC and returns a
+of a normal outcome, of counts (``family="poisson"``) or of 0/1 outcomes
+(``family="logit"``) with 1..K groups, chooses the number of groups by BIC and returns a
 :class:`TrajectoryResult`: per group the estimated proportion, the average
 posterior probability (AvePP), the odds of correct classification (OCC), the
 polynomial coefficients with standard errors, and each person's posterior
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from fivesafes.analysis.gbtm import GBTMFit, Panel, fit_gbtm
+from fivesafes.analysis.gbtm import Family, GBTMFit, Panel, check_family, fit_gbtm
 from fivesafes.errors import FivesafesError, InputError
 
 if TYPE_CHECKING:
@@ -43,6 +44,10 @@ BIC_CONVENTION = "-2 logL + p ln(N), N = persons; smallest is best"
 MIN_PERSONS_PER_GROUP = 10
 #: Most distinct times (waves): the data are held as persons × times.
 MAX_TIMES = 200
+#: What the fitted trajectory of each family is (its scale).
+OUTCOME_SCALE = {"normal": "mean", "poisson": "expected count", "logit": "probability"}
+#: What the coefficients are: the polynomial on the family's link scale.
+LINK_SCALE = {"normal": "mean", "poisson": "log expected count", "logit": "log-odds"}
 
 
 @dataclass
@@ -54,10 +59,11 @@ class GroupReport:
     assigned: int  # persons whose modal (most probable) group this is
     avg_posterior: float | None  # mean posterior of this group among those assigned to it
     occ: float | None  # odds of correct classification
-    coefficients: list[float]  # of 1, t, t², ... on the data's time scale
+    coefficients: list[float]  # of 1, t, t², ... on the data's time scale (link scale)
     standard_errors: list[float] | None
     degree: int
-    sigma: float
+    sigma: float | None  # None for the poisson and logit families
+    fitted: list[float] | None = None  # the trajectory at each time, on the outcome's scale
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +76,7 @@ class GroupReport:
             "assigned": self.assigned,
             "degree": self.degree,
             "sigma": self.sigma,
+            "fitted": self.fitted,
         }
 
 
@@ -78,11 +85,13 @@ def bic(fit: GBTMFit, persons: int) -> float:
     return -2.0 * fit.log_likelihood + fit.parameters * log(persons)
 
 
-def group_reports(fit: GBTMFit) -> list[GroupReport]:
-    """Proportion, AvePP, OCC and coefficients of each group (Nagin 2005, ch. 5)."""
+def group_reports(fit: GBTMFit, times: np.ndarray | None = None) -> list[GroupReport]:
+    """Proportion, AvePP, OCC and coefficients of each group (Nagin 2005, ch. 5),
+    and the fitted trajectory at ``times`` (if given) on the outcome's scale."""
     post = fit.posteriors
     modal = post.argmax(axis=1)
     pi = np.exp(fit.log_pi)
+    curves = None if times is None else fit.means(np.asarray(times, dtype=float))
     out = []
     for j in range(fit.k):
         mine = modal == j
@@ -101,7 +110,12 @@ def group_reports(fit: GBTMFit) -> list[GroupReport]:
                 coefficients=[float(c) for c in fit.raw_coefficients(j)],
                 standard_errors=None if se is None else [float(s) for s in se],
                 degree=fit.degrees[j],
-                sigma=float(fit.sigma[j] if len(fit.sigma) > 1 else fit.sigma[0]),
+                sigma=(
+                    None
+                    if len(fit.sigma) == 0
+                    else float(fit.sigma[j] if len(fit.sigma) > 1 else fit.sigma[0])
+                ),
+                fitted=None if curves is None else [float(v) for v in curves[:, j]],
             )
         )
     return out
@@ -133,8 +147,13 @@ class TrajectoryResult:
         return {k: bic(f, self.persons) for k, f in self.fits.items()}
 
     @property
+    def family(self) -> Family:
+        """The outcome's distribution given the group: normal, poisson or logit."""
+        return self.model.family
+
+    @property
     def groups(self) -> list[GroupReport]:
-        return group_reports(self.model)
+        return group_reports(self.model, self.times)
 
     def assignments(self, k: int | None = None) -> pd.DataFrame:
         """One row per person: id, modal group (1-based), posterior of each group."""
@@ -159,6 +178,9 @@ class TrajectoryResult:
             "persons": self.persons,
             "observations": self.observations,
             "times": [float(t) for t in self.times],
+            "family": self.family,
+            "coefficients_scale": LINK_SCALE[self.family],
+            "fitted_scale": OUTCOME_SCALE[self.family],
             "notes": list(self.notes) + [n for f in self.fits.values() for n in f.notes],
         }
 
@@ -195,7 +217,8 @@ class TrajectoryResult:
         return FrequencyTable.from_long(frame, ["group"], "persons", persons=True)
 
     def groups_frame(self) -> pd.DataFrame:
-        """The chosen model's groups as a table (one row per group)."""
+        """The chosen model's groups as a table (one row per group); ``sigma`` only
+        for the normal family."""
         rows = []
         for g in self.groups:
             row: dict[str, Any] = {
@@ -204,13 +227,27 @@ class TrajectoryResult:
                 "proportion": g.proportion,
                 "avg_posterior": g.avg_posterior,
                 "occ": g.occ,
-                "sigma": g.sigma,
             }
+            if self.family == "normal":
+                row["sigma"] = g.sigma
             for p, c in enumerate(g.coefficients):
                 row[f"b{p}"] = c
                 row[f"se_b{p}"] = g.standard_errors[p] if g.standard_errors else None
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def fitted_frame(self) -> pd.DataFrame:
+        """The chosen model's trajectories: one row per group and time, the fitted
+        value on the outcome's scale (mean, expected count or probability)."""
+        curves = self.model.means(self.times)
+        k = curves.shape[1]
+        return pd.DataFrame(
+            {
+                "group": np.repeat(np.arange(1, k + 1), len(self.times)),
+                "time": np.tile(self.times, k),
+                OUTCOME_SCALE[self.family].replace(" ", "_"): curves.T.ravel(),
+            }
+        )
 
     def bic_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -244,7 +281,7 @@ class TrajectoryResult:
                     obs = np.nanmean(mine, axis=0)
                 ax.plot(self.times, obs, "o", color=line.get_color(), markersize=4)
         ax.set_xlabel("time")
-        ax.set_ylabel("value")
+        ax.set_ylabel({"normal": "value"}.get(self.family, OUTCOME_SCALE[self.family]))
         ax.set_title(f"{fit.k} trajectory groups (lines: fitted; points: observed means)")
         ax.legend(fontsize="small")
         return fig
@@ -292,6 +329,25 @@ def wide_panel(long: pd.DataFrame, id: str, time: str, value: str) -> tuple[np.n
     return ids, Panel(y, times), len(obs)
 
 
+def wrong_values(values: pd.Series, family: str) -> tuple[np.ndarray, str]:
+    """Positions of the observed values ``family`` cannot have, and what it needs:
+    counts (whole numbers 0 or more) for poisson, 0 or 1 for logit (none for normal)."""
+    check_family(family)
+    if family == "normal":
+        return np.empty(0, dtype=int), "a number"
+    y = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    obs = ~np.isnan(y)
+    with np.errstate(invalid="ignore"):
+        if family == "poisson":
+            bad = obs & (~np.isfinite(y) | (y < 0) | (y != np.floor(y)))
+            return np.flatnonzero(bad), "a count (a whole number 0 or more)"
+        return np.flatnonzero(obs & (y != 0) & (y != 1)), "0 or 1"
+
+
+def _text(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, int | float | np.number) else str(x)
+
+
 def fit_trajectories(
     long: pd.DataFrame,
     id: str,
@@ -303,10 +359,14 @@ def fit_trajectories(
     starts: int = 10,
     seed: int = 0,
     progress: Progress | None = None,
+    family: Family = "normal",
 ) -> TrajectoryResult:
     """Fit a trajectory model for each number of groups in ``groups`` and choose
     by BIC. ``degree``: the polynomial degree of every group, or one per group
-    (then ``groups`` must be that one number). Standard errors are computed for
+    (then ``groups`` must be that one number). ``family``: the outcome given the
+    group, ``"normal"``, ``"poisson"`` (counts) or ``"logit"`` (0/1); a value the
+    family cannot have is an error naming the person and time, and so is
+    ``group_sigma`` outside the normal family. Standard errors are computed for
     the chosen model. Duplicate (id, time) rows are an error."""
     report = progress or (lambda stage, fraction: None)
     ks = sorted({int(k) for k in groups})
@@ -314,6 +374,22 @@ def fit_trajectories(
         raise FivesafesError("the numbers of groups must be 1 or more")
     if not isinstance(degree, int) and (len(ks) != 1 or len(degree) != ks[0]):
         raise FivesafesError("one degree per group needs a single number of groups, and as many")
+    check_family(family)
+    if group_sigma and family != "normal":
+        raise FivesafesError(
+            f"group_sigma (one sigma per group) is for the normal family only: the {family} "
+            "family has no sigma (its variance follows from its mean)"
+        )
+    bad, need = wrong_values(long[value], family)
+    if len(bad):
+        who, when = long[id].iloc[bad[0]], long[time].iloc[bad[0]]
+        got = float(pd.to_numeric(long[value], errors="coerce").iloc[bad[0]])
+        more = len(bad) - 1
+        raise FivesafesError(
+            f"the {family} family needs {value!r} to be {need} in every row: "
+            f"{id} {who} at {time} {_text(when)} has {got:g}"
+            + (f" (and {more} more such row{'s' if more > 1 else ''})" if more else "")
+        )
     ids, panel, n_obs = wide_panel(long, id, time, value)
     if len(panel.times) > MAX_TIMES:
         raise FivesafesError(
@@ -341,6 +417,7 @@ def fit_trajectories(
                 starts=starts,
                 seed=seed + k,
                 standard_errors=False,
+                family=family,
             )
         except ValueError as exc:  # a group emptied in every start: the data do not carry k
             notes.append(str(exc))
@@ -374,13 +451,22 @@ def fit_trajectories(
     )
 
 
-def read_long_csv(path: Path, id: str, time: str, value: str, min_persons: int = 1) -> pd.DataFrame:
+def read_long_csv(
+    path: Path,
+    id: str,
+    time: str,
+    value: str,
+    min_persons: int = 1,
+    family: str = "normal",
+) -> pd.DataFrame:
     """Read a long CSV (one row per person and time) and check it: the columns
     exist, time and value are numbers (a blank value is a missing wave, a blank
-    time or id is an error), no (id, time) pair repeats, and there are at least
+    time or id is an error), the values are what ``family`` needs (counts for
+    poisson, 0/1 for logit), no (id, time) pair repeats, and there are at least
     ``min_persons`` persons with an observed value. Errors name the file, the
     data row (1 = first row after the header) and the field."""
     name = str(path)
+    check_family(family)
 
     def bad(message: str, **where: Any) -> InputError:
         return InputError(name, message, consequence="Nothing was fitted.", **where)
@@ -414,6 +500,15 @@ def read_long_csv(path: Path, id: str, time: str, value: str, min_persons: int =
                 more=len(rows) - 1,
             )
         out[col] = num.to_numpy(dtype=float)
+    unfit, need = wrong_values(out[value], family)
+    if len(unfit):
+        raise bad(
+            f"not {need}, as the {family} family needs",
+            row=int(unfit[0]) + 1,
+            field=value,
+            value=str(df[value].iloc[unfit[0]]),
+            more=len(unfit) - 1,
+        )
     blank_id = (out[id] == "").to_numpy()
     if blank_id.any():
         rows = np.flatnonzero(blank_id)

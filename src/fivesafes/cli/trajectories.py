@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,10 +12,25 @@ from rich.table import Table
 from fivesafes.cli.output import console, emit_json, progress_bar
 from fivesafes.errors import FivesafesError
 
+if TYPE_CHECKING:
+    from fivesafes.analysis.gbtm import Family
+
 EPILOG = (
     "Example: [bold]fivesafes analyse trajectories scores.csv --id pupil --time year "
-    "--value score --groups 1-6 --degree 2 --out groups.csv[/]"
+    "--value score --groups 1-6 --degree 2 --out groups.csv[/]. Counts of offences per "
+    "year: [bold]--family poisson[/]; 0/1 outcomes (any conviction that year): "
+    "[bold]--family logit[/]."
 )
+FAMILY_NAMES: tuple[Family, ...] = ("normal", "poisson", "logit")
+
+
+def parse_family(text: str) -> Family:
+    """``--family``: normal, poisson or logit (any case)."""
+    name = text.strip().lower()
+    for family in FAMILY_NAMES:
+        if name == family:
+            return family
+    raise FivesafesError(f"--family must be normal, poisson or logit, not {text!r}")
 
 
 def parse_groups(text: str) -> list[int]:
@@ -43,7 +58,12 @@ def trajectories(
     id: Annotated[str, typer.Option("--id", help="The person column.")],
     time: Annotated[str, typer.Option("--time", help="The time (wave) column, a number.")],
     value: Annotated[
-        str, typer.Option("--value", help="The outcome column, a number (blank = missing).")
+        str,
+        typer.Option(
+            "--value",
+            help="The outcome column, a number (blank = missing): a count for --family "
+            "poisson, 0 or 1 for --family logit.",
+        ),
     ],
     groups: Annotated[
         str, typer.Option("--groups", help="Numbers of groups to fit: a range such as 1-6.")
@@ -51,6 +71,14 @@ def trajectories(
     degree: Annotated[
         int, typer.Option("--degree", min=0, max=5, help="Polynomial degree of each trajectory.")
     ] = 2,
+    family: Annotated[
+        str,
+        typer.Option(
+            "--family",
+            help="The outcome given the group: normal (a score), poisson (a count, e.g. "
+            "offences per year) or logit (0/1, e.g. any conviction that year).",
+        ),
+    ] = "normal",
     out: Annotated[
         Path | None,
         typer.Option(
@@ -66,6 +94,7 @@ def trajectories(
 
     from fivesafes.analysis.trajectories import (
         BIC_CONVENTION,
+        LINK_SCALE,
         MIN_PERSONS_PER_GROUP,
         fit_trajectories,
         read_long_csv,
@@ -73,9 +102,14 @@ def trajectories(
 
     t0 = clock.perf_counter()
     ks = parse_groups(groups)
-    long = read_long_csv(table, id, time, value, min_persons=MIN_PERSONS_PER_GROUP * ks[-1])
+    fam = parse_family(family)
+    long = read_long_csv(
+        table, id, time, value, min_persons=MIN_PERSONS_PER_GROUP * ks[-1], family=fam
+    )
     with progress_bar(not json_, "trajectories") as update:
-        result = fit_trajectories(long, id, time, value, groups=ks, degree=degree, progress=update)
+        result = fit_trajectories(
+            long, id, time, value, groups=ks, degree=degree, progress=update, family=fam
+        )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         result.assignments().to_csv(out, index=False)
@@ -102,7 +136,10 @@ def trajectories(
         )
     console.print(fits)
     console.print(f"BIC = {BIC_CONVENTION}.")
-    grid = Table(title=f"The {result.chosen}-group model")
+    title = f"The {result.chosen}-group model"
+    if fam != "normal":
+        title += f" ({fam}: coefficients of the {LINK_SCALE[fam]})"
+    grid = Table(title=title)
     for col in ("group", "proportion", "persons", "AvePP", "OCC", "coefficients (1, t, t², …)"):
         grid.add_column(col, justify="left" if col.startswith("coef") else "right")
     for g in result.groups:
