@@ -237,6 +237,36 @@ def test_a_bad_file_among_good_ones_stops_there_and_keeps_the_good_ones(
     assert [r[2] for r in new] == [good.name]
 
 
+def test_a_file_read_ahead_of_a_refused_one_is_not_stored(
+    world: Path, base_store: Path, snapshot, tmp_path: Path
+):
+    """Ingest reads the next file while it writes one: a file after the refused one
+    has been read and checked, but must not be stored."""
+    first = world / "provider" / "cla_episodes.csv"
+    bad = next(c for c in BAD_FILES if c.id == "unknown-code").write(world, tmp_path / "r")
+    after_bad = world / "provider" / "hospital_admissions.csv"  # not in the base store
+    before = snapshot(base_store)
+    with pytest.raises(InputError, match=r"pupil_census_2015\.csv, row 8 "):
+        ingest([first, bad, after_bad], base_store)
+    new = [r for r in snapshot(base_store)["ledger"] if r not in before["ledger"]]
+    assert [r[2] for r in new] == [first.name]
+
+
+def test_two_copies_in_one_run_are_stored_once(world: Path, tmp_path: Path):
+    """The copy is read while the original is written; it is still found to be the
+    same content when its turn comes."""
+    original = world / "provider" / "cla_episodes.csv"
+    copy = tmp_path / "copies" / "cla_episodes_copy.csv"
+    copy.parent.mkdir()
+    shutil.copyfile(original, copy)
+    result = ingest([original, copy], tmp_path / "store", dataset="cla_episodes")
+    assert [(f.file, f.status) for f in result.files] == [
+        ("cla_episodes.csv", "ingested"),
+        ("cla_episodes_copy.csv", "already ingested"),
+    ]
+    assert result.rows_ingested == data_rows(original)
+
+
 def test_every_problem_is_counted_and_the_first_twenty_listed(
     world: Path, tmp_path: Path, base_store: Path, snapshot
 ):

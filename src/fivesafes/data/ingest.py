@@ -13,7 +13,9 @@ import hashlib
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,20 +121,42 @@ def ingest(
 ) -> IngestSummary:
     """Ingest provider files (or folders of them) into the store at ``store``.
 
-    Files are taken one at a time; if one is refused, those before it stay
-    ingested and the error says which file, row and field is wrong.
+    Files are stored one at a time, in order; if one is refused, those before it
+    stay ingested and the error says which file, row and field is wrong. While
+    one file is being written, the next is read and checked in a second thread
+    (reading, hashing and checking run outside the store and release the GIL), so
+    the two halves of the work overlap on two cores.
     """
     t0 = time.perf_counter()
     files, skipped = provider_files(paths, dataset)
     total = sum(f.stat().st_size for f, _ in files) or 1
     done = 0
     summary = IngestSummary(store=store, skipped=skipped)
-    with open_store(store) as con:
-        for path, ds in files:
-            if progress:
-                progress(path.name, done / total)
-            summary.files.append(ingest_file(con, path, ds))
-            done += path.stat().st_size
+    with open_store(store) as con, ThreadPoolExecutor(max_workers=1) as pool:
+        lookup = con.cursor()  # the reader thread's own connection to the store
+        try:
+            queue = iter(files)
+            pending: deque[Future[_Prepared]] = deque()
+
+            def read_next() -> None:
+                following = next(queue, None)
+                if following is not None:
+                    pending.append(pool.submit(_prepare, lookup, *following))
+
+            read_next()
+            while pending:
+                prepared = pending.popleft()
+                read_next()  # the next file is read while this one is written
+                ready = prepared.result()  # a refused file raises here, in order
+                if progress:
+                    progress(ready.path.name, done / total)
+                summary.files.append(_commit(con, ready))
+                done += ready.path.stat().st_size
+        finally:
+            for waiting in pending:
+                waiting.cancel()
+            wait(pending)  # a file still being read uses ``lookup``: let it finish
+            lookup.close()
     if progress:
         progress("done", 1.0)
     summary.seconds = time.perf_counter() - t0
@@ -147,9 +171,24 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> FileResult:
-    t0 = time.perf_counter()
-    digest = file_sha256(path)
+@dataclass
+class _Prepared:
+    """A file read and checked, ready to be written (``table``), or found to be
+    ingested already (``done``)."""
+
+    path: Path
+    ds: Dataset
+    digest: str
+    started: float
+    table: pa.Table | None = None
+    done: FileResult | None = None
+
+
+def _already_ingested(
+    con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset, digest: str, started: float
+) -> FileResult | None:
+    """The earlier ingest of this file (same name or same content), if any; refuses a
+    different file under a name already ingested."""
     earlier = con.execute(
         "SELECT sha256, rows FROM idz._ingests WHERE dataset = ? AND file_name = ? "
         "AND status = 'complete'",
@@ -158,7 +197,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> File
     for sha, rows in earlier:
         if sha == digest:
             return FileResult(
-                path.name, ds.name, int(rows), "already ingested", time.perf_counter() - t0
+                path.name, ds.name, int(rows), "already ingested", time.perf_counter() - started
             )
     if earlier:
         raise FivesafesError(
@@ -172,18 +211,54 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> File
     ).fetchone()
     if same_content is not None:
         return FileResult(
-            path.name, ds.name, int(same_content[1]), "already ingested", time.perf_counter() - t0
+            path.name,
+            ds.name,
+            int(same_content[1]),
+            "already ingested",
+            time.perf_counter() - started,
         )
+    return None
 
+
+def _prepare(lookup: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> _Prepared:
+    """Hash the file, skip it if the store has it, else read it and check every
+    value (in a DuckDB of its own: nothing touches the store)."""
+    started = time.perf_counter()
+    digest = file_sha256(path)
+    done = _already_ingested(lookup, path, ds, digest, started)
+    if done is not None:
+        return _Prepared(path, ds, digest, started, done=done)
     table = read_provider_file(path, ds)
     table = table.append_column("record_id", random_uuids(table.num_rows))
-    con.register("incoming", table)
+    checker = duckdb.connect()
     try:
-        check_values(con, "incoming", ds, path.name, path)
-        rows = store_split(con, table, path, ds, digest)
+        checker.register("incoming", table)
+        check_values(checker, "incoming", ds, path.name, path)
+    finally:
+        checker.close()
+    return _Prepared(path, ds, digest, started, table=table)
+
+
+def _commit(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> FileResult:
+    """Write a prepared file to the store (unless an earlier file of the same run,
+    with the same content, has just been written)."""
+    p = prepared
+    if p.done is not None:
+        return p.done
+    done = _already_ingested(con, p.path, p.ds, p.digest, p.started)
+    if done is not None or p.table is None:
+        return done or FileResult(p.path.name, p.ds.name, 0, "already ingested", 0.0)
+    con.register("incoming", p.table)
+    try:
+        rows = store_split(con, p.table, p.path, p.ds, p.digest)
     finally:
         con.unregister("incoming")
-    return FileResult(path.name, ds.name, rows, "ingested", time.perf_counter() - t0)
+    return FileResult(p.path.name, p.ds.name, rows, "ingested", time.perf_counter() - p.started)
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, ds: Dataset) -> FileResult:
+    """Ingest one file into the store open on ``con`` (read, check, write)."""
+    return _commit(con, _prepare(con, path, ds))
 
 
 def random_uuids(n: int) -> pa.Array:
