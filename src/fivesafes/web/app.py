@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -18,8 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fivesafes.settings.db import migrate
 from fivesafes.web.db import Database
-from fivesafes.web.deps import Forbidden, LoginRequired
-from fivesafes.web.sessions import SessionMiddleware, is_json_path
+from fivesafes.web.deps import Forbidden, LoginRequired, ids_in_range
+from fivesafes.web.sessions import SessionMiddleware, is_json_path, max_upload_bytes
 from fivesafes.web.templating import error_response
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ def app_secret() -> bytes:
 
 def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> FastAPI:
     """The web app on the database at ``db_url`` (default: the settings default),
-    migrated to the newest schema first. ``secure_cookies`` when served over HTTPS."""
+    migrated to the newest schema first. ``secure_cookies`` when served over HTTPS.
+    The largest upload is ``$FIVESAFES_MAX_UPLOAD_MB`` (a bad value is refused here)."""
+    max_upload = max_upload_bytes()
     database = Database(db_url)
     migrate(database.url)
     app = FastAPI(
@@ -59,15 +61,18 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        dependencies=[Depends(ids_in_range)],
     )
     app.state.db = database
     app.state.secure_cookies = secure_cookies
     app.state.secret = app_secret()
+    app.state.max_upload = max_upload
     app.add_middleware(
         SessionMiddleware,
         database=database,
         secret=app.state.secret,
         secure_cookies=secure_cookies,
+        max_body=max_upload,
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in ROUTER_MODULES:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, ClassVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from fivesafes.settings.models import Role, User
@@ -122,6 +122,26 @@ class RoleRequirement:
 
     def __repr__(self) -> str:
         return f"require_role{self.roles!r}"
+
+
+#: The ids the database holds are signed 64-bit integers.
+_MAX_ID = 2**63 - 1
+
+
+async def ids_in_range(request: Request) -> None:
+    """Dependency of every route (set on the app): an id in the path (a parameter
+    named ``..._id``) that no database id can be (beyond 64 bits) is "not found"
+    before anything reads the database, which would fail on it (a 500, and a
+    traceback logged per request)."""
+    for name, value in request.path_params.items():
+        text = str(value).removeprefix("-")
+        if (
+            name.endswith("_id")
+            and text.isascii()
+            and text.isdigit()
+            and (len(text) > 19 or int(text) > _MAX_ID)
+        ):
+            raise HTTPException(404, "Check the address; the page may have moved.")
 
 
 #: A route parameter for the logged-in user: ``user: LoggedIn``.

@@ -12,6 +12,13 @@ in replaces it with a real session.
 Every POST, PUT, PATCH or DELETE must carry the session's CSRF token, in the form
 field ``csrf_token`` or the header ``X-CSRF-Token``; otherwise the middleware
 answers 403 before any route runs.
+
+The body of such a request is read here (the token may be in it), so this is where
+its size is limited: a logged-in user may send up to :func:`max_upload_bytes`
+(``$FIVESAFES_MAX_UPLOAD_MB``, default 64 MB), a visitor (log-in, registration and
+reset forms) up to :data:`VISITOR_MAX_BODY`. A larger body is refused with 413 as
+soon as its declared length or what has arrived passes the limit, and a request
+with no session at all is refused before anything is read.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -45,7 +53,12 @@ ABSOLUTE = timedelta(hours=24)
 #: How stale ``last_seen_at`` may get before a request refreshes it.
 TOUCH_EVERY = timedelta(minutes=5)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-MAX_BODY = 64 * 1024 * 1024
+MB = 1024 * 1024
+#: The setting of the largest body (an upload with its form) a logged-in user may send.
+MAX_UPLOAD_ENV = "FIVESAFES_MAX_UPLOAD_MB"
+DEFAULT_MAX_UPLOAD_MB = 64
+#: The largest body a visitor (not logged in) may send: their forms are small.
+VISITOR_MAX_BODY = 1 * MB
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -56,6 +69,36 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def max_upload_bytes() -> int:
+    """The largest body a logged-in user may send: ``$FIVESAFES_MAX_UPLOAD_MB``
+    megabytes (a whole number), default :data:`DEFAULT_MAX_UPLOAD_MB`."""
+    given = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    if not given:
+        return DEFAULT_MAX_UPLOAD_MB * MB
+    if not given.isascii() or not given.isdigit() or int(given) < 1:
+        raise ValueError(
+            f"{MAX_UPLOAD_ENV}={given!r}: give the largest upload as a whole number of "
+            "megabytes, at least 1 (for example 64)"
+        )
+    return int(given) * MB
+
+
+def too_large(limit: int, path: str, logged_in: bool) -> str:
+    """The message of a 413: the limit, and where a larger return can go."""
+    if not logged_in:
+        return "What was sent is larger than any form of this site takes. Nothing was saved."
+    message = (
+        f"What was sent is larger than {limit // MB} MB, the most this site takes in one "
+        "form. Nothing was saved."
+    )
+    if path.startswith("/collections"):
+        message += (
+            " Submit a larger return on the command line: fivesafes collections submit "
+            "(see the collections guide)."
+        )
+    return message
 
 
 @dataclass
@@ -130,12 +173,18 @@ class SessionMiddleware:
     """Loads the session of every request and enforces CSRF on unsafe methods."""
 
     def __init__(
-        self, app: ASGIApp, database: Database, secret: bytes, secure_cookies: bool = False
+        self,
+        app: ASGIApp,
+        database: Database,
+        secret: bytes,
+        secure_cookies: bool = False,
+        max_body: int | None = None,
     ) -> None:
         self.app = app
         self.database = database
         self.secret = secret
         self.secure = secure_cookies
+        self.max_body = max_body if max_body is not None else max_upload_bytes()
 
     # -- database work ----------------------------------------------------------------
     def _load(self, token: str | None) -> tuple[Auth, Callable[[Any], None] | None]:
@@ -186,32 +235,41 @@ class SessionMiddleware:
         scope.setdefault("state", {})["auth"] = auth
 
         if scope["method"] not in SAFE_METHODS:
-            body = b""
+            if auth.csrf is None:  # no session: no token can be right; read nothing
+                await self._refuse(scope, receive, send, 403, _NOT_THIS_SESSION)
+                return
+            limit = self.max_body if auth.logged_in else min(self.max_body, VISITOR_MAX_BODY)
+            refusal = too_large(limit, scope.get("path", ""), auth.logged_in)
+            try:
+                declared = int(request.headers.get("content-length", "0"))
+            except ValueError:
+                declared = 0
+            if declared > limit:
+                await self._refuse(scope, receive, send, 413, refusal)
+                return
+            chunks: list[bytes] = []  # joined once: `body += chunk` is quadratic
+            size = 0
             more = True
             while more:
                 message = await receive()
                 if message["type"] == "http.disconnect":
                     return
-                body += message.get("body", b"")
-                more = message.get("more_body", False)
-                if len(body) > MAX_BODY:
-                    await self._refuse(scope, receive, send, 413, "The upload is too large.")
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    await self._refuse(scope, receive, send, 413, refusal)
                     return
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+            del chunks
             supplied = request.headers.get(CSRF_HEADER) or await _form_token(scope, body)
             if not (
                 auth.csrf
                 and supplied
                 and hmac.compare_digest(auth.csrf.encode(), supplied.encode())
             ):
-                await self._refuse(
-                    scope,
-                    receive,
-                    send,
-                    403,
-                    "This form could not be accepted: it was not sent from a page of this "
-                    "site in your current session (it may have expired). Go back, reload the "
-                    "page and try again.",
-                )
+                await self._refuse(scope, receive, send, 403, _NOT_THIS_SESSION)
                 return
             receive = _replay(body, then=receive)
 
@@ -262,6 +320,12 @@ class SessionMiddleware:
         request = Request(scope, receive)
         response = error_response(request, status, message)
         await response(scope, receive, send)
+
+
+_NOT_THIS_SESSION = (
+    "This form could not be accepted: it was not sent from a page of this site in your "
+    "current session (it may have expired). Go back, reload the page and try again."
+)
 
 
 async def _form_token(scope: Scope, body: bytes) -> str | None:

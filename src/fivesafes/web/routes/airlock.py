@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -267,7 +268,10 @@ async def add_output(request: Request, access: Member, request_id: int, db: DB) 
     if errors:
         return _request_page(request, db, access, req, errors, values, 422)
     try:
-        release.add_output(
+        # In a worker thread: reading and checking a table of up to MAX_UPLOAD takes
+        # a while, and in the event loop it would hold up every other request.
+        await run_in_threadpool(
+            release.add_output,
             db,
             access.project,
             req.id,

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import duckdb
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
@@ -35,8 +36,8 @@ from fivesafes.web.templating import flash, render
 router = APIRouter()
 
 DataOwner = Annotated[User, Depends(require_role(Role.DATA_OWNER.value))]
-#: The largest return taken through the browser (bigger ones: the command line).
-MAX_UPLOAD = 200 * 1024 * 1024
+# The largest return taken through the browser is the site's upload limit
+# ($FIVESAFES_MAX_UPLOAD_MB, app.state.max_upload; bigger ones: the command line).
 #: Issues shown on the page (the CSV has every one).
 PAGE_ISSUES = 500
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,200}$")
@@ -93,10 +94,11 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
         errors["file"] = "Choose the file of the return (CSV, UTF-8)."
     else:
         name = Path(upload.filename).name
-        content = await upload.read(MAX_UPLOAD + 1)
-        if len(content) > MAX_UPLOAD:
+        limit: int = request.app.state.max_upload
+        content = await upload.read(limit + 1)
+        if len(content) > limit:
             errors["file"] = (
-                f"The file is larger than {MAX_UPLOAD // 2**20} MB; submit it with "
+                f"The file is larger than {limit // 2**20} MB; submit it with "
                 "`fivesafes collections submit` instead."
             )
         elif not _NAME.match(name):
@@ -104,10 +106,11 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
     if errors:
         return _index(request, db, user, errors, values, 422)
     folder = Path(tempfile.mkdtemp(prefix="fivesafes-upload-"))
-    try:
+
+    def check() -> subs.SubmitResult:
         path = folder / name
         path.write_bytes(content)
-        result = subs.submit(
+        return subs.submit(
             db,
             user.name,
             values["collection"],
@@ -115,6 +118,11 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
             path,
             provider=values.get("provider") or None,
         )
+
+    try:
+        # In a worker thread: checking a large return takes seconds, and in the
+        # event loop it would hold up every other request of the site meanwhile.
+        result = await run_in_threadpool(check)
     except InputError as exc:
         db.rollback()
         return _index(request, db, user, {"file": str(exc)}, values, 422)
@@ -205,7 +213,7 @@ def collections_explain(
     for part in re.split(r"[\s,]+", values.get("rows", "")):
         if not part:
             continue
-        if not part.isdigit():
+        if not re.fullmatch(r"[0-9]{1,9}", part):  # not str.isdigit: '²' is a digit
             errors["rows"] = "Give row numbers separated by commas, or leave it blank."
             break
         rows.append(int(part))
