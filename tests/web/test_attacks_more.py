@@ -10,6 +10,7 @@ that must keep failing."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,7 +88,21 @@ def _post_chunks(
         if message["type"] == "http.response.body" and not message.get("more_body"):
             finished = True
 
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own: a browser test earlier in this worker (Playwright's
+    # sync API) may have left an event loop running in this one.
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            asyncio.run(app(scope, receive, send))
+        except BaseException as exc:  # re-raised in the test's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=serve)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
     return status, read
 
 
