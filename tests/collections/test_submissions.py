@@ -157,6 +157,13 @@ def test_warnings_need_explanations_per_row_or_per_rule(
         subs.explain(session, ANN, sub.id, "CLA101", "No, it is fine", directory=d)
     with pytest.raises(FivesafesError, match="rule CLA108 has no warning at row 5"):
         subs.explain(session, ANN, sub.id, "CLA108", "Refused to say", rows=[5], directory=d)
+    with pytest.raises(FivesafesError, match="keep the explanation to 2,000 characters"):
+        subs.explain(session, ANN, sub.id, "CLA108", "why " * 501, rows=[4], directory=d)
+    assert subs.outstanding(session, ANN, sub.id, d) == [
+        ("CLA108", 4),
+        ("CLA108", 8),
+        ("CLA108", 10),
+    ]
 
     subs.explain(
         session, ANN, sub.id, "CLA108", "The child refused to say", rows=[4, 8], directory=d

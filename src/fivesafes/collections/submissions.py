@@ -448,6 +448,10 @@ def _outstanding(sub: Submission, directory: Path | None) -> list[tuple[str, int
     return [(str(r), None if n is None else int(n)) for r, n in rows]
 
 
+#: The longest explanation of a rule's warnings (characters): a paragraph or two.
+MAX_EXPLANATION = 2000
+
+
 def explain(
     session: Session,
     actor: str,
@@ -471,6 +475,11 @@ def explain(
     text = text.strip()
     if len(text) < 5:
         raise FivesafesError("write an explanation in words (at least a few characters)")
+    if len(text) > MAX_EXPLANATION:
+        raise FivesafesError(
+            f"keep the explanation to {MAX_EXPLANATION:,} characters (it has {len(text):,}); "
+            "the collecting body reads every one"
+        )
     spec = load_spec(sub.collection)
     rule = spec.rule(rule_id)
     if rule.severity != "warning":
