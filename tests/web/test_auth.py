@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from webclient import WebClient, csrf_from
@@ -470,3 +471,29 @@ def test_the_icon_is_served_to_pages_and_to_browsers_asking_for_favicon_ico(
     assert moved.status_code == 301 and moved.headers["location"] == "/static/favicon.svg"
     icon = client.get("/static/favicon.svg")
     assert icon.status_code == 200 and icon.text.startswith("<svg")
+
+
+def test_links_that_leave_the_site_use_the_configured_address_not_the_host_header(
+    seeded_db: str, demo_users: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forged Host header must not end up in a reset link an administrator hands
+    over: with FIVESAFES_PUBLIC_URL set, links are built from it."""
+    monkeypatch.setenv("FIVESAFES_PUBLIC_URL", "https://tre.example.ac.uk/")
+    app = create_app(seeded_db)
+    try:
+        with WebClient(app, base_url="http://attacker.example") as admin:
+            admin.users = demo_users
+            admin.login_as("administrator")
+            with app.state.db.session() as s:
+                target = s.scalar(select(User.id).where(User.name == "researcher"))
+            page = admin.post_form(f"/admin/users/{target}/reset", token_from="/admin")
+            link = re.search(r'<code id="reset-link">([^<]+)</code>', page.text)
+            assert link is not None
+            assert link.group(1).startswith("https://tre.example.ac.uk/password-reset/")
+            assert "attacker" not in link.group(1)
+    finally:
+        app.state.db.dispose()
+    for bad in ("tre.example.ac.uk", "ftp://tre.example.ac.uk", "https://x.org/?a=1"):
+        monkeypatch.setenv("FIVESAFES_PUBLIC_URL", bad)
+        with pytest.raises(ValueError, match="FIVESAFES_PUBLIC_URL"):
+            create_app(seeded_db)

@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,6 +40,7 @@ ROUTER_MODULES: list[str] = [
 
 STATIC = Path(__file__).parent / "static"
 SECRET_ENV = "FIVESAFES_SECRET_KEY"
+PUBLIC_URL_ENV = "FIVESAFES_PUBLIC_URL"
 
 
 def app_secret() -> bytes:
@@ -49,11 +51,29 @@ def app_secret() -> bytes:
     return given.encode() if given else secrets.token_bytes(32)
 
 
+def public_url() -> str | None:
+    """The site's address as the public reaches it (``$FIVESAFES_PUBLIC_URL``, e.g.
+    ``https://tre.example.ac.uk``), for links that leave the site: reset links and
+    the verification address printed on statements. Unset: the address of the
+    request (then a proxy in front must pass the real Host header)."""
+    given = os.environ.get(PUBLIC_URL_ENV, "").strip()
+    if not given:
+        return None
+    parts = urlsplit(given)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"{PUBLIC_URL_ENV}={given!r}: give the site's address as http(s)://host[:port][/path]"
+        )
+    return given.rstrip("/")
+
+
 def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> FastAPI:
     """The web app on the database at ``db_url`` (default: the settings default),
     migrated to the newest schema first. ``secure_cookies`` when served over HTTPS.
-    The largest upload is ``$FIVESAFES_MAX_UPLOAD_MB`` (a bad value is refused here)."""
+    The largest upload is ``$FIVESAFES_MAX_UPLOAD_MB`` and the public address
+    ``$FIVESAFES_PUBLIC_URL`` (a bad value of either is refused here)."""
     max_upload = max_upload_bytes()
+    site = public_url()
     database = Database(db_url)
     migrate(database.url)
     app = FastAPI(
@@ -67,6 +87,7 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
     app.state.secure_cookies = secure_cookies
     app.state.secret = app_secret()
     app.state.max_upload = max_upload
+    app.state.public_url = site
     app.add_middleware(
         SessionMiddleware,
         database=database,

@@ -220,3 +220,10 @@ def error_response(request: Request, status: int, message: str | None = None) ->
     if is_json_path(request.url.path):
         return JSONResponse({"detail": message or title}, status_code=status)
     return render(request, "error.html", status_code=status, title=title, message=message)
+
+
+def site_url(request: Request) -> str:
+    """The site's public address for links that leave it (``$FIVESAFES_PUBLIC_URL``
+    when set, else the request's own), without a trailing slash."""
+    configured: str | None = getattr(request.app.state, "public_url", None)
+    return configured or str(request.base_url).rstrip("/")

@@ -26,7 +26,7 @@ from fivesafes.web.forms import Posted, check_email
 from fivesafes.web.routes.account import ROLE_LABELS
 from fivesafes.web.routes.auth import _handle_for, check_profile, find_by_email
 from fivesafes.web.security import new_token, token_hash
-from fivesafes.web.templating import flash, render
+from fivesafes.web.templating import flash, render, site_url
 
 router = APIRouter(prefix="/admin")
 admin_only = require_role(Role.ADMINISTRATOR.value)
@@ -309,7 +309,7 @@ def _issue_reset(request: Request, db: Session, user: User, admin: User) -> str:
         )
     )
     audit.record(db, admin.name, "user.reset_issued", f"user:{user.name}")
-    return str(request.base_url).rstrip("/") + f"/password-reset/{token}"
+    return site_url(request) + f"/password-reset/{token}"
 
 
 @router.post("/users/{user_id}/reset", response_class=HTMLResponse)

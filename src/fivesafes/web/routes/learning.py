@@ -41,7 +41,7 @@ from fivesafes.settings.models import User
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, current_user, require_role
 from fivesafes.web.forms import Form, Posted
 from fivesafes.web.routes._common import done
-from fivesafes.web.templating import flash, render
+from fivesafes.web.templating import flash, render, site_url
 
 router = APIRouter()
 
@@ -473,7 +473,7 @@ def statement_pdf(request: Request, code: str, db: DB, user: LoggedIn) -> Respon
         raise _not_found("statement")
     if statement.user_id != user.id and not user.has_role("administrator"):
         raise Forbidden("This statement is someone else's.")
-    verify_url = str(request.base_url).rstrip("/") + f"/verify/{statement.code}"
+    verify_url = site_url(request) + f"/verify/{statement.code}"
     pdf = statements.statement_pdf(statement, verify_url)
     filename = f"statement-{statement.code}.pdf"
     return Response(
