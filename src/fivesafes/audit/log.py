@@ -121,7 +121,18 @@ def verify(session: Session, anchor: tuple[int, str] | None = None) -> VerifyRes
     must still be in the chain (this detects cut-off or rewritten history)."""
     expected_seq, prev, count = 1, GENESIS, 0
     anchor_seen = anchor is None or anchor == (0, GENESIS)
-    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).yield_per(1000)
+    # Plain rows, not ORM objects: a large log verifies several times faster.
+    columns = (
+        AuditEntry.seq,
+        AuditEntry.at,
+        AuditEntry.actor,
+        AuditEntry.action,
+        AuditEntry.subject,
+        AuditEntry.details,
+        AuditEntry.prev_hash,
+        AuditEntry.hash,
+    )
+    rows = session.execute(select(*columns).order_by(AuditEntry.seq)).yield_per(5000)
 
     def bad(seq: int, problem: str) -> VerifyResult:
         return VerifyResult(False, count, expected_seq - 1, prev, seq, problem)
