@@ -20,7 +20,8 @@ versions only.
 Where studies are found, first that exists: ``studies_dir`` (the ``--studies``
 option), the ``FIVESAFES_STUDIES`` environment variable, a ``studies/`` folder
 in the current directory or one of its parents (beside a ``pyproject.toml``),
-and the ``studies/`` folder of the source tree this package was installed from.
+the ``studies/`` folder of the source tree this package was installed from, and
+the copy a wheel installs under ``share/fivesafes/studies`` in the environment.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ from fivesafes.errors import FivesafesError
 from fivesafes.outputs import CheckResult, Policy
 
 STUDIES_ENV = "FIVESAFES_STUDIES"
+#: Where a wheel installs the repository's studies, under the environment's prefix
+#: (``[tool.setuptools.data-files]`` in pyproject.toml).
+INSTALLED_STUDIES = Path("share") / "fivesafes" / "studies"
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 #: Docstring sections of a study, in the order the report shows them.
 SECTIONS = ("Question", "Data", "Method", "Planted truth")
@@ -177,6 +181,9 @@ def studies_folder(studies_dir: Path | None = None) -> Path:
     source = Path(__file__).resolve().parents[3] / "studies"  # src/fivesafes/analysis/...
     if source.is_dir():
         return source
+    installed = Path(sys.prefix) / INSTALLED_STUDIES  # a wheel's data files
+    if installed.is_dir():
+        return installed
     raise FivesafesError(
         "no studies folder found: run from the fivesafes repository, give --studies DIR, "
         f"or set {STUDIES_ENV}"
