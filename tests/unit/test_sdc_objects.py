@@ -94,18 +94,15 @@ def test_histogram_outer_bins_reviewed() -> None:
     assert [v.status for v in result.verdicts[:5]] == ["review", "pass", "pass", "pass", "review"]
 
 
-def test_large_crosstab_is_fast() -> None:
-    """Design check, not a benchmark: 200 × 20 from 200,000 rows in well under a second."""
-    import time
-
+def test_a_large_crosstab_gets_a_verdict_for_every_cell_and_margin() -> None:
+    """200 × 20 from 200,000 rows: every cell and margin (201 × 21) has a verdict.
+    (Its speed is for benchmarks/bench_sdc.py: tests assert no timings.)"""
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"a": rng.integers(0, 200, 200_000), "b": rng.integers(0, 20, 200_000)})
-    t0 = time.perf_counter()
     from fivesafes.outputs.primary import primary
 
     verdicts = primary(FrequencyTable.from_microdata(df, ["a", "b"]).cells(), load_policy("acro"))
     assert len(verdicts) == 201 * 21
-    assert time.perf_counter() - t0 < 2.0
 
 
 def test_microdata_hierarchy_counts_parents_and_constraints_hold() -> None:
