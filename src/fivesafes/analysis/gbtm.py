@@ -8,7 +8,13 @@ the scale of the family's link:
 - ``"normal"``: ``y_it = eta_k(t) + e_it``, ``e_it ~ N(0, sigma^2)`` (one sigma
   shared by the groups, Nagin's default, or one per group);
 - ``"poisson"``: ``y_it ~ Poisson(exp(eta_k(t)))``, counts (Nagin & Land 1993);
-- ``"logit"``: ``y_it ~ Bernoulli(expit(eta_k(t)))``, 0/1 outcomes.
+- ``"logit"``: ``y_it ~ Bernoulli(expit(eta_k(t)))``, 0/1 outcomes;
+- ``"cnorm"``: censored normal (Nagin's CNORM), for scores piled up at a floor
+  or ceiling: a latent ``y*_it = eta_k(t) + e_it``, ``e_it ~ N(0, sigma^2)``,
+  observed as ``clip(y*_it, lower, upper)`` (a Tobit model given the group);
+- ``"zip"``: zero-inflated Poisson (Nagin & Land 1993; Roeder, Lynch & Nagin
+  1999): ``y_it = 0`` with probability ``omega_k`` (a structural zero, one
+  ``omega_k`` per group, constant over time), else ``Poisson(exp(eta_k(t)))``.
 
 Persons with missing waves contribute the waves they have (full-information
 likelihood).
@@ -19,33 +25,39 @@ time, the M step of each group needs only per-wave sums of the posterior weights
 and of the weighted values: a weighted least-squares fit for the normal family,
 a few Newton steps on the (concave) weighted log-likelihood
 ``sum_t [S_y(t) eta_t - S_w(t) b(eta_t)]`` (``b = exp`` or ``log(1 + exp)``) for
-the others. Fitting runs EM from several k-means starts (short runs), continues
-the best ones to convergence, and takes standard errors from the observed
-information (numerical Hessian of the analytic score). Time is centred and
-scaled inside; coefficients and their covariance are reported on the time scale
-the user gave.
+poisson and logit. The cnorm M step adds the weighted counts at each bound
+per wave and maximises the groups' weighted Tobit log-likelihood by Newton steps
+in Olsen's parametrisation (``beta / sigma``, ``1 / sigma``), where it is
+concave; the zip M step adds the weighted count of zeros per wave and maximises
+over ``(beta_k, logit omega_k)`` by damped Newton steps. Fitting runs EM from
+several k-means starts (short runs), continues the best ones to convergence,
+and takes standard errors from the observed information (numerical Hessian of
+the analytic score). Time is centred and scaled inside; coefficients and their
+covariance are reported on the time scale the user gave.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from math import comb
 from typing import Literal
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
-from scipy.special import expit, gammaln
+from scipy.special import expit, gammaln, log_ndtr
 from threadpoolctl import threadpool_limits
 
 from fivesafes.errors import FivesafesError
 
 LOG_2PI = float(np.log(2 * np.pi))
 
-Family = Literal["normal", "poisson", "logit"]
+Family = Literal["normal", "poisson", "logit", "cnorm", "zip"]
 #: The outcome distributions given the group.
-FAMILIES: tuple[Family, ...] = ("normal", "poisson", "logit")
+FAMILIES: tuple[Family, ...] = ("normal", "poisson", "logit", "cnorm", "zip")
+#: A floor and a ceiling (cnorm); None: no bound on that side.
+Bounds = tuple[float | None, float | None]
 
 
 @dataclass(frozen=True)
@@ -73,9 +85,34 @@ class _Stats:
     my2: np.ndarray  # n, sum of y^2 over observed waves
     nobs: np.ndarray  # n, number of observed waves
     const: np.ndarray  # n, the part of log f(y_i) free of parameters (Poisson: -sum log y!)
+    # cnorm: m, my, my2 and nobs are over the cells inside the bounds; lo and hi
+    # (n × T) are 1.0 at the lower and the upper bound. zip: m and nobs are over
+    # the positive cells, lo is 1.0 at the zeros.
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+    bounds: Bounds = (None, None)
 
     @classmethod
-    def of(cls, panel: Panel, family: str = "normal") -> _Stats:
+    def of(cls, panel: Panel, family: str = "normal", bounds: Bounds = (None, None)) -> _Stats:
+        if family == "cnorm":
+            obs = panel.mask
+            lower, upper = bounds
+            with np.errstate(invalid="ignore"):
+                lo = obs & (panel.y <= lower) if lower is not None else np.zeros_like(obs)
+                hi = obs & (panel.y >= upper) if upper is not None else np.zeros_like(obs)
+            inside = obs & ~lo & ~hi
+            m = inside.astype(float)
+            my = np.where(inside, panel.y, 0.0)
+            return cls(
+                m, my, (my * my).sum(axis=1), m.sum(axis=1), np.zeros(len(m)),
+                lo.astype(float), hi.astype(float), bounds,
+            )  # fmt: skip
+        if family == "zip":
+            my = np.where(panel.mask, panel.y, 0.0)
+            m = (my > 0).astype(float)
+            zero = (panel.mask & (my == 0)).astype(float)
+            const = -gammaln(my + 1.0).sum(axis=1)
+            return cls(m, my, (my * my).sum(axis=1), m.sum(axis=1), const, zero)
         m = panel.mask.astype(float)
         my = np.where(panel.mask, panel.y, 0.0)
         const = -gammaln(my + 1.0).sum(axis=1) if family == "poisson" else np.zeros(len(m))
@@ -89,7 +126,7 @@ class GBTMFit:
     k: int
     degrees: list[int]
     betas: list[np.ndarray]  # coefficients on the scaled time u = (t - centre) / scale
-    sigma: np.ndarray  # length 1 (common) or k; empty for the poisson and logit families
+    sigma: np.ndarray  # length 1 (common) or k (normal, cnorm); empty for the other families
     log_pi: np.ndarray
     log_likelihood: float
     posteriors: np.ndarray  # n × k
@@ -101,12 +138,23 @@ class GBTMFit:
     covariance: np.ndarray | None = None  # of theta (scaled betas, log sigma, logits)
     notes: list[str] = field(default_factory=list)
     family: Family = "normal"
+    #: zip: the logit of each group's zero-inflation probability omega_k (else empty)
+    omega_logit: np.ndarray = field(default_factory=lambda: np.empty(0))
+    #: cnorm: the floor and the ceiling (None: no bound on that side)
+    bounds: Bounds = (None, None)
 
     @property
     def parameters(self) -> int:
-        """Free parameters: coefficients, sigma(s) (normal only) and k - 1 mixing
-        proportions."""
-        return sum(d + 1 for d in self.degrees) + len(self.sigma) + self.k - 1
+        """Free parameters: coefficients, sigma(s) (normal, cnorm), the k
+        zero-inflation probabilities (zip) and k - 1 mixing proportions."""
+        return (
+            sum(d + 1 for d in self.degrees) + len(self.sigma) + len(self.omega_logit) + self.k - 1
+        )
+
+    @property
+    def omega(self) -> np.ndarray:
+        """zip: each group's probability of a structural zero (empty otherwise)."""
+        return np.asarray(expit(self.omega_logit))
 
     def raw_coefficients(self, group: int) -> np.ndarray:
         """Coefficients of 1, t, t², ... on the time scale of the data."""
@@ -124,8 +172,8 @@ class GBTMFit:
 
     def linear_predictors(self, times: np.ndarray) -> np.ndarray:
         """The polynomial ``x(t)' beta_k`` of each group at ``times`` (len(times) × k):
-        the mean (normal), the log of the expected count (poisson) or the log-odds
-        (logit)."""
+        the mean (normal), the log of the expected count (poisson; zip: of its
+        Poisson part), the log-odds (logit) or the latent mean (cnorm)."""
         u = (np.asarray(times, dtype=float) - self.centre) / self.scale
         return np.column_stack(
             [_design(u, d) @ b for d, b in zip(self.degrees, self.betas, strict=True)]
@@ -133,8 +181,15 @@ class GBTMFit:
 
     def means(self, times: np.ndarray) -> np.ndarray:
         """Fitted trajectory of each group at ``times`` on the outcome's scale
-        (len(times) × k): the mean, the expected count or the probability."""
-        return _inverse_link(self.linear_predictors(times), self.family)
+        (len(times) × k): the mean, the expected count (poisson; zip: ``(1 -
+        omega_k) exp(eta)``), the probability (logit) or the expected observed
+        value ``E[clip(y*, lower, upper)]`` (cnorm)."""
+        eta = self.linear_predictors(times)
+        if self.family == "cnorm":
+            return censored_mean(eta, np.broadcast_to(self.sigma, (self.k,)), self.bounds)
+        if self.family == "zip":
+            return np.asarray(np.exp(eta) * (1.0 - self.omega)[None, :])
+        return _inverse_link(eta, self.family)
 
     def reorder(self, order: Sequence[int]) -> None:
         """Put the groups in ``order`` (before the covariance is computed)."""
@@ -143,12 +198,32 @@ class GBTMFit:
         self.betas = [self.betas[j] for j in order]
         if len(self.sigma) > 1:
             self.sigma = self.sigma[order]
+        if len(self.omega_logit):
+            self.omega_logit = self.omega_logit[order]
         self.log_pi = self.log_pi[order]
         self.posteriors = self.posteriors[:, order]
 
 
 def _design(u: np.ndarray, degree: int) -> np.ndarray:
     return np.vander(u, degree + 1, increasing=True)
+
+
+def censored_mean(mu: np.ndarray, sigma: np.ndarray, bounds: Bounds) -> np.ndarray:
+    """``E[clip(y*, lower, upper)]`` for ``y* ~ N(mu, sigma^2)`` (``sigma`` one per
+    column of ``mu``): ``L Phi(a) + U (1 - Phi(b)) + mu (Phi(b) - Phi(a)) + sigma
+    (phi(a) - phi(b))``, ``a = (L - mu) / sigma``, ``b = (U - mu) / sigma``."""
+    lower, upper = bounds
+    sd = np.broadcast_to(sigma, mu.shape)
+    out = np.array(mu, dtype=float)
+    if lower is not None:
+        a = (lower - mu) / sd
+        cdf, pdf = np.exp(log_ndtr(a)), np.exp(-0.5 * a * a - 0.5 * LOG_2PI)
+        out += (lower - mu) * cdf + sd * pdf
+    if upper is not None:
+        b = (mu - upper) / sd  # 1 - Phi((U - mu) / sd) = Phi(b)
+        cdf, pdf = np.exp(log_ndtr(b)), np.exp(-0.5 * b * b - 0.5 * LOG_2PI)
+        out += (upper - mu) * cdf - sd * pdf
+    return out
 
 
 def _inverse_link(eta: np.ndarray, family: str) -> np.ndarray:
@@ -169,22 +244,69 @@ def _cumulant(eta: np.ndarray, family: str) -> np.ndarray:
 
 def check_family(family: str) -> None:
     if family not in FAMILIES:
-        raise FivesafesError(f"the family must be one of {', '.join(FAMILIES)}, not {family!r}")
+        raise FivesafesError(
+            "the family must be one of cnorm (censored normal), zip (zero-inflated "
+            f"poisson), normal, poisson, logit, not {family!r}"
+        )
 
 
-def check_values(panel: Panel, family: str) -> None:
-    """Refuse values the family cannot have: Poisson needs counts (whole numbers
-    0 or more), logit needs 0 or 1. Names the first offending value, its row in the
-    panel and its time."""
+def bounds_text(bounds: Bounds) -> str:
+    """``[0, 100]``, ``[0, +inf)`` or ``(-inf, 100]``."""
+    lower, upper = bounds
+    return (
+        ("(-inf" if lower is None else f"[{lower:g}")
+        + ", "
+        + ("+inf)" if upper is None else f"{upper:g}]")
+    )
+
+
+def resolve_bounds(values: np.ndarray, family: str, bounds: Bounds | None) -> Bounds:
+    """The cnorm family's floor and ceiling: as given (None on a side: no bound),
+    or by default the minimum and maximum of the observed ``values`` (nan:
+    missing). Refused for other families."""
+    if family != "cnorm":
+        if bounds is not None:
+            raise FivesafesError(
+                f"bounds (a floor and a ceiling) are for the cnorm family only, not {family}"
+            )
+        return (None, None)
+    if bounds is None:
+        obs = values[~np.isnan(values)]
+        if obs.size == 0:
+            return (None, None)
+        return (float(obs.min()), float(obs.max()))
+    lower, upper = (None if b is None else float(b) for b in bounds)
+    for name, b in (("lower", lower), ("upper", upper)):
+        if b is not None and not np.isfinite(b):
+            raise FivesafesError(f"the {name} bound must be a finite number, not {b}")
+    if lower is not None and upper is not None and not lower < upper:
+        raise FivesafesError(
+            f"the lower bound ({lower:g}) must be below the upper bound ({upper:g})"
+        )
+    return (lower, upper)
+
+
+def check_values(panel: Panel, family: str, bounds: Bounds = (None, None)) -> None:
+    """Refuse values the family cannot have: Poisson and zip need counts (whole
+    numbers 0 or more), logit needs 0 or 1, cnorm values within its bounds. Names
+    the first offending value, its row in the panel and its time."""
     check_family(family)
     if family == "normal":
         return
     y = panel.y
     obs = ~np.isnan(y)
     with np.errstate(invalid="ignore"):
-        if family == "poisson":
+        if family in ("poisson", "zip"):
             bad = obs & (~np.isfinite(y) | (y < 0) | (y != np.floor(y)))
             need = "counts (whole numbers 0 or more)"
+        elif family == "cnorm":
+            lower, upper = bounds
+            bad = obs & ~np.isfinite(y)
+            if lower is not None:
+                bad |= obs & (y < lower)
+            if upper is not None:
+                bad |= obs & (y > upper)
+            need = f"values within its bounds {bounds_text(bounds)}"
         else:
             bad = obs & (y != 0) & (y != 1)
             need = "0/1 values (1 = the event happened in that wave)"
@@ -214,20 +336,248 @@ def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
 
 
 def _log_densities(
-    st: _Stats, mu: np.ndarray, sigma: np.ndarray, log_pi: np.ndarray, family: str = "normal"
+    st: _Stats,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    log_pi: np.ndarray,
+    family: str = "normal",
+    omega_logit: np.ndarray | None = None,
 ) -> np.ndarray:
     """log(pi_k) + log f_k(y_i) for every person and group (n × k). ``mu`` is the
-    linear predictor of each group at each wave (T × k)."""
-    if family != "normal":
+    linear predictor of each group at each wave (T × k); ``omega_logit`` the logit
+    of each group's zero-inflation (zip)."""
+    if family in ("poisson", "logit"):
         # sum_t [y_it eta_t - b(eta_t)] + const_i over the observed waves
         return log_pi[None, :] + st.my @ mu - st.m @ _cumulant(mu, family) + st.const[:, None]
+    if family == "zip":
+        # a zero: log(omega + (1 - omega) e^-lambda) = log(e^g + e^-lambda) - log(1 + e^g);
+        # a positive count: log(1 - omega) + y eta - lambda - log y!
+        assert omega_logit is not None and st.lo is not None
+        lam = np.exp(mu)
+        zero = np.logaddexp(omega_logit[None, :], -lam)  # T × k
+        cells = st.nobs + st.lo.sum(axis=1)  # observed waves of each person
+        return (
+            log_pi[None, :]
+            + st.lo @ zero
+            - cells[:, None] * np.logaddexp(0.0, omega_logit)[None, :]
+            + st.my @ mu
+            - st.m @ lam
+            + st.const[:, None]
+        )
     s2 = np.broadcast_to(sigma**2, log_pi.shape)
     quad = st.my2[:, None] - 2.0 * (st.my @ mu) + st.m @ (mu * mu)
-    return (
+    ld = (
         log_pi[None, :]
         - 0.5 * st.nobs[:, None] * (LOG_2PI + np.log(s2))[None, :]
         - quad / (2.0 * s2)[None, :]
     )
+    if family == "cnorm":
+        # at a bound: log Phi((L - mu) / sigma) or log(1 - Phi((U - mu) / sigma))
+        assert st.lo is not None and st.hi is not None
+        sd = np.sqrt(s2)[None, :]
+        lower, upper = st.bounds
+        if lower is not None:
+            ld = ld + st.lo @ log_ndtr((lower - mu) / sd)
+        if upper is not None:
+            ld = ld + st.hi @ log_ndtr((mu - upper) / sd)
+    return ld
+
+
+def _mills(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``phi(v) / Phi(v)`` (the first derivative of log Phi) and the second
+    derivative of log Phi, ``-lambda (v + lambda)``; stable in the far tails."""
+    lam = np.exp(-0.5 * v * v - 0.5 * LOG_2PI - log_ndtr(v))
+    return lam, -lam * (v + lam)
+
+
+def _newton(
+    evaluate: Callable[[np.ndarray, bool], tuple[float, np.ndarray, np.ndarray]],
+    theta: np.ndarray,
+    concave: bool,
+    stop: Callable[[np.ndarray], bool] | None = None,
+) -> np.ndarray | None:
+    """Maximise by Newton steps with step halving, from ``theta``. ``evaluate(theta,
+    derivatives)`` gives the value and (if asked) the gradient and Hessian. Where
+    the function is not known to be ``concave`` the Hessian is damped (a multiple
+    of the identity subtracted) until it is negative definite. ``stop(theta)``:
+    stop early (e.g. a parameter has gone to its limit). None if the first
+    Newton step cannot be computed."""
+    value, grad, hess = evaluate(theta, True)
+    if not np.isfinite(value):
+        return None
+    for it in range(100):
+        neg = -hess
+        damp = 0.0 if concave else 1e-10 * max(1.0, float(np.abs(np.diag(neg)).max()))
+        for _ in range(30):
+            try:
+                chol = np.linalg.cholesky(neg + damp * np.eye(len(theta)))
+                break
+            except np.linalg.LinAlgError:
+                damp = 10.0 * damp if damp > 0 else 1e-10 * max(1.0, float(np.abs(neg).max()))
+        else:
+            return None if it == 0 else theta
+        step = np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
+        if not np.isfinite(step).all():
+            return None if it == 0 else theta
+        t = 1.0  # halve the step until the objective does not fall
+        while not evaluate(theta + t * step, False)[0] >= value - 1e-13 * abs(value):
+            t /= 2.0
+            if t < 1e-8:
+                return theta  # no ascent along the Newton direction: at the maximum
+        theta = theta + t * step
+        if np.abs(t * step).max() <= 1e-11 * (1.0 + np.abs(theta).max()):
+            break
+        if stop is not None and stop(theta):
+            break
+        value, grad, hess = evaluate(theta, True)
+    return theta
+
+
+def _cnorm_m_step(
+    xs: list[np.ndarray],
+    w: np.ndarray,
+    s: np.ndarray,
+    q: np.ndarray,
+    clo: np.ndarray,
+    chi: np.ndarray,
+    bounds: Bounds,
+    group_sigma: bool,
+    previous: tuple[list[np.ndarray], np.ndarray] | None,
+) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """The censored-normal M step: maximise the groups' weighted Tobit
+    log-likelihood from per-wave sums (inside the bounds: weighted count ``w``,
+    sum ``s`` (T × k) and sum of squares ``q`` (k); weighted counts at the lower
+    and upper bound ``clo``, ``chi`` (T × k)) over all groups' coefficients and
+    the shared sigma (or one per group) at once. Newton steps in Olsen's (1978)
+    parametrisation ``gamma = beta / sigma``, ``tau = 1 / sigma``, where the Tobit
+    log-likelihood is concave; from the previous M step or, the first time, from
+    least squares with the cells at a bound taken at the bound."""
+    lower, upper = bounds
+    k = len(xs)
+    edges = np.cumsum([0, *(x.shape[1] for x in xs)])
+    nb = int(edges[-1])
+    if previous is None:
+        lo_v = 0.0 if lower is None else lower
+        hi_v = 0.0 if upper is None else upper
+        wf, sf = w + clo + chi, s + lo_v * clo + hi_v * chi
+        qf = q + lo_v**2 * clo.sum(axis=0) + hi_v**2 * chi.sum(axis=0)
+        betas = []
+        for j, x in enumerate(xs):
+            try:
+                betas.append(np.linalg.solve(x.T @ (x * wf[:, j : j + 1]), x.T @ sf[:, j]))
+            except np.linalg.LinAlgError:
+                return None
+        mu = np.column_stack([x @ b for x, b in zip(xs, betas, strict=True)])
+        rss = np.maximum(qf - 2.0 * (mu * sf).sum(axis=0) + (mu * mu * wf).sum(axis=0), 1e-12)
+        sigma = np.sqrt(rss / wf.sum(axis=0)) if group_sigma else np.sqrt([rss.sum() / wf.sum()])
+    else:
+        betas, sigma = previous
+    if not np.isfinite(sigma).all() or (sigma <= 0).any():
+        return None
+    sig = np.broadcast_to(sigma, (k,))
+    theta = np.concatenate([*(b / sig[j] for j, b in enumerate(betas)), 1.0 / sigma])
+
+    def evaluate(theta: np.ndarray, derivatives: bool) -> tuple[float, np.ndarray, np.ndarray]:
+        p = len(theta)
+        grad, hess = np.zeros(p), np.zeros((p, p))
+        tau = theta[nb:]
+        if (tau <= 0).any():
+            return -np.inf, grad, hess
+        value = 0.0
+        for j, x in enumerate(xs):
+            it = nb + (j if group_sigma else 0)
+            t = theta[it]
+            a = x @ theta[edges[j] : edges[j + 1]]
+            wj, sj = w[:, j], s[:, j]
+            total = float(wj.sum())
+            value += total * np.log(t) - 0.5 * (t * t * q[j] - 2.0 * t * (sj @ a) + wj @ (a * a))
+            ga, gt = t * sj - wj * a, total / t - t * q[j] + sj @ a
+            haa, hat, htt = -wj, sj.copy(), -total / (t * t) - q[j]
+            for c, v, bound, sign in (
+                (clo[:, j], None if lower is None else t * lower - a, lower, -1.0),
+                (chi[:, j], None if upper is None else a - t * upper, upper, 1.0),
+            ):
+                if v is None or bound is None:
+                    continue
+                value += float(c @ log_ndtr(v))
+                if derivatives:
+                    lam, d2 = _mills(v)
+                    # dv/da = sign, dv/dtau = -sign * bound
+                    ga = ga + sign * c * lam
+                    gt -= sign * bound * (c @ lam)
+                    haa = haa + c * d2
+                    hat = hat - bound * c * d2
+                    htt += bound * bound * (c @ d2)
+            if derivatives:
+                sl = slice(edges[j], edges[j + 1])
+                grad[sl] = x.T @ ga
+                grad[it] += gt
+                hess[sl, sl] = x.T @ (x * haa[:, None])
+                hess[sl, it] = hess[it, sl] = x.T @ hat
+                hess[it, it] += htt
+        return value, grad, hess
+
+    theta_new = _newton(evaluate, theta, concave=True)
+    if theta_new is None:
+        return None
+    tau = theta_new[nb:]
+    taus = np.broadcast_to(tau, (k,))
+    return [theta_new[edges[j] : edges[j + 1]] / taus[j] for j in range(k)], 1.0 / tau
+
+
+def _zip_group(
+    x: np.ndarray,
+    sy: np.ndarray,
+    sp: np.ndarray,
+    sz: np.ndarray,
+    previous: tuple[np.ndarray, float] | None,
+) -> tuple[np.ndarray, float] | None:
+    """The zero-inflated Poisson M step of one group: maximise
+    ``sum_t [sz_t log(omega + (1 - omega) e^-lambda_t) + sp_t log(1 - omega)
+    + sy_t eta_t - sp_t lambda_t]`` over ``(beta, g = logit omega)``, from per-wave
+    sums (weighted zeros ``sz``, weighted positive counts ``sp``, weighted sum of
+    the values ``sy``), by damped Newton steps with the analytic Hessian; from the
+    previous M step or, the first time, from the excess of zeros over a Poisson
+    and a Poisson fit to the rest. A group without structural zeros takes omega
+    towards 0: its steps stop when logit omega is below -25."""
+    cells = sp + sz
+    total = float(cells.sum())
+    if previous is None:
+        zbar, ybar = sz.sum() / total, sy.sum() / total
+        omega0 = float(np.clip(zbar - np.exp(-ybar), 0.05, 0.9))
+        beta0 = _glm_group(x, sy, cells * (1.0 - omega0), None, "poisson")
+        if beta0 is None:
+            return None
+        theta = np.concatenate([beta0, [np.log(omega0 / (1.0 - omega0))]])
+    else:
+        theta = np.concatenate([previous[0], [previous[1]]])
+
+    def evaluate(theta: np.ndarray, derivatives: bool) -> tuple[float, np.ndarray, np.ndarray]:
+        b, g = theta[:-1], theta[-1]
+        eta = x @ b
+        lam = np.exp(eta)
+        value = float(
+            sz @ np.logaddexp(g, -lam) - total * np.logaddexp(0.0, g) + sy @ eta - sp @ lam
+        )
+        p = len(theta)
+        grad, hess = np.zeros(p), np.zeros((p, p))
+        if derivatives:
+            rho = expit(g + lam)  # the posterior probability that a zero is structural
+            om = float(expit(g))
+            rr = rho * (1.0 - rho)
+            grad[:-1] = x.T @ (sy - sp * lam - sz * (1.0 - rho) * lam)
+            grad[-1] = sz @ rho - total * om
+            hess[:-1, :-1] = x.T @ (
+                x * (sz * (rr * lam * lam - (1.0 - rho) * lam) - sp * lam)[:, None]
+            )
+            hess[:-1, -1] = hess[-1, :-1] = x.T @ (sz * rr * lam)
+            hess[-1, -1] = sz @ rr - total * om * (1.0 - om)
+        return value, grad, hess
+
+    theta_new = _newton(evaluate, theta, concave=False, stop=lambda th: bool(th[-1] < -25.0))
+    if theta_new is None or not np.isfinite(theta_new).all():
+        return None
+    return theta_new[:-1], float(theta_new[-1])
 
 
 def _glm_group(
@@ -275,34 +625,69 @@ def _glm_group(
     return beta
 
 
+#: The parameters of an EM iterate: betas, sigma, log_pi, logit omega (zip).
+_Params = tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]
+
+
 def _m_step(
     st: _Stats,
     r: np.ndarray,
     xs: list[np.ndarray],
     group_sigma: bool,
     family: str = "normal",
-    previous: list[np.ndarray] | None = None,
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray] | None:
-    """Weighted least squares (normal) or Newton steps (poisson, logit) per group;
-    None if a group has emptied. Returns betas, sigma, log_pi and the linear
-    predictor of each group at each wave (T × k)."""
+    previous: _Params | None = None,
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Weighted least squares (normal) or Newton steps (the others) per group (cnorm:
+    all groups at once); None if a group has emptied. Returns betas, sigma, log_pi,
+    the linear predictor of each group at each wave (T × k) and logit omega (zip;
+    else empty)."""
     w = st.m.T @ r  # T × k: weighted number of observations per wave
     s = st.my.T @ r  # T × k: weighted sum of values per wave
     nk = r.sum(axis=0)
     if (nk < 1e-6 * max(len(r), 1)).any():
         return None
-    if family != "normal":
+    log_pi = np.log(nk / nk.sum())
+    if family in ("poisson", "logit"):
         glm = []
         for j, x in enumerate(xs):
-            b = _glm_group(x, s[:, j], w[:, j], None if previous is None else previous[j], family)
+            start = None if previous is None else previous[0][j]
+            b = _glm_group(x, s[:, j], w[:, j], start, family)
             if b is None:
                 return None
             glm.append(b)
         eta = np.column_stack([x @ b for x, b in zip(xs, glm, strict=True)])
         if not np.isfinite(eta).all():
             return None
-        return glm, np.empty(0), np.log(nk / nk.sum()), eta
+        return glm, np.empty(0), log_pi, eta, np.empty(0)
+    if family == "zip":
+        assert st.lo is not None
+        z = st.lo.T @ r  # T × k: weighted number of zeros per wave
+        betas, logits = [], []
+        for j, x in enumerate(xs):
+            prev = None if previous is None else (previous[0][j], float(previous[3][j]))
+            res = _zip_group(x, s[:, j], w[:, j], z[:, j], prev)
+            if res is None:
+                return None
+            betas.append(res[0])
+            logits.append(res[1])
+        eta = np.column_stack([x @ b for x, b in zip(xs, betas, strict=True)])
+        if not np.isfinite(eta).all():
+            return None
+        return betas, np.empty(0), log_pi, eta, np.array(logits)
     q = st.my2 @ r  # k: weighted sum of squares
+    if family == "cnorm":
+        assert st.lo is not None and st.hi is not None
+        res_c = _cnorm_m_step(
+            xs, w, s, q, st.lo.T @ r, st.hi.T @ r, st.bounds, group_sigma,
+            None if previous is None else (previous[0], previous[1]),
+        )  # fmt: skip
+        if res_c is None:
+            return None
+        betas, sigma = res_c
+        mu = np.column_stack([x @ b for x, b in zip(xs, betas, strict=True)])
+        if not np.isfinite(mu).all() or not np.isfinite(sigma).all() or (sigma < 1e-8).any():
+            return None
+        return betas, sigma, log_pi, mu, np.empty(0)
     betas = []
     for j, x in enumerate(xs):
         xtwx = x.T @ (x * w[:, j : j + 1])
@@ -319,12 +704,11 @@ def _m_step(
         sigma = np.array([np.sqrt(rss.sum() / w.sum())])
     if not np.isfinite(sigma).all() or (sigma < 1e-8).any():
         return None
-    log_pi = np.log(nk / nk.sum())
-    return betas, sigma, log_pi, mu
+    return betas, sigma, log_pi, mu, np.empty(0)
 
 
-#: An EM run: logL, posteriors, (betas, sigma, log_pi), iterations, converged.
-_Run = tuple[float, np.ndarray, tuple[list[np.ndarray], np.ndarray, np.ndarray], int, bool]
+#: An EM run: logL, posteriors, (betas, sigma, log_pi, logit omega), iterations, converged.
+_Run = tuple[float, np.ndarray, _Params, int, bool]
 
 
 def _em(
@@ -335,20 +719,20 @@ def _em(
     max_iter: int,
     tol: float,
     family: str = "normal",
-    betas: list[np.ndarray] | None = None,
+    previous: _Params | None = None,
 ) -> _Run | None:
-    """EM from posteriors ``r``: (logL, posteriors, (betas, sigma, log_pi), iterations,
-    converged), or None if the run degenerated. ``betas``: where the Newton steps of
-    the first M step start (poisson, logit)."""
+    """EM from posteriors ``r``: (logL, posteriors, (betas, sigma, log_pi, logit
+    omega), iterations, converged), or None if the run degenerated. ``previous``:
+    where the Newton steps of the first M step start (all but normal)."""
     old = -np.inf
     params = None
     for it in range(1, max_iter + 1):
-        m = _m_step(st, r, xs, group_sigma, family, betas)
+        m = _m_step(st, r, xs, group_sigma, family, previous if params is None else params)
         if m is None:
             return None
-        betas, sigma, log_pi, mu = m
-        params = (betas, sigma, log_pi)
-        ld = _log_densities(st, mu, sigma, log_pi, family)
+        betas, sigma, log_pi, mu, omega_logit = m
+        params = (betas, sigma, log_pi, omega_logit)
+        ld = _log_densities(st, mu, sigma, log_pi, family, omega_logit)
         total = _logsumexp_rows(ld)
         ll = float(total.sum())
         r = np.exp(ld - total[:, None])
@@ -367,7 +751,7 @@ def _starts(
     """Hard assignments from k-means on the waves (missing waves at the wave mean;
     counts as log(1 + y)), alternating k-means++ and random-person seeds; one at a
     time, to save memory."""
-    y = np.log1p(panel.y) if family == "poisson" else panel.y
+    y = np.log1p(panel.y) if family in ("poisson", "zip") else panel.y
     col = np.nanmean(y, axis=0)
     filled = np.where(np.isnan(y), col[None, :], y)
     # k-means on a subsample is enough for a start; the EM then uses everyone.
@@ -404,12 +788,17 @@ def fit_gbtm(
     seed: int = 0,
     standard_errors: bool = True,
     family: Family = "normal",
+    bounds: Bounds | None = None,
 ) -> GBTMFit:
     """Fit a ``k``-group trajectory model by EM from several starts.
 
-    ``family``: ``"normal"`` (the default), ``"poisson"`` (counts) or ``"logit"``
-    (0/1 outcomes); values the family cannot have, and ``group_sigma`` outside the
-    normal family, are refused with a :class:`FivesafesError`. ``degree`` is the
+    ``family``: ``"normal"`` (the default), ``"poisson"`` (counts), ``"logit"``
+    (0/1 outcomes), ``"cnorm"`` (a score censored at a floor and/or a ceiling) or
+    ``"zip"`` (counts with structural zeros); values the family cannot have, and
+    ``group_sigma`` outside the normal and cnorm families, are refused with a
+    :class:`FivesafesError`. ``bounds`` (cnorm only): ``(lower, upper)``, either
+    None for no bound on that side; by default the observed minimum and maximum
+    (the fit's ``bounds`` says which were used). ``degree`` is the
     polynomial degree of every group, or one per group from the
     lowest level to the highest (the starts are ordered so; groups are reported
     in that order). ``starts`` k-means starts run ``short_iter`` EM iterations
@@ -419,17 +808,24 @@ def fit_gbtm(
     1.3 ms for 100,000 × 5 by 5 × 5 on a busy two-core machine).
     """
     check_family(family)
-    if group_sigma and family != "normal":
-        raise FivesafesError(
-            f"group_sigma (one sigma per group) is for the normal family only: the {family} "
-            "family has no sigma (its variance follows from its mean)"
-        )
-    check_values(panel, family)
+    check_group_sigma(group_sigma, family)
+    resolved = resolve_bounds(panel.y, family, bounds)
+    check_values(panel, family, resolved)
     with threadpool_limits(limits=1, user_api="blas"):
         return _fit_gbtm(
             panel, k, degree, group_sigma, starts, short_iter, keep, max_iter, tol, seed,
-            standard_errors, family,
+            standard_errors, family, resolved,
         )  # fmt: skip
+
+
+def check_group_sigma(group_sigma: bool, family: str) -> None:
+    """One sigma per group needs a family with a sigma (normal, cnorm)."""
+    if group_sigma and family not in ("normal", "cnorm"):
+        raise FivesafesError(
+            f"group_sigma (one sigma per group) is for the normal family only (and its "
+            f"censored form, cnorm): the {family} family has no sigma (its variance "
+            "follows from its mean)"
+        )
 
 
 def _fit_gbtm(
@@ -445,6 +841,7 @@ def _fit_gbtm(
     seed: int = 0,
     standard_errors: bool = True,
     family: Family = "normal",
+    bounds: Bounds = (None, None),
 ) -> GBTMFit:
     degrees = [int(degree)] * k if isinstance(degree, int) else [int(d) for d in degree]
     if len(degrees) != k:
@@ -454,7 +851,7 @@ def _fit_gbtm(
     scale = float(times.std()) or 1.0
     u = (times - centre) / scale
     xs = [_design(u, d) for d in degrees]
-    st = _Stats.of(panel, family)
+    st = _Stats.of(panel, family, bounds)
     rng = np.random.default_rng(seed)
     n_starts = 1 if k == 1 else max(1, starts)
     first = (
@@ -472,7 +869,7 @@ def _fit_gbtm(
         run = (
             (ll0, r, params, it0, conv)
             if conv
-            else _em(st, r, xs, group_sigma, max_iter, tol, family, params[0])
+            else _em(st, r, xs, group_sigma, max_iter, tol, family, params)
         )
         if run is None:
             continue
@@ -480,7 +877,7 @@ def _fit_gbtm(
             best = (run[0], run[1], run[2], run[3] + (0 if conv else it0), run[4])
     if best is None:
         raise ValueError(f"the {k}-group model lost a group in every run: left out")
-    ll, r, (betas, sigma, log_pi), iterations, converged = best
+    ll, r, (betas, sigma, log_pi, omega_logit), iterations, converged = best
     fit = GBTMFit(
         k=k,
         degrees=degrees,
@@ -495,6 +892,8 @@ def _fit_gbtm(
         scale=scale,
         starts=n_starts,
         family=family,
+        omega_logit=omega_logit,
+        bounds=bounds,
     )
     # Groups from the lowest to the highest mean level over the observed times.
     fit.reorder([int(j) for j in np.argsort(fit.means(times).mean(axis=0), kind="stable")])
@@ -509,52 +908,92 @@ def _fit_gbtm(
 
 
 def _unpack(
-    theta: np.ndarray, degrees: list[int], ns: int
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    theta: np.ndarray, degrees: list[int], ns: int, nz: int = 0
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """betas, sigma, log_pi and logit omega from theta (see :func:`pack`)."""
     betas, pos = [], 0
     for d in degrees:
         betas.append(theta[pos : pos + d + 1])
         pos += d + 1
     sigma = np.exp(theta[pos : pos + ns])
     pos += ns
+    omega_logit = theta[pos : pos + nz]
+    pos += nz
     alpha = np.concatenate([[0.0], theta[pos:]])
-    return betas, sigma, alpha - _logsumexp_rows(alpha[None, :])[0]
+    return betas, sigma, alpha - _logsumexp_rows(alpha[None, :])[0], omega_logit
 
 
 def pack(fit: GBTMFit) -> np.ndarray:
-    """theta = (scaled betas, log sigma (normal only), logits of groups 2..k
-    against group 1)."""
-    return np.concatenate([*fit.betas, np.log(fit.sigma), fit.log_pi[1:] - fit.log_pi[0]])
+    """theta = (scaled betas, log sigma (normal, cnorm), logit omega of each group
+    (zip), logits of groups 2..k against group 1)."""
+    return np.concatenate(
+        [*fit.betas, np.log(fit.sigma), fit.omega_logit, fit.log_pi[1:] - fit.log_pi[0]]
+    )
+
+
+def theta_index(fit: GBTMFit, what: Literal["sigma", "omega"]) -> slice:
+    """Where log sigma or the logits of omega are in theta (and the covariance)."""
+    start = sum(d + 1 for d in fit.degrees)
+    if what == "sigma":
+        return slice(start, start + len(fit.sigma))
+    start += len(fit.sigma)
+    return slice(start, start + len(fit.omega_logit))
 
 
 def log_likelihood_and_score(
     panel: Panel, fit: GBTMFit, theta: np.ndarray, st: _Stats | None = None
 ) -> tuple[float, np.ndarray]:
     """The observed-data log-likelihood at ``theta`` and its gradient (analytic)."""
-    st = st or _Stats.of(panel, fit.family)
+    st = st or _Stats.of(panel, fit.family, fit.bounds)
     u = (np.asarray(panel.times, dtype=float) - fit.centre) / fit.scale
     xs = [_design(u, d) for d in fit.degrees]
     ns = len(fit.sigma)
-    betas, sigma, log_pi = _unpack(theta, fit.degrees, ns)
+    betas, sigma, log_pi, omega_logit = _unpack(theta, fit.degrees, ns, len(fit.omega_logit))
     mu = np.column_stack([x @ b for x, b in zip(xs, betas, strict=True)])
-    ld = _log_densities(st, mu, sigma, log_pi, fit.family)
+    ld = _log_densities(st, mu, sigma, log_pi, fit.family, omega_logit)
     total = _logsumexp_rows(ld)
     r = np.exp(ld - total[:, None])
     w = st.m.T @ r
     s = st.my.T @ r
     pi = np.exp(log_pi)
-    if fit.family != "normal":
+    if fit.family in ("poisson", "logit"):
         mean = _inverse_link(mu, fit.family)
         grads = [x.T @ (s[:, j] - mean[:, j] * w[:, j]) for j, x in enumerate(xs)]
         grads.append((r.sum(axis=0) - len(r) * pi)[1:])
         return float(total.sum()), np.concatenate(grads)
+    if fit.family == "zip":
+        assert st.lo is not None
+        z = st.lo.T @ r  # weighted zeros per wave
+        lam = np.exp(mu)
+        rho = expit(omega_logit[None, :] + lam)  # P(structural | zero)
+        grads = [
+            x.T @ (s[:, j] - w[:, j] * lam[:, j] - z[:, j] * (1.0 - rho[:, j]) * lam[:, j])
+            for j, x in enumerate(xs)
+        ]
+        grads.append((z * rho).sum(axis=0) - (w + z).sum(axis=0) * expit(omega_logit))
+        grads.append((r.sum(axis=0) - len(r) * pi)[1:])
+        return float(total.sum()), np.concatenate(grads)
     q = st.my2 @ r
     s2 = np.broadcast_to(sigma**2, log_pi.shape)
+    sd = np.sqrt(s2)
+    # cnorm: d/d mu and d/d log sigma of the log-probabilities of the cells at a bound
+    d_mu, d_ls = np.zeros_like(mu), np.zeros(len(log_pi))
+    if fit.family == "cnorm":
+        assert st.lo is not None and st.hi is not None
+        lower, upper = st.bounds
+        for mask, bound, sign in ((st.lo, lower, -1.0), (st.hi, upper, 1.0)):
+            if bound is None:
+                continue
+            v = sign * (mu - bound) / sd[None, :]  # log Phi(v)
+            lam, _ = _mills(v)
+            c = mask.T @ r
+            d_mu += sign * c * lam / sd[None, :]
+            d_ls -= (c * lam * v).sum(axis=0)
     grads = []
     for j, x in enumerate(xs):
-        grads.append(x.T @ (s[:, j] - mu[:, j] * w[:, j]) / s2[j])
+        grads.append(x.T @ ((s[:, j] - mu[:, j] * w[:, j]) / s2[j] + d_mu[:, j]))
     rss = q - 2.0 * (mu * s).sum(axis=0) + (mu * mu * w).sum(axis=0)
-    g_sigma = -w.sum(axis=0) + rss / s2
+    g_sigma = -w.sum(axis=0) + rss / s2 + d_ls
     grads.append(np.array([g_sigma.sum()]) if ns == 1 else g_sigma)
     grads.append((r.sum(axis=0) - len(r) * pi)[1:])
     return float(total.sum()), np.concatenate(grads)
@@ -567,7 +1006,7 @@ def covariance(panel: Panel, fit: GBTMFit) -> np.ndarray | None:
 
 
 def _covariance(panel: Panel, fit: GBTMFit) -> np.ndarray | None:
-    st = _Stats.of(panel, fit.family)
+    st = _Stats.of(panel, fit.family, fit.bounds)
     theta = pack(fit)
     p = len(theta)
     h = 1e-5 * np.maximum(1.0, np.abs(theta))

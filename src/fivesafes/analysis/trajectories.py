@@ -2,8 +2,10 @@
 
 :func:`fit_trajectories` takes a long table (one row per person and time) and
 fits finite mixtures of polynomial trajectories (:mod:`fivesafes.analysis.gbtm`)
-of a normal outcome, of counts (``family="poisson"``) or of 0/1 outcomes
-(``family="logit"``) with 1..K groups, chooses the number of groups by BIC and returns a
+of a normal outcome, of counts (``family="poisson"``), of 0/1 outcomes
+(``family="logit"``), of a score censored at a floor or ceiling
+(``family="cnorm"``) or of counts with structural zeros (``family="zip"``) with
+1..K groups, chooses the number of groups by BIC and returns a
 :class:`TrajectoryResult`: per group the estimated proportion, the average
 posterior probability (AvePP), the odds of correct classification (OCC), the
 polynomial coefficients with standard errors, and each person's posterior
@@ -28,7 +30,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from fivesafes.analysis.gbtm import Family, GBTMFit, Panel, check_family, fit_gbtm
+from fivesafes.analysis.gbtm import (
+    Bounds,
+    Family,
+    GBTMFit,
+    Panel,
+    bounds_text,
+    check_family,
+    check_group_sigma,
+    fit_gbtm,
+    resolve_bounds,
+)
 from fivesafes.errors import FivesafesError, InputError
 
 if TYPE_CHECKING:
@@ -45,9 +57,21 @@ MIN_PERSONS_PER_GROUP = 10
 #: Most distinct times (waves): the data are held as persons × times.
 MAX_TIMES = 200
 #: What the fitted trajectory of each family is (its scale).
-OUTCOME_SCALE = {"normal": "mean", "poisson": "expected count", "logit": "probability"}
+OUTCOME_SCALE = {
+    "normal": "mean",
+    "poisson": "expected count",
+    "logit": "probability",
+    "cnorm": "expected observed value",  # E[clip(y*, lower, upper)]
+    "zip": "expected count",  # (1 - omega) exp(eta)
+}
 #: What the coefficients are: the polynomial on the family's link scale.
-LINK_SCALE = {"normal": "mean", "poisson": "log expected count", "logit": "log-odds"}
+LINK_SCALE = {
+    "normal": "mean",
+    "poisson": "log expected count",
+    "logit": "log-odds",
+    "cnorm": "latent mean (before censoring)",
+    "zip": "log expected count of the non-zero-inflated part",
+}
 
 
 @dataclass
@@ -62,10 +86,12 @@ class GroupReport:
     coefficients: list[float]  # of 1, t, t², ... on the data's time scale (link scale)
     standard_errors: list[float] | None
     degree: int
-    sigma: float | None  # None for the poisson and logit families
+    sigma: float | None  # None but for the normal and cnorm families
     fitted: list[float] | None = None  # the trajectory at each time, on the outcome's scale
+    omega: float | None = None  # zip: the probability of a structural zero
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.omega is None else {"omega": self.omega}
         return {
             "group": self.group,
             "proportion": self.proportion,
@@ -77,6 +103,7 @@ class GroupReport:
             "degree": self.degree,
             "sigma": self.sigma,
             "fitted": self.fitted,
+            **extra,
         }
 
 
@@ -116,6 +143,7 @@ def group_reports(fit: GBTMFit, times: np.ndarray | None = None) -> list[GroupRe
                     else float(fit.sigma[j] if len(fit.sigma) > 1 else fit.sigma[0])
                 ),
                 fitted=None if curves is None else [float(v) for v in curves[:, j]],
+                omega=float(fit.omega[j]) if len(fit.omega_logit) else None,
             )
         )
     return out
@@ -148,7 +176,8 @@ class TrajectoryResult:
 
     @property
     def family(self) -> Family:
-        """The outcome's distribution given the group: normal, poisson or logit."""
+        """The outcome's distribution given the group: normal, poisson, logit, cnorm
+        or zip."""
         return self.model.family
 
     @property
@@ -167,7 +196,12 @@ class TrajectoryResult:
         return pd.DataFrame(data)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` summary (keys fixed by the command line's specification)."""
+        """The ``--json`` summary (keys fixed by the command line's specification;
+        cnorm adds ``bounds``, zip each group's ``omega``)."""
+        extra: dict[str, Any] = {}
+        if self.family == "cnorm":
+            lower, upper = self.model.bounds
+            extra["bounds"] = {"lower": lower, "upper": upper}
         return {
             "chosen_groups": self.chosen,
             "bic": {str(k): v for k, v in self.bic.items()},
@@ -182,6 +216,7 @@ class TrajectoryResult:
             "coefficients_scale": LINK_SCALE[self.family],
             "fitted_scale": OUTCOME_SCALE[self.family],
             "notes": list(self.notes) + [n for f in self.fits.values() for n in f.notes],
+            **extra,
         }
 
     def group_summary(self) -> GroupSummary:
@@ -218,7 +253,8 @@ class TrajectoryResult:
 
     def groups_frame(self) -> pd.DataFrame:
         """The chosen model's groups as a table (one row per group); ``sigma`` only
-        for the normal family."""
+        for the normal and cnorm families, ``omega`` (the probability of a
+        structural zero) only for zip."""
         rows = []
         for g in self.groups:
             row: dict[str, Any] = {
@@ -228,8 +264,10 @@ class TrajectoryResult:
                 "avg_posterior": g.avg_posterior,
                 "occ": g.occ,
             }
-            if self.family == "normal":
+            if self.family in ("normal", "cnorm"):
                 row["sigma"] = g.sigma
+            if self.family == "zip":
+                row["omega"] = g.omega
             for p, c in enumerate(g.coefficients):
                 row[f"b{p}"] = c
                 row[f"se_b{p}"] = g.standard_errors[p] if g.standard_errors else None
@@ -238,7 +276,8 @@ class TrajectoryResult:
 
     def fitted_frame(self) -> pd.DataFrame:
         """The chosen model's trajectories: one row per group and time, the fitted
-        value on the outcome's scale (mean, expected count or probability)."""
+        value on the outcome's scale (mean, expected count, probability or, for
+        cnorm, the expected observed value)."""
         curves = self.model.means(self.times)
         k = curves.shape[1]
         return pd.DataFrame(
@@ -281,7 +320,8 @@ class TrajectoryResult:
                     obs = np.nanmean(mine, axis=0)
                 ax.plot(self.times, obs, "o", color=line.get_color(), markersize=4)
         ax.set_xlabel("time")
-        ax.set_ylabel({"normal": "value"}.get(self.family, OUTCOME_SCALE[self.family]))
+        label = {"normal": "value", "cnorm": "value (expected, with the bounds)"}
+        ax.set_ylabel(label.get(self.family, OUTCOME_SCALE[self.family]))
         ax.set_title(f"{fit.k} trajectory groups (lines: fitted; points: observed means)")
         ax.legend(fontsize="small")
         return fig
@@ -329,16 +369,27 @@ def wide_panel(long: pd.DataFrame, id: str, time: str, value: str) -> tuple[np.n
     return ids, Panel(y, times), len(obs)
 
 
-def wrong_values(values: pd.Series, family: str) -> tuple[np.ndarray, str]:
+def wrong_values(
+    values: pd.Series, family: str, bounds: Bounds = (None, None)
+) -> tuple[np.ndarray, str]:
     """Positions of the observed values ``family`` cannot have, and what it needs:
-    counts (whole numbers 0 or more) for poisson, 0 or 1 for logit (none for normal)."""
+    counts (whole numbers 0 or more) for poisson and zip, 0 or 1 for logit, a
+    value within ``bounds`` for cnorm (none for normal)."""
     check_family(family)
     if family == "normal":
         return np.empty(0, dtype=int), "a number"
     y = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     obs = ~np.isnan(y)
     with np.errstate(invalid="ignore"):
-        if family == "poisson":
+        if family == "cnorm":
+            lower, upper = bounds
+            bad = np.zeros(len(y), dtype=bool)
+            if lower is not None:
+                bad |= obs & (y < lower)
+            if upper is not None:
+                bad |= obs & (y > upper)
+            return np.flatnonzero(bad), f"within the bounds {bounds_text(bounds)}"
+        if family in ("poisson", "zip"):
             bad = obs & (~np.isfinite(y) | (y < 0) | (y != np.floor(y)))
             return np.flatnonzero(bad), "a count (a whole number 0 or more)"
         return np.flatnonzero(obs & (y != 0) & (y != 1)), "0 or 1"
@@ -360,14 +411,18 @@ def fit_trajectories(
     seed: int = 0,
     progress: Progress | None = None,
     family: Family = "normal",
+    bounds: Bounds | None = None,
 ) -> TrajectoryResult:
     """Fit a trajectory model for each number of groups in ``groups`` and choose
     by BIC. ``degree``: the polynomial degree of every group, or one per group
     (then ``groups`` must be that one number). ``family``: the outcome given the
-    group, ``"normal"``, ``"poisson"`` (counts) or ``"logit"`` (0/1); a value the
-    family cannot have is an error naming the person and time, and so is
-    ``group_sigma`` outside the normal family. Standard errors are computed for
-    the chosen model. Duplicate (id, time) rows are an error."""
+    group, ``"normal"``, ``"poisson"`` (counts), ``"logit"`` (0/1), ``"cnorm"`` (a
+    score censored at ``bounds`` = (lower, upper), either None for no bound on that
+    side, by default the observed minimum and maximum) or ``"zip"`` (counts with
+    structural zeros); a value the family cannot have is an error naming the
+    person and time, and so are ``group_sigma`` outside the normal and cnorm
+    families and ``bounds`` outside cnorm. Standard errors are computed for the
+    chosen model. Duplicate (id, time) rows are an error."""
     report = progress or (lambda stage, fraction: None)
     ks = sorted({int(k) for k in groups})
     if not ks or ks[0] < 1:
@@ -375,12 +430,10 @@ def fit_trajectories(
     if not isinstance(degree, int) and (len(ks) != 1 or len(degree) != ks[0]):
         raise FivesafesError("one degree per group needs a single number of groups, and as many")
     check_family(family)
-    if group_sigma and family != "normal":
-        raise FivesafesError(
-            f"group_sigma (one sigma per group) is for the normal family only: the {family} "
-            "family has no sigma (its variance follows from its mean)"
-        )
-    bad, need = wrong_values(long[value], family)
+    check_group_sigma(group_sigma, family)
+    observed = pd.to_numeric(long[value], errors="coerce").to_numpy(dtype=float)
+    limits = resolve_bounds(observed, family, bounds)
+    bad, need = wrong_values(long[value], family, limits)
     if len(bad):
         who, when = long[id].iloc[bad[0]], long[time].iloc[bad[0]]
         got = float(pd.to_numeric(long[value], errors="coerce").iloc[bad[0]])
@@ -418,6 +471,7 @@ def fit_trajectories(
                 seed=seed + k,
                 standard_errors=False,
                 family=family,
+                bounds=limits if family == "cnorm" else None,
             )
         except ValueError as exc:  # a group emptied in every start: the data do not carry k
             notes.append(str(exc))
@@ -433,6 +487,8 @@ def fit_trajectories(
         notes.append("the information matrix is singular: no standard errors")
     if dropped:
         notes.append(f"{dropped} person(s) with no observed value left out")
+    if family == "cnorm":
+        notes.append(_censoring_note(panel.y, limits, given=bounds))
     if chosen == ks[-1] and len(ks) > 1:
         notes.append(
             f"BIC is smallest at the largest number of groups tried ({chosen}); "
@@ -451,6 +507,22 @@ def fit_trajectories(
     )
 
 
+def _censoring_note(y: np.ndarray, limits: Bounds, given: Bounds | None) -> str:
+    """The bounds of a cnorm fit, where they came from and the share of values at each."""
+    obs = y[~np.isnan(y)]
+    lower, upper = limits
+    at_lo = float((obs <= lower).mean()) if lower is not None and obs.size else 0.0
+    at_hi = float((obs >= upper).mean()) if upper is not None and obs.size else 0.0
+    origin = "" if given is not None else " (by default the observed minimum and maximum)"
+    text = (
+        f"censored normal with bounds {bounds_text(limits)}{origin}: "
+        f"{100 * at_lo:.1f}% of values at the lower bound, {100 * at_hi:.1f}% at the upper"
+    )
+    if at_lo == 0 and at_hi == 0:
+        text += " (none at a bound: the fit is the normal family's)"
+    return text
+
+
 def read_long_csv(
     path: Path,
     id: str,
@@ -458,11 +530,13 @@ def read_long_csv(
     value: str,
     min_persons: int = 1,
     family: str = "normal",
+    bounds: Bounds = (None, None),
 ) -> pd.DataFrame:
     """Read a long CSV (one row per person and time) and check it: the columns
     exist, time and value are numbers (a blank value is a missing wave, a blank
     time or id is an error), the values are what ``family`` needs (counts for
-    poisson, 0/1 for logit), no (id, time) pair repeats, and there are at least
+    poisson and zip, 0/1 for logit, within ``bounds`` for cnorm), no (id, time)
+    pair repeats, and there are at least
     ``min_persons`` persons with an observed value. Errors name the file, the
     data row (1 = first row after the header) and the field."""
     name = str(path)
@@ -500,7 +574,7 @@ def read_long_csv(
                 more=len(rows) - 1,
             )
         out[col] = num.to_numpy(dtype=float)
-    unfit, need = wrong_values(out[value], family)
+    unfit, need = wrong_values(out[value], family, bounds)
     if len(unfit):
         raise bad(
             f"not {need}, as the {family} family needs",

@@ -19,18 +19,36 @@ EPILOG = (
     "Example: [bold]fivesafes analyse trajectories scores.csv --id pupil --time year "
     "--value score --groups 1-6 --degree 2 --out groups.csv[/]. Counts of offences per "
     "year: [bold]--family poisson[/]; 0/1 outcomes (any conviction that year): "
-    "[bold]--family logit[/]."
+    "[bold]--family logit[/]; a score with many at a floor or ceiling (0-100): "
+    "[bold]--family cnorm --lower 0 --upper 100[/]; counts with many people who never "
+    "offend: [bold]--family zip[/]."
 )
-FAMILY_NAMES: tuple[Family, ...] = ("normal", "poisson", "logit")
+FAMILY_NAMES: tuple[Family, ...] = ("normal", "poisson", "logit", "cnorm", "zip")
 
 
 def parse_family(text: str) -> Family:
-    """``--family``: normal, poisson or logit (any case)."""
+    """``--family``: normal, poisson, logit, cnorm or zip (any case)."""
     name = text.strip().lower()
     for family in FAMILY_NAMES:
         if name == family:
             return family
-    raise FivesafesError(f"--family must be normal, poisson or logit, not {text!r}")
+    raise FivesafesError(
+        f"--family must be normal, poisson or logit, not {text!r} (or cnorm: a score "
+        "censored at a floor or ceiling; zip: counts with structural zeros)"
+    )
+
+
+def parse_bound(text: str, option: str) -> float | None:
+    """``--lower``/``--upper``: a number, or ``none`` (no bound on that side)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise FivesafesError(f"{option} must be a number or none, not {text!r}")
+    return value
 
 
 def parse_groups(text: str) -> list[int]:
@@ -62,7 +80,7 @@ def trajectories(
         typer.Option(
             "--value",
             help="The outcome column, a number (blank = missing): a count for --family "
-            "poisson, 0 or 1 for --family logit.",
+            "poisson and zip, 0 or 1 for --family logit, within --lower/--upper for cnorm.",
         ),
     ],
     groups: Annotated[
@@ -76,9 +94,28 @@ def trajectories(
         typer.Option(
             "--family",
             help="The outcome given the group: normal (a score), poisson (a count, e.g. "
-            "offences per year) or logit (0/1, e.g. any conviction that year).",
+            "offences per year), logit (0/1, e.g. any conviction that year), cnorm (a "
+            "score censored at a floor or ceiling) or zip (a count with structural zeros).",
         ),
     ] = "normal",
+    lower: Annotated[
+        str | None,
+        typer.Option(
+            "--lower",
+            help="--family cnorm: the floor of the score (values there are censored), or "
+            "none; default: the observed minimum.",
+            show_default=False,
+        ),
+    ] = None,
+    upper: Annotated[
+        str | None,
+        typer.Option(
+            "--upper",
+            help="--family cnorm: the ceiling of the score, or none; default: the observed "
+            "maximum.",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -103,13 +140,31 @@ def trajectories(
     t0 = clock.perf_counter()
     ks = parse_groups(groups)
     fam = parse_family(family)
+    if fam != "cnorm" and (lower is not None or upper is not None):
+        raise FivesafesError(
+            f"--lower and --upper are for --family cnorm only (the floor and ceiling of a "
+            f"censored score), not --family {fam}"
+        )
+    lo = None if lower is None else parse_bound(lower, "--lower")
+    hi = None if upper is None else parse_bound(upper, "--upper")
+    given = (lo, hi)  # for checking the values while reading; not given: no check
     long = read_long_csv(
-        table, id, time, value, min_persons=MIN_PERSONS_PER_GROUP * ks[-1], family=fam
-    )
+        table, id, time, value, min_persons=MIN_PERSONS_PER_GROUP * ks[-1], family=fam,
+        bounds=given,
+    )  # fmt: skip
+    bounds: tuple[float | None, float | None] | None = None
+    if fam == "cnorm" and (lower is not None or upper is not None):
+        # a side not given is the observed minimum or maximum
+        seen = long[value].dropna()
+        bounds = (
+            (float(seen.min()) if len(seen) else None) if lower is None else lo,
+            (float(seen.max()) if len(seen) else None) if upper is None else hi,
+        )
     with progress_bar(not json_, "trajectories") as update:
         result = fit_trajectories(
-            long, id, time, value, groups=ks, degree=degree, progress=update, family=fam
-        )
+            long, id, time, value, groups=ks, degree=degree, progress=update, family=fam,
+            bounds=bounds,
+        )  # fmt: skip
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         result.assignments().to_csv(out, index=False)
@@ -140,19 +195,23 @@ def trajectories(
     if fam != "normal":
         title += f" ({fam}: coefficients of the {LINK_SCALE[fam]})"
     grid = Table(title=title)
-    for col in ("group", "proportion", "persons", "AvePP", "OCC", "coefficients (1, t, t², …)"):
+    spread = {"cnorm": "σ", "zip": "ω (zero-inflation)"}.get(fam)
+    columns = ["group", "proportion", "persons", "AvePP", "OCC"]
+    for col in [*columns, *([spread] if spread else []), "coefficients (1, t, t², …)"]:
         grid.add_column(col, justify="left" if col.startswith("coef") else "right")
     for g in result.groups:
         coefs = ", ".join(
             f"{c:.4g}" + (f" ({s:.2g})" if g.standard_errors else "")
             for c, s in zip(g.coefficients, g.standard_errors or g.coefficients, strict=True)
         )
+        shown = {"cnorm": [_num(g.sigma, ".4g")], "zip": [_num(g.omega)]}.get(fam, [])
         grid.add_row(
             str(g.group),
             f"{g.proportion:.3f}",
             f"{g.assigned:,}",
             _num(g.avg_posterior),
             _num(g.occ, ".1f"),
+            *shown,
             coefs,
         )
     console.print(grid)
