@@ -324,14 +324,8 @@ def test_another_providers_submission_is_not_reached_by_any_route_or_form(
     assert again is not None and again.status == theirs.status and again.explanations == []
 
 
-def test_a_return_is_checked_outside_the_event_loop(
-    client: Any, collections: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The upload route is ``async``: it ran the whole check of the return (DuckDB,
-    about 0.1 s a MB) in the event loop, so a 64 MB return froze every page of the
-    site, for every user, for seconds."""
-    real = subs.submit
-    in_loop: list[bool] = []
+def _noting_the_loop(real: Any, in_loop: list[bool]) -> Any:
+    """``real``, noting in ``in_loop`` whether each call ran inside an event loop."""
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -340,6 +334,18 @@ def test_a_return_is_checked_outside_the_event_loop(
         except RuntimeError:
             in_loop.append(False)
         return real(*args, **kwargs)
+
+    return spy
+
+
+def test_a_return_is_checked_outside_the_event_loop(
+    client: Any, collections: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload route is ``async``: it ran the whole check of the return (DuckDB,
+    about 0.1 s a MB) in the event loop, so a 64 MB return froze every page of the
+    site, for every user, for seconds."""
+    in_loop: list[bool] = []
+    spy = _noting_the_loop(subs.submit, in_loop)
 
     monkeypatch.setattr(subs, "submit", spy)
     me = client.login_as("data_owner")
@@ -355,16 +361,8 @@ def test_an_airlock_upload_is_checked_outside_the_event_loop(
     checked by the disclosure rules and stored)."""
     from fivesafes.projects import release
 
-    real = release.add_output
     in_loop: list[bool] = []
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        try:
-            asyncio.get_running_loop()
-            in_loop.append(True)
-        except RuntimeError:
-            in_loop.append(False)
-        return real(*args, **kwargs)
+    spy = _noting_the_loop(release.add_output, in_loop)
 
     monkeypatch.setattr(release, "add_output", spy)
     me = client.login_as("researcher")
