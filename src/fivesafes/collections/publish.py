@@ -12,6 +12,15 @@ cells withheld so that none can be worked out from the totals, counts rounded if
 the policy rounds, totals at their true (rounded) values — and only the safe
 version is written. Nothing but the safe values reaches the CSV, the JSON, the
 HTML or the chart. :func:`publish_demo` runs the whole publication for the demo.
+
+Disclosure by differencing across publications: every table is also checked
+against the tables published before it in the same **series** (the release
+ledger of :mod:`fivesafes.outputs.differencing`, one JSON-lines file per series
+in ``<out_dir>/ledger/``), with the same rule the airlock uses
+(:func:`~fivesafes.outputs.differencing.ledger_rule`): a cell that, subtracted
+from an earlier publication, would give away a count below the threshold is
+suppressed like any unsafe cell. A table goes into the ledger only once its files
+are written.
 """
 
 from __future__ import annotations
@@ -28,6 +37,13 @@ import pandas as pd
 
 from fivesafes.errors import FivesafesError
 from fivesafes.outputs.check import CheckResult, check
+from fivesafes.outputs.differencing import (
+    LEDGER_DIR,
+    Ledger,
+    Population,
+    ReleasedTable,
+    ledger_rule,
+)
 from fivesafes.outputs.objects import TOTAL, FrequencyTable
 from fivesafes.outputs.policy import Policy, tre_policy
 
@@ -49,6 +65,13 @@ def published_dir() -> Path:
     return state_dir() / "published"
 
 
+def publication_ledger(out_dir: str | Path) -> Ledger:
+    """The release ledger of the publications in ``out_dir``: one JSON-lines file per
+    series, ``<out_dir>/ledger/<series>.jsonl`` (hash-chained, as the airlock's). The
+    web pages never serve it (they serve only the files the publications name)."""
+    return Ledger(Path(out_dir) / LEDGER_DIR)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """What one published table counts and how it is described.
@@ -59,6 +82,14 @@ class TableSpec:
     column's codes to the words shown in the HTML and the chart (the CSV keeps
     the codes and adds nothing). ``chart`` is ``(x, series)``: a line per
     ``series`` category over ``x``, every other dimension at its ``Total``.
+
+    For disclosure by differencing, each slice (one value of ``by``) is a table of
+    the **population** of ``universe`` (what a unit is; default: the ``unit``
+    counted in this ``slug``) with those ``by`` values and, when ``units`` names a
+    column (e.g. the local authority), the values of that column present in the
+    slice (the coverage): a re-publication that covers one authority more is then a
+    population with an added atom. It is checked against, and recorded in, the
+    ledger of ``series`` (default: the slug).
     """
 
     slug: str
@@ -74,9 +105,35 @@ class TableSpec:
     column_titles: Mapping[str, str] = field(default_factory=dict)
     chart: tuple[str | None, str | None] | None = None
     notes: tuple[str, ...] = ()
+    series: str = ""
+    universe: str = ""
+    units: str | None = None
 
     def title_of(self, column: str) -> str:
         return self.column_titles.get(column, column.replace("_", " "))
+
+    @property
+    def series_name(self) -> str:
+        """The publication series whose ledger this table is checked against."""
+        return self.series or self.slug
+
+    @property
+    def universe_name(self) -> str:
+        return self.universe or f"{self.unit} counted in the table {self.slug}"
+
+    def population(self, key: Sequence[Any], records: pd.DataFrame) -> Population:
+        """The population of one slice (``key``: its values of ``by``)."""
+        conditions: dict[str, Any] = {c: str(v) for c, v in zip(self.by, key, strict=True)}
+        if self.units is not None and self.units in records:
+            covered = sorted(records[self.units].dropna().astype(str).unique())
+            if covered:
+                conditions[self.units] = covered
+        return Population.of(self.universe_name, **conditions)
+
+    def output_name(self, key: Sequence[Any]) -> str:
+        """The name of one slice in the ledger."""
+        where = ", ".join(f"{c} {v}" for c, v in zip(self.by, key, strict=True))
+        return f"{self.slug}" + (f" ({where})" if where else "")
 
 
 @dataclass
@@ -88,6 +145,24 @@ class Publication:
     metadata: dict[str, Any]
     checks: list[CheckResult]
     paths: dict[str, Path] = field(default_factory=dict)
+    #: The slices as recorded in the series' ledger (once the files are written).
+    ledger_entries: list[ReleasedTable] = field(default_factory=list)
+    #: The ledger file, and how many of the slices were added to it (0 for a table
+    #: published before exactly so).
+    ledger_path: Path | None = None
+    ledger_recorded: int = 0
+
+    def differencing(self) -> list[dict[str, Any]]:
+        """The cells withheld for disclosure by differencing, with the full reasons
+        (which state the count they would give away): for the publisher, inside the
+        TRE; the published files only say how many and why."""
+        out = []
+        for check_result, entry in zip(self.checks, self.ledger_entries, strict=False):
+            for v in check_result.verdicts:
+                if "differencing" in v.rules:
+                    reason = next((r for r in v.reasons if "differencing" in r), "")
+                    out.append({"table": entry.output, "cell": list(v.label), "reason": reason})
+        return out
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -103,6 +178,12 @@ class Publication:
             "cells": len(self.data),
             "counts": self.counts(),
             "paths": {k: str(v) for k, v in self.paths.items()},
+            "differencing": {
+                "series": self.spec.series_name,
+                "ledger": None if self.ledger_path is None else str(self.ledger_path),
+                "recorded": self.ledger_recorded,
+                "withheld": self.differencing(),
+            },
         }
 
 
@@ -141,6 +222,55 @@ def _policy_notes(policy: Policy, unit: str, counts: Mapping[str, int]) -> list[
     return notes
 
 
+def _differencing_cells(checks: Sequence[CheckResult]) -> int:
+    return sum("differencing" in v.rules for c in checks for v in c.verdicts)
+
+
+def _earlier(checks: Sequence[CheckResult], ledger: Ledger, series: str) -> list[str]:
+    """The earlier publications the withheld cells were checked against, by name."""
+    names = {e.output: e.name for e in ledger.entries(series)}
+    found: list[str] = []
+    for c in checks:
+        for v in c.verdicts:
+            if "differencing" not in v.rules:
+                continue
+            for reason in v.reasons:
+                for output, name in names.items():
+                    if name in reason and name not in found:
+                        found.append(name)
+                        del names[output]
+                        break
+    return found
+
+
+def _differencing_note(
+    policy: Policy, unit: str, checks: Sequence[CheckResult], earlier: int, against: list[str]
+) -> str:
+    """The note on disclosure by differencing. It never names the cells nor the counts
+    they would give away (saying a difference is small would itself be a disclosure)."""
+    minimum = policy.minimum_count
+    if earlier == 0:
+        return (
+            "Disclosure by differencing: no table had been published earlier in this series, "
+            "so there was none to check this one against."
+        )
+    n = _differencing_cells(checks)
+    tables = f"{earlier} table{'' if earlier == 1 else 's'}"
+    if n == 0 or minimum <= 1:
+        return (
+            f"Disclosure by differencing: checked against the {tables} published earlier in "
+            "this series; no cell needed to be withheld."
+        )
+    cells = f"{n} cell{' is' if n == 1 else 's are'}"
+    what = " and ".join(against) if against else "a table published earlier"
+    return (
+        f"{cells} suppressed because, subtracted from {what}, "
+        f"{'it' if n == 1 else 'they'} would give away a count of fewer than {minimum} "
+        f"{unit} (disclosure by differencing); checked against the {tables} published earlier "
+        "in this series."
+    )
+
+
 def _coverage(records: pd.DataFrame, spec: TableSpec) -> str:
     if spec.coverage:
         return spec.coverage
@@ -159,10 +289,19 @@ def _coverage(records: pd.DataFrame, spec: TableSpec) -> str:
 
 
 def safe_table(
-    records: pd.DataFrame, spec: TableSpec, policy: Policy
+    records: pd.DataFrame, spec: TableSpec, policy: Policy, ledger: Ledger | None = None
 ) -> tuple[pd.DataFrame, list[CheckResult]]:
     """The checked table: one row per cell (``by``, ``dims``, ``value``, ``status``),
-    value None where withheld, margins labelled ``Total``."""
+    value None where withheld, margins labelled ``Total``. With ``ledger``, each slice
+    is also checked against what the spec's series published before (disclosure by
+    differencing), and its check result carries the slice's population."""
+    data, checks, _ = _safe_slices(records, spec, policy, ledger)
+    return data, checks
+
+
+def _safe_slices(
+    records: pd.DataFrame, spec: TableSpec, policy: Policy, ledger: Ledger | None
+) -> tuple[pd.DataFrame, list[CheckResult], list[tuple[Any, ...]]]:
     missing = [
         c for c in (*spec.by, *spec.dims, *([spec.key] if spec.key else [])) if c not in records
     ]
@@ -171,7 +310,7 @@ def safe_table(
             f"table {spec.slug}: the records have no column {', '.join(missing)} "
             f"(they have {', '.join(map(str, records.columns))})"
         )
-    frames, checks = [], []
+    frames, checks, keys = [], [], []
     groups = records.groupby(list(spec.by), sort=True) if spec.by else [((), records)]
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
@@ -179,7 +318,11 @@ def safe_table(
         for d in spec.dims:
             sub[d] = sub[d].astype(str)
         table = FrequencyTable.from_microdata(sub, list(spec.dims), person=spec.key)
-        result = check(table, policy)
+        population = spec.population(key, part)
+        rule = None if ledger is None else ledger_rule(spec.series_name, population, policy, ledger)
+        result = check(table, policy, differencing=rule)
+        result.population = population.to_dict()
+        keys.append(key)
         safe = result.safe
         for col, value in zip(spec.by, key, strict=True):
             safe.insert(list(spec.by).index(col), col, value)
@@ -189,7 +332,27 @@ def safe_table(
         raise FivesafesError(f"table {spec.slug}: there are no records to publish")
     data = pd.concat(frames, ignore_index=True)
     data["value"] = data["value"].astype(object).where(data["value"].notna(), None)
-    return data, checks
+    return data, checks, keys
+
+
+def _same_table(a: ReleasedTable, b: ReleasedTable) -> bool:
+    keep = ("output", "dims", "population", "cells")
+    da, db = a.to_dict(), b.to_dict()
+    return all(da[k] == db[k] for k in keep)
+
+
+def _record(ledger: Ledger, series: str, entries: Sequence[ReleasedTable]) -> int:
+    """Add the published slices to the series' ledger, except one exactly as already
+    recorded (publishing it again gives nothing away); returns how many were added."""
+    existing = ledger.entries(series)
+    added = 0
+    for entry in entries:
+        if any(_same_table(entry, e) for e in existing):
+            continue
+        ledger.record(entry)
+        existing.append(entry)
+        added += 1
+    return added
 
 
 def publish_table(
@@ -206,7 +369,24 @@ def publish_table(
 
     policy = policy or tre_policy()
     released = release_date or date.today()
-    data, checks = safe_table(records, spec, policy)
+    out = Path(out_dir)
+    ledger = publication_ledger(out)
+    series = spec.series_name
+    earlier = len(ledger.entries(series))  # also checks the ledger's hash chain
+    data, checks, keys = _safe_slices(records, spec, policy, ledger)
+    entries = []
+    for key, result in zip(keys, checks, strict=True):
+        entry = ReleasedTable.from_report(
+            series,
+            spec.output_name(key),
+            result.to_dict(),
+            released_at=released.isoformat(),
+            released_by="fivesafes publish",
+        )
+        if entry is not None:
+            entries.append(entry)
+    withheld = _differencing_cells(checks)
+    against = _earlier(checks, ledger, series) if withheld else []
     counts: dict[str, int] = {}
     for c in checks:
         for k, n in c.counts().items():
@@ -225,39 +405,63 @@ def publish_table(
         "dims": list(spec.dims),
         "column_titles": {c: spec.title_of(c) for c in (*spec.by, *spec.dims)},
         "labels": {k: dict(v) for k, v in spec.labels.items()},
-        "notes": [*spec.notes, *_policy_notes(policy, spec.unit, counts)],
+        "notes": [
+            *spec.notes,
+            *_policy_notes(policy, spec.unit, counts),
+            _differencing_note(policy, spec.unit, checks, earlier, against),
+        ],
         "disclosure": {
             "policy": policy.label,
             "cells": counts,
             "secondary_suppression": sorted({c.secondary for c in checks}),
             "check_notes": sorted({n for c in checks for n in c.notes}),
+            "differencing": {
+                "series": series,
+                "ledger": f"{LEDGER_DIR}/{ledger.path(series).name}",
+                "earlier_tables": earlier,
+                "cells": withheld,
+                "checked_against": against,
+            },
         },
     }
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pub = Publication(spec, data, metadata, checks)
-    csv_path = out / f"{spec.slug}.csv"
-    data.to_csv(csv_path, index=False, na_rep="")
-    pub.paths = {"csv": csv_path}
-    if spec.chart is not None:
-        png, alt = table_chart(pub, out / f"{spec.slug}.png")
-        pub.paths["png"] = png
-        metadata["chart"] = {"png": png.name, "alt": alt}
-        metadata["chart_alt"] = alt
-    json_path = out / f"{spec.slug}.json"
-    json_path.write_text(
-        json.dumps(
-            {"metadata": metadata, "data": data.to_dict(orient="records")},
-            indent=2,
-            default=str,
+    pub = Publication(spec, data, metadata, checks, ledger_entries=entries)
+    pub.ledger_path = ledger.path(series)
+    try:
+        csv_path = out / f"{spec.slug}.csv"
+        data.to_csv(csv_path, index=False, na_rep="")
+        pub.paths = {"csv": csv_path}
+        if spec.chart is not None:
+            png, alt = table_chart(pub, out / f"{spec.slug}.png")
+            pub.paths["png"] = png
+            metadata["chart"] = {"png": png.name, "alt": alt}
+            metadata["chart_alt"] = alt
+        json_path = out / f"{spec.slug}.json"
+        json_path.write_text(
+            json.dumps(
+                {"metadata": metadata, "data": data.to_dict(orient="records")},
+                indent=2,
+                default=str,
+            )
+            + "\n",
+            encoding="utf-8",
         )
-        + "\n",
-        encoding="utf-8",
-    )
-    pub.paths["json"] = json_path
-    html_path = out / f"{spec.slug}.html"
-    html_path.write_text(table_page(pub), encoding="utf-8")
-    pub.paths["html"] = html_path
+        pub.paths["json"] = json_path
+        html_path = out / f"{spec.slug}.html"
+        html_path.write_text(table_page(pub), encoding="utf-8")
+        pub.paths["html"] = html_path
+        # Only now, with every file written, does the table go into the ledger.
+        pub.ledger_recorded = _record(ledger, series, entries)
+    except Exception as exc:
+        # Nothing stays published that the ledger does not know of.
+        for path in pub.paths.values():
+            path.unlink(missing_ok=True)
+        if not isinstance(exc, OSError | FivesafesError):
+            raise
+        raise FivesafesError(
+            f"table {spec.slug}: could not be published in {out}: {exc}; its files were "
+            "removed and it was not recorded in the publication ledger"
+        ) from exc
     return pub
 
 

@@ -14,6 +14,14 @@
 :func:`publish_accepted` reads the accepted-collections DuckDB file (see
 docs/collections.md; opened read-only); :func:`publish_world` reads a synthetic
 world's provider files as if every return had been accepted.
+
+Each table is a publication series of its collection (``series`` ``cla_episodes``
+or ``cin_census``): every publication is checked against the earlier ones in the
+series' ledger (``<out>/ledger/<collection>.jsonl``) for disclosure by
+differencing, each year's slice being the population of the local authorities it
+covers, so that a late return accepted between two publications is an added part
+of the population whose small counts the difference of the totals must not give
+away.
 """
 
 from __future__ import annotations
@@ -89,6 +97,9 @@ def cla_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
             "placement_type": "Placement type",
         },
         chart=("year", "placement_type"),
+        series="cla_episodes",
+        universe="children looked after at 31 March (accepted cla_episodes returns)",
+        units="local_authority",
         notes=(
             "A child is counted when an episode of care was open on 31 March (started on "
             "or before it, not ended by it).",
@@ -112,6 +123,9 @@ def cin_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
             "primary_need": "Primary need",
         },
         chart=("year", "primary_need"),
+        series="cin_census",
+        universe="children in need at 31 March (accepted cin_census returns)",
+        units="local_authority",
         notes=(
             "A child is counted when referred on or before 31 March and the case was not "
             "closed by that day.",
