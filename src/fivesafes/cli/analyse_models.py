@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from fivesafes.cli.output import console, emit_json
+from fivesafes.cli.output import comma_list, console, emit_json
 from fivesafes.errors import InputError
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def ordinal_command(
 
     t0 = time.perf_counter()
     data = read_table(table, text=(formula.split("~", 1)[0].strip(),))
-    names = [v.strip() for v in levels.split(",") if v.strip()]
+    names = comma_list(levels)
     result = ordinal(
         data, formula, levels=names, confidence=confidence, cluster=cluster, source=str(table)
     )

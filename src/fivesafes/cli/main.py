@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from fivesafes.cli.output import (
+    comma_lists,
     console,
     emit_json,
     progress_bar,
@@ -208,7 +209,7 @@ def provision(
     """Build a project workspace: approved content keyed by per-project pseudonyms."""
     from fivesafes.data.provision import provision as run_provision
 
-    names = [d.strip() for item in datasets for d in item.split(",") if d.strip()]
+    names = comma_lists(datasets)
     with progress_bar(not json_, "provision") as update:
         result = run_provision(store, project, names, out=out, progress=update)
     if json_:

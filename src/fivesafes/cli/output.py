@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,17 @@ errors = Console(stderr=True)
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USER = 2
+
+
+def comma_list(*texts: str | None) -> list[str]:
+    """The names in comma-separated option values (``a,b`` or a repeated option),
+    trimmed, blanks dropped, in order."""
+    return [part.strip() for text in texts if text for part in text.split(",") if part.strip()]
+
+
+def comma_lists(texts: Iterable[str] | None) -> list[str]:
+    """:func:`comma_list` of a repeatable option's values."""
+    return comma_list(*(texts or ()))
 
 
 def emit_json(summary: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fivesafes.cli.output import console, emit_json, progress_bar
+from fivesafes.cli.output import comma_list, console, emit_json, progress_bar
 from fivesafes.errors import FivesafesError
 
 publish_app = typer.Typer(
@@ -194,7 +194,7 @@ def publish_indicators_command(
 
 
 def _columns(text: str | None) -> tuple[str, ...]:
-    return tuple(c.strip() for c in (text or "").split(",") if c.strip())
+    return tuple(comma_list(text))
 
 
 @publish_app.command(

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from fivesafes.cli.analyse_models import JsonOption, OutOption, read_table, report_result
+from fivesafes.cli.output import comma_list
 from fivesafes.errors import FivesafesError
 
 EPILOG = (
@@ -17,10 +18,6 @@ EPILOG = (
     "--treatment started --outcome convicted --confounders excluded,looked_after "
     "--follow-up 5 --out estimates.csv[/]"
 )
-
-
-def _columns(text: str) -> list[str]:
-    return [c.strip() for c in text.split(",") if c.strip()]
 
 
 def target_trial_command(
@@ -98,12 +95,12 @@ def target_trial_command(
         period=period,
         treatment=treatment,
         outcome=outcome,
-        confounders=_columns(confounders),
+        confounders=comma_list(confounders),
         follow_up=follow_up,
         time_zero=time_zero,  # type: ignore[arg-type]
         grace=grace,
         eligible=eligible,
-        baseline=_columns(baseline),
+        baseline=comma_list(baseline),
     )
     result = emulate(
         read_table(table),

@@ -22,7 +22,7 @@ import duckdb
 import typer
 from rich.table import Table
 
-from fivesafes.cli.output import console, emit_json, progress_bar
+from fivesafes.cli.output import comma_list, comma_lists, console, emit_json, progress_bar
 from fivesafes.errors import FivesafesError, InputError
 
 curate_app = typer.Typer(
@@ -185,7 +185,7 @@ def curate_run(
     json_: JsonOption = False,
 ) -> None:
     """Run the derived-variable steps whose code or inputs changed."""
-    names = [s.strip() for s in only.split(",") if s.strip()] if only else None
+    names = comma_list(only) if only else None
     with open_workspace(workspace) as con:
         pipeline = load_pipeline(con, steps, standard)
         with progress_bar(not json_, "curate") as update:
@@ -379,7 +379,7 @@ def curate_reconcile(
             rule,  # type: ignore[arg-type]
             priority=[t for t, _ in pairs],
             date="date" if dates else None,
-            missing=[m.strip() for m in missing.split(",") if m.strip()],
+            missing=comma_list(missing),
         )
         if save_as:
             if save_as in present or save_as.lower() in IDENTIFIER_NAMES:
@@ -422,7 +422,7 @@ def profile(
         raise FivesafesError("give the workspace to profile with --workspace")
     from fivesafes.analysis.profile import profile_workspace, write_profile
 
-    names = [d.strip() for item in dataset or [] for d in item.split(",") if d.strip()]
+    names = comma_lists(dataset)
     with open_workspace(workspace, read_only=True) as con:
         result = profile_workspace(con, names or None)
     paths = write_profile(result, out) if out else {}
@@ -489,7 +489,7 @@ def profile_missingness(
     from fivesafes.analysis.curation.steps import quote, table_names
     from fivesafes.analysis.missingness import missingness
 
-    covs = [c.strip() for c in covariates.split(",") if c.strip()]
+    covs = comma_list(covariates)
     with open_workspace(workspace, read_only=True) as con:
         present = table_names(con)
         for t in [table, *([join] if join else [])]:
@@ -510,8 +510,8 @@ def profile_missingness(
         df,
         variable,
         covs,
-        missing_codes=[m.strip() for m in missing.split(",") if m.strip()],
-        categorical=[c.strip() for c in categorical.split(",") if c.strip()],
+        missing_codes=comma_list(missing),
+        categorical=comma_list(categorical),
     )
     if json_:
         emit_json(
