@@ -648,11 +648,7 @@ def _ingest(
     )
     cleaned = cleaned.append_column("record_id", random_uuids(cleaned.num_rows))
     with open_store(store_path(directory)) as con:
-        con.register("incoming", cleaned)
-        try:
-            store_split(con, cleaned, path, spec.dataset(), digest)
-        finally:
-            con.unregister("incoming")
+        store_split(con, cleaned, path, spec.dataset(), digest)
         row = con.execute(
             "SELECT ingest_id FROM idz._ingests WHERE dataset = ? AND sha256 = ? "
             "AND status = 'complete' ORDER BY finished_at DESC LIMIT 1",

@@ -246,13 +246,10 @@ def _commit(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> FileResult:
     if p.done is not None:
         return p.done
     done = _already_ingested(con, p.path, p.ds, p.digest, p.started)
-    if done is not None or p.table is None:
-        return done or FileResult(p.path.name, p.ds.name, 0, "already ingested", 0.0)
-    con.register("incoming", p.table)
-    try:
-        rows = store_split(con, p.table, p.path, p.ds, p.digest)
-    finally:
-        con.unregister("incoming")
+    if done is not None:
+        return done
+    assert p.table is not None  # prepared: either done or read
+    rows = store_split(con, p.table, p.path, p.ds, p.digest)
     return FileResult(p.path.name, p.ds.name, rows, "ingested", time.perf_counter() - p.started)
 
 
@@ -281,6 +278,16 @@ def store_split(
     """Store a checked table (strings, ``__row`` and ``record_id``) split into the
     identifier and content zones as one ingest of ``path``, all or nothing; the
     rows stored. Used by ``ingest`` and by accepting a collection's submission."""
+    con.register("incoming", table)
+    try:
+        return _store_incoming(con, table.num_rows, path, ds, digest)
+    finally:
+        con.unregister("incoming")
+
+
+def _store_incoming(
+    con: duckdb.DuckDBPyConnection, rows: int, path: Path, ds: Dataset, digest: str
+) -> int:
     _create_tables(con, ds)
     ingest_id = uuid.uuid4().hex
     con.execute(
@@ -309,12 +316,12 @@ def store_split(
         con.execute(
             "UPDATE idz._ingests SET status = 'complete', rows = ?, finished_at = now() "
             "WHERE ingest_id = ?",
-            [table.num_rows, ingest_id],
+            [rows, ingest_id],
         )
     except BaseException:
         remove_ingest(con, ingest_id, ds.name)
         raise
-    return int(table.num_rows)
+    return int(rows)
 
 
 def _birth_column(ds: Dataset) -> Column | None:
