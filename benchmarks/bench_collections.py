@@ -53,7 +53,7 @@ if stage == "validate":
     rows, errors, warnings = v.rows, v.errors, v.warnings
 else:
     from fivesafes.collections import submissions as subs
-    from fivesafes.settings import add_user, migrate, session_factory
+    from fivesafes.appdb import add_user, migrate, session_factory
     url = f"sqlite:///{work / 'state.db'}"
     migrate(url)
     with session_factory(url)() as s:

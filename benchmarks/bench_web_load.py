@@ -51,7 +51,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fivesafes.settings.pgcluster import free_port, temporary_cluster
+from fivesafes.appdb.pgcluster import free_port, temporary_cluster
 from machine_info import machine
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

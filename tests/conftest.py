@@ -3,7 +3,7 @@
 PostgreSQL: tests that need a server read ``$FIVESAFES_TEST_POSTGRES_URL``. When it
 is not set and PostgreSQL's binaries are installed, each test process (each xdist
 worker) starts its own throwaway cluster for the session
-(:mod:`fivesafes.settings.pgcluster`) and points the variable at it
+(:mod:`fivesafes.appdb.pgcluster`) and points the variable at it
 (``FIVESAFES_TEST_POSTGRES=0`` to skip those tests instead).
 
 Synthetic world (``synth_*``): one world of 20,000 people (seed 7), generated once per
@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         return
-    from fivesafes.settings.pgcluster import postgres_bin, temporary_cluster
+    from fivesafes.appdb.pgcluster import postgres_bin, temporary_cluster
 
     if postgres_bin() is None:
         return

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from fivesafes.appdb import session_factory
 from fivesafes.collections import submissions as subs
-from fivesafes.settings import session_factory
 from fivesafes.synth import returns as rt
 from fivesafes.web.app import create_app
 
@@ -130,8 +130,8 @@ def test_a_data_owner_submits_explains_and_accepts_in_the_browser(
 def test_the_web_seeder_makes_the_demo_data_owner_a_provider_member(
     seeded: tuple[str, dict[str, dict[str, Any]]],
 ) -> None:
+    from fivesafes.appdb.users import get_user
     from fivesafes.collections.demo import seed
-    from fivesafes.settings.users import get_user
 
     with session_factory(seeded[0])() as s:
         owner = get_user(s, seeded[1]["data_owner"]["name"])

@@ -157,7 +157,7 @@ def test_publish_cli_indicators_and_table(tmp_path: Path, state: Path) -> None:
     assert b_x["value"] is None  # 3 children
     # both publications are in the audit log, with the hash of every file
     from fivesafes import audit
-    from fivesafes.settings import session_factory
+    from fivesafes.appdb import session_factory
 
     with session_factory(f"sqlite:///{state / 'fivesafes.db'}")() as session:
         assert audit.verify(session).ok

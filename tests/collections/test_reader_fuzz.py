@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from fivesafes.appdb import add_user, migrate, session_factory
 from fivesafes.collections import submissions as subs
 from fivesafes.collections.models import Submission
 from fivesafes.collections.reader import read_return
 from fivesafes.collections.spec import load_spec
 from fivesafes.errors import FivesafesError, InputError
-from fivesafes.settings import add_user, migrate, session_factory
 from fivesafes.synth import returns as rt
 
 SPEC = load_spec("cla_episodes")

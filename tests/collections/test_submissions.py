@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb import add_user, migrate, session_factory
 from fivesafes.collections import submissions as subs
 from fivesafes.collections.models import Submission
 from fivesafes.errors import FivesafesError, InputError, PolicyRefusal
-from fivesafes.settings import add_user, migrate, session_factory
 from fivesafes.synth import returns as rt
 
 ANN, BOB, ADMIN, RES = "ann", "bob", "admin", "res"

@@ -13,8 +13,8 @@ from people_helpers import make_user
 from sqlalchemy.orm import Session
 
 import fivesafes.people.models  # noqa: F401  (registers the tables)
-from fivesafes.settings import engine_for, session_factory
-from fivesafes.settings.models import Base, User
+from fivesafes.appdb import engine_for, session_factory
+from fivesafes.appdb.models import Base, User
 
 
 @pytest.fixture(scope="session")

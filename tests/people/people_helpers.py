@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User
 from fivesafes.people.models import Course, Lesson, QuizQuestion
-from fivesafes.settings.models import User
 
 
 def make_user(session: Session, name: str, role: str = "researcher") -> User:

@@ -14,12 +14,12 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from fivesafes.appdb import engine_for, session_factory
+from fivesafes.appdb.models import Base, User
+from fivesafes.appdb.pgcluster import reachable
 from fivesafes.people import learning
 from fivesafes.people.learning import EnrolmentRefused
 from fivesafes.people.models import Course, Enrolment
-from fivesafes.settings import engine_for, session_factory
-from fivesafes.settings.models import Base, User
-from fivesafes.settings.pgcluster import reachable
 
 
 def _race(session: Session, url: str, places: int = 5, people: int = 16) -> list[str]:

@@ -8,11 +8,11 @@ from datetime import date
 from people_helpers import make_course, make_user
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User
 from fivesafes.datasets import BY_NAME
 from fivesafes.people import catalogue
 from fivesafes.people.content import load_courses, load_resources
 from fivesafes.people.render import markdown_to_html
-from fivesafes.settings.models import User
 
 GOOD_COURSE = {
     "slug": "new-course",

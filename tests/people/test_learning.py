@@ -12,11 +12,11 @@ from people_helpers import make_course, make_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import AuditEntry, User
 from fivesafes.errors import FivesafesError
 from fivesafes.people import learning
 from fivesafes.people.learning import EnrolmentRefused, mark_quiz, passes, question_field
 from fivesafes.people.models import Accreditation, QuizAttempt, Statement
-from fivesafes.settings.models import AuditEntry, User
 
 
 def _answers(lesson, right: int) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -8,9 +8,9 @@ from datetime import timedelta
 from people_helpers import make_course, make_user
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User, as_utc, utcnow
 from fivesafes.people import accreditation, learning
 from fivesafes.people.plan import outstanding_courses, plan_for, required_courses
-from fivesafes.settings.models import User, as_utc, utcnow
 
 
 def _courses(session: Session) -> dict[str, object]:

@@ -8,8 +8,8 @@ import re
 from people_helpers import make_course, make_user
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User
 from fivesafes.people import learning, statements
-from fivesafes.settings.models import User
 
 
 def _statement(session: Session, user: User):  # type: ignore[no-untyped-def]

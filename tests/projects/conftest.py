@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb import add_user, migrate, session_factory
+from fivesafes.appdb.models import User
 from fivesafes.projects import applications as apps
-from fivesafes.settings import add_user, migrate, session_factory
-from fivesafes.settings.models import User
 
 PEOPLE = {
     "ana": "researcher",

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fivesafes import audit
+from fivesafes.appdb.models import User
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.projects import applications as apps
 from fivesafes.projects.models import Project, ProjectMember, ProjectState, Provisioning
-from fivesafes.settings.models import User
 
 Form = Callable[..., apps.ApplicationInput]
 
@@ -255,8 +255,8 @@ def test_the_migration_makes_the_tables_the_models_describe(migrated_db: Path) -
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    from fivesafes.appdb import engine_for
     from fivesafes.projects import models
-    from fivesafes.settings import engine_for
 
     mine = {t.name for t in models.Base.metadata.sorted_tables if t.name.startswith("project")}
     mine.add("dataset_owners")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User
 from fivesafes.errors import PolicyRefusal
 from fivesafes.outputs import airlock
 from fivesafes.projects import applications as apps
@@ -19,7 +20,6 @@ from fivesafes.projects import release
 from fivesafes.projects.demo import FLAGGED_TABLE
 from fivesafes.projects.models import Project
 from fivesafes.projects.register import public_register
-from fivesafes.settings.models import User
 
 Form = Callable[..., apps.ApplicationInput]
 

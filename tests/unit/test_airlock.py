@@ -14,12 +14,12 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from fivesafes import audit
+from fivesafes.appdb import add_user, engine_for, migrate, session_factory, set_role
+from fivesafes.appdb.users import get_user, set_roles
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.outputs import airlock
 from fivesafes.outputs.airlock import State
 from fivesafes.outputs.bundle import read_manifest, sha256_bytes, verify_bundle
-from fivesafes.settings import add_user, engine_for, migrate, session_factory, set_role
-from fivesafes.settings.users import get_user, set_roles
 
 REPORTS = {
     "table.csv": {"verdict": "pass", "cells": []},

@@ -16,9 +16,7 @@ from sqlalchemy.exc import DatabaseError
 
 import fivesafes
 from fivesafes import audit
-from fivesafes.errors import FivesafesError
-from fivesafes.outputs import airlock
-from fivesafes.settings import (
+from fivesafes.appdb import (
     add_user,
     database_url,
     engine_for,
@@ -29,9 +27,11 @@ from fivesafes.settings import (
     session_factory,
     set_role,
 )
-from fivesafes.settings.db import MIGRATIONS
-from fivesafes.settings.models import Base
-from fivesafes.settings.pgcluster import reachable
+from fivesafes.appdb.db import MIGRATIONS
+from fivesafes.appdb.models import Base
+from fivesafes.appdb.pgcluster import reachable
+from fivesafes.errors import FivesafesError
+from fivesafes.outputs import airlock
 
 
 def import_every_model_module() -> list[str]:
@@ -55,7 +55,7 @@ def migration_heads() -> str:
 
 
 def test_the_migration_builds_a_fresh_sqlite_file(tmp_path: Path) -> None:
-    assert "fivesafes.settings.models" in import_every_model_module()
+    assert "fivesafes.appdb.models" in import_every_model_module()
     url = f"sqlite:///{tmp_path / 'state' / 'fivesafes.db'}"
     heads = migration_heads()
     assert "0002" in heads.split(",") or any(h.startswith("0003") for h in heads.split(","))

@@ -16,8 +16,8 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from fivesafes import audit
+from fivesafes.appdb import migrate, session_factory
 from fivesafes.audit import log as audit_log
-from fivesafes.settings import migrate, session_factory
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb import add_user, engine_for, migrate, session_factory
 from fivesafes.errors import FivesafesError
 from fivesafes.outputs import airlock as airlock_module
 from fivesafes.outputs.check import check
@@ -33,7 +34,6 @@ from fivesafes.outputs.differencing import (
 )
 from fivesafes.outputs.objects import FrequencyTable
 from fivesafes.outputs.policy import ACRO, Policy
-from fivesafes.settings import add_user, engine_for, migrate, session_factory
 
 PROJECT = "p-001"
 PUPILS = "pupils in the school census, distinct persons"

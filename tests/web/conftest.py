@@ -35,7 +35,7 @@ import pytest
 from fastapi import FastAPI
 from webclient import WebClient
 
-from fivesafes.settings.pgcluster import free_port
+from fivesafes.appdb.pgcluster import free_port
 from fivesafes.web.app import create_app
 from fivesafes.web.seed import DEMO_USERS, seed_demo
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from webclient import WebClient
 
 from fivesafes import audit
-from fivesafes.settings.models import User
+from fivesafes.appdb.models import User
 
 
 def user_id(app: FastAPI, name: str) -> int:
@@ -207,7 +207,7 @@ def test_a_new_staff_account_gets_its_password_through_a_one_time_link(
 def test_a_user_made_on_the_command_line_gets_an_email_and_a_password_link(
     client: WebClient, app: FastAPI
 ) -> None:
-    from fivesafes.settings import add_user
+    from fivesafes.appdb import add_user
 
     with app.state.db.session(write=True) as s:
         add_user(s, "cli-carol", "output_checker", actor="administrator")

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from fivesafes import audit
+from fivesafes.appdb import session_factory
+from fivesafes.appdb.models import ReleaseRequest
+from fivesafes.appdb.users import get_user, set_roles
 from fivesafes.outputs import airlock
 from fivesafes.projects.demo import FLAGGED_TABLE
 from fivesafes.projects.release import BUNDLES_ENV
-from fivesafes.settings import session_factory
-from fivesafes.settings.models import ReleaseRequest
-from fivesafes.settings.users import get_user, set_roles
 
 APPROVED = 1
 SEEDED_REQUEST = 1

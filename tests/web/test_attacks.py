@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb import session_factory
+from fivesafes.appdb.models import ReleaseRequest, User
+from fivesafes.appdb.users import get_user
 from fivesafes.outputs import airlock
 from fivesafes.projects import applications as apps
 from fivesafes.projects.demo import FLAGGED_TABLE, PENDING_TITLE
 from fivesafes.projects.release import BUNDLES_ENV
-from fivesafes.settings import session_factory
-from fivesafes.settings.models import ReleaseRequest, User
-from fivesafes.settings.users import get_user
 
 APPROVED, PENDING = 1, 2
 SEEDED_REQUEST = 1
@@ -341,7 +341,7 @@ def test_a_csrf_token_works_only_in_its_own_session(client: Any) -> None:
 def test_an_expired_or_used_reset_link_does_not_work(client: Any, app: Any) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from fivesafes.settings.models import PasswordResetToken
+    from fivesafes.appdb.models import PasswordResetToken
     from fivesafes.web.security import new_token, token_hash
 
     with app.state.db.session(write=True) as s:
@@ -521,7 +521,7 @@ def test_a_data_owner_cannot_mint_the_safe_researcher_accreditation(
     assert "safe-researcher-induction" in [c.slug for c in outstanding]
     assert newcomer.get(f"/projects/{APPROVED}/workspace").status_code == 403
     # nor require their course for a dataset someone else owns
-    from fivesafes.settings import add_user
+    from fivesafes.appdb import add_user
     from fivesafes.web.security import hash_password
 
     other = add_user(db, "owner2", "data_owner")
@@ -599,8 +599,8 @@ def test_a_provider_never_reaches_another_providers_submission(
 ) -> None:
     import csv
 
+    from fivesafes.appdb import add_user
     from fivesafes.collections import submissions as subs
-    from fivesafes.settings import add_user
     from fivesafes.synth import returns as rt
     from fivesafes.web.security import hash_password
 
@@ -815,7 +815,7 @@ def test_an_administrator_is_not_a_second_checker(client: Any, db: Session) -> N
 def test_an_applicant_or_a_stranger_cannot_decide_on_an_application(
     client: Any, db: Session
 ) -> None:
-    from fivesafes.settings.users import set_roles
+    from fivesafes.appdb.users import set_roles
 
     # researcher2 applied for the pending project and is given the panel role too
     applicant = get_user(db, "researcher2")
@@ -1064,7 +1064,7 @@ def test_a_workspace_file_changed_after_it_was_added_is_not_what_is_released(
 
 
 def test_a_member_made_linkage_operator_loses_the_research_zone(client: Any, db: Session) -> None:
-    from fivesafes.settings.users import set_roles
+    from fivesafes.appdb.users import set_roles
 
     set_roles(db, get_user(db, "researcher2"), {"researcher", "linkage_operator"}, "administrator")
     db.commit()

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb import session_factory
+from fivesafes.appdb.models import ReleaseRequest
 from fivesafes.collections import submissions as subs
 from fivesafes.collections.models import Submission
-from fivesafes.settings import session_factory
-from fivesafes.settings.models import ReleaseRequest
 from fivesafes.web.sessions import COOKIE
 
 SCRIPT = "<script>alert(1)</script>"
@@ -174,8 +174,8 @@ def test_a_visitor_cannot_make_the_server_hold_a_large_body(app: Any, client: An
 def collections(db: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Providers A (the demo data owner's, seeded) and B (owner2's), A's return, the
     folder."""
-    from fivesafes.settings import add_user
-    from fivesafes.settings.users import get_user
+    from fivesafes.appdb import add_user
+    from fivesafes.appdb.users import get_user
     from fivesafes.synth import returns as rt
     from fivesafes.web.security import hash_password
 
@@ -521,7 +521,7 @@ def test_project_and_profile_text_is_shown_as_text(client: Any, db: Session) -> 
         },
     )
     admin = client.fresh().login_as("administrator")
-    from fivesafes.settings.users import get_user
+    from fivesafes.appdb.users import get_user
 
     researcher_id = get_user(db, "researcher").id
     pages = {
@@ -617,8 +617,8 @@ def test_no_get_route_changes_anything(app: Any, client: Any, db: Session, seede
     """Every GET route of the app, as a visitor and as users of each kind, with the
     ids and names of real things: a page a forged link or image can open must not
     change state (a cross-site GET carries the SameSite=Lax cookie)."""
+    from fivesafes.appdb.users import get_user
     from fivesafes.people.models import Course, Statement
-    from fivesafes.settings.users import get_user
     from fivesafes.web.access import route_table
 
     course = db.scalar(select(Course).where(Course.slug == "justice-data"))

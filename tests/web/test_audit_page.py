@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from webclient import WebClient
 
 from fivesafes import audit
+from fivesafes.appdb.models import AuditEntry
 from fivesafes.cli.main import app as cli
 from fivesafes.errors import FivesafesError
-from fivesafes.settings.models import AuditEntry
 
 
 def tamper(app: FastAPI, *statements: str) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from webclient import WebClient, csrf_from
 
 from fivesafes import audit
-from fivesafes.settings.models import User, WebSession
+from fivesafes.appdb.models import User, WebSession
 from fivesafes.web.app import create_app
 from fivesafes.web.sessions import COOKIE
 

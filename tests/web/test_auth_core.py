@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from webclient import WebClient
 
 from fivesafes import audit
-from fivesafes.settings.models import User
+from fivesafes.appdb.models import User
 from fivesafes.web.deps import DB, LoggedIn, WriteDB, require_role
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from webclient import WebClient
 
+from fivesafes.appdb import session_factory
+from fivesafes.appdb.models import User
 from fivesafes.people.models import Course, Enrolment, Lesson, Statement
-from fivesafes.settings import session_factory
-from fivesafes.settings.models import User
 
 INDUCTION = "safe-researcher-induction"
 

@@ -26,7 +26,7 @@ from sqlalchemy import inspect, text
 from webclient import WebClient
 
 from fivesafes import audit
-from fivesafes.settings.models import Role, User, UserRole
+from fivesafes.appdb.models import Role, User, UserRole
 from fivesafes.web.access import PUBLIC, RouteInfo, route_table, unprotected
 from fivesafes.web.app import ROUTER_MODULES, create_app
 from fivesafes.web.security import hash_password

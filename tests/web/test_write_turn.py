@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from webclient import WebClient
 
 from fivesafes import audit
+from fivesafes.appdb import session_factory
+from fivesafes.appdb.users import get_user
 from fivesafes.people.models import Course, Enrolment
 from fivesafes.projects.release import BUNDLES_ENV
-from fivesafes.settings import session_factory
-from fivesafes.settings.users import get_user
 from fivesafes.web.db import Database
 
 INDUCTION = "safe-researcher-induction"

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from fivesafes.settings.models import AuditEntry
+from fivesafes.appdb.models import AuditEntry
 
 GENESIS = "0" * 64
 #: PostgreSQL advisory lock taken while appending (the web app's write lock too).

@@ -1,5 +1,5 @@
 """CLI for the airlock, users and the audit log: thin layers over
-:mod:`fivesafes.outputs.airlock`, :mod:`fivesafes.settings` and :mod:`fivesafes.audit`.
+:mod:`fivesafes.outputs.airlock`, :mod:`fivesafes.appdb` and :mod:`fivesafes.audit`.
 
 The application database is ``--db URL`` (or ``$FIVESAFES_DATABASE_URL``, else a
 SQLite file in ``$FIVESAFES_STATE_DIR``); it is migrated to the current schema on
@@ -47,7 +47,7 @@ audit_app = typer.Typer(
 
 @contextmanager
 def _session(db: str | None) -> Iterator[Session]:
-    from fivesafes.settings import migrate, session_factory
+    from fivesafes.appdb import migrate, session_factory
 
     migrate(db)
     with session_factory(db)() as session:
@@ -343,7 +343,7 @@ def users_add(
     json_: JsonOption = False,
 ) -> None:
     """Add a user with a role."""
-    from fivesafes.settings import add_user
+    from fivesafes.appdb import add_user
 
     with _session(db) as session:
         user = add_user(session, name, role)
@@ -357,7 +357,7 @@ def users_add(
 @users_app.command("list", epilog="Example: [bold]fivesafes users list[/]")
 def users_list(db: DbOption = None, json_: JsonOption = False) -> None:
     """List users and roles."""
-    from fivesafes.settings import list_users
+    from fivesafes.appdb import list_users
 
     with _session(db) as session:
         users = [{"name": u.name, "role": u.role} for u in list_users(session)]

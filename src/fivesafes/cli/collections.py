@@ -56,7 +56,7 @@ collections_app.add_typer(providers_app, name="providers")
 
 @contextmanager
 def _session(db: str | None) -> Iterator[Session]:
-    from fivesafes.settings import migrate, session_factory
+    from fivesafes.appdb import migrate, session_factory
 
     migrate(db)
     with session_factory(db)() as session:

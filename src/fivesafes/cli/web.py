@@ -38,7 +38,7 @@ def serve(
     FIVESAFES_SECURE_COOKIES=1."""
     import uvicorn
 
-    from fivesafes.settings.db import database_url
+    from fivesafes.appdb.db import database_url
     from fivesafes.web.app import create_app
 
     secure = os.environ.get(SECURE_ENV, "") not in ("", "0", "false")

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb import add_user, migrate, session_factory
 from fivesafes.collections import submissions as subs
 from fivesafes.collections.models import Submission
-from fivesafes.settings import add_user, migrate, session_factory
 from fivesafes.synth import returns as rt
 
 ADMIN = "collections-admin"
@@ -91,7 +91,7 @@ def run_cycle(
     try:
         subs.reconcile(session, directory)
         known = {p.code for p in subs.list_providers(session)}
-        from fivesafes.settings.users import find_user
+        from fivesafes.appdb.users import find_user
 
         if find_user(session, ADMIN) is None:
             add_user(session, ADMIN, "administrator")

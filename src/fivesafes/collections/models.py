@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fivesafes.settings.models import Base, User, utcnow
+from fivesafes.appdb.models import Base, User, utcnow
 
 
 class Provider(Base):

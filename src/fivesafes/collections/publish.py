@@ -60,7 +60,7 @@ def published_dir() -> Path:
     ``$FIVESAFES_PUBLISHED_DIR``, else ``<state dir>/published``."""
     if os.environ.get(PUBLISHED_DIR_ENV):
         return Path(os.environ[PUBLISHED_DIR_ENV])
-    from fivesafes.settings import state_dir
+    from fivesafes.appdb import state_dir
 
     return state_dir() / "published"
 
@@ -478,7 +478,7 @@ def record_publication(
     import hashlib
 
     from fivesafes import audit
-    from fivesafes.settings import migrate, session_factory
+    from fivesafes.appdb import migrate, session_factory
 
     files = {
         str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest()

@@ -34,14 +34,14 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import Role, User
+from fivesafes.appdb.users import SYSTEM, get_user
 from fivesafes.collections.models import Explanation, Provider, ProviderMember, Submission
 from fivesafes.collections.reader import read_return
 from fivesafes.collections.report import write_reports
 from fivesafes.collections.rules import Context, Summary, issues_relation, run_rules
 from fivesafes.collections.spec import CollectionSpec, load_spec
 from fivesafes.errors import FivesafesError, PolicyRefusal
-from fivesafes.settings.models import Role, User
-from fivesafes.settings.users import SYSTEM, get_user
 
 COLLECTIONS_DIR_ENV = "FIVESAFES_COLLECTIONS_DIR"
 ACCEPTED_DB = "accepted.duckdb"
@@ -58,7 +58,7 @@ def collections_dir(directory: Path | None = None) -> Path:
         return directory
     if os.environ.get(COLLECTIONS_DIR_ENV):
         return Path(os.environ[COLLECTIONS_DIR_ENV])
-    from fivesafes.settings import state_dir
+    from fivesafes.appdb import state_dir
 
     return state_dir() / "collections"
 

@@ -44,11 +44,7 @@ from typing import Any, NoReturn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fivesafes.audit import head, record
-from fivesafes.errors import FivesafesError, PolicyRefusal
-from fivesafes.outputs.bundle import BundleOutput, bundle_files, sha256_bytes, write_bundle
-from fivesafes.outputs.differencing import record_release
-from fivesafes.settings.models import (
+from fivesafes.appdb.models import (
     Comment,
     ReleaseRequest,
     RequestAuthor,
@@ -59,7 +55,11 @@ from fivesafes.settings.models import (
     as_utc,
     utcnow,
 )
-from fivesafes.settings.users import SYSTEM, find_user
+from fivesafes.appdb.users import SYSTEM, find_user
+from fivesafes.audit import head, record
+from fivesafes.errors import FivesafesError, PolicyRefusal
+from fivesafes.outputs.bundle import BundleOutput, bundle_files, sha256_bytes, write_bundle
+from fivesafes.outputs.differencing import record_release
 
 
 class State(StrEnum):

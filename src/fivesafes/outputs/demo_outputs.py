@@ -35,13 +35,13 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from fivesafes import audit
+from fivesafes.appdb import add_user, engine_for, migrate, session_factory
 from fivesafes.outputs import airlock
 from fivesafes.outputs.bundle import verify_bundle
 from fivesafes.outputs.check import CheckResult, check
 from fivesafes.outputs.differencing import Ledger, Population, ledger_rule
 from fivesafes.outputs.objects import FrequencyTable
 from fivesafes.outputs.policy import Policy, tre_policy
-from fivesafes.settings import add_user, engine_for, migrate, session_factory
 
 Progress = Callable[[str, float], None]
 PROJECT = "attainment-and-offending"

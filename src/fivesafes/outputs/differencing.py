@@ -80,12 +80,12 @@ from scipy.linalg import null_space
 from scipy.optimize import linprog
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.db import state_dir
 from fivesafes.errors import FivesafesError
 from fivesafes.outputs.audit_lp import attacker_intervals
 from fivesafes.outputs.linear import LinearTable
 from fivesafes.outputs.objects import Cells, OutputObject
 from fivesafes.outputs.policy import Policy
-from fivesafes.settings.db import state_dir
 
 LEDGER_FORMAT = "fivesafes.release-ledger/1"
 LEDGER_DIR = "ledger"

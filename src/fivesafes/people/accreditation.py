@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User, as_utc, utcnow
 from fivesafes.people.models import Accreditation, Course
-from fivesafes.settings.models import User, as_utc, utcnow
 
 #: How long an accreditation lasts unless its course says otherwise.
 DEFAULT_VALID_DAYS = 3 * 365

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import utcnow
 from fivesafes.datasets import BY_NAME, Dataset
 from fivesafes.errors import FivesafesError
 from fivesafes.people.models import (
@@ -30,7 +31,6 @@ from fivesafes.people.models import (
     Resource,
     ResourceKind,
 )
-from fivesafes.settings.models import utcnow
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 #: Roles a course may be required for (the project roles and the site roles).

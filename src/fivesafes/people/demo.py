@@ -22,6 +22,8 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User, utcnow
+from fivesafes.appdb.users import SYSTEM
 from fivesafes.audit import record
 from fivesafes.people import learning
 from fivesafes.people.catalogue import find_course
@@ -35,8 +37,6 @@ from fivesafes.people.models import (
     QuizQuestion,
     Resource,
 )
-from fivesafes.settings.models import User, utcnow
-from fivesafes.settings.users import SYSTEM
 
 INDUCTION = "safe-researcher-induction"
 

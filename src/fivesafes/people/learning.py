@@ -23,6 +23,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User, utcnow
 from fivesafes.audit import record
 from fivesafes.errors import FivesafesError
 from fivesafes.people import accreditation, statements
@@ -37,7 +38,6 @@ from fivesafes.people.models import (
     QuizAttempt,
     Statement,
 )
-from fivesafes.settings.models import User, utcnow
 
 
 class EnrolmentRefused(FivesafesError):

@@ -2,7 +2,7 @@
 questions, enrolments with per-lesson progress and quiz attempts, statements of
 participation, accreditations, resources and featured datasets.
 
-They share :class:`fivesafes.settings.models.Base` with the rest of the application
+They share :class:`fivesafes.appdb.models.Base` with the rest of the application
 state; the Alembic migration ``0003_people`` creates them and a test compares the two.
 """
 
@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fivesafes.settings.models import Base, User, utcnow
+from fivesafes.appdb.models import Base, User, utcnow
 
 
 class CourseFormat(StrEnum):

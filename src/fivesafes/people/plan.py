@@ -24,10 +24,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User
 from fivesafes.people import accreditation
 from fivesafes.people.catalogue import courses_granting
 from fivesafes.people.models import Accreditation, Course, Enrolment
-from fivesafes.settings.models import User
 
 
 def required_courses(session: Session, datasets: Sequence[str], project_role: str) -> list[Course]:

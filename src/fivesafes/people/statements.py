@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User, as_utc, utcnow
 from fivesafes.people.models import Course, Statement
-from fivesafes.settings.models import User, as_utc, utcnow
 
 CODE_BYTES = 10
 _ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")

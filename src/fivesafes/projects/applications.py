@@ -36,6 +36,7 @@ from typing import Any, NoReturn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import Role, User, utcnow
 from fivesafes.audit import record
 from fivesafes.datasets import BY_NAME, DATASETS
 from fivesafes.errors import FivesafesError, PolicyRefusal
@@ -50,7 +51,6 @@ from fivesafes.projects.models import (
     Provisioning,
     ReviewKind,
 )
-from fivesafes.settings.models import Role, User, utcnow
 
 #: The environment variable naming the data store workspaces are provisioned from.
 STORE_ENV = "FIVESAFES_STORE"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User
 from fivesafes.datasets import DATASETS
 from fivesafes.outputs import airlock
 from fivesafes.projects import applications as apps
 from fivesafes.projects.release import checked_table
-from fivesafes.settings.models import User
 
 APPROVED_TITLE = "School attainment trajectories and later contact with the justice system"
 PENDING_TITLE = "The pay gap of immigrant employees and years of residence"

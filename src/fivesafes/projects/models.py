@@ -3,7 +3,7 @@ reviews by the approval panel and by each dataset's owner, and which user owns
 which dataset.
 
 They live on the application database's declarative base
-(:class:`fivesafes.settings.models.Base`), so they can point at ``users``; the
+(:class:`fivesafes.appdb.models.Base`), so they can point at ``users``; the
 schema is made by the migration ``0003_projects`` and a test compares the two.
 """
 
@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fivesafes.settings.models import Base, User, utcnow
+from fivesafes.appdb.models import Base, User, utcnow
 
 
 class ProjectState(StrEnum):

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import as_utc
 from fivesafes.datasets import BY_NAME
 from fivesafes.projects.models import Project, ProjectState
 from fivesafes.projects.release import released_outputs
-from fivesafes.settings.models import as_utc
 
 
 def _day(moment: Any) -> str | None:

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb import state_dir
+from fivesafes.appdb.models import ReleaseRequest, User
 from fivesafes.audit import details_of, entries
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.outputs import airlock
@@ -30,8 +32,6 @@ from fivesafes.projects.applications import (
     outstanding_courses,
 )
 from fivesafes.projects.models import Project, ProjectState
-from fivesafes.settings import state_dir
-from fivesafes.settings.models import ReleaseRequest, User
 
 #: Where released bundles are written: ``$FIVESAFES_BUNDLES``, else ``<state dir>/bundles``.
 BUNDLES_ENV = "FIVESAFES_BUNDLES"
@@ -196,6 +196,6 @@ def released_outputs(session: Session, project: Project) -> list[dict[str, Any]]
 
 
 def _date(moment: Any) -> str:
-    from fivesafes.settings.models import as_utc
+    from fivesafes.appdb.models import as_utc
 
     return str(as_utc(moment).date().isoformat())

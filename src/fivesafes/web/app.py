@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fivesafes.settings.db import migrate
+from fivesafes.appdb.db import migrate
 from fivesafes.web.db import Database
 from fivesafes.web.deps import Forbidden, LoginRequired, ids_in_range
 from fivesafes.web.sessions import SessionMiddleware, is_json_path, max_upload_bytes

@@ -25,8 +25,8 @@ import anyio.to_thread
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from fivesafes.appdb.db import database_url, engine_for
 from fivesafes.audit.log import CHAIN_LOCK_KEY
-from fivesafes.settings.db import database_url, engine_for
 
 #: Key of the PostgreSQL advisory lock that serialises the web app's writes (the
 #: audit log's own lock: a write request holds it from its first statement).

@@ -19,7 +19,7 @@ from typing import Annotated, Any, ClassVar
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from fivesafes.settings.models import Role, User
+from fivesafes.appdb.models import Role, User
 from fivesafes.web.sessions import SAFE_METHODS, Auth
 
 

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fivesafes import audit
+from fivesafes.appdb.db import migrate
+from fivesafes.appdb.models import Role, User, UserRole
+from fivesafes.appdb.users import SYSTEM
 from fivesafes.errors import FivesafesError
-from fivesafes.settings.db import migrate
-from fivesafes.settings.models import Role, User, UserRole
-from fivesafes.settings.users import SYSTEM
 from fivesafes.web.db import Database
 from fivesafes.web.security import hash_password
 

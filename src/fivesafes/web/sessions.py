@@ -39,7 +39,7 @@ from sqlalchemy import delete, select, update
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 
-from fivesafes.settings.models import User, WebSession, as_utc
+from fivesafes.appdb.models import User, WebSession, as_utc
 from fivesafes.web.db import Database
 from fivesafes.web.security import new_token, token_hash
 

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from fivesafes.settings.models import WebSession
+from fivesafes.appdb.models import WebSession
 from fivesafes.web.sessions import SAFE_METHODS, Auth, is_json_path, new_visitor
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import delete, update
 
 from fivesafes import audit
-from fivesafes.settings.models import PasswordResetToken, User, WebSession
+from fivesafes.appdb.models import PasswordResetToken, User, WebSession
 from fivesafes.web.deps import DB, LoggedIn
 from fivesafes.web.forms import Posted, check_email
 from fivesafes.web.routes.auth import REQUESTABLE, check_profile, find_by_email

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from fivesafes import audit
-from fivesafes.settings.models import (
+from fivesafes.appdb.models import (
     AuditEntry,
     PasswordResetToken,
     Role,
@@ -20,7 +20,7 @@ from fivesafes.settings.models import (
     UserRole,
     WebSession,
 )
-from fivesafes.settings.users import set_roles
+from fivesafes.appdb.users import set_roles
 from fivesafes.web.deps import DB, Forbidden, require_role
 from fivesafes.web.forms import Posted, check_email
 from fivesafes.web.routes.account import ROLE_LABELS

@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from fivesafes.appdb.models import ReleaseRequest, Role, User
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.outputs import airlock
 from fivesafes.projects import applications as apps
 from fivesafes.projects import release
 from fivesafes.projects.models import Project
-from fivesafes.settings.models import ReleaseRequest, Role, User
 from fivesafes.web.deps import DB, WriteDB, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.routes._common import back_to, done

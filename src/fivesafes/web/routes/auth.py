@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from fivesafes import audit
-from fivesafes.settings.models import (
+from fivesafes.appdb.models import (
     AuditEntry,
     PasswordResetToken,
     Role,
@@ -25,7 +25,7 @@ from fivesafes.settings.models import (
     WebSession,
     as_utc,
 )
-from fivesafes.settings.users import SYSTEM
+from fivesafes.appdb.users import SYSTEM
 from fivesafes.web.deps import DB
 from fivesafes.web.forms import Form, Posted, check_email, check_text
 from fivesafes.web.security import (

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from fivesafes.appdb.models import Role, User
 from fivesafes.collections import submissions as subs
 from fivesafes.collections.report import STATUS_WORDS
 from fivesafes.collections.spec import available, load_spec
 from fivesafes.errors import FivesafesError, InputError, PolicyRefusal
-from fivesafes.settings.models import Role, User
 from fivesafes.web.deps import DB, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.templating import flash, render

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import User
 from fivesafes.datasets import BY_NAME, DATASETS
 from fivesafes.errors import FivesafesError
 from fivesafes.people import accreditation, catalogue, learning, statements
@@ -37,7 +38,6 @@ from fivesafes.people.models import (
 )
 from fivesafes.people.plan import LearningPlan, plan_for
 from fivesafes.people.render import markdown_to_html, without_title
-from fivesafes.settings.models import User
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, current_user, require_role
 from fivesafes.web.forms import Form, Posted
 from fivesafes.web.routes._common import done

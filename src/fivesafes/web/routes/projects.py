@@ -17,13 +17,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
+from fivesafes.appdb.models import Role, User
 from fivesafes.datasets import DATASETS
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.projects import applications as apps
 from fivesafes.projects.models import MemberRole, Project, ProjectMember, ProjectState
 from fivesafes.projects.register import public_register
 from fivesafes.projects.release import requests_of
-from fivesafes.settings.models import Role, User
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.routes._common import done

@@ -4,7 +4,7 @@ Users and their roles (with the web accounts: e-mail, password hash, profile,
 extra roles, log-in sessions and password-reset tokens), airlock release requests
 with their outputs, reviews and comments, and the audit log. The schema is
 created and changed only by the Alembic migrations in
-:mod:`fivesafes.settings.migrations`; these models must match them (a test
+:mod:`fivesafes.appdb.migrations`; these models must match them (a test
 compares the two).
 """
 

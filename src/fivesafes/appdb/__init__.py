@@ -1,7 +1,7 @@
-"""Safe settings: the application state (users, roles, release requests, audit log)
+"""The application database: users, roles, release requests, jobs and the audit log
 in SQLAlchemy, SQLite by default and PostgreSQL by URL, migrated with Alembic."""
 
-from fivesafes.settings.db import (
+from fivesafes.appdb.db import (
     DATABASE_URL_ENV,
     STATE_DIR_ENV,
     database_url,
@@ -11,8 +11,8 @@ from fivesafes.settings.db import (
     session_factory,
     state_dir,
 )
-from fivesafes.settings.models import Role
-from fivesafes.settings.users import SYSTEM, add_user, get_user, list_users, set_role
+from fivesafes.appdb.models import Role
+from fivesafes.appdb.users import SYSTEM, add_user, get_user, list_users, set_role
 
 __all__ = [
     "DATABASE_URL_ENV",

@@ -1,4 +1,4 @@
-"""Users and their roles (the safe-settings part of who may do what).
+"""Users and their roles (who may do what).
 
 A user holds one or more roles: the primary ``User.role`` (the one the airlock
 library reads) and every role in ``user_roles`` (which includes the primary one).
@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.models import Role, User, UserRole
 from fivesafes.errors import FivesafesError
-from fivesafes.settings.models import Role, User, UserRole
 
 #: The actor name of the automatic machinery (never a user's name).
 SYSTEM = "system"

@@ -1,4 +1,4 @@
-"""Alembic environment: migrate on the connection :func:`fivesafes.settings.migrate`
+"""Alembic environment: migrate on the connection :func:`fivesafes.appdb.migrate`
 passes in, or on ``sqlalchemy.url``."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from fivesafes.settings.models import Base
+from fivesafes.appdb.models import Base
 
 
 def _run(connection: Connection) -> None:

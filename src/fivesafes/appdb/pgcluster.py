@@ -84,7 +84,7 @@ def reachable(url: str | None) -> str | None:
     """``url`` if a database answers there, else None (for tests that skip without one)."""
     if not url:
         return None
-    from fivesafes.settings.db import engine_for
+    from fivesafes.appdb.db import engine_for
 
     try:
         with engine_for(url).connect():

@@ -1,2 +1,2 @@
 """Alembic migrations of the application state, run from Python by
-:func:`fivesafes.settings.migrate` (no ``alembic.ini``)."""
+:func:`fivesafes.appdb.migrate` (no ``alembic.ini``)."""
