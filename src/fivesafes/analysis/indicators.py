@@ -47,6 +47,7 @@ import pandas as pd
 
 from fivesafes.errors import InputError
 from fivesafes.outputs.policy import Policy
+from fivesafes.spreadsheet import inert_frame
 
 COLUMNS = ("area", "indicator", "period", "value")
 #: The columns of the summary, one row per area and indicator.
@@ -353,7 +354,7 @@ class IndicatorResult:
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def write_csv(self, path: str | Path) -> None:
-        self.summary.to_csv(path, index=False, na_rep="")
+        inert_frame(self.summary).to_csv(path, index=False, na_rep="")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -74,6 +74,23 @@ def engine_for(url: str | None = None, **options: Any) -> Engine:
     return engine
 
 
+def begin_write(session: Session) -> None:
+    """Make sure ``session``'s transaction holds the database's write lock from here to
+    its end, so that what it reads next is what it changes (e.g. the audit log's last
+    entry before appending the next).
+
+    On SQLite, a transaction that has not written yet becomes ``BEGIN IMMEDIATE``
+    (one writer at a time, the others wait in the busy timeout); one that has
+    written already holds the lock. On PostgreSQL this does nothing: take the lock
+    the change needs (an advisory lock, ``SELECT ... FOR UPDATE``)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def session_factory(url: str | Engine | None = None) -> sessionmaker[Session]:
     """Sessions on the application database: ``with session_factory(url)() as s: ...``."""
     engine = url if isinstance(url, Engine) else engine_for(url)

@@ -28,10 +28,12 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.db import begin_write
 from fivesafes.appdb.models import AuditEntry
 
 GENESIS = "0" * 64
-#: PostgreSQL advisory lock taken while appending (the web app's write lock too).
+#: PostgreSQL advisory lock taken while appending (held from the append to the end of
+#: the appending transaction, and nothing else holds it).
 CHAIN_LOCK_KEY = 5_515_001
 
 
@@ -69,9 +71,12 @@ def record(
     ``actor`` is a user name (or ``system``), ``action`` a dotted verb such as
     ``airlock.submit``, ``subject`` what it was done to (``request:12``).
     """
+    # One writer at a time extends the chain, from here to the end of its transaction
+    # (which should come soon: the web app's writers wait for nothing else).
     if session.get_bind().dialect.name == "postgresql":
-        # One writer at a time extends the chain (held until the transaction ends).
         session.execute(sql_text(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})"))
+    else:
+        begin_write(session)
     last = session.execute(
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()

@@ -46,6 +46,7 @@ from fivesafes.outputs.differencing import (
 )
 from fivesafes.outputs.objects import TOTAL, FrequencyTable
 from fivesafes.outputs.policy import Policy, tre_policy
+from fivesafes.spreadsheet import inert_frame
 
 #: The symbol a published table shows for a withheld cell (GSS guidance on
 #: symbols in tables: [c] confidential).
@@ -429,7 +430,7 @@ def publish_table(
     pub.ledger_path = ledger.path(series)
     try:
         csv_path = out / f"{spec.slug}.csv"
-        data.to_csv(csv_path, index=False, na_rep="")
+        inert_frame(data).to_csv(csv_path, index=False, na_rep="")
         pub.paths = {"csv": csv_path}
         if spec.chart is not None:
             png, alt = table_chart(pub, out / f"{spec.slug}.png")

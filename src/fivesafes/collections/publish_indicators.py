@@ -30,6 +30,7 @@ from fivesafes.analysis.indicators import (
 )
 from fivesafes.collections.publish import FORMAT, SUPPRESSED_SYMBOL
 from fivesafes.outputs.policy import Policy, tre_policy
+from fivesafes.spreadsheet import inert_frame
 
 TITLE = "Criminal justice indicators by board area"
 SOURCE = "Quarterly returns of the criminal justice board areas (synthetic)"
@@ -137,13 +138,13 @@ def publish_indicators(
     paths["summary"] = out / "summary.csv"
     result.write_csv(paths["summary"])
     paths["series"] = out / "series.csv"
-    series.to_csv(paths["series"], index=False, na_rep="")
+    inert_frame(series).to_csv(paths["series"], index=False, na_rep="")
     charts: dict[str, dict[str, str]] = {}
     for indicator in result.latest:
         slug = slugify(indicator)
         rows = summary[summary["indicator"] == indicator]
         csv_path = out / f"{slug}.csv"
-        rows.to_csv(csv_path, index=False, na_rep="")
+        inert_frame(rows).to_csv(csv_path, index=False, na_rep="")
         png, alt = indicator_chart(
             summary, indicator, result.latest[indicator], out / f"{slug}.png"
         )

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from fivesafes.collections.spec import CollectionSpec
+from fivesafes.spreadsheet import inert_sql
 
 if TYPE_CHECKING:
     from fivesafes.collections.models import Provider, Submission
@@ -42,18 +43,6 @@ th { background: #f3f2f1; }
 .warning { color: #8a5300; font-weight: bold; }
 .status { padding: .5rem 1rem; border-left: .4rem solid #1d70b8; background: #f3f2f1; }
 """
-
-
-def _inert(column: str) -> str:
-    """SQL that makes a provider-typed text inert in a spreadsheet: a value starting
-    with ``= + - @``, a tab or a carriage return (which Excel and LibreOffice would
-    run as a formula: OWASP's "CSV injection") gets a leading apostrophe; plain
-    numbers such as ``-5`` are left as they are."""
-    return (
-        f"CASE WHEN regexp_matches({column}, '^[-=+@\\t\\r]') "
-        f"AND NOT regexp_matches({column}, '^[+-]?[0-9]+([.][0-9]+)?$') "
-        f"THEN chr(39) || {column} ELSE {column} END"
-    )
 
 
 def write_reports(
@@ -88,8 +77,8 @@ def write_reports(
         )
         csv_path = folder / "report.csv"
         inert = (
-            f"SELECT row, field, {_inert('value')} AS value, rule, severity, message, "
-            f"{_inert('explanation')} AS explanation FROM ({joined})"
+            f"SELECT row, field, {inert_sql('value')} AS value, rule, severity, message, "
+            f"{inert_sql('explanation')} AS explanation FROM ({joined})"
         )
         con.execute(f"COPY ({inert}) TO '{csv_path}' (HEADER, DELIMITER ',')")
         shown = con.execute(f"{joined} LIMIT {HTML_LIMIT}").fetchall()

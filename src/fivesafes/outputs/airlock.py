@@ -44,6 +44,7 @@ from typing import Any, NoReturn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fivesafes.appdb.db import begin_write
 from fivesafes.appdb.models import (
     Comment,
     ReleaseRequest,
@@ -60,6 +61,7 @@ from fivesafes.audit import head, record
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.outputs.bundle import BundleOutput, bundle_files, sha256_bytes, write_bundle
 from fivesafes.outputs.differencing import record_release
+from fivesafes.spreadsheet import inert_csv, is_csv_name
 
 
 class State(StrEnum):
@@ -204,8 +206,12 @@ def _subject(request_id: int) -> str:
 def _request(session: Session, request_id: int, actor: str, action: str) -> ReleaseRequest:
     # Read the request afresh: a decision is never taken on what this session
     # remembers, only on what the database holds now.
+    # Locked from here to the end of the transaction, so that two checkers' decisions
+    # (or a decision and a release) on one request take their turns: each sees the
+    # state the other left (SQLite: the database's write lock; PostgreSQL: the row).
     session.expire_all()
-    req = session.get(ReleaseRequest, request_id)
+    begin_write(session)
+    req = session.get(ReleaseRequest, request_id, with_for_update=True)
     if req is None:
         _refuse(
             session,
@@ -523,11 +529,17 @@ def create_request(
 
 def _load_file(
     session: Session, req: ReleaseRequest, actor: str, action: str, name: str, path: Path
-) -> bytes:
+) -> tuple[bytes, int]:
+    """The output's bytes, a CSV's formula cells made inert (see
+    :mod:`fivesafes.spreadsheet`: what checkers review is what is released), and how
+    many cells were."""
     try:
-        return _read_file(path)
+        data = _read_file(path)
     except FivesafesError as exc:
         _refuse(session, actor, action, _subject(req.id), f"output {name}: {exc}", FivesafesError)
+    if is_csv_name(name) or is_csv_name(Path(path).name):
+        return inert_csv(data)
+    return data, 0
 
 
 def add_output(
@@ -586,7 +598,7 @@ def add_output(
         if check_report is not None
         else (None, None)
     )
-    data = _load_file(session, req, author, action, name, path)
+    data, inert_cells = _load_file(session, req, author, action, name, path)
     out = RequestOutput(
         name=name,
         description=description.strip(),
@@ -606,7 +618,13 @@ def add_output(
         author,
         "airlock.add_output",
         _subject(req.id),
-        {"output": name, "sha256": out.sha256, "bytes": out.size, "verdict": verdict},
+        {
+            "output": name,
+            "sha256": out.sha256,
+            "bytes": out.size,
+            "verdict": verdict,
+            **({"formula_cells_made_inert": inert_cells} if inert_cells else {}),
+        },
     )
     session.commit()
     return out
@@ -642,7 +660,7 @@ def update_output(
     old_sha, old_version = out.sha256, out.version
     voided = len(current_reviews(req, out))
     if path is not None:
-        data = _load_file(session, req, author, action, name, path)
+        data, _ = _load_file(session, req, author, action, name, path)
         out.source_path = str(Path(path).resolve())
         out.content = data if out.content is not None else None
         out.sha256, out.size = sha256_bytes(data), len(data)

@@ -2,7 +2,9 @@
 
 A bundle is a folder (or a zip of the same files) named ``request-<id>``::
 
-    outputs/<name>          the released outputs, byte for byte as approved
+    outputs/<name>          the released outputs, byte for byte as approved (a CSV
+                            stored with formula cells has them made inert, and
+                            the manifest says how many)
     reports/<name>.json     each output's disclosure report (the automatic check)
     manifest.json           the request, its approvals, the policy, the audit head,
                             and the SHA-256 and size of every other file
@@ -25,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fivesafes.errors import FivesafesError
+from fivesafes.spreadsheet import inert_csv, is_csv_name
 
 FORMAT = "fivesafes-release-bundle/1"
 MANIFEST = "manifest.json"
@@ -111,8 +114,14 @@ def bundle_files(
                 "approved; nothing was released"
             )
         path = f"outputs/{out.name}"
-        files[path] = out.content
-        listed.append({"path": path, "kind": "output", "output": out.name})
+        # Stored before formula cells were made inert on the way in: made so here
+        # (the manifest says how many; the approved SHA-256 stays in "outputs").
+        content, inert_cells = inert_csv(out.content) if is_csv_name(out.name) else (out.content, 0)
+        files[path] = content
+        item: dict[str, Any] = {"path": path, "kind": "output", "output": out.name}
+        if inert_cells:
+            item["formula_cells_made_inert"] = inert_cells
+        listed.append(item)
         if out.report is not None:
             rpath = f"reports/{out.name}.json"
             files[rpath] = _json_bytes(public_report(out.report))

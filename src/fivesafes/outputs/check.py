@@ -26,6 +26,8 @@ from fivesafes.outputs.linear import LinearTable, ProtectionResult
 from fivesafes.outputs.objects import TOTAL, Cells, FrequencyTable, OutputObject
 from fivesafes.outputs.policy import Policy
 from fivesafes.outputs.primary import STATUSES, Verdict, primary
+from fivesafes.outputs.tablefile import read_table
+from fivesafes.spreadsheet import inert_frame
 
 
 def _table_error(file: str, message: str, **where: Any) -> InputError:
@@ -72,7 +74,9 @@ class CheckResult:
         return pd.DataFrame(data)
 
     def write_csv(self, path: str | Path) -> None:
-        self.safe.to_csv(path, index=False, na_rep="")
+        """The safe version as CSV (formula-like labels made inert: see
+        :mod:`fivesafes.spreadsheet`)."""
+        inert_frame(self.safe).to_csv(path, index=False, na_rep="")
 
     def to_dict(self) -> dict[str, Any]:
         report: dict[str, Any] = {
@@ -239,14 +243,19 @@ def check(
     return result
 
 
-def read_table_csv(path: str | Path, value_column: str) -> tuple[pd.DataFrame, list[str]]:
+def read_table_csv(
+    path: str | Path, value_column: str, notes: list[str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
     """Read and validate a long-format table: one row per cell, the category
-    columns and the value column; raises :class:`InputError` naming the row."""
+    columns and the value column; raises :class:`InputError` naming the row.
+
+    A file that is not UTF-8, or an Excel workbook, is read as
+    :func:`fivesafes.outputs.tablefile.read_table` says, and how it was read is
+    appended to ``notes``."""
     name = str(path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise _table_error(name, f"cannot be read as CSV: {exc}") from exc
+    df, note = read_table(path)
+    if note is not None and notes is not None:
+        notes.append(f"{Path(name).name}: {note}")
     df.columns = [c.strip() for c in df.columns]
     if value_column not in df.columns:
         raise _table_error(
@@ -306,7 +315,8 @@ def check_table_csv(
     but ``value_column`` is a category; rows with ``Total`` in a category are
     margins and must equal the sum of their parts). Writes the safe version to
     ``out`` (same columns plus ``status``, the value blank where suppressed)."""
-    df, dims = read_table_csv(path, value_column)
+    notes: list[str] = []
+    df, dims = read_table_csv(path, value_column, notes)
     table = FrequencyTable.from_long(df, dims, value_column)
     values = table.values
     depth = (table.labels == TOTAL).sum(axis=1).to_numpy()
@@ -323,6 +333,7 @@ def check_table_csv(
             )
     result = check(table, policy)
     result.value_column = value_column
+    result.notes[:0] = notes
     if out is not None:
         result.write_csv(out)
     return result

@@ -1,22 +1,30 @@
 """The web app's database handle: one engine, sessions for reading and for writing.
 
-Write requests (POST, PUT, PATCH, DELETE) run one at a time. In the app they take
-their turn on an asyncio lock (:meth:`Database.write_lock`) *before* any worker
-thread is used, so that a request waiting to write never holds one of the
-threadpool's threads (with threads blocked in SQLite's busy wait, the writer that
-holds the lock could starve for a thread and everything would stall). Then, in the
-database: on SQLite the transaction starts with ``BEGIN IMMEDIATE`` (WAL journal,
-30 s busy timeout, for writers outside the app such as the CLI), on PostgreSQL it
-takes a transaction-level advisory lock (for other processes). This keeps the
-audit log's hash chain a single line and makes read-then-write checks (capacity,
-"already enrolled", state transitions) safe under concurrent users, at the price
-of serialising writes; reads stay concurrent.
+Requests run side by side, writers too; what must take turns takes them in the
+database, for as short a time as it can:
+
+- The audit log's hash chain is extended one entry at a time. :func:`fivesafes.audit.record`
+  takes the chain's lock just before its append and holds it to the end of that
+  transaction, which in the web app's writers comes right after (a route reads,
+  checks, renders and parses *before* it writes). On PostgreSQL the lock is a
+  transaction-level advisory lock (it serialises every server process on the
+  database); on SQLite it is the database's write lock (``BEGIN IMMEDIATE``).
+- A writer's session on SQLite reads without a transaction (each statement sees
+  what is committed) until its first change: the first INSERT, UPDATE or DELETE
+  (or :func:`fivesafes.appdb.db.begin_write`) starts ``BEGIN IMMEDIATE`` there, so
+  the database's single writer's lock is held only from a request's first change
+  to its commit, not while it checks a form or an upload. (WAL journal, 30 s busy
+  timeout, for writers outside the app such as the CLI.)
+- Read-then-write checks do not rely on writers taking turns: capacity is an atomic
+  conditional update, "already enrolled" a unique constraint, an airlock request's
+  state is locked (``FOR UPDATE``; on SQLite, ``BEGIN IMMEDIATE``) where an action
+  reads it.
+
+Reads run in a transaction of their own (one snapshot per request).
 """
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -26,17 +34,14 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from fivesafes.appdb.db import database_url, engine_for
-from fivesafes.audit.log import CHAIN_LOCK_KEY
 
-#: Key of the PostgreSQL advisory lock that serialises the web app's writes (the
-#: audit log's own lock: a write request holds it from its first statement).
-WRITE_LOCK_KEY = CHAIN_LOCK_KEY
 WRITE_OPTION = "fivesafes_write"
+_STARTS_NOTHING = ("SELECT", "PRAGMA", "BEGIN", "EXPLAIN")
 
 
 def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own
-    # implicit transactions cannot be IMMEDIATE).
+    # Transactions are begun here, not by pysqlite (whose implicit ones cannot be
+    # IMMEDIATE): see the events below.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -46,13 +51,28 @@ def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    write = connection.get_execution_options().get(WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    # A reader's transaction is one snapshot; a writer's starts at its first change.
+    if not connection.get_execution_options().get(WRITE_OPTION, False):
+        connection.exec_driver_sql("BEGIN")
 
 
-def _postgres_begin(connection: Any) -> None:
-    if connection.get_execution_options().get(WRITE_OPTION, False):
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+def _sqlite_before_execute(
+    connection: Any,
+    cursor: Any,
+    statement: str,
+    _parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> None:
+    """A writer's first change begins its write transaction (``BEGIN IMMEDIATE``)."""
+    if not connection.get_execution_options().get(WRITE_OPTION, False):
+        return
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is None or dbapi.in_transaction:
+        return
+    if statement.lstrip().upper().startswith(_STARTS_NOTHING):
+        return
+    cursor.execute("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -69,39 +89,25 @@ class Database:
         if self.backend == "sqlite":
             event.listen(self.engine, "connect", _sqlite_setup)
             event.listen(self.engine, "begin", _sqlite_begin)
-        elif self.backend == "postgresql":
-            event.listen(self.engine, "begin", _postgres_begin)
+            event.listen(self.engine, "before_cursor_execute", _sqlite_before_execute)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def write_lock(self) -> anyio.Lock:
-        """The lock the app's writers take their turn on (one per event loop)."""
-        loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            lock = self._locks[loop] = anyio.Lock()
-        return lock
 
     async def run_write(self, work: Callable[[Session], None]) -> None:
-        """Run ``work(session)`` in a worker thread in its turn among the writers, and
-        commit."""
+        """Run ``work(session)`` in a worker thread in a writer's session, and commit."""
 
         def run() -> None:
             with self.session(write=True) as session:
                 work(session)
                 session.commit()
 
-        async with self.write_lock():
-            await anyio.to_thread.run_sync(run)
+        await anyio.to_thread.run_sync(run)
 
     def session(self, write: bool = False) -> Session:
-        """A new session; ``write=True`` for one that will change things (it waits
-        for the other writers)."""
+        """A new session; ``write=True`` for one that will change things (its write
+        transaction starts at its first change)."""
         return (self._write if write else self._read)()
 
     def dispose(self) -> None:

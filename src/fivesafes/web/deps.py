@@ -37,45 +37,35 @@ class Forbidden(Exception):
 
 @asynccontextmanager
 async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
-    database = request.app.state.db
-    lock = database.write_lock() if write else None
-    if lock is not None:
-        await lock.acquire()
+    session = request.app.state.db.session(write=write)
     try:
-        session = database.session(write=write)
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
     finally:
-        if lock is not None:
-            lock.release()
+        session.close()
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """A session on the app's database. For POST, PUT, PATCH and DELETE it is a
-    writer's, given when this request's turn to write comes (see
-    :mod:`fivesafes.web.db`). Commit in the route; an error rolls everything back."""
+    writer's (see :mod:`fivesafes.web.db`: it holds the write lock only from its
+    first change). Commit in the route; an error rolls everything back."""
     async with _session(request, write=request.method not in SAFE_METHODS) as session:
         yield session
 
 
 async def get_write_db(request: Request) -> AsyncIterator[Session]:
     """A writer's session for a GET route that must write (e.g. an access written to
-    the audit log, or where a learner is): it waits its turn like a POST. Never open
-    a writing session of your own inside a route: on SQLite it would wait for the
-    database lock while holding a worker thread."""
+    the audit log, or where a learner is), like a POST's."""
     async with _session(request, write=True) as session:
         yield session
 
 
 DB = Annotated[Session, Depends(get_db)]
-#: A route parameter for a GET route that writes: ``db: WriteDB``. The turn ends
-#: when the route function returns, before the response is sent (a download does
-#: not hold up every writer while it streams).
+#: A route parameter for a GET route that writes: ``db: WriteDB``. The session is
+#: closed when the route function returns, before the response is sent (a download
+#: holds no transaction while it streams).
 WriteDB = Annotated[Session, Depends(get_write_db, scope="function")]
 
 

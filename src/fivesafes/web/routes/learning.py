@@ -368,9 +368,8 @@ async def lesson_page(
     request: Request, slug: str, lesson_id: int, db: DB, user: LoggedIn
 ) -> Response:
     """A lesson. Where the learner is gets saved (a GET that writes), only when it
-    changes, in its turn among the writers (:meth:`Database.run_write`, which waits
-    for the turn without holding a worker thread); reading and rendering the page
-    run in worker threads and do not wait for other writers."""
+    changes, in a writer's session of its own (:meth:`Database.run_write`); reading
+    and rendering the page run in worker threads in the reader's session."""
 
     def find() -> tuple[Course, Enrolment, Lesson]:
         course = _course(db, slug)
