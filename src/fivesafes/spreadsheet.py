@@ -54,20 +54,16 @@ def inert_csv(data: bytes) -> tuple[bytes, int]:
 
     ``data`` comes back byte for byte when it has none (or is not UTF-8 text, which
     the caller checks by other means); otherwise it is written again with the same
-    delimiter and line ending."""
+    delimiter (the commonest of ``, ; tab |`` in the first line) and line ending."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data, 0
     if not any(c in text for c in FORMULA_STARTS):
         return data, 0
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            text[:65536], delimiters=",;\t|"
-        )
-    except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
+    header = text.splitlines()[0] if text else ""
+    delimiter = max(",;\t|", key=header.count) if any(d in header for d in ",;\t|") else ","
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     changed = 0
     for row in rows:
         for i, cell in enumerate(row):
@@ -78,7 +74,7 @@ def inert_csv(data: bytes) -> tuple[bytes, int]:
         return data, 0
     buffer = io.StringIO(newline="")
     ending = "\r\n" if "\r\n" in text else "\n"
-    writer = csv.writer(buffer, delimiter=dialect.delimiter, quotechar='"', lineterminator=ending)
+    writer = csv.writer(buffer, delimiter=delimiter, quotechar='"', lineterminator=ending)
     writer.writerows(rows)
     prefix = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
     return (prefix + buffer.getvalue()).encode("utf-8"), changed

@@ -28,6 +28,7 @@ name; a refused step rolls back, records ``project.refused`` and raises
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -606,25 +607,47 @@ def workspace_outputs_dir(project: Project) -> Path | None:
     return Path(project.workspace).parent / "outputs"
 
 
+def _releasable(info: os.stat_result) -> bool:
+    """A regular file with one link: not a symbolic link, a device or a FIFO, and not
+    a hard link to a file elsewhere (e.g. in the identifier zone), which would be
+    the same file under a second name."""
+    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
+
+
 def workspace_output_files(project: Project) -> list[Path]:
-    """The regular files in the workspace's output folder. A symbolic link is never
-    one of them (it could point anywhere the server can read, e.g. the identifier
-    zone), nor is anything in a folder that is itself a link."""
+    """The files in the workspace's output folder that can be offered for release:
+    regular files with one link (:func:`_releasable`), not hidden. A symbolic link
+    is never one of them (it could point anywhere the server can read), nor a hard
+    link (the same file as one outside the folder), nor anything in a folder that is
+    itself a link."""
     folder = workspace_outputs_dir(project)
     if folder is None or folder.is_symlink() or not folder.is_dir():
         return []
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if not p.is_symlink() and p.is_file() and not p.name.startswith(".")
-    )
+    found = []
+    for p in folder.iterdir():
+        try:
+            info = p.lstat()
+        except OSError:
+            continue
+        if _releasable(info) and not p.name.startswith("."):
+            found.append(p)
+    return sorted(found)
 
 
 def read_workspace_output(path: Path) -> bytes:
-    """The bytes of a file listed by :func:`workspace_output_files`, refusing a file
-    swapped for a symbolic link since it was listed."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    """The bytes of a file listed by :func:`workspace_output_files`, checked again on
+    the file actually opened: opened inside its folder (itself opened without
+    following a link) without following a link, and ``fstat`` of the open file must
+    show a regular file with one link; else :class:`OSError` (nothing is read)."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    folder_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | nofollow)
+    try:
+        fd = os.open(path.name, os.O_RDONLY | nofollow | os.O_NONBLOCK, dir_fd=folder_fd)
+    finally:
+        os.close(folder_fd)
     with os.fdopen(fd, "rb") as f:
+        if not _releasable(os.fstat(f.fileno())):
+            raise OSError(f"{path.name} is not a regular file with one link")
         return f.read()
 
 
