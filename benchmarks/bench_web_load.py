@@ -34,6 +34,7 @@ for argon2 by design).
     .venv/bin/python benchmarks/bench_web_load.py                 # both, 50 users, 60 s
     .venv/bin/python benchmarks/bench_web_load.py --db sqlite --users 10 --seconds 10
     .venv/bin/python benchmarks/bench_web_load.py --db postgresql --processes 2
+    .venv/bin/python benchmarks/bench_web_load.py --think 1   # people, who read pages
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -65,6 +67,8 @@ from machine_info import machine
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 COURSE_LINK = re.compile(r'href="/courses/([a-z0-9-]+)"')
 PASSWORD = "load test password 42"
+#: Mean pause before each request, in seconds (0: as fast as the server answers).
+THINK = [0.0]
 
 
 # -- databases ------------------------------------------------------------------------
@@ -178,6 +182,8 @@ class User:
     async def call(
         self, kind: str, method: str, path: str, expect: tuple[int, ...] = (200,), **kw: Any
     ) -> httpx.Response | None:
+        if THINK[0] > 0:  # a person reads the page before the next click
+            await asyncio.sleep(random.expovariate(1 / THINK[0]))
         start = time.perf_counter()
         try:
             response = await self.client.request(method, path, **kw)
@@ -493,6 +499,8 @@ class Result:
     def markdown(self) -> str:
         lat = self.all_latencies
         processes = f", {self.processes} server processes" if self.processes > 1 else ""
+        if THINK[0] > 0:
+            processes += f", mean think time {THINK[0]:g} s"
         lines = [
             f"**{self.backend}** — {self.users} users{processes}, {self.seconds:.0f} s: "
             f"{self.tally.requests:,} requests, "
@@ -566,12 +574,20 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean pause before each request, s (exponential; default 0: users click as "
+        "fast as the server answers, a stress test rather than people)",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         default=None,
         help="server processes (default: 1 on SQLite, 2 on PostgreSQL)",
     )
     args = parser.parse_args()
+    THINK[0] = args.think
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = [
         r
