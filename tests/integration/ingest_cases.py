@@ -189,6 +189,38 @@ BAD_FILES: tuple[BadFile, ...] = (
         says="truncated",
     ),
     BadFile("latin-1", PUPILS, _latin1, row=11, field="forename", says="UTF-8"),
+    # issue 14, finding 10: each once an internal error, a wrong error, or accepted
+    BadFile(
+        "cr-only-line-endings",
+        PUPILS,
+        lambda rows: csv_text(rows).replace("\n", "\r").encode(),
+        says="carriage return alone",
+    ),
+    BadFile(
+        "nul-byte",
+        PUPILS,
+        _value(4, "forename", "Jo\x00hn"),
+        row=4,
+        field="forename",
+        says="NUL byte",
+    ),
+    BadFile(
+        "field-over-4-mb",
+        PUPILS,
+        _value(3, "forename", "x" * 5_000_000),
+        row=3,
+        field="forename",
+        says="any field may hold",
+    ),
+    BadFile(
+        "header-over-64-kib",
+        PUPILS,
+        lambda rows: csv_text(
+            [[*rows[0], *(f"extra_{i:05d}" for i in range(7000))], *rows[1:]]
+        ).encode(),
+        field="extra_00000",
+        says="(and 6,990 more) that the pupil_census specification does not know",
+    ),
     BadFile("semicolons", PUPILS, _semicolons, says="semicolons"),
     BadFile("xlsx-renamed-csv", PUPILS, _xlsx, says="spreadsheet"),
     BadFile("empty-file", PUPILS, lambda rows: b"", says="empty"),

@@ -410,6 +410,33 @@ def test_a_crash_mid_ingest_leaves_the_store_as_it_was(
     assert after[dataset]["content_rows"] == was["content_rows"] + added
 
 
+def test_a_crash_once_a_new_datasets_tables_are_made_leaves_no_empty_tables(
+    world: Path, base_store: Path, snapshot
+):
+    path = world / "provider" / "hospital_admissions.csv"  # a dataset new to the store
+    before = snapshot(base_store)
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH, "tables", str(path), str(base_store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert crashed.returncode == 1, crashed.stderr
+    torn = snapshot(base_store)
+    assert "hospital_admissions" in torn["identifiers"]  # the tables were made ...
+    assert any(r[5] == "pending" for r in torn["ledger"])  # ... by a recorded ingest
+    with open_store(base_store):
+        pass
+    assert snapshot(base_store) == before
+    # A store left with empty tables and no ledger entry (by an older version) heals.
+    with open_store(base_store) as con:
+        con.execute('CREATE TABLE idz."hospital_admissions" (record_id UUID)')
+        con.execute('CREATE TABLE cz."hospital_admissions" (record_id UUID)')
+    with open_store(base_store):
+        pass
+    assert snapshot(base_store) == before
+
+
 @pytest.mark.parametrize("stage", ["identifiers", "content"])
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
 def test_an_error_mid_ingest_leaves_the_store_as_it_was(

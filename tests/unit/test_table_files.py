@@ -47,7 +47,7 @@ def test_a_table_in_another_encoding_is_read_and_the_note_says_which(
     path = tmp_path / "table.csv"
     path.write_bytes(TEXT.encode(encoding))
     notes, safe = _check(path)
-    assert list(safe.columns)[0] == "région"
+    assert safe.columns[0] == "région"
     assert set(safe["région"]) == {"Île-de-France"}
     if encoding == "utf-8-sig":
         assert notes == []

@@ -288,13 +288,16 @@ def store_split(
 def _store_incoming(
     con: duckdb.DuckDBPyConnection, rows: int, path: Path, ds: Dataset, digest: str
 ) -> int:
-    _create_tables(con, ds)
     ingest_id = uuid.uuid4().hex
     con.execute(
         "INSERT INTO idz._ingests VALUES (?, ?, ?, ?, NULL, 'pending', now(), NULL)",
         [ingest_id, ds.name, path.name, digest],
     )
     try:
+        # After the ledger entry: a crash once a new dataset's tables are made leaves
+        # a pending ingest, whose removal drops the (empty) tables too.
+        _create_tables(con, ds)
+        _after_stage("tables")
         id_cols = ds.identifier_columns
         con.execute(
             f'INSERT INTO idz."{ds.name}" SELECT record_id, ?, ?, __row'

@@ -8,8 +8,9 @@ row) and its identifier columns; and ``_ingests``, the ledger of files ingested.
 
 DuckDB cannot write to two databases in one transaction, so an ingest is made
 atomic by its ledger entry: it is written ``pending`` first and marked
-``complete`` last; whatever a crash leaves ``pending`` is removed from both zones
-the next time the store is opened.
+``complete`` last (a new dataset's tables are made after the entry is written);
+whatever a crash leaves ``pending`` is removed from both zones, with the tables it
+made, the next time the store is opened.
 """
 
 from __future__ import annotations
@@ -80,6 +81,20 @@ def recover(con: duckdb.DuckDBPyConnection) -> list[str]:
     ).fetchall()
     for ingest_id, dataset in pending:
         remove_ingest(con, ingest_id, dataset)
+    # Empty tables of a dataset no ingest ever completed: left by a crash of a version
+    # that made a dataset's tables before writing its ledger entry.
+    complete = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT dataset FROM idz._ingests WHERE status = 'complete'"
+        ).fetchall()
+    }
+    known = {ds.name for ds in DATASETS}
+    for dataset in sorted((table_names(con, "idz") & known) - complete):
+        left = con.execute(f'SELECT count(*) FROM idz."{dataset}"').fetchone()
+        if left is not None and left[0] == 0:
+            con.execute(f'DROP TABLE IF EXISTS cz."{dataset}"')
+            con.execute(f'DROP TABLE idz."{dataset}"')
     return [p[0] for p in pending]
 
 

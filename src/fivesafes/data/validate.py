@@ -27,6 +27,12 @@ from fivesafes.errors import InputError
 
 MAX_REPORTED = 20
 SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # xlsx/ods (zip), xls (OLE)
+#: The longest header line read (a header of this dataset's columns is far shorter).
+MAX_HEADER_BYTES = 1 << 20
+#: The longest value of any field: no identifier or content value comes near it.
+MAX_FIELD_CHARS = 1 << 16
+#: How much of a bad value an error quotes.
+QUOTED_CHARS = 80
 EARLIEST_DATE = "1900-01-01"
 LATEST_DATE = "2100-12-31"
 
@@ -49,9 +55,23 @@ def read_provider_file(path: Path, ds: Dataset) -> pa.Table:
         raise InputError(name, "is a spreadsheet, not a CSV file; export it as CSV (UTF-8)")
     if not head.strip():
         raise InputError(name, "is empty; a provider file starts with a header row")
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    first_line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    with path.open("rb") as fh:
+        first_line = fh.readline(MAX_HEADER_BYTES + 1)
+    if first_line.startswith(b"\xef\xbb\xbf"):
+        first_line = first_line[3:]
+    if b"\r" in first_line.rstrip(b"\r\n"):
+        raise InputError(
+            name,
+            "its lines end with a carriage return alone (the old Mac OS convention), which "
+            "is not read; save it as CSV with Windows (CR LF) or Unix (LF) line endings",
+        )
+    if len(first_line) > MAX_HEADER_BYTES:
+        raise InputError(
+            name,
+            f"the header (the first line) is longer than {MAX_HEADER_BYTES >> 20} MiB: it is "
+            "not a header of this dataset's columns (or the file has no line endings)",
+        )
+    first_line = first_line.rstrip(b"\r\n")
     try:
         header_text = first_line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -102,6 +122,12 @@ def _check_header(name: str, header: list[str], ds: Dataset) -> None:
                 )
     seen: set[str] = set()
     for col in header:
+        if len(col) > QUOTED_CHARS:
+            raise InputError(
+                name,
+                f"the header has a column name of {len(col):,} characters (starting "
+                f"{col[:QUOTED_CHARS]!r}); the {ds.name} specification's names are short",
+            )
         if col in seen:
             raise InputError(name, "column appears twice in the header", field=col)
         seen.add(col)
@@ -117,9 +143,10 @@ def _check_header(name: str, header: list[str], ds: Dataset) -> None:
     if extra:
         raise InputError(
             name,
-            f"the header has column{'s' if len(extra) > 1 else ''} {', '.join(extra)} "
-            f"that the {ds.name} specification does not know; remove or rename "
-            f"{'them' if len(extra) > 1 else 'it'}",
+            f"the header has column{'s' if len(extra) > 1 else ''} {', '.join(extra[:10])}"
+            + (f" (and {len(extra) - 10:,} more)" if len(extra) > 10 else "")
+            + f" that the {ds.name} specification does not know; remove or rename "
+            + ("them" if len(extra) > 1 else "it"),
             field=extra[0],
         )
 
@@ -129,6 +156,9 @@ def _records(path: Path) -> Iterator[tuple[int, int, list[str]]]:
     (1 = first after the header; blank lines skipped, as the fast reader skips them)
     and the line of the file it starts on (a quoted field may span several lines)."""
     text = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
+    # Python's csv refuses fields over 128 KiB by raising; read any length here and
+    # let the caller say which field is too long.
+    csv.field_size_limit(max(csv.field_size_limit(), (1 << 31) - 1))
     reader = csv.reader(io.StringIO(text, newline=""))
     row, before = 0, 0
     for i, fields in enumerate(reader):
@@ -160,6 +190,15 @@ def _locate_parse_error(path: Path, ds: Dataset, arrow_message: str) -> InputErr
     # first one can be found by parsing the file as it is.
     for row, line, fields in _records(path):
         for j, value in enumerate(fields):
+            if len(value) > MAX_FIELD_CHARS:
+                return InputError(
+                    name,
+                    f"the value is {len(value):,} characters long, more than the "
+                    f"{MAX_FIELD_CHARS:,} any field may hold",
+                    row=row,
+                    field=header[j] if j < len(header) else None,
+                    line=line,
+                )
             bad = next((ch for ch in value if "\udc80" <= ch <= "\udcff"), None)
             if bad is not None:
                 return InputError(
@@ -198,7 +237,15 @@ def parse_date_sql(col: Column, strict: bool = True) -> str:
 def _conditions(col: Column) -> list[tuple[str, str]]:
     """SQL conditions (true = problem) and their messages, for one column."""
     c = f'"{col.name}"'
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str]] = [
+        # NUL is never part of a name, code or number (and C-based tools downstream
+        # cut a text at it); the collections' reader refuses it too.
+        (f"{c} IS NOT NULL AND strpos({c}, chr(0)) > 0", "holds a NUL byte (\\0)"),
+        (
+            f"{c} IS NOT NULL AND length({c}) > {MAX_FIELD_CHARS}",
+            f"is longer than the {MAX_FIELD_CHARS:,} characters any field may hold",
+        ),
+    ]
     if col.required:
         out.append((f"({c} IS NULL OR regexp_full_match({c}, '\\s*'))", "is required but empty"))
     if col.kind == "integer":
@@ -293,12 +340,17 @@ def check_values(
     ).fetchall()
     problems = [Problem(int(r[0]), str(r[1]), r[2], failing[int(r[3])][2]) for r in rows]
     first = problems[0]
+    shown = first.value
+    if shown is not None:
+        shown = shown.replace("\x00", "\\0")
+        if len(shown) > QUOTED_CHARS:
+            shown = f"{shown[:QUOTED_CHARS]}... ({len(first.value or ''):,} characters)"
     err = InputError(
         file_name,
         first.message,
         row=first.row,
         field=first.field,
-        value=first.value,
+        value=shown,
         more=total - 1,
         line=line_of_row(path, first.row) if path is not None else None,
     )
