@@ -20,7 +20,9 @@ database, for as short a time as it can:
   state is locked (``FOR UPDATE``; on SQLite, ``BEGIN IMMEDIATE``) where an action
   reads it.
 
-Reads run in a transaction of their own (one snapshot per request).
+Reads run in a transaction of their own (one snapshot per request). A route that
+has changed something does not ``await`` before it commits: on SQLite it holds the
+single writer's lock, and every other writer would wait for the event loop too.
 """
 
 from __future__ import annotations
