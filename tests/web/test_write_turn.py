@@ -123,3 +123,59 @@ def test_airlock_views_and_downloads_are_logged_in_a_writers_session(
     downloads = audit.entries(db, subject=subject, action="airlock.download")
     assert [e.actor for e in downloads] == ["researcher2"]
     assert turns and all(turns), turns
+
+
+# --- writers hold the lock only from their first change (issue 14) --------------------
+
+
+def test_a_writer_holds_the_write_lock_only_from_its_first_change(app: FastAPI) -> None:
+    import threading
+
+    from fivesafes.appdb.models import User
+
+    database: Database = app.state.db
+    first = database.session(write=True)
+    try:
+        name = first.scalars(select(User.name).order_by(User.id)).first()  # reads: no lock
+        assert name is not None
+
+        def write(tag: str) -> None:
+            with database.session(write=True) as other:
+                audit.record(other, "system", "test.write", f"test:{tag}")
+                other.commit()
+
+        while_reading = threading.Thread(target=write, args=("while-reading",))
+        while_reading.start()
+        while_reading.join(timeout=30)
+        assert not while_reading.is_alive()  # another writer went ahead meanwhile
+        audit.record(first, "system", "test.write", "test:first")  # now it holds the lock
+        waiting = threading.Thread(target=write, args=("after-first-change",))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive()  # it waits for the first writer to commit ...
+        first.commit()
+        waiting.join(timeout=30)
+        assert not waiting.is_alive()  # ... and then goes ahead
+    finally:
+        first.close()
+    with database.session() as reader:
+        order = [e.subject for e in audit.entries(reader, action="test.write")]
+        assert order == ["test:while-reading", "test:first", "test:after-first-change"]
+        assert audit.verify(reader).ok
+
+
+def test_many_writers_at_once_keep_the_chain_one_line(app: FastAPI) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    database: Database = app.state.db
+
+    def write(n: int) -> None:
+        with database.session(write=True) as session:
+            audit.record(session, "system", "test.many", f"test:{n}")
+            session.commit()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(write, range(64)))
+    with database.session() as reader:
+        assert len(audit.entries(reader, action="test.many")) == 64
+        assert audit.verify(reader).ok
