@@ -172,7 +172,14 @@ def show(
 def submit(
     collection: Annotated[str, typer.Argument(help="Collection, e.g. cla_episodes.")],
     file: Annotated[Path, typer.Argument(help="The return (CSV, UTF-8, comma-separated).")],
-    year: Annotated[int, typer.Option("--year", help="Collection year (e.g. 2022 for 2022-23).")],
+    year: Annotated[
+        str,
+        typer.Option(
+            "--year",
+            help="Collection year (e.g. 2022 for 2022-23); for a monthly collection the "
+            "month, YYYY-MM (e.g. 2025-04).",
+        ),
+    ],
     as_: AsOption,
     provider: Annotated[
         str | None,
@@ -184,13 +191,15 @@ def submit(
 ) -> None:
     """Submit a return: every rule is checked and a report (HTML, CSV) written."""
     from fivesafes.collections import submissions as subs
+    from fivesafes.collections.spec import parse_period
 
+    period = parse_period(year)
     with _session(db) as session, progress_bar(not json_, "checking") as update:
         result = subs.submit(
             session,
             as_,
             collection,
-            year,
+            period,
             file,
             provider=provider,
             directory=directory,
@@ -434,8 +443,11 @@ def returns(
     ] = 0.0,
     json_: JsonOption = False,
 ) -> None:
-    """Write synthetic returns of 22 local authorities (children looked after, children in need)."""
-    from fivesafes.synth.returns import ReturnsConfig, make_returns
+    """Write synthetic returns of 22 local authorities for every collection (children
+    looked after, children in need, adults and carers receiving support, the
+    Performance and Improvement Framework and the monthly Social Services Checkpoint)."""
+    from fivesafes.synth.collection_returns import make_returns
+    from fivesafes.synth.returns import ReturnsConfig
 
     result = make_returns(out, ReturnsConfig(seed=seed), error_share=error_share)
     if json_:

@@ -293,8 +293,7 @@ def submit(
     spec = spec or load_spec(collection)
     if spec.name != collection:
         raise FivesafesError(f"the rule file is for {spec.name}, not {collection}")
-    if not 1990 <= year <= 2100:
-        raise FivesafesError(f"{year} is not a collection year (1990 to 2100)")
+    spec.check_period(year)
     if not file.is_file():
         raise FivesafesError(f"{file} is not a file; give the return to submit")
     root = collections_dir(directory)
@@ -827,12 +826,20 @@ def report_paths(
     return {"html": folder / "report.html", "csv": folder / "report.csv"}
 
 
+def _period_label(sub: Submission) -> str:
+    try:
+        return load_spec(sub.collection).period_label(sub.collection_year)
+    except FivesafesError:  # a collection whose rule file is gone: the number as stored
+        return str(sub.collection_year)
+
+
 def submission_dict(sub: Submission, directory: Path | None = None) -> dict[str, Any]:
     folder = submission_dir(directory, sub.id)
     return {
         "id": sub.id,
         "collection": sub.collection,
         "year": sub.collection_year,
+        "period": _period_label(sub),
         "provider": sub.provider.code,
         "provider_name": sub.provider.name,
         "submitted_by": sub.submitted_by.name,
