@@ -124,7 +124,7 @@ def make_adults(cfg: ReturnsConfig, index: int) -> Adults:
         n = start.size
     old = rng.random(n) < 0.7
     age = np.where(old, 65 + rng.gamma(3.0, 5.0, n), 19 + rng.random(n) * 45)
-    age = np.minimum(age, 104)
+    age = np.minimum(age, 98)  # under 110 at every census the plan is in
     dob = start - (age * YEAR_DAYS).astype(np.int64)
     end = start + np.maximum(30, rng.exponential(3 * 365, n)).astype(np.int64)
     eth, sex = _ethnicity_sex(rng, n)
