@@ -70,7 +70,9 @@ def test_clean_returns_pass_every_rule_and_their_next_period_needs_no_explanatio
 @pytest.mark.parametrize("collection", sorted(PERIODS))
 def test_every_planted_mistake_is_found_at_its_row_and_field(collection: str, seed: int) -> None:
     period = PERIODS[collection][0]
-    bad, planted = cr.with_errors(clean(collection, seed, period), collection, np.random.default_rng(seed))
+    bad, planted = cr.with_errors(
+        clean(collection, seed, period), collection, np.random.default_rng(seed)
+    )
     assert {p.kind for p in planted} == set(cr.error_kinds(collection))
     v, found = check(bad, collection, seed, period)
     at = {(row, field) for row, field, _, _ in found}
@@ -85,8 +87,13 @@ def test_every_planted_mistake_is_found_at_its_row_and_field(collection: str, se
 
 def test_a_total_that_is_not_the_sum_of_its_parts_names_both() -> None:
     table = cr.pif_return(CFG, 3, 2021)
-    values = dict(zip(table.column("measure").to_pylist(), table.column("value").to_pylist(), strict=True))
-    rows = [dict(zip(table.column_names, r, strict=True)) for r in zip(*table.to_pydict().values(), strict=True)]
+    values = dict(
+        zip(table.column("measure").to_pylist(), table.column("value").to_pylist(), strict=True)
+    )
+    rows = [
+        dict(zip(table.column_names, r, strict=True))
+        for r in zip(*table.to_pydict().values(), strict=True)
+    ]
     for r in rows:
         if r["measure"] == "CH02B":
             r["value"] = str(int(r["value"]) + 5)
@@ -94,6 +101,7 @@ def test_a_total_that_is_not_the_sum_of_its_parts_names_both() -> None:
     v, found = check(bad, "pif_measures", 3, 2021)
     assert v.counts == {"PIF302": 1}
     ((row, field, value, message),) = found
+    assert row is not None
     expected = int(values["CH02A"]) + int(values["CH02B"]) + 5
     assert value == values["CH02"] and field == "value"
     assert message == (
@@ -105,7 +113,9 @@ def test_a_total_that_is_not_the_sum_of_its_parts_names_both() -> None:
 def test_a_measure_out_of_line_with_the_previous_period_is_a_warning_naming_it() -> None:
     la = rt.JUMP_LA
     dec, _ = check(cr.checkpoint_return(CFG, la, 202312), "ss_checkpoint", la, 202312)
-    jan, found = check(cr.checkpoint_return(CFG, la, 202401), "ss_checkpoint", la, 202401, dec.summary)
+    jan, found = check(
+        cr.checkpoint_return(CFG, la, 202401), "ss_checkpoint", la, 202401, dec.summary
+    )
     assert jan.errors == 0 and jan.counts.get("SSC501", 0) >= 1
     named = {f[3].split()[1] for f in found}
     assert "CP01" in named

@@ -223,9 +223,13 @@ def care_cycles(
             for k, v in folders.items()
         }
         rt.write_csv(_care_return(collection, cfg, i, first), paths["baseline"])
-        base = subs.submit(session, owner, collection, first, paths["baseline"], directory=directory)
+        base = subs.submit(
+            session, owner, collection, first, paths["baseline"], directory=directory
+        )
         for rule_id in sorted(base.submission.issue_counts):
-            subs.explain(session, owner, base.submission.id, rule_id, "Checked.", directory=directory)
+            subs.explain(
+                session, owner, base.submission.id, rule_id, "Checked.", directory=directory
+            )
         subs.accept(session, owner, base.submission.id, directory=directory)
         clean = _care_return(collection, cfg, i, second)
         bad, planted = cr.with_errors(clean, collection, np.random.default_rng([seed, 8]))

@@ -219,7 +219,9 @@ def carers_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
     return TableSpec(
         slug="unpaid-carers-assessed-by-support",
         title="Unpaid carers assessed in the year by local authority and support",
-        description="Unpaid carers whose needs were assessed in the year, by the main support given.",
+        description=(
+            "Unpaid carers whose needs were assessed in the year, by the main support given."
+        ),
         dims=("local_authority", "support_type"),
         by=("year",),
         source=source,

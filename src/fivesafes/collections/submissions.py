@@ -787,8 +787,8 @@ def _aggregate_rows(spec: CollectionSpec, table: pa.Table) -> pa.Table:
     try:
         con.register("incoming", table)
         cols = ", ".join(
-            f'TRY_CAST(nullif(trim("{c.name}"), \'\') AS '
-            f'{"BIGINT" if c.type == "integer" else "DOUBLE" if c.type == "number" else "VARCHAR"})'
+            f"TRY_CAST(nullif(trim(\"{c.name}\"), '') AS "
+            f"{'BIGINT' if c.type == 'integer' else 'DOUBLE' if c.type == 'number' else 'VARCHAR'})"
             f' AS "{c.name}"'
             for c in spec.content_columns
         )

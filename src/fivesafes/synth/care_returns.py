@@ -182,8 +182,6 @@ def make_carers(cfg: ReturnsConfig, index: int) -> Carers:
     first = FIRST_YEARS["carers_census"]
     scale = rng.uniform(0.5, 1.5) * cfg.children / 900
     n = max(30, int(600 * scale))
-    if index == JUMP_LA:
-        n = int(n * 1.2)
     young = rng.random(n) < 0.12
     # Ages at 1 April of the first year: young carers 6 to 14 (under 18 at every
     # assessment of the two years), adult carers 20 to 90 (never near 18).
@@ -206,7 +204,9 @@ def carers_return(c: Carers, year: int) -> pa.Table:
     ps, pe = day(year, 4, 1), day(year + 1, 3, 31)
     n = c.carer_id.size
     second = year > FIRST_YEARS["carers_census"]
-    assessed = rng.random(n) < (0.75 if second and c.index == JUMP_LA else 0.6)
+    # The jump authority assesses many more of its carers in the second year.
+    share = (0.8 if second else 0.5) if c.index == JUMP_LA else 0.6
+    assessed = rng.random(n) < share
     idx = np.flatnonzero(assessed)
     idx = idx[np.argsort(c.carer_id[idx], kind="stable")]
     when = ps + rng.integers(0, pe - ps + 1, idx.size)
@@ -258,7 +258,9 @@ def checkpoint_values(cfg: ReturnsConfig, index: int, month: int) -> dict[str, i
     winter = 1.15 if m in (12, 1, 2) else 1.0
     jump = 1.8 if (index == JUMP_LA and m == 1) else 1.0
     scale = _authority_scale(cfg, index)
-    v = {k: round(mean * scale * rng.uniform(0.97, 1.03)) for k, mean in CHECKPOINT_MEASURES.items()}
+    v = {
+        k: round(mean * scale * rng.uniform(0.97, 1.03)) for k, mean in CHECKPOINT_MEASURES.items()
+    }
     for k in ("CP01", "CP02", "CP06"):
         v[k] = round(v[k] * winter * jump)
     v["CP04"] = v["CP04A"] + v["CP04B"]
