@@ -45,8 +45,8 @@ ROLES = [
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, dict[str, Any]]:
-    """A seeded demo site whose collections folder holds accepted checkpoint returns
-    of two authorities (the jump authority's cycle, and one clean return of another)."""
+    """A seeded demo site with three authorities, the demo data owner submitting for
+    each, and an empty collections folder."""
     from fivesafes.web.seed import DEMO_USERS, seed_demo
 
     root = tmp_path_factory.mktemp("checkpoint")
@@ -57,21 +57,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, dict[str,
     cfg = rt.ReturnsConfig(children=60, authorities=3)
     with session_factory(url)() as s:
         admin = users["administrator"]["name"]
-        for i, (code, name) in enumerate(rt.authorities(cfg)):
+        for code, name in rt.authorities(cfg):
             if code not in {p.code for p in subs.list_providers(s)}:
                 subs.add_provider(s, code, name, actor=admin)
-        for i in range(cfg.authorities):
-            if i != rt.JUMP_LA:
-                subs.add_member(s, rt.la_code(i), users["data_owner"]["name"], actor=admin)
-        from fivesafes.appdb import add_user
-
-        add_user(s, "data-jump", "data_owner", actor=admin)
-        # The cycle's owner of the jump authority is the demo module's name for it.
-        from fivesafes.collections.demo import owner_name
-
-        add_user(s, owner_name(rt.JUMP_LA), "data_owner", actor=admin)
-        subs.add_member(s, rt.la_code(rt.JUMP_LA), owner_name(rt.JUMP_LA), actor=admin)
-    assert rt.JUMP_LA >= cfg.authorities  # the jump authority is not one of the 3 here
+            subs.add_member(s, code, users["data_owner"]["name"], actor=admin)
     return url, directory, users
 
 
@@ -131,7 +120,7 @@ def test_a_grant_shows_its_authority_a_national_grant_all_and_each_view_is_audit
 
 
 def test_the_checkpoint_is_never_published(site: tuple[str, Path, dict[str, Any]]) -> None:
-    url, directory, users = site
+    directory = site[1]
     with pytest.raises(FivesafesError, match="not a published collection"):
         _publishable("ss_checkpoint")
     # Accepted checkpoint returns and nothing else: nothing to publish at all.
