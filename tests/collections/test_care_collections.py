@@ -7,6 +7,11 @@ a monthly collection's periods are months."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -140,3 +145,32 @@ def test_periods_are_years_or_months() -> None:
     with pytest.raises(FivesafesError, match="not a collection year"):
         annual.check_period(202504)
     assert annual.published and not monthly.published and monthly.kind == "aggregate"
+
+
+def test_the_command_line_lists_six_collections_and_writes_returns_for_each(
+    tmp_path: Path,
+) -> None:
+    def run(*args: str) -> Any:
+        done = subprocess.run(
+            [sys.executable, "-m", "fivesafes.cli.main", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=os.environ | {"FIVESAFES_STATE_DIR": str(tmp_path / "state")},
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    listed = run("collections", "list", "--json")["collections"]
+    names = [c["name"] for c in listed]
+    assert names == [
+        "adults_census",
+        "carers_census",
+        "cin_census",
+        "cla_episodes",
+        "pif_measures",
+        "ss_checkpoint",
+    ]
+    written = run("collections", "returns", "--out", str(tmp_path / "r"), "--json")["files"]
+    assert {k.split("/")[0] for k in written} == set(names)
+    assert "ss_checkpoint/X06000001_2023-04.csv" in written
