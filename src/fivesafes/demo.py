@@ -203,6 +203,22 @@ def _collections_lines(c: dict[str, Any]) -> list[str]:
         f"({', '.join(accepted['warnings_explained']) or 'none'}), and was accepted. "
         f"{sub['other_submissions_accepted']} other returns accepted.",
         "",
+        "One cycle of each of the other collections (a return with mistakes rejected, "
+        "corrected, its warnings explained, accepted):",
+        "",
+        *[
+            f"- {name} {c['period']}: rejected with {c['rejected']['errors']:,} errors "
+            f"({len(c['planted_errors'])} mistakes planted), corrected and accepted "
+            f"(warnings explained: {', '.join(c['accepted']['warnings_explained']) or 'none'}); "
+            f"{c['other_submissions_accepted']} other returns accepted"
+            + (
+                " (never published: seen on the checkpoint dashboard only)"
+                if name == "ss_checkpoint"
+                else ""
+            )
+            for name, c in sub.get("care_cycles", {}).items()
+        ],
+        "",
         f"Published {len(pub['tables'])} table{'' if len(pub['tables']) == 1 else 's'} of the "
         "accepted returns and an indicator dashboard, each through disclosure control "
         f"(`{pub['index']}`).",

@@ -327,9 +327,9 @@ def test_a_failure_while_accepting_leaves_everything_as_it_was(
     real = subs._load_accepted
 
     def fails_half_way(
-        directory: Path | None, spec: object, sub: Submission, ingest_id: str
+        directory: Path | None, spec: object, sub: Submission, ingest_id: str, *rest: object
     ) -> None:
-        real(directory, spec, sub, ingest_id)  # type: ignore[arg-type]
+        real(directory, spec, sub, ingest_id, *rest)  # type: ignore[arg-type]
         raise OSError("disk full")
 
     monkeypatch.setattr(subs, "_load_accepted", fails_half_way)

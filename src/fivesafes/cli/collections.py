@@ -172,7 +172,14 @@ def show(
 def submit(
     collection: Annotated[str, typer.Argument(help="Collection, e.g. cla_episodes.")],
     file: Annotated[Path, typer.Argument(help="The return (CSV, UTF-8, comma-separated).")],
-    year: Annotated[int, typer.Option("--year", help="Collection year (e.g. 2022 for 2022-23).")],
+    year: Annotated[
+        str,
+        typer.Option(
+            "--year",
+            help="Collection year (e.g. 2022 for 2022-23); for a monthly collection the "
+            "month, YYYY-MM (e.g. 2025-04).",
+        ),
+    ],
     as_: AsOption,
     provider: Annotated[
         str | None,
@@ -184,13 +191,15 @@ def submit(
 ) -> None:
     """Submit a return: every rule is checked and a report (HTML, CSV) written."""
     from fivesafes.collections import submissions as subs
+    from fivesafes.collections.spec import parse_period
 
+    period = parse_period(year)
     with _session(db) as session, progress_bar(not json_, "checking") as update:
         result = subs.submit(
             session,
             as_,
             collection,
-            year,
+            period,
             file,
             provider=provider,
             directory=directory,
@@ -434,8 +443,11 @@ def returns(
     ] = 0.0,
     json_: JsonOption = False,
 ) -> None:
-    """Write synthetic returns of 22 local authorities (children looked after, children in need)."""
-    from fivesafes.synth.returns import ReturnsConfig, make_returns
+    """Write synthetic returns of 22 local authorities for every collection (children
+    looked after, children in need, adults and carers receiving support, the
+    Performance and Improvement Framework and the monthly Social Services Checkpoint)."""
+    from fivesafes.synth.collection_returns import make_returns
+    from fivesafes.synth.returns import ReturnsConfig
 
     result = make_returns(out, ReturnsConfig(seed=seed), error_share=error_share)
     if json_:
@@ -515,3 +527,88 @@ def providers_add_member(
         emit_json({"command": "collections providers add-member", "provider": code, "user": user})
         return
     console.print(f"{user} now submits for {code}.")
+
+
+checkpoint_app = typer.Typer(
+    help="The Social Services Checkpoint: never published; seen only by those granted it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+collections_app.add_typer(checkpoint_app, name="checkpoint")
+
+
+@checkpoint_app.command(
+    "grant",
+    epilog="Example: [bold]fivesafes collections checkpoint grant data-eastholme "
+    "--authority X06000005 --as admin[/]",
+)
+def checkpoint_grant(
+    user: Annotated[str, typer.Argument(help="Who may see it (a user name).")],
+    as_: AsOption,
+    authority: Annotated[
+        str | None, typer.Option("--authority", help="Only this authority (a provider code).")
+    ] = None,
+    national: Annotated[
+        bool, typer.Option("--national", help="Every authority (a national stakeholder).")
+    ] = False,
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Let a user see the checkpoint of one authority, or of all (administrators)."""
+    from fivesafes.collections import checkpoint as cp
+    from fivesafes.errors import FivesafesError
+
+    if national == (authority is not None):
+        raise FivesafesError("give either --authority CODE or --national")
+    with _session(db) as session:
+        g = cp.grant(session, as_, user, authority)
+        data = {"id": g.id, "user": user, "authority": g.provider_code or cp.NATIONAL}
+    if json_:
+        emit_json({"command": "collections checkpoint grant", "grant": data})
+        return
+    console.print(f"{user} may see the checkpoint of {data['authority']} (grant {data['id']}).")
+
+
+@checkpoint_app.command(
+    "revoke", epilog="Example: [bold]fivesafes collections checkpoint revoke 3 --as admin[/]"
+)
+def checkpoint_revoke(
+    grant_id: Annotated[int, typer.Argument(help="The grant's number (see `show --as ADMIN`).")],
+    as_: AsOption,
+    db: DbOption = None,
+) -> None:
+    """Take a grant back (administrators)."""
+    from fivesafes.collections import checkpoint as cp
+
+    with _session(db) as session:
+        cp.revoke(session, as_, grant_id)
+    console.print(f"Grant {grant_id} revoked.")
+
+
+@checkpoint_app.command(
+    "show", epilog="Example: [bold]fivesafes collections checkpoint show --as data-eastholme[/]"
+)
+def checkpoint_show(
+    as_: AsOption,
+    directory: DirOption = None,
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """The checkpoint as you may see it (the view is audited)."""
+    from fivesafes.collections import checkpoint as cp
+
+    with _session(db) as session:
+        view = cp.dashboard(session, as_, directory)
+    if json_:
+        emit_json({"command": "collections checkpoint show", **view.to_dict()})
+        return
+    for a in view.authorities:
+        table = Table(title=f"{a.name} ({a.code}): {a.latest}")
+        for col in ("measure", a.latest, a.previous or "", "label"):
+            table.add_column(col)
+        for r in a.rows:
+            table.add_row(r["measure"], str(r["value"]), str(r["before"] or ""), r["label"])
+        console.print(table)
+    if not view.authorities:
+        console.print("No checkpoint return has been accepted yet for the authorities you may see.")

@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 from fivesafes.appdb import add_user, migrate, session_factory
 from fivesafes.collections import submissions as subs
 from fivesafes.collections.models import Submission
+from fivesafes.collections.spec import load_spec
+from fivesafes.synth import care_returns as cr
 from fivesafes.synth import returns as rt
 
 ADMIN = "collections-admin"
@@ -165,12 +167,114 @@ def run_cycle(
                 "accepted_csv": str(subs.submission_dir(directory, accepted.id) / "report.csv"),
             },
             "accepted_db": str(subs.accepted_path(directory)),
+            "care_cycles": care_cycles(
+                session, inbox, directory, cfg, seed, all_authorities=all_authorities
+            ),
             "database": url,
             "seconds": round(time.perf_counter() - t0, 2),
         }
     finally:
         session.close()
     return summary
+
+
+def _care_return(collection: str, cfg: rt.ReturnsConfig, index: int, period: int) -> Any:
+    if collection == "adults_census":
+        return cr.adults_return(cr.make_adults(cfg, index), period)
+    if collection == "carers_census":
+        return cr.carers_return(cr.make_carers(cfg, index), period)
+    if collection == "pif_measures":
+        return cr.pif_return(cfg, index, period)
+    return cr.checkpoint_return(cfg, index, period)
+
+
+#: The two periods of each cycle: the baseline, and the period returned with
+#: mistakes, then corrected.
+CARE_PERIODS = {
+    "adults_census": (cr.FIRST_YEARS["adults_census"], cr.FIRST_YEARS["adults_census"] + 1),
+    "carers_census": (cr.FIRST_YEARS["carers_census"], cr.FIRST_YEARS["carers_census"] + 1),
+    "pif_measures": (rt.LAST_YEAR - 2, rt.LAST_YEAR - 1),
+    "ss_checkpoint": (rt.LAST_YEAR * 100 + 12, (rt.LAST_YEAR + 1) * 100 + 1),
+}
+
+
+def care_cycles(
+    session: Session,
+    inbox: Path,
+    directory: Path,
+    cfg: rt.ReturnsConfig,
+    seed: int,
+    *,
+    all_authorities: bool = True,
+) -> dict[str, Any]:
+    """One cycle of each of the adults', carers' and aggregate collections for the
+    jump authority (baseline accepted; the next period rejected for its mistakes,
+    corrected, its warnings explained, accepted), and the other authorities' clean
+    returns of both periods accepted (of the checkpoint, only the jump authority's:
+    it is never published, so nothing needs them all)."""
+    out: dict[str, Any] = {}
+    i = rt.JUMP_LA
+    owner = owner_name(i)
+    for collection, (first, second) in CARE_PERIODS.items():
+        label = load_spec(collection).period_label
+        folders = {"baseline": first, "with-errors": second, "corrected": second}
+        paths = {
+            k: inbox / k / collection / f"{rt.la_code(i)}_{label(v)}.csv"
+            for k, v in folders.items()
+        }
+        rt.write_csv(_care_return(collection, cfg, i, first), paths["baseline"])
+        base = subs.submit(
+            session, owner, collection, first, paths["baseline"], directory=directory
+        )
+        for rule_id in sorted(base.submission.issue_counts):
+            subs.explain(
+                session, owner, base.submission.id, rule_id, "Checked.", directory=directory
+            )
+        subs.accept(session, owner, base.submission.id, directory=directory)
+        clean = _care_return(collection, cfg, i, second)
+        bad, planted = cr.with_errors(clean, collection, np.random.default_rng([seed, 8]))
+        rt.write_csv(bad, paths["with-errors"])
+        rejected = subs.submit(
+            session, owner, collection, second, paths["with-errors"], directory=directory
+        )
+        rt.write_csv(clean, paths["corrected"])
+        corrected = subs.submit(
+            session, owner, collection, second, paths["corrected"], directory=directory
+        ).submission
+        explained = sorted(corrected.issue_counts)
+        for rule_id in explained:
+            text = f"{rt.la_name(i)} changed how it records this in {label(second)}; it is real."
+            subs.explain(session, owner, corrected.id, rule_id, text, directory=directory)
+        accepted = subs.accept(session, owner, corrected.id, directory=directory)
+        others = 0
+        if all_authorities and collection != "ss_checkpoint":
+            for j in range(cfg.authorities):
+                if j == i:
+                    continue
+                for period in (first, second):
+                    path = inbox / collection / f"{rt.la_code(j)}_{label(period)}.csv"
+                    rt.write_csv(_care_return(collection, cfg, j, period), path)
+                    sub = subs.submit(
+                        session, owner_name(j), collection, period, path, directory=directory
+                    ).submission
+                    for rule_id in sorted(sub.issue_counts):
+                        subs.explain(
+                            session, owner_name(j), sub.id, rule_id, "Checked.", directory=directory
+                        )
+                    subs.accept(session, owner_name(j), sub.id, directory=directory)
+                    others += 1
+        out[collection] = {
+            "period": label(second),
+            "rejected": {
+                "id": rejected.submission.id,
+                "errors": rejected.submission.errors,
+                "report_html": str(rejected.report_html),
+            },
+            "planted_errors": [p.to_dict() for p in planted],
+            "accepted": {"id": accepted.id, "warnings_explained": explained},
+            "other_submissions_accepted": others,
+        }
+    return out
 
 
 def seed(session: Session, users: dict[str, Any]) -> None:

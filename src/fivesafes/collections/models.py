@@ -100,3 +100,21 @@ class Explanation(Base):
 
     submission: Mapped[Submission] = relationship(back_populates="explanations")
     author: Mapped[User] = relationship()
+
+
+class CheckpointGrant(Base):
+    """Who may see the Social Services Checkpoint, granted by an administrator:
+    ``provider_code`` an authority (its own staff see only it), or NULL for a
+    national stakeholder (every authority). Made by migration ``0003_checkpoint``."""
+
+    __tablename__ = "checkpoint_grants"
+    __table_args__ = (UniqueConstraint("user_id", "provider_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    provider_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    granted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    granted_by: Mapped[User] = relationship(foreign_keys=[granted_by_id])

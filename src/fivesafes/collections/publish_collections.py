@@ -60,6 +60,45 @@ WHERE c.referral_date <= make_date(c.collection_year + 1, 3, 31)
 """
 
 
+ADULTS_AT_31_MARCH = """
+SELECT c.collection_year + 1 AS year,
+       coalesce(p.name, c.provider) AS local_authority,
+       c.service_type
+FROM adults_census AS c LEFT JOIN _providers AS p ON p.code = c.provider
+WHERE c.plan_start <= make_date(c.collection_year + 1, 3, 31)
+  AND (c.plan_end IS NULL OR c.plan_end > make_date(c.collection_year + 1, 3, 31))
+"""
+
+CARERS_IN_YEAR = """
+SELECT c.collection_year AS year,
+       coalesce(p.name, c.provider) AS local_authority,
+       c.support_type
+FROM carers_census AS c LEFT JOIN _providers AS p ON p.code = c.provider
+"""
+
+# An aggregate return's value counts people or events: each is expanded to that
+# many records, so that the framework's table is checked (threshold, secondary
+# suppression, differencing) exactly as a count of the people behind it.
+PIF_COUNTS = """
+SELECT c.collection_year AS year,
+       coalesce(p.name, c.provider) AS local_authority,
+       c.measure
+FROM pif_measures AS c LEFT JOIN _providers AS p ON p.code = c.provider,
+     range(greatest(c.value, 0)) AS r(i)
+"""
+
+#: The collections with standard tables, and the query of the records behind each.
+#: A collection whose rule file says ``published: false`` (the checkpoint) is
+#: never here, and :func:`accepted_records` refuses to read one.
+STANDARD_TABLES = {
+    "cla_episodes": CLA_AT_31_MARCH,
+    "cin_census": CIN_AT_31_MARCH,
+    "adults_census": ADULTS_AT_31_MARCH,
+    "carers_census": CARERS_IN_YEAR,
+    "pif_measures": PIF_COUNTS,
+}
+
+
 def _authorities(n: object) -> str:
     return f"{n} local authority" if n == 1 else f"{n} local authorities"
 
@@ -133,6 +172,102 @@ def cin_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
     )
 
 
+def _publishable(collection: str) -> None:
+    """Refuse a collection whose rule file says it is not published."""
+    from fivesafes.collections.spec import load_spec
+
+    if not load_spec(collection).published:
+        raise FivesafesError(
+            f"{collection} is not a published collection; its figures are seen only by "
+            "the roles granted them"
+        )
+
+
+AT_31_MARCH = ("cla_episodes", "cin_census", "adults_census")
+
+
+def adults_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
+    return TableSpec(
+        slug="adults-receiving-care-and-support-at-31-march",
+        title="Adults receiving care and support at 31 March by local authority and service",
+        description=(
+            "Adults with a care and support plan open on 31 March, by the main service "
+            "provided to them."
+        ),
+        dims=("local_authority", "service_type"),
+        by=("year",),
+        source=source,
+        unit="adults",
+        labels={"service_type": dict(labels)},
+        column_titles={
+            "year": "Year (at 31 March)",
+            "local_authority": "Local authority",
+            "service_type": "Main service",
+        },
+        chart=("year", "service_type"),
+        series="adults_census",
+        universe="adults with a care and support plan at 31 March (accepted adults_census returns)",
+        units="local_authority",
+        notes=(
+            "An adult is counted when their care and support plan started on or before 31 "
+            "March and had not ended by it.",
+        ),
+    )
+
+
+def carers_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
+    return TableSpec(
+        slug="unpaid-carers-assessed-by-support",
+        title="Unpaid carers assessed in the year by local authority and support",
+        description=(
+            "Unpaid carers whose needs were assessed in the year, by the main support given."
+        ),
+        dims=("local_authority", "support_type"),
+        by=("year",),
+        source=source,
+        unit="carers",
+        labels={"support_type": dict(labels)},
+        column_titles={
+            "year": "Year (2025 for 2025-26)",
+            "local_authority": "Local authority",
+            "support_type": "Main support",
+        },
+        chart=("year", "support_type"),
+        series="carers_census",
+        universe="unpaid carers assessed in the year (accepted carers_census returns)",
+        units="local_authority",
+    )
+
+
+def pif_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
+    return TableSpec(
+        slug="performance-and-improvement-framework",
+        title="Performance and Improvement Framework: activity by local authority",
+        description=(
+            "The framework's counts of social services activity, each measure by local "
+            "authority, to compare authorities (not individuals)."
+        ),
+        dims=("local_authority",),
+        by=("year", "measure"),
+        source=source,
+        unit="people or events",
+        labels={"measure": dict(labels)},
+        column_titles={
+            "year": "Year (2022 for 2022-23)",
+            "local_authority": "Local authority",
+            "measure": "Measure",
+        },
+        series="pif_measures",
+        universe="people and events counted by the framework (accepted pif_measures returns)",
+        units="local_authority",
+        notes=(
+            "Each measure is a count of people or events in the year; small counts are "
+            "withheld as in every table (the authorities' returns are aggregates, but the "
+            "people behind a count of 3 are still 3 people).",
+        ),
+    )
+
+
 def accepted_records(accepted: str | Path) -> dict[str, pd.DataFrame]:
     """The records behind each standard table, from the accepted-collections file
     (or the collections folder that holds it)."""
@@ -151,17 +286,20 @@ def accepted_records(accepted: str | Path) -> dict[str, pd.DataFrame]:
         }
         if "_providers" not in tables:
             con.execute("CREATE TEMP TABLE _providers (code VARCHAR, name VARCHAR)")
-        if "cla_episodes" in tables:
-            out["cla_episodes"] = con.execute(CLA_AT_31_MARCH).df()
-        if "cin_census" in tables:
-            out["cin_census"] = con.execute(CIN_AT_31_MARCH).df()
+        for name, query in STANDARD_TABLES.items():
+            if name in tables:
+                _publishable(name)
+                out[name] = con.execute(query).df()
         n = (
             con.execute("SELECT count(DISTINCT provider) FROM _submissions").fetchone()
             if ("_submissions" in tables)
             else None
         )
     if not out:
-        raise FivesafesError(f"{path}: holds no accepted cla_episodes or cin_census returns")
+        raise FivesafesError(
+            f"{path}: holds no accepted returns of a published collection "
+            f"({', '.join(STANDARD_TABLES)})"
+        )
     for df in out.values():
         df.attrs["providers"] = int(n[0]) if n else df["local_authority"].nunique()
     return out
@@ -179,8 +317,17 @@ def _publish(
     makers = {
         "cla_episodes": (cla_spec, "placement_type"),
         "cin_census": (cin_spec, "primary_need"),
+        "adults_census": (adults_spec, "service_type"),
+        "carers_census": (carers_spec, "support_type"),
+        "pif_measures": (pif_spec, "measure"),
     }
-    titles = {"cla_episodes": "children looked after", "cin_census": "children in need"}
+    titles = {
+        "cla_episodes": "children looked after",
+        "cin_census": "children in need",
+        "adults_census": "adults receiving care and support",
+        "carers_census": "unpaid carers receiving support",
+        "pif_measures": "Performance and Improvement Framework",
+    }
     for k, (name, df) in enumerate(records.items()):
         if progress is not None:
             progress(titles[name], k / len(records))
@@ -194,7 +341,8 @@ def _publish(
         n = df.attrs.get("providers", "?")
         text = source.format(title=titles[name], n=_authorities(n))
         years = sorted(df["year"].unique())
-        coverage = f"{_authorities(df['local_authority'].nunique())}; 31 March " + (
+        when = "31 March " if name in AT_31_MARCH else "years "
+        coverage = f"{_authorities(df['local_authority'].nunique())}; {when}" + (
             f"{years[0]} to {years[-1]}" if len(years) > 1 else f"{years[0]}"
         )
         spec = replace(make(text, labels), coverage=coverage)

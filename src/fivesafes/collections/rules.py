@@ -26,9 +26,9 @@ from fivesafes.collections.spec import DATE_EXPR, CollectionSpec, Rule, SpecColu
 ISSUES = "__issues"
 TYPED = "__t"
 OPEN_END = "9999-12-31"
-#: The comparison summary of a submission: per comparison rule, a count per group
-#: ("" when the rule has no ``by``).
-Summary = dict[str, dict[str, int]]
+#: The comparison summary of a submission: per comparison rule, a count (or, for an
+#: aggregate return, a measure's value) per group ("" when the rule has no ``by``).
+Summary = dict[str, dict[str, float]]
 
 
 def lit(text: str) -> str:
@@ -59,7 +59,7 @@ class Context:
     def tokens(self) -> dict[str, str]:
         start, end = self.period
         return {
-            "collection_year": str(self.year),
+            "collection_year": self.spec.period_label(self.year),
             "period_start": start.isoformat(),
             "period_end": end.isoformat(),
         }
@@ -69,7 +69,7 @@ class Context:
         replaced by SQL literals."""
         start, end = self.period
         return (
-            text.replace("{collection_year}", str(self.year))
+            text.replace("{collection_year}", self.spec.period_label(self.year))
             .replace("{period_start}", f"DATE '{start.isoformat()}'")
             .replace("{period_end}", f"DATE '{end.isoformat()}'")
         )
@@ -198,12 +198,12 @@ def _message_sql(rule: Rule, ctx: Context, extra: dict[str, str], value_field: s
             parts.append(lit(text))
         if placeholder is None:
             continue
-        if placeholder == "value":
+        if placeholder in extra:
+            parts.append(extra[placeholder])
+        elif placeholder == "value":
             parts.append(raw(value_field))
         elif placeholder == "row":
             parts.append("CAST(__row AS VARCHAR)")
-        elif placeholder in extra:
-            parts.append(extra[placeholder])
         elif placeholder in static:
             parts.append(lit(static[placeholder]))
         else:
@@ -240,6 +240,9 @@ def _static_placeholders(rule: Rule, ctx: Context) -> dict[str, str]:
     if rule.check == "age":
         out["min"] = str(p.get("min", "(none)"))
         out["max"] = str(p.get("max", "(none)"))
+    if rule.check == "sum":
+        out["total"] = str(p["total"])
+        out["parts"] = " + ".join(map(str, p["parts"]))
     return out
 
 
@@ -375,13 +378,69 @@ def rule_queries(rule: Rule, no: int, ctx: Context) -> list[str]:
                 f"WHERE {v} <> __first_value"
             )
         return out
+    if rule.check == "complete":
+        return [_complete_query(rule, no, ctx)]
+    if rule.check == "sum":
+        return [_sum_query(rule, no, ctx)]
     raise AssertionError(rule.check)
+
+
+def _complete_query(rule: Rule, no: int, ctx: Context) -> str:
+    """The measures (codes) of the list that no row of the return holds (per ``by``
+    group): one issue each, with no row (the row is what is missing)."""
+    p = rule.params
+    f = q(str(p["field"]))
+    codes = ", ".join(f"({lit(str(c))})" for c in p["codes"])
+    if "by" in p:
+        g = q(str(p["by"]))
+        groups = f"(SELECT DISTINCT {g} AS __g FROM {TYPED} WHERE {g} IS NOT NULL)"
+        cond = f"t.{f} = c.__code AND t.{g} = gr.__g"
+        source = f"(VALUES {codes}) c(__code) CROSS JOIN {groups} gr"
+        group = "gr.__g"
+    else:
+        cond = f"t.{f} = c.__code"
+        source = f"(VALUES {codes}) c(__code)"
+        group = "'(all)'"
+    msg = _message_sql(rule, ctx, {"value": "c.__code", "group": group}, str(p["field"]))
+    return (
+        f"SELECT {no} AS rule_no, CAST(NULL AS BIGINT) AS row, {lit(str(p['field']))} AS field, "
+        f"c.__code AS value, {msg} AS message FROM {source} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {TYPED} t WHERE {cond})"
+    )
+
+
+def _sum_query(rule: Rule, no: int, ctx: Context) -> str:
+    """The rows holding a total that differs from the sum of its parts (the parts
+    sent; a part that is missing is the ``complete`` rule's to report)."""
+    p = rule.params
+    f, k = q(str(p["field"])), q(str(p["key"]))
+    parts = ", ".join(lit(str(c)) for c in p["parts"])
+    same = f" AND s.{q(str(p['by']))} = t.{q(str(p['by']))}" if "by" in p else ""
+    tolerance = float(p.get("tolerance", 0))
+    source = (
+        f"(SELECT t.*, (SELECT sum(s.{f}) FROM {TYPED} s WHERE s.{k} IN ({parts}){same}) "
+        f"AS __sum FROM {TYPED} t WHERE t.{k} = {lit(str(p['total']))})"
+    )
+    msg = _message_sql(rule, ctx, {"sum": "CAST(__sum AS VARCHAR)"}, str(p["field"]))
+    return (
+        f"SELECT {no} AS rule_no, __row AS row, {lit(str(p['field']))} AS field, "
+        f"{raw(str(p['field']))} AS value, {msg} AS message FROM {source} "
+        f"WHERE {f} IS NOT NULL AND __sum IS NOT NULL AND abs({f} - __sum) > {tolerance!r}"
+    )
 
 
 def summarise(con: duckdb.DuckDBPyConnection, spec: CollectionSpec) -> Summary:
     """The counts the comparison rules compare, for the return in the typed table."""
     out: Summary = {}
     for rule in spec.rules:
+        if rule.check == "value_change":
+            f, k = q(str(rule.params["field"])), q(str(rule.params["key"]))
+            values = con.execute(
+                f"SELECT CAST({k} AS VARCHAR), sum({f}) FROM {TYPED} "
+                f"WHERE {k} IS NOT NULL AND {f} IS NOT NULL GROUP BY 1"
+            ).fetchall()
+            out[rule.id] = {str(key): _number(v) for key, v in values}
+            continue
         if rule.check != "count_change":
             continue
         count = str(rule.params["count"])
@@ -399,11 +458,18 @@ def summarise(con: duckdb.DuckDBPyConnection, spec: CollectionSpec) -> Summary:
     return out
 
 
+def _number(value: Any) -> float:
+    """A summary value: whole numbers stay whole (they are shown as counts)."""
+    v = float(value)
+    return int(v) if v.is_integer() else v
+
+
 def compare_counts(
-    rule: Rule, ctx: Context, current: dict[str, int], previous: dict[str, int]
+    rule: Rule, ctx: Context, current: dict[str, float], previous: dict[str, float]
 ) -> list[tuple[str | None, str, str]]:
-    """Issues of a comparison rule: (field, value, message) per group that changed
-    by more than the rule allows, among groups with at least ``min_previous`` before."""
+    """Issues of a comparison rule: (field, value, message) per group (or measure)
+    that changed by more than the rule allows, among groups with at least
+    ``min_previous`` before."""
     limit = float(rule.params["max_change_percent"])
     floor = int(rule.params.get("min_previous", 0))
     out = []
@@ -423,7 +489,8 @@ def compare_counts(
             "field": rule.field or "",
         }
         value = f"{prev} -> {cur}"
-        out.append((rule.params.get("by") or rule.field, value, rule.message.format(**words)))
+        where = rule.params.get("key") or rule.params.get("by") or rule.field
+        out.append((where, value, rule.message.format(**words)))
     return out
 
 
@@ -504,7 +571,7 @@ def compile_check(spec: CollectionSpec) -> None:
     try:
         cols = ", ".join(f"{q(c)} VARCHAR" for c in spec.column_names)
         con.execute(f"CREATE TEMP TABLE __empty (__row BIGINT, {cols})")
-        ctx = Context(spec, provider="X", year=2000)
+        ctx = Context(spec, provider="X", year=spec.example_period)
         prepare(con, "__empty", spec)
         for no, rule in enumerate(spec.rules):
             if rule.kind == "comparison":

@@ -49,7 +49,22 @@ CHECKS: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {
         frozenset({"count", "max_change_percent"}),
         frozenset({"by", "min_previous"}),
     ),
+    # Aggregate returns (one row per measure): every measure sent, totals equal
+    # the sum of their parts, each measure's value against the previous period.
+    "complete": ("cross_record", frozenset({"field", "codes"}), frozenset({"by"})),
+    "sum": (
+        "cross_record",
+        frozenset({"field", "key", "total", "parts"}),
+        frozenset({"by", "tolerance"}),
+    ),
+    "value_change": (
+        "comparison",
+        frozenset({"field", "key", "max_change_percent"}),
+        frozenset({"min_previous"}),
+    ),
 }
+KINDS = ("individual", "aggregate")
+FREQUENCIES = ("annual", "monthly")
 COMMON_KEYS = frozenset({"id", "check", "severity", "message"})
 COMPARE_OPS = ("<", "<=", ">", ">=", "=", "!=")
 
@@ -65,6 +80,9 @@ CHECK_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "consistent": frozenset({"first_row", "first_value"}),
     "no_overlap": frozenset({"other_row", "other_end"}),
     "count_change": frozenset({"current", "previous", "change", "group"}),
+    "complete": frozenset({"group"}),
+    "sum": frozenset({"total", "parts", "sum"}),
+    "value_change": frozenset({"current", "previous", "change", "group"}),
 }
 DATE_EXPR = re.compile(
     r"^\s*(\{period_start\}|\{period_end\}|\d{4}-\d{2}-\d{2})\s*"
@@ -139,6 +157,40 @@ class CollectionSpec:
     code_lists: dict[str, dict[str, str]]
     columns: tuple[SpecColumn, ...]
     rules: tuple[Rule, ...]
+    #: ``individual`` (a row per person or episode) or ``aggregate`` (a row per measure).
+    kind: str = "individual"
+    #: ``annual`` (periods are years: 2022 for 2022-23) or ``monthly`` (periods are
+    #: months, held as YYYYMM: 202504 for April 2025).
+    frequency: str = "annual"
+    #: Whether the collection's tables may be published (a restricted collection's
+    #: figures are seen only by the roles granted them).
+    published: bool = True
+
+    @property
+    def monthly(self) -> bool:
+        return self.frequency == "monthly"
+
+    def check_period(self, period: int) -> None:
+        """Refuse a period that is not one of this collection's (a year, or YYYYMM)."""
+        if self.monthly:
+            year, month = divmod(period, 100)
+            if not (1990 <= year <= 2100 and 1 <= month <= 12):
+                raise FivesafesError(
+                    f"{period} is not a month of {self.name}; give it as YYYY-MM (e.g. 2025-04)"
+                )
+        elif not 1990 <= period <= 2100:
+            raise FivesafesError(f"{period} is not a collection year (1990 to 2100)")
+
+    def period_label(self, period: int) -> str:
+        """How people write a period: ``2022`` (the year 2022-23) or ``2025-04``."""
+        if self.monthly:
+            year, month = divmod(period, 100)
+            return f"{year:04d}-{month:02d}"
+        return str(period)
+
+    @property
+    def example_period(self) -> int:
+        return 200004 if self.monthly else 2000
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -160,7 +212,13 @@ class CollectionSpec:
         )
 
     def period(self, year: int) -> tuple[date, date]:
-        """First and last day of collection year ``year``."""
+        """First and last day of collection year ``year`` (of the month YYYYMM for a
+        monthly collection)."""
+        if self.monthly:
+            y, m = divmod(year, 100)
+            first = date(y, m, 1)
+            following = date(y + (m == 12), m % 12 + 1, 1)
+            return first, date.fromordinal(following.toordinal() - 1)
         start = date(year, self.period_start_month, self.period_start_day)
         nxt = date(year + 1, self.period_start_month, self.period_start_day)
         return start, date.fromordinal(nxt.toordinal() - 1)
@@ -190,6 +248,21 @@ class CollectionSpec:
                 for c in self.columns
             ),
         )
+
+
+def parse_period(text: str | int) -> int:
+    """A period as people write it: a collection year (``2022`` for 2022-23) or a
+    month (``2025-04``, held as 202504)."""
+    value = str(text).strip()
+    if re.fullmatch(r"[0-9]{4}", value):
+        return int(value)
+    m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", value)
+    if m and 1 <= int(m.group(2)) <= 12:
+        return int(m.group(1)) * 100 + int(m.group(2))
+    raise FivesafesError(
+        f"{value!r} is not a period: give a collection year (e.g. 2022 for 2022-23) "
+        "or, for a monthly collection, a month as YYYY-MM (e.g. 2025-04)"
+    )
 
 
 def spec_path(name: str) -> Path:
@@ -245,6 +318,9 @@ def _build(path: Path, doc: dict[str, Any], digest: str) -> CollectionSpec:
         "code_lists",
         "columns",
         "rules",
+        "kind",
+        "frequency",
+        "published",
     }
     if unknown:
         raise SpecError(path, f"has unknown key(s) {', '.join(sorted(map(str, unknown)))}")
@@ -263,6 +339,15 @@ def _build(path: Path, doc: dict[str, Any], digest: str) -> CollectionSpec:
         date(2001, month, day)
     except (TypeError, ValueError):
         raise SpecError(path, "period start_month/start_day is not a day of the year") from None
+    kind = str(doc.get("kind", "individual"))
+    if kind not in KINDS:
+        raise SpecError(path, f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    frequency = str(doc.get("frequency", "annual"))
+    if frequency not in FREQUENCIES:
+        raise SpecError(path, f"frequency {frequency!r} is not one of {', '.join(FREQUENCIES)}")
+    published = doc.get("published", True)
+    if not isinstance(published, bool):
+        raise SpecError(path, "published must be true or false")
     spec = CollectionSpec(
         name=name,
         title=str(doc["title"]),
@@ -275,6 +360,9 @@ def _build(path: Path, doc: dict[str, Any], digest: str) -> CollectionSpec:
         code_lists=code_lists,
         columns=columns,
         rules=(),
+        kind=kind,
+        frequency=frequency,
+        published=published,
     )
     rules = _rules(path, doc["rules"], spec)
     spec = CollectionSpec(**{**spec.__dict__, "rules": rules})
@@ -465,6 +553,8 @@ def _rule(path: Path, rid: str, r: dict[str, Any], spec: CollectionSpec) -> Rule
             raise bad("max_change_percent must not be negative")
         if not isinstance(params.get("min_previous", 0), int):
             raise bad("min_previous must be a whole number")
+    if check in ("complete", "sum", "value_change"):
+        _aggregate_rule(check, params, spec, column, bad)
     for key in ("when", "condition"):
         if key in params:
             text = str(params[key])
@@ -472,6 +562,55 @@ def _rule(path: Path, rid: str, r: dict[str, Any], spec: CollectionSpec) -> Rule
                 raise bad(f"{key} must be one condition (no ';' or comments)")
     _check_message(message, check, names, bad)
     return Rule(id=rid, check=check, severity=severity, message=message, params=params)
+
+
+def _aggregate_rule(
+    check: str, params: dict[str, Any], spec: CollectionSpec, column: Any, bad: Any
+) -> None:
+    """Check the keys of the rules for aggregate returns (a row per measure)."""
+    if check == "complete":
+        col = column("field")
+        given = params["codes"]
+        if isinstance(given, str):
+            if given not in spec.code_lists:
+                raise bad(f"no code list called {given!r}")
+            params["codes"] = list(spec.code_lists[given])
+        elif not isinstance(given, list) or not given:
+            raise bad("codes must be a list or the name of a code list")
+        if "by" in params:
+            column("by")
+        if col.codes is not None:
+            unknown = sorted(set(map(str, params["codes"])) - set(col.codes))
+            if unknown:
+                raise bad(f"{', '.join(unknown)} not in the code list of {col.name}")
+        return
+    if column("field").type not in ("integer", "number"):
+        raise bad(f"{params['field']} holds the values and must be a number column")
+    key = column("key")
+    if check == "sum":
+        if not isinstance(params["parts"], list) or not params["parts"]:
+            raise bad("parts must be a list of the measures that add up to the total")
+        listed = [str(params["total"]), *map(str, params["parts"])]
+        if key.codes is not None:
+            unknown = sorted(set(listed) - set(key.codes))
+            if unknown:
+                raise bad(f"{', '.join(unknown)} not in the code list of {key.name}")
+        if str(params["total"]) in map(str, params["parts"]):
+            raise bad("the total cannot be one of its own parts")
+        if "by" in params:
+            column("by")
+        tol = params.get("tolerance", 0)
+        if isinstance(tol, bool) or not isinstance(tol, int | float) or tol < 0:
+            raise bad("tolerance must be a number, 0 or more")
+        return
+    try:
+        pct = float(params["max_change_percent"])
+    except (TypeError, ValueError):
+        raise bad("max_change_percent must be a number") from None
+    if pct < 0:
+        raise bad("max_change_percent must not be negative")
+    if not isinstance(params.get("min_previous", 0), int):
+        raise bad("min_previous must be a whole number")
 
 
 def _family(kind: str) -> str:
@@ -496,8 +635,10 @@ def _bound(value: Any, col: SpecColumn, bad: Any, key: str) -> None:
 
 def _check_message(message: str, check: str, names: set[str], bad: Any) -> None:
     allowed = COMMON_PLACEHOLDERS | CHECK_PLACEHOLDERS.get(check, frozenset()) | names
-    if check == "count_change":  # about the whole return, not one row
+    if check in ("count_change", "value_change"):  # about the whole return, not one row
         allowed = (COMMON_PLACEHOLDERS - {"value", "row"}) | CHECK_PLACEHOLDERS[check]
+    if check == "complete":  # about a measure that is not there: no row, no other columns
+        allowed = (COMMON_PLACEHOLDERS - {"row"}) | CHECK_PLACEHOLDERS[check]
     try:
         parsed = list(string.Formatter().parse(message))
     except ValueError as exc:

@@ -293,8 +293,7 @@ def submit(
     spec = spec or load_spec(collection)
     if spec.name != collection:
         raise FivesafesError(f"the rule file is for {spec.name}, not {collection}")
-    if not 1990 <= year <= 2100:
-        raise FivesafesError(f"{year} is not a collection year (1990 to 2100)")
+    spec.check_period(year)
     if not file.is_file():
         raise FivesafesError(f"{file} is not a file; give the return to submit")
     root = collections_dir(directory)
@@ -598,7 +597,10 @@ def _accept(session: Session, actor: str, submission_id: int, directory: Path | 
             Submission.status == "accepted",
         )
     )
-    ingest_id = _ingest(directory, spec, folder / sub.file_name, table, sub.sha256)
+    aggregate = spec.kind == "aggregate"
+    ingest_id = (
+        None if aggregate else _ingest(directory, spec, folder / sub.file_name, table, sub.sha256)
+    )
     try:
         sub.ingest_id = ingest_id
         sub.status = "accepted"
@@ -620,11 +622,12 @@ def _accept(session: Session, actor: str, submission_id: int, directory: Path | 
                 "supersedes": None if previous is None else previous.id,
             },
         )
-        _load_accepted(directory, spec, sub, ingest_id)
+        _load_accepted(directory, spec, sub, ingest_id, table)
         session.commit()
     except BaseException:
         session.rollback()
-        _remove_ingest(directory, spec.name, ingest_id)
+        if ingest_id is not None:
+            _remove_ingest(directory, spec.name, ingest_id)
         _reconcile(session, directory)
         raise
     if previous is not None and previous.ingest_id:
@@ -713,16 +716,31 @@ def _accepted_db(directory: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def _load_accepted(
-    directory: Path | None, spec: CollectionSpec, sub: Submission, ingest_id: str
+    directory: Path | None,
+    spec: CollectionSpec,
+    sub: Submission,
+    ingest_id: str | None,
+    table: pa.Table | None = None,
 ) -> None:
-    """Replace the provider's rows for the year with this submission's, in one transaction."""
+    """Replace the provider's rows for the year with this submission's, in one
+    transaction: from the store's content zone (``ingest_id``), or for an aggregate
+    return, which holds no person and goes to no zone, from the return itself."""
     from fivesafes.data.store import CONTENT_DB, IDENTIFIERS_DB
 
     store = store_path(directory)
     with _accepted_db(directory) as con:
-        con.execute(f"ATTACH '{store / CONTENT_DB}' AS cz (READ_ONLY)")
-        con.execute(f"ATTACH '{store / IDENTIFIERS_DB}' AS idz (READ_ONLY)")
         t = f'"{spec.name}"'
+        if ingest_id is None:
+            assert table is not None
+            con.register("__return", _aggregate_rows(spec, table))
+            source = "SELECT * FROM __return"
+        else:
+            con.execute(f"ATTACH '{store / CONTENT_DB}' AS cz (READ_ONLY)")
+            con.execute(f"ATTACH '{store / IDENTIFIERS_DB}' AS idz (READ_ONLY)")
+            source = (
+                f"SELECT c.* FROM cz.{t} c WHERE c.record_id IN "
+                f"(SELECT record_id FROM idz.{t} WHERE ingest_id = '{ingest_id}')"
+            )
         con.execute("BEGIN")
         try:
             con.execute(f"CREATE TABLE IF NOT EXISTS {t} ({_accepted_columns(spec)})")
@@ -736,9 +754,8 @@ def _load_accepted(
                 [spec.name, sub.provider.code, sub.collection_year],
             )
             con.execute(
-                f"INSERT INTO {t} SELECT ?, ?, ?, c.* FROM cz.{t} c "
-                f"WHERE c.record_id IN (SELECT record_id FROM idz.{t} WHERE ingest_id = ?)",
-                [sub.provider.code, sub.id, sub.collection_year, ingest_id],
+                f"INSERT INTO {t} SELECT ?, ?, ?, s.* FROM ({source}) s",
+                [sub.provider.code, sub.id, sub.collection_year],
             )
             con.execute(
                 "INSERT INTO _submissions VALUES (?, ?, ?, ?, ?, ?)",
@@ -759,6 +776,27 @@ def _load_accepted(
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+
+def _aggregate_rows(spec: CollectionSpec, table: pa.Table) -> pa.Table:
+    """An aggregate return's rows as the accepted table holds them (a record id, the
+    content columns typed)."""
+    from fivesafes.data.ingest import random_uuids
+
+    con = duckdb.connect(config={"enable_external_access": False})
+    try:
+        con.register("incoming", table)
+        cols = ", ".join(
+            f"TRY_CAST(nullif(trim(\"{c.name}\"), '') AS "
+            f"{'BIGINT' if c.type == 'integer' else 'DOUBLE' if c.type == 'number' else 'VARCHAR'})"
+            f' AS "{c.name}"'
+            for c in spec.content_columns
+        )
+        typed = con.sql(f"SELECT {cols} FROM incoming").to_arrow_table()
+    finally:
+        con.close()
+    ids = random_uuids(typed.num_rows)
+    return typed.add_column(0, "record_id", ids)
 
 
 def reconcile(session: Session, directory: Path | None = None) -> dict[str, int]:
@@ -808,8 +846,14 @@ def _reconcile(session: Session, directory: Path | None) -> dict[str, int]:
                 f"DELETE FROM _submissions WHERE submission_id IN ({', '.join(map(str, stale))})"
             )
     for s in accepted:
-        if s.id not in loaded_ids and s.ingest_id:
+        if s.id in loaded_ids:
+            continue
+        if s.ingest_id:
             _load_accepted(directory, load_spec(s.collection), s, s.ingest_id)
+            loaded += 1
+        elif (spec := load_spec(s.collection)).kind == "aggregate":
+            table = read_return(submission_dir(directory, s.id) / s.file_name, spec)
+            _load_accepted(directory, spec, s, None, table)
             loaded += 1
     return {
         "ingests_removed": removed,
@@ -827,12 +871,20 @@ def report_paths(
     return {"html": folder / "report.html", "csv": folder / "report.csv"}
 
 
+def _period_label(sub: Submission) -> str:
+    try:
+        return load_spec(sub.collection).period_label(sub.collection_year)
+    except FivesafesError:  # a collection whose rule file is gone: the number as stored
+        return str(sub.collection_year)
+
+
 def submission_dict(sub: Submission, directory: Path | None = None) -> dict[str, Any]:
     folder = submission_dir(directory, sub.id)
     return {
         "id": sub.id,
         "collection": sub.collection,
         "year": sub.collection_year,
+        "period": _period_label(sub),
         "provider": sub.provider.code,
         "provider_name": sub.provider.name,
         "submitted_by": sub.submitted_by.name,

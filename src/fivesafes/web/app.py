@@ -36,6 +36,7 @@ ROUTER_MODULES: list[str] = [
     "learning",
     "statistics",
     "collections",
+    "checkpoint",
 ]
 
 STATIC = Path(__file__).parent / "static"

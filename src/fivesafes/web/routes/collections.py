@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from fivesafes.appdb.models import Role, User
 from fivesafes.collections import submissions as subs
 from fivesafes.collections.report import STATUS_WORDS
-from fivesafes.collections.spec import available, load_spec
+from fivesafes.collections.spec import available, load_spec, parse_period
 from fivesafes.errors import FivesafesError, InputError, PolicyRefusal
 from fivesafes.web.deps import DB, require_role
 from fivesafes.web.forms import Posted
@@ -86,8 +86,11 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
     if len(mine) > 1 and values.get("provider") not in mine:
         errors["provider"] = "Choose the provider you are submitting the return for."
     year_text = values.get("year", "")
-    if not re.fullmatch(r"(19|20|21)[0-9]{2}", year_text):
-        errors["year"] = "Enter the collection year as four digits, for example 2022."
+    if not re.fullmatch(r"(19|20|21)[0-9]{2}(-(0[1-9]|1[0-2]))?", year_text):
+        errors["year"] = (
+            "Enter the collection year as four digits, for example 2022 "
+            "(for a monthly collection the month, for example 2025-04)."
+        )
     content = b""
     name = ""
     if not isinstance(upload, UploadFile) or not upload.filename:
@@ -114,7 +117,7 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
             db,
             user.name,
             values["collection"],
-            int(year_text),
+            parse_period(year_text),
             path,
             provider=values.get("provider") or None,
         )
