@@ -45,7 +45,14 @@ def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         series = out[column]
         if series.dtype == object or str(series.dtype) in ("string", "str"):
-            out[column] = series.map(lambda v: inert(v) if isinstance(v, str) else v)
+            import pandas as pd
+
+            # dtype=object: no inference, so a whole number stays 77, not 77.0
+            out[column] = pd.Series(
+                [inert(v) if isinstance(v, str) else v for v in series],
+                index=series.index,
+                dtype=object,
+            )
     return out
 
 
