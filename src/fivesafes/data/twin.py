@@ -574,12 +574,12 @@ def _twin_table(
         kind = _kind(ty, cname, real[cname])
         col = _Column(cname, ty, kind)
         if kind == "number":
-            v = pd.to_numeric(real[c], errors="coerce").to_numpy(dtype=float)
+            v = pd.to_numeric(real[cname], errors="coerce").to_numpy(dtype=float)
             col.integer = "INT" in ty.upper()
             col.step = _step(v, col.integer)
             col.nonnegative = bool(np.nanmin(v) >= 0) if np.isfinite(v).any() else False
         elif kind == "date" and anchor_col is None:
-            col.anchor, anchor_col = True, c
+            col.anchor, anchor_col = True, cname
         cols.append(col)
     anchor = pd.to_datetime(real[anchor_col]) if anchor_col else pd.Series(pd.NaT, index=real.index)
     for col in cols:
