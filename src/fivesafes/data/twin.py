@@ -656,7 +656,7 @@ def _twin_table(
     row_cols = [c for c in cols if c not in per_person and c is not time_col]
     parents = [*shared, *[c.name for c in per_person]]
     if time_col is not None:
-        gap = _fit(coded, _GAP, [], threshold)
+        gap = _fit(coded[coded[_GAP] != NULL], _GAP, [], threshold)
         g = gap.sample(rows, rng.random(len(rows)))
         g = np.where((g == NULL) | first_row, 0.0, g).astype(float)
         start = pd.to_numeric(rows[_TIME].where(rows[_TIME] != NULL), errors="coerce").to_numpy()
@@ -666,8 +666,10 @@ def _twin_table(
         times = pd.to_numeric(
             seen[time_col.name].where(seen[time_col.name] != NULL), errors="coerce"
         )
-        if times.notna().any():  # never past the times the real table holds
-            t = np.clip(t, times.min(), times.max())
+        if times.notna().any():  # never past the times the real table holds:
+            # a person's rows move back together, then any still too early are cut
+            last = pd.Series(t).groupby(person_idx).transform("max").to_numpy()
+            t = np.clip(t - np.maximum(last - times.max(), 0), times.min(), times.max())
         rows[time_col.name] = pd.Series(t, dtype=object).where(~np.isnan(t), NULL)
         parents.append(time_col.name)
     for c in row_cols:
