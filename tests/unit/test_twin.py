@@ -173,7 +173,7 @@ def test_seeded_twins_repeat_and_others_differ(pair: tuple[Path, Path], tmp_path
     ws, twin = pair
     make_twin(ws, tmp_path / "again.duckdb", policy=ACRO, seed=11)
     make_twin(ws, tmp_path / "other.duckdb", policy=ACRO, seed=12)
-    a, b, c = (_read(p, "visits") for p in (twin, tmp_path / "again.duckdb", tmp_path / "other.duckdb"))
+    a, b, c = (_read(p, "visits") for p in (twin, *(tmp_path / f"{n}.duckdb" for n in ("again", "other"))))
     assert a.equals(b)
     assert not set(a[PSEUDONYM]) & set(c[PSEUDONYM])
 
@@ -193,7 +193,7 @@ def test_a_stricter_threshold_drops_more(pair: tuple[Path, Path], tmp_path: Path
 def test_not_a_workspace_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plain.duckdb"
     duckdb.connect(str(path)).close()
-    with pytest.raises(FivesafesError, match="plain.duckdb has no _manifest"):
+    with pytest.raises(FivesafesError, match=r"plain\.duckdb has no _manifest"):
         make_twin(path, tmp_path / "t.duckdb")
     with pytest.raises(FivesafesError, match="no workspace file"):
         make_twin(tmp_path / "missing.duckdb", tmp_path / "t.duckdb")
