@@ -67,8 +67,7 @@ def _workspace(path: Path) -> Path:
     )
     for t in ("visits", "events", "places"):
         con.execute(
-            "INSERT INTO _manifest SELECT 'p1', ?, ?, count(*), now()::TIMESTAMP, 'test' "
-            f"FROM {t}",
+            f"INSERT INTO _manifest SELECT 'p1', ?, ?, count(*), now()::TIMESTAMP, 'test' FROM {t}",
             [t, t],
         )
     con.execute("CREATE TABLE derived_by_curation AS SELECT 1 AS x")
@@ -173,7 +172,8 @@ def test_seeded_twins_repeat_and_others_differ(pair: tuple[Path, Path], tmp_path
     ws, twin = pair
     make_twin(ws, tmp_path / "again.duckdb", policy=ACRO, seed=11)
     make_twin(ws, tmp_path / "other.duckdb", policy=ACRO, seed=12)
-    a, b, c = (_read(p, "visits") for p in (twin, *(tmp_path / f"{n}.duckdb" for n in ("again", "other"))))
+    paths = (twin, tmp_path / "again.duckdb", tmp_path / "other.duckdb")
+    a, b, c = (_read(p, "visits") for p in paths)
     assert a.equals(b)
     assert not set(a[PSEUDONYM]) & set(c[PSEUDONYM])
 
