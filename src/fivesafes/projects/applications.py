@@ -606,6 +606,31 @@ def workspace_outputs_dir(project: Project) -> Path | None:
     return Path(project.workspace).parent / "outputs"
 
 
+def workspace_twin(session: Session, project: Project, actor: str) -> Path:
+    """The synthetic twin of the project's workspace (:mod:`fivesafes.data.twin`),
+    made on first use and again whenever the workspace is newer; in ``twin/``
+    beside the workspace file. Every download is in the audit log."""
+    from fivesafes.data.twin import make_twin
+
+    if project.workspace is None:
+        raise FivesafesError(f"project {project.id} has no workspace yet, so no twin")
+    workspace = Path(project.workspace)
+    twin = workspace.parent / "twin" / "twin.duckdb"
+    made = False
+    if not twin.is_file() or twin.stat().st_mtime < workspace.stat().st_mtime:
+        make_twin(workspace, twin)
+        made = True
+    record(
+        session,
+        actor,
+        "project.twin_download",
+        _subject(project.id),
+        {"made": made, "bytes": twin.stat().st_size},
+    )
+    session.commit()
+    return twin
+
+
 def workspace_output_files(project: Project) -> list[Path]:
     """The regular files in the workspace's output folder. A symbolic link is never
     one of them (it could point anywhere the server can read, e.g. the identifier
