@@ -222,6 +222,44 @@ def provision(
     )
 
 
+@app.command(
+    epilog="Example: [bold]fivesafes twin --workspace store/workspaces/p001/workspace.duckdb "
+    "--out twin.duckdb[/]",
+)
+def twin(
+    workspace: Annotated[Path, typer.Option("--workspace", help="The project's workspace file.")],
+    out: Annotated[Path, typer.Option("--out", help="The twin's file (DuckDB).")],
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (default: a random twin).")
+    ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy", help="Disclosure policy whose threshold applies (default: the TRE's)."
+        ),
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Make a workspace's synthetic twin: same tables, columns and types, no real row."""
+    from fivesafes.data.twin import make_twin
+    from fivesafes.outputs.policy import effective_policy
+
+    if workspace.is_dir():
+        workspace = workspace / "workspace.duckdb"
+    result = make_twin(workspace, out, policy=effective_policy(policy), seed=seed)
+    if json_:
+        emit_json({"command": "twin", **result.to_dict()})
+        return
+    console.print(
+        f"Synthetic twin of [bold]{workspace}[/] at [bold]{result.out}[/]: "
+        + ", ".join(f"{name} ({rows:,} rows)" for name, rows in result.rows.items())
+        + f"; {result.persons:,} invented persons; nothing shared by fewer than "
+        f"{result.threshold} persons ({result.policy})."
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
+
+
 @app.command(epilog="Example: [bold]fivesafes store --store store[/]")
 def store(
     store: Annotated[Path, typer.Option("--store", help="Store folder.")],

@@ -614,6 +614,31 @@ def _releasable(info: os.stat_result) -> bool:
     return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
 
 
+def workspace_twin(session: Session, project: Project, actor: str) -> Path:
+    """The synthetic twin of the project's workspace (:mod:`fivesafes.data.twin`),
+    made on first use and again whenever the workspace is newer; in ``twin/``
+    beside the workspace file. Every download is in the audit log."""
+    from fivesafes.data.twin import make_twin
+
+    if project.workspace is None:
+        raise FivesafesError(f"project {project.id} has no workspace yet, so no twin")
+    workspace = Path(project.workspace)
+    twin = workspace.parent / "twin" / "twin.duckdb"
+    made = False
+    if not twin.is_file() or twin.stat().st_mtime < workspace.stat().st_mtime:
+        make_twin(workspace, twin)
+        made = True
+    record(
+        session,
+        actor,
+        "project.twin_download",
+        _subject(project.id),
+        {"made": made, "bytes": twin.stat().st_size},
+    )
+    session.commit()
+    return twin
+
+
 def workspace_output_files(project: Project) -> list[Path]:
     """The files in the workspace's output folder that can be offered for release:
     regular files with one link (:func:`_releasable`), not hidden. A symbolic link

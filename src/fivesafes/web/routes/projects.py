@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
@@ -380,6 +380,18 @@ def workspace(request: Request, access: Member, db: DB) -> HTMLResponse:
         files=apps.workspace_output_files(project),
         outputs_dir=apps.workspace_outputs_dir(project),
     )
+
+
+@router.get("/projects/{project_id}/workspace/twin")
+def workspace_twin(request: Request, access: Member, db: DB) -> Response:
+    """The workspace's synthetic twin (no real row) to develop scripts on."""
+    project = access.project
+    try:
+        path = apps.workspace_twin(db, project, access.user.name)
+    except FivesafesError as exc:
+        return refused(request, str(exc), 404)
+    name = f"{project.slug or project.id}-twin.duckdb"
+    return FileResponse(path, media_type="application/octet-stream", filename=name)
 
 
 # --- review by the panel and the dataset owners ------------------------------------------

@@ -1,0 +1,171 @@
+"""A job's outputs: every file it wrote, checked by the disclosure engine as the job
+finishes, and putting one into a release request (the airlock).
+
+A CSV table of counts in long format (one row per cell, a count column named
+``n``, ``count``, ``value``, ``frequency`` or ``number``) is checked by the rules
+of ``fivesafes outputs check-table`` under the TRE's policy: ``pass``, or
+``suppress`` when cells must be suppressed or rounded. Anything else (another
+table, a figure, a model's estimates, a log) is ``review``: a checker judges it
+by eye. The check is made by the runner outside the sandbox, on the bytes the job
+left; nothing the job itself wrote about its outputs is trusted.
+
+Nothing leaves the TRE from here: an output goes out only in a release request,
+through the airlock's two checkers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from fivesafes.appdb.models import ReleaseRequest, User
+from fivesafes.errors import FivesafesError, PolicyRefusal
+from fivesafes.jobs.models import JobOutput, Verdict
+
+#: Names of the count column that make a CSV a table of counts for the rules.
+COUNT_COLUMNS = ("n", "count", "value", "frequency", "number")
+#: The airlock's verdict for each overall status of a disclosure check.
+VERDICTS = {"pass": "pass", "round": "suppress", "suppress": "suppress", "review": "review"}
+
+
+@dataclass
+class Checked:
+    verdict: str
+    note: str
+    report: dict[str, Any] | None
+    value_column: str | None
+
+
+def count_column(content: bytes) -> str | None:
+    """The count column of a CSV's header line, if exactly one is named as one."""
+    head = content.split(b"\n", 1)[0].decode("utf-8", "replace").strip().lstrip("\ufeff")
+    names = [c.strip().strip('"').lower() for c in head.split(",")]
+    found = [c for c in head.split(",") if c.strip().strip('"').lower() in COUNT_COLUMNS]
+    if len(found) != 1 or len(names) < 2:
+        return None
+    return found[0].strip().strip('"')
+
+
+def check_output(name: str, content: bytes) -> Checked:
+    """The disclosure engine's verdict on one file a job wrote (see the module doc)."""
+    from fivesafes.outputs.check import check_table_csv
+    from fivesafes.outputs.policy import tre_policy
+
+    if not name.lower().endswith(".csv"):
+        return Checked(
+            Verdict.REVIEW.value, "not a table of counts: for a checker's eye", None, None
+        )
+    column = count_column(content)
+    if column is None:
+        return Checked(
+            Verdict.REVIEW.value,
+            f"a CSV without one count column ({', '.join(COUNT_COLUMNS)}): for a checker's eye",
+            None,
+            None,
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(name).name
+        path.write_bytes(content)
+        try:
+            result = check_table_csv(path, column, tre_policy())
+        except FivesafesError as exc:
+            text = str(exc).replace(str(path), Path(name).name)
+            return Checked(
+                Verdict.REVIEW.value,
+                f"not a long-format table of counts ({text}): for a checker's eye",
+                None,
+                column,
+            )
+    report = result.to_dict()
+    verdict = VERDICTS.get(result.status, Verdict.REVIEW.value)
+    report["verdict"] = verdict
+    counts = result.counts()
+    note = f"table of counts ({column}): " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    return Checked(verdict, note, report, column)
+
+
+def output_row(name: str, content: bytes) -> JobOutput:
+    """A checked output ready to be stored with its job."""
+    checked = check_output(name, content)
+    return JobOutput(
+        name=name,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content=content,
+        verdict=checked.verdict,
+        note=checked.note,
+        report=checked.report,
+    )
+
+
+def add_to_release_request(
+    session: Session,
+    project_id: int,
+    job_id: int,
+    output_id: int,
+    user: User,
+    *,
+    request_id: int | None = None,
+    request_title: str | None = None,
+    description: str = "",
+    name: str | None = None,
+) -> ReleaseRequest:
+    """Put a job's output into a release request of its project: the given draft or
+    returned one (``request_id``), else a new one (titled ``request_title``, or
+    after the job). A table of counts goes in as its safe version with the
+    disclosure report, as ``fivesafes airlock add --value`` does. Only a member
+    whose learning plan is complete may (the airlock's and the project's rules
+    apply; a refusal raises :class:`~fivesafes.errors.PolicyRefusal`)."""
+    from fivesafes.jobs.queue import get_output
+    from fivesafes.projects import release
+    from fivesafes.projects.applications import get_project
+
+    project = get_project(session, project_id)
+    out = get_output(session, project_id, job_id, output_id)
+    job = out.job
+    flat = out.name.replace("/", "_")
+    if name is None:
+        stem = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in flat)
+        name = f"job{job.id}_{stem}"
+    description = description.strip() or (
+        f"{out.name}, written by job {job.id} ({job.title}) of project {project.id}; "
+        f"sha256 {out.sha256}; disclosure check: {out.verdict}"
+    )
+    if request_id is None:
+        req = release.start_request(
+            session, project, user, (request_title or f"Outputs of job {job.id}: {job.title}")
+        )
+    else:
+        req = release.request_of(session, project, request_id)
+        if user.name != req.author.name and not any(a.user_id == user.id for a in req.co_authors):
+            raise PolicyRefusal(f"{user.name} is not an author of release request {req.id}")
+    column = count_column(out.content) if out.name.lower().endswith(".csv") else None
+    if column is not None and out.report is None:
+        column = None  # not a table the rules could read: it goes in as it is
+    release.add_output(
+        session,
+        project,
+        req.id,
+        user,
+        name,
+        description,
+        out.content,
+        Path(out.name).name,
+        value_column=column or "",
+    )
+    from fivesafes.audit import record
+
+    record(
+        session,
+        user.name,
+        "job.output_to_request",
+        f"job:{job.id}",
+        {"output": out.name, "sha256": out.sha256, "request": req.id},
+    )
+    session.commit()
+    return release.request_of(session, project, req.id)

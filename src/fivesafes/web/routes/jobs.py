@@ -1,0 +1,228 @@
+"""Jobs in the browser: a project's members submit an analysis script, watch it
+run, read its outputs' verdicts and put an output into a release request.
+
+Every rule is in :mod:`fivesafes.jobs`; these pages only call it. The pages of a
+project's jobs are for its members (:data:`~fivesafes.web.routes.projects.Member`);
+only a member whose learning plan for the project is complete may submit
+(:func:`fivesafes.jobs.why_cannot_submit`). A researcher never sees what a job
+printed: the job's page shows its state, times, resources, and for a failure the
+exception's type and line. Output checkers read the whole log
+(``/jobs/{job_id}/log``).
+
+Interfaces scripts rely on (kept exactly): ``GET /projects/{id}/jobs``, ``POST
+/projects/{id}/jobs`` (multipart: ``script``, ``title``, ``csrf_token``; 303 to
+the job's page), ``GET /projects/{id}/jobs/{job_id}`` and its ``.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from fivesafes import jobs
+from fivesafes.appdb.models import Role, User
+from fivesafes.errors import FivesafesError, PolicyRefusal
+from fivesafes.jobs.models import Job
+from fivesafes.jobs.queue import MAX_SCRIPT_BYTES
+from fivesafes.outputs import airlock
+from fivesafes.projects import applications as apps
+from fivesafes.projects import release
+from fivesafes.web.deps import DB, require_role
+from fivesafes.web.forms import Posted
+from fivesafes.web.routes._common import done
+from fivesafes.web.routes.projects import LEARNING_PLAN_URL, Member, ProjectAccess, refused
+from fivesafes.web.templating import render
+
+router = APIRouter()
+
+OutputChecker = Annotated[User, Depends(require_role(Role.OUTPUT_CHECKER.value))]
+
+STATE_LABELS = {
+    "queued": "Queued",
+    "running": "Running",
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+    "killed": "Killed",
+    "cancelled": "Cancelled",
+}
+STATE_TAGS = {
+    "queued": "tag-yellow",
+    "running": "tag-yellow",
+    "succeeded": "tag-green",
+    "failed": "tag-red",
+    "killed": "tag-red",
+    "cancelled": "tag-red",
+}
+VERDICT_LABELS = {
+    "pass": "Passes the rules",
+    "suppress": "Cells suppressed or rounded by the rules",
+    "review": "Needs an output checker's eye",
+}
+#: A larger script is refused by the jobs library; read a little more to say so.
+_READ = MAX_SCRIPT_BYTES + 1
+
+
+def _job(db: Session, access: ProjectAccess, job_id: int) -> Job:
+    try:
+        return jobs.get_job(db, access.project.id, job_id)
+    except FivesafesError:
+        raise HTTPException(404, "This project has no such job.") from None
+
+
+def _jobs_page(
+    request: Request,
+    db: Session,
+    access: ProjectAccess,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    why_not = jobs.why_cannot_submit(db, access.project, access.user)
+    return render(
+        request,
+        "jobs/index.html",
+        status_code=status_code,
+        project=access.project,
+        jobs=jobs.jobs_of(db, access.project.id),
+        why_not=why_not,
+        plan_url=LEARNING_PLAN_URL.format(project_id=access.project.id),
+        state_labels=STATE_LABELS,
+        state_tags=STATE_TAGS,
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+@router.get("/projects/{project_id}/jobs", response_class=HTMLResponse)
+def index(request: Request, access: Member, db: DB) -> HTMLResponse:
+    return _jobs_page(request, db, access)
+
+
+@router.post("/projects/{project_id}/jobs", response_class=HTMLResponse)
+async def submit(request: Request, access: Member, db: DB) -> Response:
+    form = await request.form()
+    title = str(form.get("title") or "").strip()
+    upload = form.get("script")
+    script, filename = None, "analysis.py"
+    if isinstance(upload, UploadFile) and upload.filename:
+        script, filename = await upload.read(_READ), upload.filename
+    try:
+        job = jobs.submit_job(
+            db, access.project.id, access.user, title, script=script, filename=filename
+        )
+    except PolicyRefusal as exc:
+        return refused(request, str(exc), back=(f"/projects/{access.project.id}/jobs", "Jobs"))
+    except apps.FormErrors as exc:
+        db.rollback()
+        return _jobs_page(request, db, access, exc.errors, {"title": title}, 422)
+    return done(
+        request,
+        db,
+        f"Job {job.id} is queued: it runs in the sandbox on the workspace.",
+        f"/projects/{access.project.id}/jobs/{job.id}",
+    )
+
+
+@router.get("/projects/{project_id}/jobs/{job_id}.json")
+def job_json(access: Member, job_id: int, db: DB) -> JSONResponse:
+    return JSONResponse(jobs.describe_job(_job(db, access, job_id)))
+
+
+def _editable_requests(db: Session, access: ProjectAccess) -> list[tuple[str, str]]:
+    """The requests of the project this user may still add outputs to."""
+    mine = []
+    for req in release.requests_of(db, access.project):
+        if req.state not in (airlock.State.DRAFT.value, airlock.State.RETURNED.value):
+            continue
+        if access.user.id in airlock.author_ids(req):
+            mine.append((str(req.id), f"Request {req.id}: {req.title}"))
+    return mine
+
+
+@router.get("/projects/{project_id}/jobs/{job_id}", response_class=HTMLResponse)
+def show(request: Request, access: Member, job_id: int, db: DB) -> HTMLResponse:
+    job = _job(db, access, job_id)
+    return render(
+        request,
+        "jobs/job.html",
+        project=access.project,
+        job=job,
+        info=jobs.describe_job(job),
+        requests=_editable_requests(db, access),
+        is_member=access.member is not None,
+        state_labels=STATE_LABELS,
+        state_tags=STATE_TAGS,
+        verdict_labels=VERDICT_LABELS,
+    )
+
+
+@router.post("/projects/{project_id}/jobs/{job_id}/cancel", response_class=HTMLResponse)
+def cancel(request: Request, access: Member, job_id: int, db: DB) -> Response:
+    job = _job(db, access, job_id)
+    back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
+    try:
+        job = jobs.cancel_job(db, access.project.id, job.id, access.user)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc), back=back)
+    message = (
+        f"Job {job.id} is cancelled."
+        if job.state == jobs.JobState.CANCELLED
+        else f"Job {job.id} will stop: its runner cancels it within a minute."
+    )
+    return done(request, db, message, back[0])
+
+
+@router.post(
+    "/projects/{project_id}/jobs/{job_id}/outputs/{output_id}/release",
+    response_class=HTMLResponse,
+)
+def to_release_request(
+    request: Request, access: Member, job_id: int, output_id: int, db: DB, form: Posted
+) -> Response:
+    job = _job(db, access, job_id)
+    back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
+    chosen = form.get("request_id", "")
+    try:
+        req = jobs.add_to_release_request(
+            db,
+            access.project.id,
+            job.id,
+            output_id,
+            access.user,
+            request_id=int(chosen) if chosen.isdigit() else None,
+            description=form.get("description", ""),
+        )
+    except PolicyRefusal as exc:
+        return refused(request, str(exc), back=back)
+    except apps.FormErrors as exc:
+        db.rollback()
+        return refused(request, "; ".join(exc.errors.values()), 422, back=back)
+    except FivesafesError as exc:
+        db.rollback()
+        return refused(request, str(exc), 404, back=back)
+    return done(
+        request,
+        db,
+        f"The output is in release request {req.id}; submit it there for checking.",
+        f"/projects/{access.project.id}/airlock/{req.id}",
+    )
+
+
+@router.get("/jobs/{job_id}/log")
+def job_log(checker: OutputChecker, job_id: int, db: DB) -> Response:
+    """The whole printed output of a job: for output checkers only (a researcher
+    asks for it through a release request, like any other output)."""
+    from fivesafes.audit import record
+
+    job = db.get(Job, job_id)
+    if job is None:
+        raise HTTPException(404, "There is no such job.")
+    info: dict[str, Any] = jobs.describe_job(job, with_log=True)
+    record(db, checker.name, "job.log_read", f"job:{job.id}", {"bytes": len(job.log or b"")})
+    db.commit()
+    return PlainTextResponse(info["log"])
