@@ -391,6 +391,10 @@ app.add_typer(profile_app, name="profile")
 from fivesafes.cli.study import study_app  # noqa: E402
 
 app.add_typer(study_app, name="study")
+from fivesafes.cli.jobs import job_app, runner  # noqa: E402
+
+app.command(epilog="Example: [bold]fivesafes runner --db sqlite:///state.db --once[/]")(runner)
+app.add_typer(job_app, name="job")
 
 
 def main() -> None:

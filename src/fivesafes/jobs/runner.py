@@ -1,0 +1,198 @@
+"""The runner: claims queued jobs and runs each in the sandbox, then records how it
+ended, what it used and its outputs with their verdicts.
+
+Several runners may share one queue on PostgreSQL (claims by ``FOR UPDATE SKIP
+LOCKED``); on SQLite one. A runner holds a lease on each job it runs and renews
+it while the job runs; a job whose runner stopped (killed, machine lost) is
+marked failed by the next runner when its lease runs out, never rerun by
+itself. Before it takes a job a runner checks that the sandbox can be set up
+(:func:`fivesafes.sandbox.self_test`) and refuses to run otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from fivesafes.jobs.models import JobOutput, JobState
+from fivesafes.jobs.outputs import output_row
+from fivesafes.jobs.queue import Claimed, claim_next, finish, heartbeat, recover_lost
+from fivesafes.sandbox import Limits, SandboxError, run_in_sandbox, self_test
+from fivesafes.sandbox.bwrap import SandboxResult
+
+IDLE = 1.0
+
+
+def runner_name(n: int = 0) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{n}"
+
+
+def _state_and_reason(result: SandboxResult, limits: Limits) -> tuple[JobState, str]:
+    if result.cancelled:
+        return JobState.CANCELLED, "cancelled by a member while it ran"
+    if result.limit is not None:
+        return JobState.KILLED, f"stopped: {limits.describe(result.limit)}"
+    if result.exit_code == 0:
+        return JobState.SUCCEEDED, ""
+    error = result.error or {}
+    if error.get("type"):
+        where = f" at {error['file']} line {error['line']}" if error.get("line") else ""
+        return JobState.FAILED, f"the script raised {error['type']}{where}"
+    return JobState.FAILED, f"the script ended with exit code {result.exit_code}"
+
+
+def _outputs(result: SandboxResult, folder: Path) -> list[JobOutput]:
+    rows = []
+    for path in result.outputs:
+        rel = path.relative_to(folder).as_posix()
+        rows.append(output_row(rel, path.read_bytes()))
+    return rows
+
+
+def run_claimed(
+    factory: sessionmaker[Session],
+    job: Claimed,
+    name: str,
+    limits: Limits,
+    store: Path | None = None,
+) -> JobState:
+    """Run one claimed job in the sandbox and record its end; returns its state."""
+    workspace = job.workspace
+    if store is not None and not workspace.is_absolute():
+        workspace = store / workspace
+    work = Path(tempfile.mkdtemp(prefix=f"fivesafes-job-{job.id}-"))
+    with factory() as beat:
+
+        def keep_going() -> bool:
+            return not heartbeat(beat, job.id, name)
+
+        try:
+            result = run_in_sandbox(
+                job.kind,
+                job.script_name,
+                job.script,
+                workspace=workspace if workspace.is_file() else None,
+                outputs=work / "outputs",
+                limits=limits,
+                study=job.study,
+                keep_going=keep_going,
+            )
+        except SandboxError as exc:
+            with factory() as s:
+                finish(s, job.id, name, JobState.FAILED, reason=f"not run: {exc}")
+            shutil.rmtree(work, ignore_errors=True)
+            return JobState.FAILED
+    try:
+        state, reason = _state_and_reason(result, limits)
+        outputs = _outputs(result, work / "outputs")
+        with factory() as s:
+            finish(
+                s,
+                job.id,
+                name,
+                state,
+                reason=reason,
+                limit=result.limit,
+                exit_code=result.exit_code,
+                error=result.error if state == JobState.FAILED else None,
+                duration=round(result.duration, 3),
+                cpu_seconds=round(result.cpu_seconds, 3),
+                max_rss_kb=result.max_rss_kb,
+                log=result.log,
+                outputs=outputs,
+            )
+        return state
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class Runner:
+    """Runs queued jobs, ``jobs`` at a time, until stopped (or, with ``once``, until
+    the queue is empty)."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        *,
+        store: Path | None = None,
+        jobs: int = 1,
+        limits: Limits | None = None,
+        on_job: Callable[[int, JobState], None] | None = None,
+    ) -> None:
+        self.factory = factory
+        self.store = store
+        self.jobs = max(1, jobs)
+        self.limits = limits or Limits.from_env()
+        self.on_job = on_job
+        self.stopping = threading.Event()
+        self.ran = 0
+
+    def check(self) -> None:
+        """Refuse to run (:class:`SandboxError`) where the sandbox cannot be set up."""
+        self_test()
+
+    def _worker(self, n: int, once: bool) -> None:
+        name = runner_name(n)
+        while not self.stopping.is_set():
+            with self.factory() as s:
+                recover_lost(s)
+                job = claim_next(s, name)
+            if job is None:
+                if once:
+                    return
+                self.stopping.wait(IDLE)
+                continue
+            state = run_claimed(self.factory, job, name, self.limits, self.store)
+            self.ran += 1
+            if self.on_job is not None:
+                self.on_job(job.id, state)
+
+    def run(self, once: bool = False) -> int:
+        """Run jobs in this thread (and ``jobs - 1`` more); returns how many ran."""
+        self.check()
+        threads = [
+            threading.Thread(target=self._worker, args=(n, once), daemon=True)
+            for n in range(1, self.jobs)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            self._worker(0, once)
+        finally:
+            if not once:
+                self.stopping.set()
+            for t in threads:
+                t.join()
+        return self.ran
+
+    def start(self) -> threading.Thread:
+        """Run in a background thread (the web app's in-process runner)."""
+        self.check()
+        thread = threading.Thread(target=self.run, name="fivesafes-runner", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def wait_for(factory: sessionmaker[Session], job_id: int, timeout: float = 120) -> str:
+    """The job's state once it has finished (for tests and the demo)."""
+    from fivesafes.jobs.models import FINISHED, Job
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with factory() as s:
+            job = s.get(Job, job_id)
+            if job is not None and job.state in FINISHED:
+                return job.state
+        time.sleep(0.1)
+    raise TimeoutError(f"job {job_id} did not finish within {timeout:.0f} s")
