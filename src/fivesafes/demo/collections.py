@@ -174,8 +174,8 @@ def run_cycle(
 
 
 def seed(session: Session, users: dict[str, Any]) -> None:
-    """Web demo seeder (``fivesafes.web.seed.SEEDERS`` may list
-    ``"fivesafes.collections.demo:seed"``): the jump authority as a provider, with
+    """Web demo seeder (``fivesafes.demo.site.SEEDERS`` may list
+    ``"fivesafes.demo.collections:seed"``): the jump authority as a provider, with
     the demo data owner as its member, so the Collections pages can be tried."""
     code, name = rt.la_code(rt.JUMP_LA), rt.la_name(rt.JUMP_LA)
     owner = users.get("data_owner")
