@@ -116,8 +116,7 @@ def _collections_stage(out: Path, report: Progress) -> dict[str, Any]:
     """Providers' returns: one submission rejected, corrected, explained and accepted,
     the other authorities' returns accepted (``out/collections``), then the safe
     statistics and indicator dashboards published (``out/published``)."""
-    from fivesafes.collections.publish import publish_demo
-    from fivesafes.demo.collections import run_cycle
+    from fivesafes.demo.collections import publish_demo, run_cycle
 
     report("collections: a submission cycle", 0.85)
     cycle = run_cycle(out / "collections")
