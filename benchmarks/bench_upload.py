@@ -115,7 +115,7 @@ async def run(base: str, users: dict[str, dict[str, str]], path: Path, year: int
 
 
 def main() -> None:
-    from fivesafes.web.seed import seed_demo
+    from fivesafes.demo.site import seed_demo
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=500_000)

@@ -540,7 +540,7 @@ class Result:
 
 
 def run_one(backend: str, users: int, seconds: float, processes: int) -> Result | None:
-    from fivesafes.web.seed import seed_demo
+    from fivesafes.demo.site import seed_demo
 
     folder = Path(tempfile.mkdtemp(prefix=f"fivesafes-load-{backend}-"))
     maker = sqlite_database if backend == "sqlite" else postgres_database

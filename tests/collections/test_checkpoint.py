@@ -11,7 +11,7 @@ table, and reading them for one is refused."""
 from __future__ import annotations
 
 import json
-import shutil
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +24,8 @@ from fivesafes import audit
 from fivesafes.appdb import session_factory
 from fivesafes.collections import checkpoint as cp
 from fivesafes.collections import submissions as subs
-from fivesafes.collections.demo import care_cycles
 from fivesafes.collections.publish_collections import _publishable, publish_accepted
+from fivesafes.demo.collections import care_cycles
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.synth import care_returns as cr
 from fivesafes.synth import returns as rt
@@ -47,7 +47,7 @@ ROLES = [
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, dict[str, Any]]:
     """A seeded demo site with three authorities, the demo data owner submitting for
     each, and an empty collections folder."""
-    from fivesafes.web.seed import DEMO_USERS, seed_demo
+    from fivesafes.demo.site import DEMO_USERS, seed_demo
 
     root = tmp_path_factory.mktemp("checkpoint")
     url = f"sqlite:///{root / 'web.db'}"
@@ -139,7 +139,9 @@ def web(site: tuple[str, Path, dict[str, Any]], tmp_path: Path, monkeypatch: Any
 
     url, directory, users = site
     copy = tmp_path / "web.db"
-    shutil.copyfile(url.removeprefix("sqlite:///"), copy)
+    # The backup API, not a file copy: recent commits may still be in the -wal file.
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
     monkeypatch.setenv(subs.COLLECTIONS_DIR_ENV, str(directory))
     app: FastAPI = create_app(f"sqlite:///{copy}")
     app.state.test_db_url = f"sqlite:///{copy}"
@@ -223,7 +225,7 @@ def test_the_demo_cycles_of_the_new_collections(tmp_path: Path) -> None:
     migrate(url)
     cfg = rt.ReturnsConfig(children=300)
     directory = tmp_path / "coll"
-    from fivesafes.collections.demo import ADMIN, owner_name
+    from fivesafes.demo.collections import ADMIN, owner_name
 
     with session_factory(url)() as s:
         add_user(s, ADMIN, "administrator")

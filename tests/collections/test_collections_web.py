@@ -26,7 +26,7 @@ WEB_TESTS = Path(__file__).resolve().parents[1] / "web"
 def seeded_template(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, dict[str, dict[str, Any]]]:
-    from fivesafes.web.seed import DEMO_USERS, seed_demo
+    from fivesafes.demo.site import DEMO_USERS, seed_demo
 
     path = tmp_path_factory.mktemp("web") / "web.db"
     listing = seed_demo(
@@ -131,7 +131,7 @@ def test_the_web_seeder_makes_the_demo_data_owner_a_provider_member(
     seeded: tuple[str, dict[str, dict[str, Any]]],
 ) -> None:
     from fivesafes.appdb.users import get_user
-    from fivesafes.collections.demo import seed
+    from fivesafes.demo.collections import seed
 
     with session_factory(seeded[0])() as s:
         owner = get_user(s, seeded[1]["data_owner"]["name"])

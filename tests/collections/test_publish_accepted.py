@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from fivesafes.collections.publish import publish_demo
 from fivesafes.collections.publish_collections import accepted_records, publish_accepted
+from fivesafes.demo.collections import publish_demo
 from fivesafes.errors import FivesafesError
 from fivesafes.outputs.policy import Policy
 

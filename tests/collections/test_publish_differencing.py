@@ -283,7 +283,7 @@ def test_publishing_the_same_table_again_withholds_nothing_new(tmp_path: Path) -
 def test_a_table_goes_into_the_ledger_only_once_published(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import fivesafes.collections.publish_charts as charts
+    import fivesafes.collections.publish as charts  # the chart as the publication calls it
 
     def broken(*args: object, **kwargs: object) -> object:
         raise OSError("disk full")

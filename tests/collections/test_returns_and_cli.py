@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from fivesafes.collections.demo import run_cycle
 from fivesafes.collections.rules import Context, Validation, run_rules
 from fivesafes.collections.spec import load_spec
+from fivesafes.demo.collections import run_cycle
 from fivesafes.synth import returns as rt
 
 CFG = rt.ReturnsConfig()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from people_helpers import make_user
 from sqlalchemy.orm import Session
 
+from fivesafes.demo.people import seed
 from fivesafes.people import catalogue, learning
-from fivesafes.people.demo import seed
 from fivesafes.people.plan import outstanding_courses, plan_for
 
 

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb.models import User
+from fivesafes.demo.projects import FLAGGED_TABLE
 from fivesafes.errors import PolicyRefusal
 from fivesafes.outputs import airlock
 from fivesafes.projects import applications as apps
 from fivesafes.projects import release
-from fivesafes.projects.demo import FLAGGED_TABLE
 from fivesafes.projects.models import Project
 from fivesafes.projects.register import public_register
 

@@ -36,8 +36,8 @@ from fastapi import FastAPI
 from webclient import WebClient
 
 from fivesafes.appdb.pgcluster import free_port
+from fivesafes.demo.site import DEMO_USERS, seed_demo
 from fivesafes.web.app import create_app
-from fivesafes.web.seed import DEMO_USERS, seed_demo
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"

@@ -17,8 +17,8 @@ from fivesafes import audit
 from fivesafes.appdb import session_factory
 from fivesafes.appdb.models import ReleaseRequest
 from fivesafes.appdb.users import get_user, set_roles
+from fivesafes.demo.projects import FLAGGED_TABLE
 from fivesafes.outputs import airlock
-from fivesafes.projects.demo import FLAGGED_TABLE
 from fivesafes.projects.release import BUNDLES_ENV
 
 APPROVED = 1

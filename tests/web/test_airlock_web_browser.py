@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from fivesafes.projects.demo import PENDING_TITLE
+from fivesafes.demo.projects import PENDING_TITLE
 from fivesafes.projects.release import BUNDLES_ENV
 
 pytestmark = pytest.mark.slow

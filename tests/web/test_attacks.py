@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from fivesafes.appdb import session_factory
 from fivesafes.appdb.models import ReleaseRequest, User
 from fivesafes.appdb.users import get_user
+from fivesafes.demo.projects import FLAGGED_TABLE, PENDING_TITLE
 from fivesafes.outputs import airlock
 from fivesafes.projects import applications as apps
-from fivesafes.projects.demo import FLAGGED_TABLE, PENDING_TITLE
 from fivesafes.projects.release import BUNDLES_ENV
 
 APPROVED, PENDING = 1, 2

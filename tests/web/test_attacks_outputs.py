@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from test_attacks import APPROVED, _start, _workspace, bundles, db  # noqa: F401
 
 from fivesafes.appdb.models import ReleaseRequest
+from fivesafes.demo.projects import FLAGGED_TABLE
 from fivesafes.projects import applications as apps
-from fivesafes.projects.demo import FLAGGED_TABLE
 
 
 def _outputs(db: Session, request_path: str) -> list[Any]:  # noqa: F811

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from fivesafes.demo.site import DEMO_USERS
 from fivesafes.web.app import create_app
-from fivesafes.web.seed import DEMO_USERS
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("FIVESAFES_")} | {
     "FIVESAFES_PASSWORD_HASHING": "fast",
@@ -98,7 +98,7 @@ def test_serve_has_help_with_an_example(tmp_path: Path) -> None:
 
 
 def test_the_demo_data_owner_can_submit_returns_on_the_collections_pages(client: Any) -> None:
-    # fivesafes.collections.demo:seed (in SEEDERS) makes them a provider's member
+    # fivesafes.demo.collections:seed (in SEEDERS) makes them a provider's member
     page = client.login_as("data_owner").get("/collections")
     assert page.status_code == 200
     assert "Submit a return" in page.text

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb import add_user, session_factory
+from fivesafes.demo.projects import APPROVED_TITLE, PENDING_TITLE
 from fivesafes.projects import applications as apps
-from fivesafes.projects.demo import APPROVED_TITLE, PENDING_TITLE
 from fivesafes.projects.models import Project, ProjectMember
 from fivesafes.web.security import hash_password
 

@@ -62,7 +62,7 @@ def seed_demo(
 ) -> None:
     """Fill a fresh database with the demo site: a user for each role (with a fresh
     password each), courses, a project and outputs awaiting review."""
-    from fivesafes.web.seed import seed_demo as run_seed
+    from fivesafes.demo.site import seed_demo as run_seed
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

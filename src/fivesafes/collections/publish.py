@@ -11,7 +11,8 @@ counts at a date in different years are not added up). Each slice is checked by
 cells withheld so that none can be worked out from the totals, counts rounded if
 the policy rounds, totals at their true (rounded) values — and only the safe
 version is written. Nothing but the safe values reaches the CSV, the JSON, the
-HTML or the chart. :func:`publish_demo` runs the whole publication for the demo.
+HTML or the chart. The shared types (:class:`TableSpec`, :class:`Publication`) are in
+:mod:`.publication`; the demo's publication is :func:`fivesafes.demo.collections.publish_demo`.
 
 Disclosure by differencing across publications: every table is also checked
 against the tables published before it in the same **series** (the release
@@ -28,30 +29,33 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from fivesafes.collections.publication import (
+    FORMAT,
+    SUPPRESSED_SYMBOL,
+    Publication,
+    TableSpec,
+    label,
+)
+from fivesafes.collections.publish_charts import table_chart
+from fivesafes.collections.publish_html import index_page, table_page
 from fivesafes.errors import FivesafesError
 from fivesafes.outputs.check import CheckResult, check
 from fivesafes.outputs.differencing import (
     LEDGER_DIR,
     Ledger,
-    Population,
     ReleasedTable,
     ledger_rule,
 )
-from fivesafes.outputs.objects import TOTAL, FrequencyTable
+from fivesafes.outputs.objects import FrequencyTable
 from fivesafes.outputs.policy import Policy, tre_policy
 from fivesafes.spreadsheet import inert_frame
 
-#: The symbol a published table shows for a withheld cell (GSS guidance on
-#: symbols in tables: [c] confidential).
-SUPPRESSED_SYMBOL = "[c]"
-FORMAT = "fivesafes.publication/1"
 #: The folder the web app's statistics pages serve (see :func:`published_dir`).
 PUBLISHED_DIR_ENV = "FIVESAFES_PUBLISHED_DIR"
 
@@ -71,121 +75,6 @@ def publication_ledger(out_dir: str | Path) -> Ledger:
     series, ``<out_dir>/ledger/<series>.jsonl`` (hash-chained, as the airlock's). The
     web pages never serve it (they serve only the files the publications name)."""
     return Ledger(Path(out_dir) / LEDGER_DIR)
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """What one published table counts and how it is described.
-
-    ``dims`` are the table's categories (each gets a ``Total``), ``by`` the
-    columns that split it into separate tables (no total across them), ``key`` a
-    column whose distinct values are counted (else rows). ``labels`` maps a
-    column's codes to the words shown in the HTML and the chart (the CSV keeps
-    the codes and adds nothing). ``chart`` is ``(x, series)``: a line per
-    ``series`` category over ``x``, every other dimension at its ``Total``.
-
-    For disclosure by differencing, each slice (one value of ``by``) is a table of
-    the **population** of ``universe`` (what a unit is; default: the ``unit``
-    counted in this ``slug``) with those ``by`` values and, when ``units`` names a
-    column (e.g. the local authority), the values of that column present in the
-    slice (the coverage): a re-publication that covers one authority more is then a
-    population with an added atom. It is checked against, and recorded in, the
-    ledger of ``series`` (default: the slug).
-    """
-
-    slug: str
-    title: str
-    dims: tuple[str, ...]
-    source: str
-    unit: str = "records"
-    by: tuple[str, ...] = ()
-    key: str | None = None
-    description: str = ""
-    coverage: str = ""
-    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    column_titles: Mapping[str, str] = field(default_factory=dict)
-    chart: tuple[str | None, str | None] | None = None
-    notes: tuple[str, ...] = ()
-    series: str = ""
-    universe: str = ""
-    units: str | None = None
-
-    def title_of(self, column: str) -> str:
-        return self.column_titles.get(column, column.replace("_", " "))
-
-    @property
-    def series_name(self) -> str:
-        """The publication series whose ledger this table is checked against."""
-        return self.series or self.slug
-
-    @property
-    def universe_name(self) -> str:
-        return self.universe or f"{self.unit} counted in the table {self.slug}"
-
-    def population(self, key: Sequence[Any], records: pd.DataFrame) -> Population:
-        """The population of one slice (``key``: its values of ``by``)."""
-        conditions: dict[str, Any] = {c: str(v) for c, v in zip(self.by, key, strict=True)}
-        if self.units is not None and self.units in records:
-            covered = sorted(records[self.units].dropna().astype(str).unique())
-            if covered:
-                conditions[self.units] = covered
-        return Population.of(self.universe_name, **conditions)
-
-    def output_name(self, key: Sequence[Any]) -> str:
-        """The name of one slice in the ledger."""
-        where = ", ".join(f"{c} {v}" for c, v in zip(self.by, key, strict=True))
-        return f"{self.slug}" + (f" ({where})" if where else "")
-
-
-@dataclass
-class Publication:
-    """One published table: its safe data, metadata and the files written."""
-
-    spec: TableSpec
-    data: pd.DataFrame  # by..., dims..., value (None where withheld), status
-    metadata: dict[str, Any]
-    checks: list[CheckResult]
-    paths: dict[str, Path] = field(default_factory=dict)
-    #: The slices as recorded in the series' ledger (once the files are written).
-    ledger_entries: list[ReleasedTable] = field(default_factory=list)
-    #: The ledger file, and how many of the slices were added to it (0 for a table
-    #: published before exactly so).
-    ledger_path: Path | None = None
-    ledger_recorded: int = 0
-
-    def differencing(self) -> list[dict[str, Any]]:
-        """The cells withheld for disclosure by differencing, with the full reasons
-        (which state the count they would give away): for the publisher, inside the
-        TRE; the published files only say how many and why."""
-        out = []
-        for check_result, entry in zip(self.checks, self.ledger_entries, strict=False):
-            for v in check_result.verdicts:
-                if "differencing" in v.rules:
-                    reason = next((r for r in v.reasons if "differencing" in r), "")
-                    out.append({"table": entry.output, "cell": list(v.label), "reason": reason})
-        return out
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for c in self.checks:
-            for k, n in c.counts().items():
-                out[k] = out.get(k, 0) + n
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "slug": self.spec.slug,
-            "title": self.spec.title,
-            "cells": len(self.data),
-            "counts": self.counts(),
-            "paths": {k: str(v) for k, v in self.paths.items()},
-            "differencing": {
-                "series": self.spec.series_name,
-                "ledger": None if self.ledger_path is None else str(self.ledger_path),
-                "recorded": self.ledger_recorded,
-                "withheld": self.differencing(),
-            },
-        }
 
 
 def _policy_notes(policy: Policy, unit: str, counts: Mapping[str, int]) -> list[str]:
@@ -365,8 +254,6 @@ def publish_table(
 ) -> Publication:
     """Check and publish one table: ``<slug>.csv``, ``<slug>.json``, ``<slug>.png``
     and ``<slug>.html`` under ``out_dir``. The policy defaults to the TRE's."""
-    from fivesafes.collections.publish_charts import table_chart
-    from fivesafes.collections.publish_html import table_page
 
     policy = policy or tre_policy()
     released = release_date or date.today()
@@ -507,7 +394,6 @@ def write_index(
     title: str = "Published statistics",
 ) -> Path:
     """``index.html`` and ``index.json``: every publication and dashboard in ``out_dir``."""
-    from fivesafes.collections.publish_html import index_page
 
     out = Path(out_dir)
     entries = [
@@ -530,54 +416,4 @@ def write_index(
     return path
 
 
-def publish_demo(
-    out_dir: str | Path,
-    accepted: str | Path | None = None,
-    world: str | Path | None = None,
-    indicators_csv: str | Path | None = None,
-    seed: int = 1,
-    policy: Policy | None = None,
-    release_date: date | None = None,
-) -> dict[str, Any]:
-    """The demo's publication, written under ``out_dir``; returns what it wrote.
-
-    Tables come from the accepted collections (``accepted``: a collections folder
-    or its ``accepted.duckdb``) or, without one, from a synthetic world's provider
-    files (``world``: its folder) as if every return had been accepted. The
-    indicator dashboard reads ``indicators_csv`` or makes synthetic board-area
-    indicators (:mod:`fivesafes.synth.indicators`) with ``seed``."""
-    from fivesafes.collections.publish_collections import (
-        publish_accepted,
-        publish_world,
-    )
-    from fivesafes.collections.publish_indicators import publish_indicators
-    from fivesafes.synth.indicators import make_indicators
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    policy = policy or tre_policy()
-    pubs: list[Publication] = []
-    if accepted is not None:
-        pubs = publish_accepted(accepted, out, policy=policy, release_date=release_date)
-    elif world is not None:
-        pubs = publish_world(world, out, policy=policy, release_date=release_date)
-    # the synthetic input stays in memory: only safe outputs go into the folder
-    table = make_indicators(seed=seed) if indicators_csv is None else indicators_csv
-    dash = publish_indicators(table, out / "indicators", policy=policy, release_date=release_date)
-    index = write_index(out, pubs, [dash.entry(prefix="indicators/")])
-    return {
-        "index": str(index),
-        "tables": [p.to_dict() for p in pubs],
-        "indicators": dash.to_dict(),
-        "paths": [str(index)]
-        + [str(p) for pub in pubs for p in pub.paths.values()]
-        + [str(p) for p in dash.paths.values()],
-    }
-
-
-def label(spec: TableSpec, column: str, code: Any) -> str:
-    """The words for a code of ``column`` (the code itself if it has none)."""
-    text = str(code)
-    if text == TOTAL:
-        return TOTAL
-    return str(spec.labels.get(column, {}).get(text, text))
+__all__ = ["FORMAT", "SUPPRESSED_SYMBOL", "Publication", "TableSpec", "label"]

@@ -17,7 +17,7 @@ import pandas as pd
 from fivesafes.outputs.objects import TOTAL
 
 if TYPE_CHECKING:
-    from fivesafes.collections.publish import Publication
+    from fivesafes.collections.publication import Publication
 
 WIDTH, HEIGHT, DPI = 8.0, 4.5, 100
 
@@ -34,7 +34,7 @@ def table_chart(pub: Publication, path: Path) -> tuple[Path, str]:
     and its alternative text."""
     from matplotlib.figure import Figure
 
-    from fivesafes.collections.publish import label
+    from fivesafes.collections.publication import label
 
     spec = pub.spec
     assert spec.chart is not None

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from fivesafes.outputs.objects import TOTAL
 
 if TYPE_CHECKING:
-    from fivesafes.collections.publish import Publication
+    from fivesafes.collections.publication import Publication
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:0 auto;max-width:70rem;padding:1rem;
@@ -103,7 +103,7 @@ def _page(title: str, body: str, home: str = "index.html") -> str:
 
 
 def _cell(value: Any) -> str:
-    from fivesafes.collections.publish import SUPPRESSED_SYMBOL
+    from fivesafes.collections.publication import SUPPRESSED_SYMBOL
 
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return SUPPRESSED_SYMBOL
@@ -166,7 +166,7 @@ def _tables(pub: Publication) -> list[dict[str, Any]]:
 
 
 def table_page(pub: Publication) -> str:
-    from fivesafes.collections.publish import SUPPRESSED_SYMBOL
+    from fivesafes.collections.publication import SUPPRESSED_SYMBOL
 
     files = {k: p.name for k, p in pub.paths.items()}
     files.setdefault("png", "")

@@ -28,7 +28,7 @@ from fivesafes.analysis.indicators import (
     series_table,
     to_records,
 )
-from fivesafes.collections.publish import FORMAT, SUPPRESSED_SYMBOL
+from fivesafes.collections.publication import FORMAT, SUPPRESSED_SYMBOL
 from fivesafes.outputs.policy import Policy, tre_policy
 from fivesafes.spreadsheet import inert_frame
 

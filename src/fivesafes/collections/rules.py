@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from fivesafes.collections.spec import DATE_EXPR, CollectionSpec, Rule, SpecColumn, SpecError
+from fivesafes.collections.spec_types import DATE_EXPR, CollectionSpec, Rule, SpecColumn, SpecError
 
 ISSUES = "__issues"
 TYPED = "__t"

@@ -95,6 +95,7 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
         secret=app.state.secret,
         secure_cookies=secure_cookies,
         max_body=max_upload,
+        refusal_page=error_response,
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in ROUTER_MODULES:

@@ -38,6 +38,7 @@ import anyio.to_thread
 from sqlalchemy import delete, select, update
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from fivesafes.appdb.models import User, WebSession, as_utc
 from fivesafes.web.db import Database
@@ -179,8 +180,12 @@ class SessionMiddleware:
         secret: bytes,
         secure_cookies: bool = False,
         max_body: int | None = None,
+        refusal_page: Callable[[Request, int, str], Response] | None = None,
     ) -> None:
         self.app = app
+        #: The page a refused request gets (the app passes its templated error
+        #: page; the middleware does not know the templates).
+        self.refusal_page = refusal_page or _plain_refusal
         self.database = database
         self.secret = secret
         self.secure = secure_cookies
@@ -315,11 +320,13 @@ class SessionMiddleware:
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, status: int, message: str
     ) -> None:
-        from fivesafes.web.templating import error_response
-
         request = Request(scope, receive)
-        response = error_response(request, status, message)
+        response = self.refusal_page(request, status, message)
         await response(scope, receive, send)
+
+
+def _plain_refusal(request: Request, status: int, message: str) -> Response:
+    return PlainTextResponse(message, status_code=status)
 
 
 _NOT_THIS_SESSION = (

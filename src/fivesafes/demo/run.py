@@ -96,7 +96,7 @@ def run_demo(
 def _outputs_stage(workspace: Path, out: Path, report: Progress) -> dict[str, Any]:
     """Outputs made on the workspace, checked, and released through the airlock by
     two checkers (a demo database under ``out/state``, bundles under ``out/released``)."""
-    from fivesafes.outputs.demo_outputs import run_outputs_demo
+    from fivesafes.demo.outputs import run_outputs_demo
 
     return run_outputs_demo(
         workspace, out, lambda stage, f: report(f"outputs: {stage}", 0.7 + 0.05 * f)
@@ -116,8 +116,7 @@ def _collections_stage(out: Path, report: Progress) -> dict[str, Any]:
     """Providers' returns: one submission rejected, corrected, explained and accepted,
     the other authorities' returns accepted (``out/collections``), then the safe
     statistics and indicator dashboards published (``out/published``)."""
-    from fivesafes.collections.demo import run_cycle
-    from fivesafes.collections.publish import publish_demo
+    from fivesafes.demo.collections import publish_demo, run_cycle
 
     report("collections: a submission cycle", 0.85)
     cycle = run_cycle(out / "collections")

@@ -2,7 +2,7 @@
 members and a release request awaiting review (a table with small cells, so the
 rules flag it and two checkers must approve it), and one application awaiting
 the approval panel. Called by ``fivesafes web seed-demo`` (see
-:data:`fivesafes.web.seed.SEEDERS`).
+:data:`fivesafes.demo.site.SEEDERS`).
 """
 
 from __future__ import annotations

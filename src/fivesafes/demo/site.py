@@ -28,9 +28,9 @@ from fivesafes.web.security import hash_password
 
 #: Called in this order after the demo users exist.
 SEEDERS: list[str] = [
-    "fivesafes.people.demo:seed",
-    "fivesafes.projects.demo:seed",
-    "fivesafes.collections.demo:seed",
+    "fivesafes.demo.people:seed",
+    "fivesafes.demo.projects:seed",
+    "fivesafes.demo.collections:seed",
 ]
 
 DEMO_DOMAIN = "example.org"

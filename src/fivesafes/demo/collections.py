@@ -21,6 +21,7 @@ accepted too, so that the accepted-collections table holds every authority
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,14 @@ from sqlalchemy.orm import Session
 from fivesafes.appdb import add_user, migrate, session_factory
 from fivesafes.collections import submissions as subs
 from fivesafes.collections.models import Submission
+from fivesafes.collections.publish import Publication, write_index
+from fivesafes.collections.publish_collections import publish_accepted, publish_world
+from fivesafes.collections.publish_indicators import publish_indicators
 from fivesafes.collections.spec import load_spec
+from fivesafes.outputs.policy import Policy, tre_policy
 from fivesafes.synth import care_returns as cr
 from fivesafes.synth import returns as rt
+from fivesafes.synth.indicators import make_indicators
 
 ADMIN = "collections-admin"
 DEMO_YEAR = rt.JUMP_YEAR
@@ -278,8 +284,8 @@ def care_cycles(
 
 
 def seed(session: Session, users: dict[str, Any]) -> None:
-    """Web demo seeder (``fivesafes.web.seed.SEEDERS`` may list
-    ``"fivesafes.collections.demo:seed"``): the jump authority as a provider, with
+    """Web demo seeder (``fivesafes.demo.site.SEEDERS`` may list
+    ``"fivesafes.demo.collections:seed"``): the jump authority as a provider, with
     the demo data owner as its member, so the Collections pages can be tried."""
     code, name = rt.la_code(rt.JUMP_LA), rt.la_name(rt.JUMP_LA)
     owner = users.get("data_owner")
@@ -287,3 +293,42 @@ def seed(session: Session, users: dict[str, Any]) -> None:
         return
     subs.add_provider(session, code, name)
     subs.add_member(session, code, owner.name)
+
+
+def publish_demo(
+    out_dir: str | Path,
+    accepted: str | Path | None = None,
+    world: str | Path | None = None,
+    indicators_csv: str | Path | None = None,
+    seed: int = 1,
+    policy: Policy | None = None,
+    release_date: date | None = None,
+) -> dict[str, Any]:
+    """The demo's publication, written under ``out_dir``; returns what it wrote.
+
+    Tables come from the accepted collections (``accepted``: a collections folder
+    or its ``accepted.duckdb``) or, without one, from a synthetic world's provider
+    files (``world``: its folder) as if every return had been accepted. The
+    indicator dashboard reads ``indicators_csv`` or makes synthetic board-area
+    indicators (:mod:`fivesafes.synth.indicators`) with ``seed``."""
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    policy = policy or tre_policy()
+    pubs: list[Publication] = []
+    if accepted is not None:
+        pubs = publish_accepted(accepted, out, policy=policy, release_date=release_date)
+    elif world is not None:
+        pubs = publish_world(world, out, policy=policy, release_date=release_date)
+    # the synthetic input stays in memory: only safe outputs go into the folder
+    table = make_indicators(seed=seed) if indicators_csv is None else indicators_csv
+    dash = publish_indicators(table, out / "indicators", policy=policy, release_date=release_date)
+    index = write_index(out, pubs, [dash.entry(prefix="indicators/")])
+    return {
+        "index": str(index),
+        "tables": [p.to_dict() for p in pubs],
+        "indicators": dash.to_dict(),
+        "paths": [str(index)]
+        + [str(p) for pub in pubs for p in pub.paths.values()]
+        + [str(p) for p in dash.paths.values()],
+    }
