@@ -18,6 +18,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.tree import DecisionTreeClassifier
+
 from fivesafes.errors import FivesafesError
 from fivesafes.outputs.models import check_model, load_model
 from fivesafes.outputs.policy import tre_policy
