@@ -15,7 +15,9 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,models]'
+	$(BIN)/python -m pip install --quiet --no-deps 'sacroml==2.0.1'
 	touch $(STAMP)
 
 # The demo site's database, and whether to serve it at the end (DEMO_SERVE=0: don't).

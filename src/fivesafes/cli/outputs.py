@@ -1,4 +1,4 @@
-"""CLI for disclosure control: ``fivesafes outputs check-table``."""
+"""CLI for disclosure control: ``fivesafes outputs check-table`` and ``check-model``."""
 
 from __future__ import annotations
 
@@ -78,3 +78,49 @@ def check_table(
         console.print(grid)
         if len(flagged) > 40:
             console.print(f"... and {len(flagged) - 40} more (see --json).")
+
+
+@outputs_app.command(
+    "check-model",
+    epilog="Example: [bold]fivesafes outputs check-model --model model.skops --train train.csv "
+    "--test test.csv --target outcome[/]",
+)
+def check_model(
+    model: Annotated[Path, typer.Option("--model", help="The fitted model, saved with skops.")],
+    train: Annotated[Path, typer.Option("--train", help="CSV of the rows it was fitted on.")],
+    test: Annotated[Path, typer.Option("--test", help="CSV of held-out rows it never saw.")],
+    target: Annotated[str, typer.Option("--target", help="The label column in both CSVs.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print the JSON report instead.")] = False,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            help="A preset or a TOML file; it can only tighten the TRE's policy "
+            "($FIVESAFES_POLICY, default acro).",
+        ),
+    ] = None,
+) -> None:
+    """Check a trained model with SACRO-ML's membership-inference and structural attacks.
+
+    Exits 0 whatever the verdict; 2 when the model is refused or the data unreadable."""
+    from fivesafes.outputs.models import check_model_files
+    from fivesafes.outputs.policy import effective_policy
+
+    rules = effective_policy(policy)
+    with console.status("running the attacks (LiRA trains shadow models)..."):
+        result = check_model_files(model, train, test, target, rules)
+    if json_:
+        emit_json({"command": "outputs check-model", "model": str(model), **result.to_dict()})
+        return
+    console.print(
+        f"{model}: [bold]{result.verdict}[/] ({result.model_type}, policy {result.policy})"
+    )
+    grid = Table(title="Attacks")
+    for col in ("attack", "AUC", "unsafe", "why"):
+        grid.add_column(col)
+    for a in result.attacks:
+        auc = "" if a.auc is None else f"{a.auc:.3f}"
+        grid.add_row(a.name, auc, "yes" if a.unsafe else "no", "; ".join(a.reasons))
+    console.print(grid)
+    for reason in result.reasons:
+        console.print(f"- {reason}")

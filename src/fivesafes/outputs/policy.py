@@ -37,6 +37,15 @@ class Policy:
     ``protection_upper`` / ``protection_lower``: the interval (percent of a
     suppressed cell's value) secondary suppression must leave an attacker.
     ``person_counts_required``: counts must be of distinct people, not rows.
+    ``mia_auc_max`` / ``mia_p_value``: a trained model is unsafe when a
+    membership-inference attack (LiRA or worst-case) reaches an AUC above
+    ``mia_auc_max`` that is significant at ``mia_p_value`` (SACRO-ML's test of the
+    AUC against 0.5, at its default p = 0.05). ``lira_shadow_models``: shadow
+    models LiRA trains (SACRO-ML's default is 100; more is stricter and slower).
+    ``worst_case_reps``: repetitions of the worst-case attack (SACRO-ML's default 10).
+    A model's structural checks use ``threshold`` (records in a leaf, SACRO-ML's
+    k-anonymity, as ACRO's ``safe_threshold``) and ``min_dof`` (ACRO's
+    ``safe_dof_threshold``).
     """
 
     name: str
@@ -57,6 +66,10 @@ class Policy:
     protection_upper: float = 0.0
     protection_lower: float = 0.0
     person_counts_required: bool = False
+    mia_auc_max: float = 0.55
+    mia_p_value: float = 0.05
+    lira_shadow_models: int = 100
+    worst_case_reps: int = 10
     source: str = ""
     tightened_by: tuple[str, ...] = ()
 
@@ -74,6 +87,15 @@ class Policy:
             raise FivesafesError(f"policy {self.name}: k is a percentage in (0, 100]")
         if self.p is not None and self.p < 0:
             raise FivesafesError(f"policy {self.name}: p is a non-negative percentage")
+        if not 0.5 <= self.mia_auc_max <= 1:
+            raise FivesafesError(f"policy {self.name}: mia_auc_max is an AUC in [0.5, 1]")
+        if not 0 < self.mia_p_value < 1:
+            raise FivesafesError(f"policy {self.name}: mia_p_value is a probability in (0, 1)")
+        if self.lira_shadow_models < 2 or self.worst_case_reps < 1:
+            raise FivesafesError(
+                f"policy {self.name}: lira_shadow_models must be at least 2, "
+                "worst_case_reps at least 1"
+            )
 
     @property
     def minimum_count(self) -> int:
@@ -136,6 +158,10 @@ class Policy:
         more("min_group_size", self.min_group_size, other.min_group_size)
         more("protection_upper", self.protection_upper, other.protection_upper)
         more("protection_lower", self.protection_lower, other.protection_lower)
+        less("mia_auc_max", self.mia_auc_max, other.mia_auc_max)
+        more("mia_p_value", self.mia_p_value, other.mia_p_value)
+        more("lira_shadow_models", self.lira_shadow_models, other.lira_shadow_models)
+        more("worst_case_reps", self.worst_case_reps, other.worst_case_reps)
         # p% rule: a larger p flags more cells; off is loosest.
         if self.p is not None and other.p is None:
             looser.append(f"p% rule off (the TRE's is p = {self.p}%)")

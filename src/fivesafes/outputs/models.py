@@ -1,0 +1,398 @@
+"""Trained models as outputs: loading them safely and checking them with SACRO-ML.
+
+A model output is a scikit-learn classifier saved with skops (``skops.io.dump``)
+with the train and test data it was fitted on (both stay inside the TRE).
+:func:`load_model` never unpickles: a file that is not a skops archive is
+refused unread, and a skops archive naming any type outside scikit-learn's and
+numpy's own is refused before anything in it is built.
+
+:func:`check_model` runs SACRO-ML's attacks that fit the model — LiRA and the
+worst-case membership-inference attack for a classifier with probabilities,
+the structural checks (leaves with too few records, residual degrees of
+freedom, risky hyperparameters) — and turns their results into a verdict
+under the disclosure policy's thresholds. A structural rule that does not apply
+to the model's type (records per leaf for a logistic regression) is reported
+but does not make the model unsafe.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fivesafes.errors import FivesafesError
+from fivesafes.outputs.policy import Policy
+
+#: module prefixes of the types a model file may name (scikit-learn's and numpy's own).
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.")
+
+HOW_TO_SAVE = (
+    "save the fitted model with skops: `import skops.io; skops.io.dump(model, 'model.skops')` "
+    "(a scikit-learn estimator, nothing of your own inside it)"
+)
+
+#: model types SACRO-ML's structural checks read leaf by leaf or tree by tree
+TREE_TYPES = (
+    "DecisionTreeClassifier",
+    "RandomForestClassifier",
+    "ExtraTreesClassifier",
+    "AdaBoostClassifier",
+    "GradientBoostingClassifier",
+    "XGBClassifier",
+)
+
+
+def load_model(path: Path) -> Any:
+    """The estimator in a skops file, or :class:`FivesafesError` saying how to save it.
+
+    Nothing in a refused file runs: a pickle is never unpickled (it is not a zip
+    archive, so it is refused unread), and a skops file naming an untrusted type
+    is refused after reading its schema, before any object is built."""
+    import skops.io as sio
+
+    path = Path(path)
+    if not path.exists():
+        raise FivesafesError(f"{path}: no such model file")
+    if not zipfile.is_zipfile(path):
+        raise FivesafesError(
+            f"{path}: not a skops file (a pickle or another format is never loaded, because "
+            f"loading it would run any code it carries); {HOW_TO_SAVE}"
+        )
+    try:
+        types = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # a zip that is not a skops archive
+        raise FivesafesError(f"{path}: not a readable skops file ({exc}); {HOW_TO_SAVE}") from exc
+    untrusted = sorted(t for t in types if not t.startswith(TRUSTED_PREFIXES))
+    if untrusted:
+        raise FivesafesError(
+            f"{path}: the model file names types that are not scikit-learn's or numpy's "
+            f"({', '.join(untrusted)}), so it is not loaded; {HOW_TO_SAVE}"
+        )
+    try:
+        model = sio.load(path, trusted=list(types))
+    except Exception as exc:
+        raise FivesafesError(f"{path}: the skops file could not be loaded ({exc})") from exc
+    if not (hasattr(model, "fit") and hasattr(model, "predict")):
+        raise FivesafesError(f"{path}: holds a {type(model).__name__}, not a fitted estimator")
+    return model
+
+
+def read_xy(path: Path, target: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Features and labels from a CSV; a missing target column or a non-numeric
+    feature is a user error naming the file, row and column."""
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise FivesafesError(f"{path}: not a readable CSV ({exc})") from exc
+    if target not in df.columns:
+        raise FivesafesError(
+            f"{path}: no target column {target!r} (the columns are {', '.join(map(str, df.columns))})"
+        )
+    features = [str(c) for c in df.columns if c != target]
+    for col in features:
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & df[col].notna()
+        if bad.any() or df[col].isna().any():
+            row = int(np.flatnonzero(bad | df[col].isna())[0]) + 1
+            raise FivesafesError(
+                f"{path}: row {row}, column {col!r}: {df[col].iloc[row - 1]!r} is not a number "
+                "(the model's features must be numeric, as the model was fitted on them)"
+            )
+    x = df[features].to_numpy(dtype=float)
+    return x, df[target].to_numpy(), features
+
+
+@dataclass
+class AttackResult:
+    """One attack's result: its metrics, whether it failed the policy, and why."""
+
+    name: str
+    auc: float | None
+    unsafe: bool
+    reasons: list[str]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    roc: tuple[list[float], list[float]] | None = None  # fpr, tpr
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.auc is not None:
+            out["auc"] = self.auc
+        out["unsafe"] = self.unsafe
+        out["reasons"] = self.reasons
+        out.update(self.metrics)
+        return out
+
+
+@dataclass
+class ModelCheck:
+    """The verdict on one model: ``safe`` or ``unsafe``, with every attack's result."""
+
+    model_type: str
+    verdict: str
+    reasons: list[str]
+    attacks: list[AttackResult]
+    policy: str
+    n_train: int
+    n_test: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "model_type": self.model_type,
+            "policy": self.policy,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "attacks": [a.to_dict() for a in self.attacks],
+        }
+
+
+def _mia_result(name: str, m: dict[str, Any], policy: Policy) -> AttackResult:
+    from sacroml import metrics as smetrics
+
+    auc = float(m["AUC"])
+    p, _ = smetrics.auc_p_val(auc, m["n_pos_test_examples"], m["n_neg_test_examples"])
+    unsafe = bool(auc > policy.mia_auc_max and p < policy.mia_p_value)
+    if unsafe:
+        why = (
+            f"{name}: an attacker tells members of the training data from non-members with "
+            f"AUC {auc:.3f} (significant, p = {p:.2g}); the policy allows at most "
+            f"{policy.mia_auc_max} or a result not significant at p < {policy.mia_p_value}"
+        )
+    else:
+        why = f"{name}: AUC {auc:.3f} (p = {p:.2g}), within the policy"
+    keep = ("TPR", "FPR", "Advantage", "ACC", "PDIF01", "TPR@0.01", "TPR@0.001")
+    metrics = {k.lower(): float(m[k]) for k in keep if k in m}
+    metrics["auc_p_value"] = float(p)
+    roc = None
+    if "fpr" in m and "tpr" in m:
+        roc = ([float(v) for v in m["fpr"]], [float(v) for v in m["tpr"]])
+    return AttackResult(name, auc, unsafe, [why], metrics, roc)
+
+
+def run_lira(model: Any, data: _Data, policy: Policy, workdir: str) -> AttackResult:
+    """SACRO-ML's LiRA attack, with the policy's number of shadow models."""
+    from sacroml.attacks.likelihood_attack import LIRAAttack
+
+    attack = LIRAAttack(
+        output_dir=workdir,
+        write_report=False,
+        n_shadow_models=policy.lira_shadow_models,
+        p_thresh=policy.mia_p_value,
+    )
+    attack.attack(data.target(model))
+    return _mia_result("LiRA", attack.attack_metrics[0], policy)
+
+
+def run_worst_case(model: Any, data: _Data, policy: Policy, workdir: str) -> AttackResult:
+    """SACRO-ML's worst-case attack; the reported AUC is the mean over repetitions
+    (as SACRO-ML's own summary), the ROC the first repetition's."""
+    from sacroml.attacks.worst_case_attack import WorstCaseAttack
+
+    attack = WorstCaseAttack(
+        output_dir=workdir,
+        write_report=False,
+        n_reps=policy.worst_case_reps,
+        reproduce_split=5,
+        p_thresh=policy.mia_p_value,
+        n_dummy_reps=0,
+    )
+    attack.attack(data.target(model))
+    reps = attack.attack_metrics
+    mean = dict(reps[0])
+    for key in ("AUC", "TPR", "FPR", "Advantage", "ACC"):
+        mean[key] = float(np.mean([r[key] for r in reps]))
+    return _mia_result("worst-case", mean, policy)
+
+
+def run_structural(model: Any, data: _Data, policy: Policy, workdir: str) -> AttackResult:
+    """SACRO-ML's structural checks, with the policy's thresholds; only the rules
+    that apply to the model's type can make it unsafe."""
+    from sacroml.attacks.structural_attack import StructuralAttack
+
+    attack = StructuralAttack(output_dir=workdir, write_report=False)
+    attack.THRESHOLD = policy.threshold
+    attack.DOF_THRESHOLD = policy.min_dof
+    attack.attack(data.target(model))
+    r = attack.results
+    assert r is not None
+    tree = type(model).__name__ in TREE_TYPES
+    rules: list[tuple[str, bool, bool, str]] = [
+        (
+            "dof_risk",
+            bool(r.dof_risk),
+            True,
+            f"fewer than {policy.min_dof} residual degrees of freedom (records minus parameters)",
+        ),
+        (
+            "k_anonymity_risk",
+            bool(r.k_anonymity_risk),
+            tree,
+            f"a leaf (or group of records the model cannot tell apart) holds fewer than "
+            f"{policy.threshold} training records",
+        ),
+        (
+            "class_disclosure_risk",
+            bool(r.class_disclosure_risk),
+            tree,
+            "a leaf predicts a probability of zero for a class (it tells that no one "
+            "in it has that label)",
+        ),
+        (
+            "smallgroup_risk",
+            bool(r.smallgroup_risk),
+            tree,
+            f"a leaf describes fewer than {policy.threshold} training records of a class",
+        ),
+        (
+            "unnecessary_risk",
+            bool(r.unnecessary_risk),
+            True,
+            "its hyperparameters are among the riskiest fifth in SACRO-ML's study "
+            "(e.g. deep trees with small leaves)",
+        ),
+    ]
+    reasons: list[str] = []
+    unsafe = False
+    for key, hit, applies, text in rules:
+        if hit and applies:
+            unsafe = True
+            reasons.append(f"structural: {text}")
+        elif hit:
+            reasons.append(
+                f"structural: {key} reported but does not apply to a {type(model).__name__} "
+                "(its records are not grouped in leaves), so it does not count"
+            )
+    if not unsafe:
+        reasons.append("structural: no structural rule that applies to this model is broken")
+    metrics: dict[str, Any] = {key: hit for key, hit, _, _ in rules}
+    metrics["applies_leaf_rules"] = tree
+    metrics["train_acc"] = float(r.train_acc)
+    metrics["test_acc"] = float(r.test_acc)
+    metrics["generalisation_gap"] = float(r.generalisation_gap)
+    return AttackResult("structural", None, unsafe, reasons, metrics)
+
+
+@dataclass
+class _Data:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def target(self, model: Any) -> Any:
+        from sacroml.attacks.target import Target
+
+        return Target(
+            model=model,
+            X_train=self.x_train,
+            y_train=self.y_train,
+            X_test=self.x_test,
+            y_test=self.y_test,
+        )
+
+
+def _require_sacroml() -> None:
+    try:
+        import sacroml  # noqa: F401
+    except ImportError as exc:
+        raise FivesafesError(
+            "model checks need SACRO-ML, which is not installed: "
+            "pip install torch==2.13.0 '.[models]' then pip install --no-deps sacroml==2.0.1 "
+            "(make does both)"
+        ) from exc
+
+
+def check_model(
+    model: Any,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    policy: Policy,
+    attacks: Sequence[str] | None = None,
+) -> ModelCheck:
+    """Run the attacks that fit ``model`` and give the verdict under ``policy``."""
+    _require_sacroml()
+    logging.getLogger("sacroml").setLevel(logging.WARNING)
+    data = _Data(train[0], train[1], test[0], test[1])
+    names = list(attacks) if attacks is not None else ["lira", "worst-case", "structural"]
+    has_proba = hasattr(model, "predict_proba") and hasattr(model, "classes_")
+    results: list[AttackResult] = []
+    reasons: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="fivesafes-model-") as workdir:
+        for name in names:
+            if name in ("lira", "worst-case") and not has_proba:
+                reasons.append(
+                    f"{name}: not run, the model gives no class probabilities "
+                    "(membership-inference attacks need them)"
+                )
+                continue
+            run = {"lira": run_lira, "worst-case": run_worst_case, "structural": run_structural}
+            results.append(run[name](model, data, policy, workdir))
+    unsafe = any(a.unsafe for a in results)
+    for a in results:
+        reasons += [r for r in a.reasons if a.unsafe or not unsafe]
+    if not results:
+        unsafe = True
+        reasons.append("no attack could be run on this model, so it cannot be shown to be safe")
+    return ModelCheck(
+        model_type=type(model).__name__,
+        verdict="unsafe" if unsafe else "safe",
+        reasons=reasons,
+        attacks=results,
+        policy=policy.label,
+        n_train=len(train[1]),
+        n_test=len(test[1]),
+    )
+
+
+def check_model_files(
+    model_path: Path, train_csv: Path, test_csv: Path, target: str, policy: Policy
+) -> ModelCheck:
+    """:func:`check_model` on a skops file and its train and test CSVs."""
+    model = load_model(model_path)
+    x_train, y_train, cols = read_xy(train_csv, target)
+    x_test, y_test, test_cols = read_xy(test_csv, target)
+    if test_cols != cols:
+        raise FivesafesError(
+            f"{test_csv}: its columns ({', '.join(test_cols)}) differ from {train_csv}'s "
+            f"({', '.join(cols)})"
+        )
+    n_in = getattr(model, "n_features_in_", len(cols))
+    if n_in != len(cols):
+        raise FivesafesError(
+            f"{train_csv}: {len(cols)} feature columns, but the model was fitted on {n_in}"
+        )
+    return check_model(model, (x_train, y_train), (x_test, y_test), policy)
+
+
+def roc_figure_svg(check: ModelCheck) -> str:
+    """The attacks' ROC curves as an SVG figure (for the request page)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for a in check.attacks:
+        if a.roc is not None:
+            ax.plot(a.roc[0], a.roc[1], label=f"{a.name} (AUC {a.auc:.3f})")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="chance")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("Membership-inference attacks")
+    ax.legend(loc="lower right", fontsize=8)
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
