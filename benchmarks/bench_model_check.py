@@ -66,7 +66,8 @@ def main() -> None:
         check = check_model_files(d / "m.skops", d / "train.csv", d / "test.csv", "y", policy)
         ours = time.perf_counter() - t0
     print(
-        f"machine: {platform.machine()} {platform.processor() or ''}, python {platform.python_version()}"
+        f"machine: {platform.machine()} {platform.processor() or ''}, "
+        f"python {platform.python_version()}"
     )
     print(f"{args.trees}-tree forest, {n} train + {n} test rows, {args.shadow} shadow models")
     print(f"verdict {check.verdict}: " + ", ".join(f"{a.name} AUC {a.auc}" for a in check.attacks))

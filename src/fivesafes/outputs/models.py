@@ -95,7 +95,8 @@ def read_xy(path: Path, target: str) -> tuple[np.ndarray, np.ndarray, list[str]]
         raise FivesafesError(f"{path}: not a readable CSV ({exc})") from exc
     if target not in df.columns:
         raise FivesafesError(
-            f"{path}: no target column {target!r} (the columns are {', '.join(map(str, df.columns))})"
+            f"{path}: no target column {target!r} "
+            f"(the columns are {', '.join(map(str, df.columns))})"
         )
     features = [str(c) for c in df.columns if c != target]
     for col in features:
