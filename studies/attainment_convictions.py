@@ -11,8 +11,9 @@ score; the conviction model uses pupils born early enough to be 21 by the end
 of the justice records (2024).
 
 Method: Group-based trajectory model (quadratic in year group) with 1 to 6
-groups fitted; the protocol keeps 5 groups, and each fitted group is named after
-the planted trajectory its mean curve is closest to. Binary logistic regression
+groups fitted; the protocol keeps 5 groups, each named by its shape: rising or
+declining when its mean score changes by 8 points or more from year 2 to 11,
+else stable high, middle or low by its level. Binary logistic regression
 of a first proven offence by 21 on the trajectory group (reference: stable
 middle), male, deprivation quintile at school entry and care; odds ratios with
 95% confidence intervals.
@@ -26,22 +27,34 @@ deprived and 1.2 if looked after (docs/synthetic-world.md).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fivesafes.analysis import study_data as sd
 from fivesafes.analysis.regression import logistic
 from fivesafes.analysis.studies import Comparison, StudyResult
+from fivesafes.analysis.truth import planted_value
+from fivesafes.errors import FivesafesError
 
 TITLE = "Attainment trajectories and convictions by 21"
 DATASETS = ("pupil_census", "justice_offences", "cla_episodes", "areas")
 REF = "stable_middle"
 
 
-def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
+def run(
+    workspace: Path, out: Path, seed: int = 1, planted: dict[str, Any] | None = None
+) -> StudyResult:
     with sd.curated(workspace, [sd.JUSTICE_BY_21]) as con:
         long, pupils = sd.attainment_long(con), sd.pupils(con)
     fit, groups, names = sd.trajectory_groups(long, seed=seed)
+    missing = {REF, "declining"} - set(names.values())
+    if missing:
+        raise FivesafesError(
+            f"the 5 fitted trajectories have no {' or '.join(sorted(missing))} group "
+            f"(they are {', '.join(sorted(names.values()))}); the protocol's comparison "
+            "cannot be made on these data"
+        )
     data = pupils[pupils["observed_to_21"]].merge(groups, on=sd.PSEUDONYM)
     model = logistic(
         data,
@@ -49,7 +62,7 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
     )
     trajectories = fit.analysis_result()
     named = trajectories.tables["trajectory_groups"].frame
-    named["planted_trajectory"] = named["group"].map(names)  # nearest planted curve
+    named["trajectory"] = named["group"].map(names)  # named by its shape
     result = StudyResult(
         analyses={"trajectories": trajectories, "convictions": model},
         cohort={
@@ -58,14 +71,41 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
             "of_whom_a_proven_offence_by_21": int(data["convicted_by_21"].sum()),
         },
         notes=[
-            "The study uses each pupil's most likely fitted group, not the planted one, and "
-            "deprivation of the area at school entry, not of the home area the world used: "
-            "both dilute the planted odds ratios a little."
+            "The study uses each pupil's most likely fitted group and the deprivation of "
+            "the area at school entry: on a synthetic world, the world used each pupil's "
+            "true group and home area, and both dilute the planted odds ratios a little."
         ],
     )
-    planted = sd.PLANTED
+    dec = (
+        model.table("coefficients")
+        .set_index("term")
+        .loc[f"C(group, Treatment('{REF}'))[T.declining]"]
+    )
+    declining = fit.groups[_key(names, "declining") - 1].proportion
+    result.findings = [
+        f"{fit.persons:,} pupils' yearly scores were grouped into 5 trajectories; the "
+        f"declining group is {100 * declining:.0f}% of pupils.",
+        f"Of the pupils followed to age 21, {100 * data['convicted_by_21'].mean():.0f}% had a "
+        "proven offence by then (the counts are in the checked table of who was studied).",
+        f"Pupils on the declining trajectory had {dec['odds_ratio']:.1f} times the odds of a "
+        f"proven offence by 21 of the stable-middle group (95% CI {dec['or_lower']:.1f} to "
+        f"{dec['or_upper']:.1f}).",
+    ]
+    if planted is not None:
+        _compare(result, planted, fit, model, names)
+    return result
+
+
+def _compare(
+    result: StudyResult, planted: dict[str, Any], fit: Any, model: Any, names: dict[int, str]
+) -> None:
+    """The planted shares and odds ratios beside the estimates (a synthetic world)."""
+    groups = planted_value(planted, "trajectories")
+    conviction = planted_value(planted, "conviction")
     for j, g in names.items():
-        share = planted.trajectory_shares[planted.trajectory_groups.index(g)]
+        if g not in groups:
+            continue
+        share = float(groups[g]["share"])
         est = fit.groups[j - 1].proportion
         result.comparisons.append(
             Comparison(
@@ -77,17 +117,20 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
                 note=f"fitted group {j}",
             )
         )
-    base = dict(zip(planted.trajectory_groups, planted.conviction_logodds_by_group, strict=True))
+    base = {g: float(v["conviction_by_21_logodds"]) for g, v in groups.items()}
     table = model.table("coefficients").set_index("term")
     terms = {
         f"C(group, Treatment('{REF}'))[T.{g}]": (f"{g} vs {REF}", base[g] - base[REF])
-        for g in planted.trajectory_groups
-        if g != REF
+        for g in base
+        if g != REF and f"C(group, Treatment('{REF}'))[T.{g}]" in table.index
     }
     terms |= {
-        "male": ("male", planted.conviction_male_logodds),
-        "more_deprived": ("per deprivation quintile", planted.conviction_deprivation_logodds),
-        "looked_after": ("looked after", planted.conviction_care_logodds),
+        "male": ("male", conviction["male_logodds"]),
+        "more_deprived": (
+            "per deprivation quintile",
+            conviction["deprivation_logodds_per_quintile"],
+        ),
+        "looked_after": ("looked after", conviction["care_logodds"]),
     }
     for term, (label, logodds) in terms.items():
         row = table.loc[term]
@@ -102,18 +145,9 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
                 term,
             )
         )
-    dec = table.loc[f"C(group, Treatment('{REF}'))[T.declining]"]
-    declining = fit.groups[_key(names, "declining") - 1].proportion
-    result.findings = [
-        f"{fit.persons:,} pupils' yearly scores were grouped into 5 trajectories; the "
-        f"declining group is {100 * declining:.0f}% of pupils.",
-        f"Of the pupils followed to age 21, {100 * data['convicted_by_21'].mean():.0f}% had a "
-        "proven offence by then (the counts are in the checked table of who was studied).",
-        f"Pupils on the declining trajectory had {dec['odds_ratio']:.1f} times the odds of a "
-        f"proven offence by 21 of the stable-middle group (95% CI {dec['or_lower']:.1f} to "
-        f"{dec['or_upper']:.1f}); the world planted {np.exp(base['declining'] - base[REF]):.1f}.",
-    ]
-    return result
+    result.findings[-1] = result.findings[-1].rstrip(".") + (
+        f"; the world planted {np.exp(base['declining'] - base[REF]):.1f}."
+    )
 
 
 def _key(names: dict[int, str], name: str) -> int:

@@ -24,17 +24,21 @@ on offending is planted: the adjusted odds ratio is 1 (docs/synthetic-world.md).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fivesafes.analysis import study_data as sd
 from fivesafes.analysis.regression import ordinal
 from fivesafes.analysis.studies import Comparison, StudyResult
+from fivesafes.analysis.truth import planted_value
 
 TITLE = "School exclusions and justice involvement by 21"
 DATASETS = ("pupil_census", "justice_offences", "cla_episodes", "areas")
 ADJUST = "C(group, Treatment('stable_middle')) + male + more_deprived + looked_after"
 
 
-def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
+def run(
+    workspace: Path, out: Path, seed: int = 1, planted: dict[str, Any] | None = None
+) -> StudyResult:
     with sd.curated(workspace, [sd.JUSTICE_BY_21]) as con:
         long, pupils, excl = sd.attainment_long(con), sd.pupils(con), sd.secondary_exclusions(con)
     _, groups, _ = sd.trajectory_groups(long, tried=[5], seed=seed)
@@ -55,18 +59,6 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
             **{f"justice_{k}": int(v) for k, v in crude.summary["level_counts"].items()},
         },
     )
-    result.comparisons.append(
-        Comparison(
-            "cumulative odds ratio of exclusion, adjusted",
-            1.0,
-            a["odds_ratio"],
-            a["or_lower"],
-            a["or_upper"],
-            "adjusted/coefficients",
-            "excluded",
-            "no direct effect planted",
-        )
-    )
     result.findings = [
         f"Of the pupils followed to 21, {100 * data['excluded'].mean():.0f}% were excluded at "
         "least once in secondary school.",
@@ -74,6 +66,24 @@ def run(workspace: Path, out: Path, seed: int = 1) -> StudyResult:
         f"(95% CI {c['or_lower']:.1f} to {c['or_upper']:.1f}).",
         f"Given their attainment trajectory, sex, deprivation and care, the odds ratio is "
         f"{a['odds_ratio']:.1f} ({a['or_lower']:.1f} to {a['or_upper']:.1f}): most of the "
-        "association is explained by who gets excluded, as the world planted (no direct effect).",
+        "association is explained by who gets excluded.",
     ]
+    if planted is not None:
+        direct = float(planted_value(planted, "exclusion", "direct_offending_odds_ratio"))
+        result.comparisons.append(
+            Comparison(
+                "cumulative odds ratio of exclusion, adjusted",
+                direct,
+                a["odds_ratio"],
+                a["or_lower"],
+                a["or_upper"],
+                "adjusted/coefficients",
+                "excluded",
+                "no direct effect planted" if direct == 1 else "",
+            )
+        )
+        if direct == 1:
+            result.findings[-1] = result.findings[-1].rstrip(".") + (
+                ", as the world planted (no direct effect)."
+            )
     return result

@@ -16,6 +16,7 @@ True values (docs/synthetic-world.md, ``Effects`` in synth/config.py):
 from __future__ import annotations
 
 import json
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ def _comparisons(result: dict) -> dict[str, dict]:  # type: ignore[type-arg]
 
 def test_demo_study_attainment_trajectories_and_convictions(world: Path, tmp_path: Path) -> None:
     ws = workspace_copy(world, DEMO_PROJECT, tmp_path / "ws")
-    r = run_demo_study(ws, tmp_path / "out")
+    r = run_demo_study(ws, tmp_path / "out", truth=world / "world" / "truth")
     c = _comparisons(r)
     # the five planted groups are found, each share within 5 points (4,000 pupils)
     for g, share in {"stable_high": 0.2, "stable_middle": 0.35, "rising": 0.1,
@@ -64,7 +65,7 @@ def test_demo_study_attainment_trajectories_and_convictions(world: Path, tmp_pat
 
 def test_exclusions_and_justice_involvement(world: Path, tmp_path: Path) -> None:
     ws = workspace_copy(world, DEMO_PROJECT, tmp_path / "ws")
-    r = run_study("exclusions_justice", ws, tmp_path / "out")
+    r = run_study("exclusions_justice", ws, tmp_path / "out", truth=world / "world" / "truth")
     adjusted = _comparisons(r)["cumulative odds ratio of exclusion, adjusted"]
     assert adjusted["planted"] == 1.0 and adjusted["covered"]
     crude = pd.read_csv(tmp_path / "out" / "outputs" / "crude" / "coefficients.csv")
@@ -81,7 +82,7 @@ def test_immigrant_pay_gap_and_within_employers(world: Path, tmp_path: Path) -> 
     fixed-effects method itself recovers -0.25 on 20,000 people:
     tests/analysis/test_fixed_effects.py)."""
     ws = workspace_copy(world, PAY_PROJECT, tmp_path / "ws")
-    r = run_study("immigrant_pay_gap", ws, tmp_path / "out")
+    r = run_study("immigrant_pay_gap", ws, tmp_path / "out", truth=world / "world" / "truth")
     c = _comparisons(r)
     assert c["log pay, per year of residence (within employers)"]["covered"]
     assert c["log pay, female"]["covered"]
@@ -91,3 +92,23 @@ def test_immigrant_pay_gap_and_within_employers(world: Path, tmp_path: Path) -> 
     assert imm["within_fe_upper"] < 0 and imm["without_fe"] < imm["within_fe"]
     gap = pd.read_csv(tmp_path / "out" / "outputs" / "decomposition" / "twofold.csv")
     assert gap.set_index("component").loc["gap", "lower"] > 0  # UK-born paid more
+
+
+@pytest.mark.parametrize(
+    "study", ["attainment_convictions", "exclusions_justice", "immigrant_pay_gap", "asd_clusters"]
+)
+def test_each_study_runs_without_a_truth_and_says_so(
+    world: Path, tmp_path: Path, study: str
+) -> None:
+    """A real workspace has no truth: every study runs, compares with nothing, and
+    its report says there is no truth to compare with."""
+    from fivesafes.analysis.report import NO_TRUTH
+    from fivesafes.analysis.studies import find_study
+
+    project = PAY_PROJECT if set(find_study(study).datasets) & {"earnings_survey"} else DEMO_PROJECT
+    ws = workspace_copy(world, project, tmp_path / "ws")
+    r = run_study(study, ws, tmp_path / "out")
+    assert r["truth"] is None and r["comparisons"] == []
+    assert not any("planted" in f for f in r["findings"])
+    html = Path(r["paths"]["report"]).read_text()
+    assert html_escape(NO_TRUTH) in html and "Planted truth and estimates" not in html

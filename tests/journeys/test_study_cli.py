@@ -78,7 +78,21 @@ def test_study_run_writes_checked_outputs_and_the_report(
     ws = study_world.workspace_copy(world, study_world.PAY_PROJECT, tmp_path / "ws")
     fs = fivesafes_at(tmp_path / "state")
     out = tmp_path / "out"
-    r = one_json(fs("study", "run", "asd_clusters", "--workspace", ws, "--out", out, "--json"))
+    truth = world / "world" / "truth"
+    r = one_json(
+        fs(
+            "study",
+            "run",
+            "asd_clusters",
+            "--workspace",
+            ws,
+            "--out",
+            out,
+            "--truth",
+            truth,
+            "--json",
+        )
+    )
     assert r["command"] == "study run" and r["study"] == "asd_clusters"
     assert Path(r["paths"]["report"]) == out / "report.html"
     outputs = {o["name"]: o for o in r["outputs"]}

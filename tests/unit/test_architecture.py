@@ -20,15 +20,9 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src"
 ROOT = "fivesafes"
 OUTSIDE_TRE = ("fivesafes.synth", "fivesafes.demo", "fivesafes.cli")
-# Until issue 16 lands: the linkage takes its name lists and error flags from the
-# synthetic world (issue 16 replaces them with reference data and the truth file).
-# And until the planted effects come in as data (truth/effects.json, issue 18): the
-# study reports' planted values.
-PENDING = {
-    "fivesafes.data.link.settings",
-    "fivesafes.data.link.report",
-    "fivesafes.analysis.study_data",
-}
+# Until issue 16 lands: the linkage takes its name lists from the synthetic world
+# (issue 16 replaces them with reference data).
+PENDING = {"fivesafes.data.link.settings"}
 
 
 def _module_name(path: Path) -> str:

@@ -177,6 +177,28 @@ def _verdict_table(outputs: list[CheckedOutput]) -> str:
     )
 
 
+#: What a report says where it has no truth to compare with (a real workspace).
+NO_TRUTH = (
+    "No truth to compare with: the estimates stand alone. (On a synthetic world, "
+    "give the world's truth folder, e.g. fivesafes study run --truth world/truth, "
+    "to set each planted value beside its estimate.)"
+)
+
+
+def _truth(result: StudyResult, sections: dict[str, str], summary: dict[str, Any]) -> str:
+    if not result.comparisons:
+        return f"<h2>Planted truth</h2>\n<p>{_e(NO_TRUTH)}</p>"
+    source = f" (<code>{_e(summary['truth'])}</code>)" if summary.get("truth") else ""
+    return f"""<h2>Planted truth and estimates</h2>
+<p>The data are a synthetic world with known effects planted in it{source}:
+{_e(sections.get("Planted truth", ""))} Each row
+sets the planted value beside this study's estimate and its 95% interval. An interval
+that misses the planted value can still happen by chance (one in twenty), or because
+the study measures something slightly different from what was planted (as its notes
+say).</p>
+{_comparisons(result)}"""
+
+
 def render_report(
     study: Study, result: StudyResult, outputs: list[CheckedOutput], summary: dict[str, Any]
 ) -> str:
@@ -213,13 +235,7 @@ def render_report(
 <h2>What the study asks</h2><dl>{described}</dl>
 <h2>What it found</h2><ul>{findings}</ul>
 <p>Who was studied:</p><ul>{cohort}</ul>
-<h2>Planted truth and estimates</h2>
-<p>The data are a synthetic world with known effects planted in it:
-{_e(sections.get("Planted truth", ""))} Each row sets the planted value beside this
-study's estimate and its 95% interval. An interval that misses the planted value
-can still happen by chance (one in twenty), or because the study measures something
-slightly different from what was planted (as its notes say).</p>
-{_comparisons(result)}
+{_truth(result, sections, summary)}
 <h2>Disclosure control</h2>
 <p>Every table and figure was checked by the disclosure rules before it was written
 as releasable. Rows with an unsafe cell are blanked; an output whose unsafe part

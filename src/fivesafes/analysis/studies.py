@@ -3,10 +3,13 @@
 A study is a Python file ``<name>.py`` in a studies folder (``studies/`` at the
 repository root). Its docstring says what it asks and what the synthetic world
 planted; it defines ``TITLE``, ``DATASETS`` (the datasets its workspace must
-hold) and ``run(workspace: Path, out: Path, seed: int = 1) -> StudyResult``,
-which fits the methods of :mod:`fivesafes.analysis` and returns their
-:class:`~fivesafes.analysis.result.AnalysisResult` objects, the planted truth
-beside each estimate (:class:`Comparison`) and plain-language findings.
+hold) and ``run(workspace: Path, out: Path, seed: int = 1, planted=None) ->
+StudyResult``, which fits the methods of :mod:`fivesafes.analysis` and returns
+their :class:`~fivesafes.analysis.result.AnalysisResult` objects, plain-language
+findings and, when it is given the planted effects of a synthetic world
+(``planted``, read from its ``truth/effects.json`` by
+:mod:`fivesafes.analysis.truth`), the planted value beside each estimate
+(:class:`Comparison`). On a real workspace ``planted`` is ``None``.
 
 :func:`run_study` finds the study (:func:`find_studies`), runs it and writes
 every table and figure through the disclosure engine (:func:`write_checked`):
@@ -29,6 +32,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib.util
+import inspect
 import json
 import os
 import re
@@ -434,10 +438,15 @@ def run_study(
     policy: Policy | None = None,
     seed: int = 1,
     progress: Progress | None = None,
+    truth: Path | None = None,
 ) -> dict[str, Any]:
     """Run the study ``name`` on ``workspace``; write its checked outputs and its
-    report into ``out`` (default ``<workspace folder>/studies/<name>``)."""
+    report into ``out`` (default ``<workspace folder>/studies/<name>``). With
+    ``truth`` (a synthetic world's truth folder, or its ``effects.json``) the study
+    sets the planted values beside its estimates; without, it says there is no
+    truth to compare with."""
     from fivesafes.analysis.report import write_report
+    from fivesafes.analysis.truth import load_planted
     from fivesafes.outputs.policy import tre_policy
 
     report = progress or (lambda stage, fraction: None)
@@ -450,8 +459,12 @@ def run_study(
     out.mkdir(parents=True, exist_ok=True)
     policy = policy or tre_policy()
     report(f"{name}: running", 0.05)
+    planted = load_planted(truth)
     module = study.load()
-    result = module.run(workspace, out, seed=seed)
+    if "planted" in inspect.signature(module.run).parameters:
+        result = module.run(workspace, out, seed=seed, planted=planted)
+    else:  # a study that compares with nothing
+        result = module.run(workspace, out, seed=seed)
     if not isinstance(result, StudyResult):
         raise FivesafesError(f"{study.path}: run() must return a StudyResult")
     report(f"{name}: checking outputs", 0.8)
@@ -466,6 +479,7 @@ def run_study(
         "workspace": str(workspace),
         "out": str(out),
         "policy": policy.name,
+        "truth": str(truth) if planted is not None else None,
         "summaries": {k: _jsonable(a.summary) for k, a in result.analyses.items()},
         "comparisons": [c.to_dict() for c in result.comparisons],
         "findings": result.findings,
@@ -508,12 +522,13 @@ def _jsonable(x: Any) -> Any:
 DEMO_STUDY = "attainment_convictions"
 
 
-def run_demo_study(workspace: Path, out: Path) -> dict[str, Any]:
+def run_demo_study(workspace: Path, out: Path, truth: Path | None = None) -> dict[str, Any]:
     """The demo's study: attainment trajectories and later convictions on the demo
     workspace (project ``attainment-and-offending``: pupil_census,
-    justice_offences, cla_episodes, areas), written into ``out``. Returns the
-    study summary; ``paths["report"]`` is the HTML report."""
-    return run_study(DEMO_STUDY, workspace, out)  # type: ignore[no-any-return]
+    justice_offences, cla_episodes, areas), written into ``out``, compared with
+    ``truth`` when given. Returns the study summary; ``paths["report"]`` is the HTML
+    report."""
+    return run_study(DEMO_STUDY, workspace, out, truth=truth)
 
 
 __all__ = [

@@ -7,8 +7,8 @@ justice involvement by age 21, the earnings panel joined to the census, the
 special-needs types of pupils by area. Derived variables come from the curation
 steps (:mod:`fivesafes.analysis.curation.standard_steps`) where one exists; the
 rest are study steps of their own (:data:`JUSTICE_BY_21`), run and documented
-the same way. The planted truth the studies compare with is the synthetic
-world's :class:`~fivesafes.synth.config.Effects`.
+the same way. The planted truth a study compares with comes in as data
+(:mod:`fivesafes.analysis.truth`), never from the simulator.
 """
 
 from __future__ import annotations
@@ -25,14 +25,12 @@ import pandas as pd
 from fivesafes.analysis.curation import Pipeline, Step, standard_steps
 from fivesafes.analysis.curation.standard_steps import COURT_DISPOSALS, age_sql
 from fivesafes.analysis.trajectories import TrajectoryResult, fit_trajectories
-from fivesafes.synth.config import Effects
 
 PSEUDONYM = "person_pseudonym"
 #: The last year of the justice records: people born by then minus 21 are observed to 21.
 LAST_OFFENCE_YEAR = 2024
 #: Justice involvement by 21, least to most: none, cautions only, a court conviction, custody.
 JUSTICE_LEVELS = ("none", "caution", "conviction", "custody")
-PLANTED = Effects()
 
 JUSTICE_BY_21 = Step(
     "justice_by_21",
@@ -95,14 +93,46 @@ def attainment_long(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def planted_curves(times: np.ndarray) -> np.ndarray:
-    """The planted mean score of each trajectory group at ``times`` (times × groups)."""
-    t = np.asarray(times, dtype=float)[:, None]
-    return (
-        np.asarray(PLANTED.trajectory_intercept)
-        + np.asarray(PLANTED.trajectory_slope) * t
-        + np.asarray(PLANTED.trajectory_curvature) * t**2
-    )
+#: A fitted trajectory that changes by at least this many score points between year
+#: groups 2 and 11 is "rising" or "declining"; the others are "stable", named by
+#: level (high, middle, low) among themselves.
+SHAPE_CHANGE = 8.0
+
+
+def shape_names(curves: np.ndarray) -> dict[int, str]:
+    """The protocol's name for each fitted group (1-based) from its mean curve
+    (``times × groups``): ``rising``/``declining`` when it changes by
+    :data:`SHAPE_CHANGE` points or more, else ``stable_high``/``stable_middle``/
+    ``stable_low`` by mean level (``stable`` alone, or ``stable_1``.. for more than
+    three). A second group of one shape gets ``_2`` (by mean level, highest first)."""
+    change = curves[-1] - curves[0]
+    level = curves.mean(axis=0)
+    kinds: dict[str, list[int]] = {"rising": [], "declining": [], "stable": []}
+    for j in range(curves.shape[1]):
+        kind = (
+            "rising"
+            if change[j] >= SHAPE_CHANGE
+            else "declining"
+            if change[j] <= -SHAPE_CHANGE
+            else "stable"
+        )
+        kinds[kind].append(j)
+    names: dict[int, str] = {}
+    for kind, members in kinds.items():
+        members.sort(key=lambda j: -level[j])
+        if kind == "stable" and len(members) in (2, 3):
+            labels = (
+                ["stable_high", "stable_low"]
+                if len(members) == 2
+                else ["stable_high", "stable_middle", "stable_low"]
+            )
+        elif kind == "stable" and len(members) > 3:
+            labels = [f"stable_{i + 1}" for i in range(len(members))]
+        else:
+            labels = [kind] + [f"{kind}_{i + 1}" for i in range(1, len(members))]
+        for j, label in zip(members, labels, strict=False):
+            names[j + 1] = label
+    return names
 
 
 def trajectory_groups(
@@ -110,10 +140,8 @@ def trajectory_groups(
 ) -> tuple[TrajectoryResult, pd.DataFrame, dict[int, str]]:
     """Fit 1..6 groups (for the BIC table) and keep the ``groups``-group model.
     Returns the result (its chosen model the one kept), each pupil's modal group
-    and its posterior, and the name of the planted trajectory each fitted group
-    matches best (mean curves closest over years 2..11, one to one)."""
-    from scipy.optimize import linear_sum_assignment
-
+    and its posterior, and each fitted group's name by its shape
+    (:func:`shape_names`)."""
     from fivesafes.analysis.gbtm import Panel, covariance
 
     fit = fit_trajectories(
@@ -127,12 +155,7 @@ def trajectory_groups(
         kept = replace(fit, chosen=groups, notes=list(fit.notes))
         kept.fits[groups].covariance = covariance(Panel(fit._wide, fit.times), kept.fits[groups])
         fit = kept
-    grid = np.arange(0, 10, dtype=float)
-    fitted = fit.model.means(grid)  # times × groups
-    planted = planted_curves(grid)
-    cost = ((fitted[:, :, None] - planted[:, None, :]) ** 2).sum(axis=0)
-    rows, cols = linear_sum_assignment(cost)
-    names = {int(r) + 1: PLANTED.trajectory_groups[c] for r, c in zip(rows, cols, strict=True)}
+    names = shape_names(fit.model.means(np.arange(0, 10, dtype=float)))
     assign = fit.assignments()
     assign = pd.DataFrame(
         {
@@ -263,15 +286,14 @@ def neighbour_pairs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 __all__ = [
     "JUSTICE_BY_21",
     "JUSTICE_LEVELS",
-    "PLANTED",
     "attainment_long",
     "curated",
     "neighbour_pairs",
     "pay_panel",
-    "planted_curves",
     "pupils",
     "secondary_exclusions",
     "sen_pupils",
     "sen_types_by_area",
+    "shape_names",
     "trajectory_groups",
 ]

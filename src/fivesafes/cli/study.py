@@ -52,19 +52,32 @@ def run(
     ] = None,
     studies: StudiesOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the methods.")] = 1,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="A synthetic world's truth folder (or its effects.json): the planted "
+            "values beside the estimates. Leave it out on a real workspace.",
+        ),
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
     """Run one study on a workspace: outputs checked by the disclosure rules, a report."""
+    from fivesafes.analysis.report import NO_TRUTH
     from fivesafes.analysis.studies import run_study
 
     with progress_bar(not json_, f"study {name}") as update:
-        result = run_study(name, workspace, out, studies_dir=studies, seed=seed, progress=update)
+        result = run_study(
+            name, workspace, out, studies_dir=studies, seed=seed, progress=update, truth=truth
+        )
     if json_:
         emit_json({"command": "study run", **result})
         return
     console.print(f"[bold]{result['title']}[/] ({result['seconds']:.1f} s)")
     for line in result["findings"]:
         console.print(f"- {line}", markup=False, highlight=False)
+    if not result["comparisons"]:
+        console.print(NO_TRUTH, markup=False, highlight=False)
     table = Table(title="Planted truth and estimates", title_justify="left")
     for col in ("quantity", "planted", "estimate", "95% interval", "inside"):
         table.add_column(col, justify="left" if col == "quantity" else "right")
@@ -73,7 +86,8 @@ def run(
         est = "withheld" if c["estimate"] is None else f"{c['estimate']:.3g}"
         inside = "" if c["covered"] is None else ("yes" if c["covered"] else "no")
         table.add_row(c["quantity"], f"{c['planted']:.3g}", est, interval, inside)
-    console.print(table)
+    if result["comparisons"]:
+        console.print(table)
     s = result["statuses"]
     console.print(
         f"Outputs checked under policy {result['policy']}: "

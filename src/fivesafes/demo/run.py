@@ -56,7 +56,7 @@ def run_demo(
     reports = link_report(store_dir, store_dir / "reports", truth=truth)
     workspace = provision(store_dir, DEMO_PROJECT, list(DEMO_DATASETS))
     outputs = _outputs_stage(workspace.workspace, out, report)
-    study = _study_stage(workspace.workspace, out, report)
+    study = _study_stage(workspace.workspace, out, world_dir / "truth", report)
     collections = _collections_stage(out, report)
     result: dict[str, Any] = {
         "out": str(out),
@@ -103,13 +103,13 @@ def _outputs_stage(workspace: Path, out: Path, report: Progress) -> dict[str, An
     )
 
 
-def _study_stage(workspace: Path, out: Path, report: Progress) -> dict[str, Any]:
+def _study_stage(workspace: Path, out: Path, truth: Path, report: Progress) -> dict[str, Any]:
     """A study on the workspace (attainment trajectories and later convictions), its
     outputs through the disclosure engine, and its HTML report under ``out/study``."""
     from fivesafes.analysis.studies import run_demo_study
 
     report("study: attainment trajectories and convictions", 0.75)
-    return run_demo_study(workspace, out / "study")
+    return run_demo_study(workspace, out / "study", truth=truth)
 
 
 def _collections_stage(out: Path, report: Progress) -> dict[str, Any]:

@@ -19,6 +19,9 @@ from fivesafes.synth.records import Records, age_at, blank, day, pick, year_star
 NATIVE_SKILL_P = (0.20, 0.35, 0.25, 0.20)
 IMMIGRANT_SKILL_P = (0.35, 0.35, 0.18, 0.12)
 EU = {"POL", "ROU", "LTU"}
+#: The pay equation's age and year terms (log hourly pay per year of age from 16,
+#: per squared year of age from 16, and per survey year); written to effects.json.
+AGE_PAY, AGE_SQUARED_PAY, YEAR_PAY = 0.035, -0.0006, 0.02
 
 
 def english_proficiency(pop: Population, rng: np.random.Generator) -> np.ndarray:
@@ -83,15 +86,15 @@ def make_earnings(
     prof_effect = np.array([eff.english_proficiency_effect[p] for p in proficiency], dtype=float)
     log_pay = (
         2.2
-        + 0.035 * (age - 16)
-        - 0.0006 * (age - 16) ** 2
+        + AGE_PAY * (age - 16)
+        + AGE_SQUARED_PAY * (age - 16) ** 2
         + eff.skill_pay_step * (skill[pid].astype(int) - 1)
         + emp_effect[emp]
         + eff.female_pay_logodds * (pop.sex[pid] == "F")
         + imm[pid]
         * (eff.immigrant_gap_at_arrival + eff.immigrant_gap_narrowing_per_year * residence)
         + prof_effect[pid]
-        + 0.02 * (year - 2010)
+        + YEAR_PAY * (year - 2010)
         + person_noise[pid]
         + rng.normal(0, eff.pay_noise_sd, rows)
     )

@@ -32,7 +32,14 @@ from fivesafes.datasets import AREAS, BY_NAME, Dataset
 from fivesafes.synth.care import child_ids, make_care
 from fivesafes.synth.config import WorldConfig
 from fivesafes.synth.education import make_pupil_census, make_trajectories
-from fivesafes.synth.employment import english_proficiency, make_census, make_earnings
+from fivesafes.synth.employment import (
+    AGE_PAY,
+    AGE_SQUARED_PAY,
+    YEAR_PAY,
+    english_proficiency,
+    make_census,
+    make_earnings,
+)
 from fivesafes.synth.geography import Geography, make_geography
 from fivesafes.synth.health import make_hospital
 from fivesafes.synth.identifiers import ERROR_FLAGS, recorded_identifiers
@@ -378,7 +385,12 @@ def _effects_summary(cfg: WorldConfig, employer_effects: np.ndarray) -> dict[str
             "skill_step": eff.skill_pay_step,
             "employer_effect_sd": eff.employer_effect_sd,
             "employers": len(employer_effects),
+            "age_per_year_from_16": AGE_PAY,
+            "age_squared_from_16": AGE_SQUARED_PAY,
+            "per_survey_year": YEAR_PAY,
         },
+        # Exclusion from school marks who offends but does not cause it: no direct path.
+        "exclusion": {"direct_offending_odds_ratio": 1.0},
         "spatial": {
             "sen_type": eff.hotspot_sen_type,
             "odds_ratio_in_hotspot": eff.hotspot_odds_ratio,

@@ -39,7 +39,6 @@ from fivesafes.data.link.run import BORDERLINE_TABLE, MAP_TABLE, RUNS_TABLE
 from fivesafes.data.store import open_store, table_names
 from fivesafes.datasets import BY_NAME, ETHNICITY_5, ETHNICITY_NOT_GIVEN
 from fivesafes.errors import FivesafesError
-from fivesafes.synth.identifiers import ERROR_FLAGS  # truth/records.csv's flags
 
 QUALITY = "link-quality"
 BIAS = "linkage-bias"
@@ -208,6 +207,10 @@ def _group_columns(records: pd.DataFrame) -> pd.DataFrame:
     return r.rename(columns={"sex": "sex_recorded", "sex_group": "sex"})
 
 
+#: The columns of a truth file that are not identifier error flags.
+TRUTH_KEYS = frozenset({"dataset", "source_file", "source_row", "true_id", "duplicate"})
+
+
 def _with_truth(records: pd.DataFrame, truth: Path) -> pd.DataFrame:
     """Each record's true person and its per-record missed and false shares."""
     if not truth.exists():
@@ -215,7 +218,9 @@ def _with_truth(records: pd.DataFrame, truth: Path) -> pd.DataFrame:
     t = pd.read_csv(truth).rename(
         columns={"file": "source_file", "row": "source_row", "person_id": "true_id"}
     )
-    flags = [c for c in ERROR_FLAGS if c in t.columns]
+    # Every column beside the record's key, its person and the duplicate mark is an
+    # identifier error flag (0/1) of the truth file (docs/linkage.md).
+    flags = [c for c in t.columns if c not in TRUTH_KEYS]
     t["identifier_error"] = t[flags].astype(bool).any(axis=1).astype(float) if flags else np.nan
     t = t[["dataset", "source_file", "source_row", "true_id", "identifier_error"]]
     r = records.merge(t, on=["dataset", "source_file", "source_row"], how="left", validate="m:1")
