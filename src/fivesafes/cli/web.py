@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -33,9 +33,16 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
     db: DbOption = None,
+    no_runner: Annotated[
+        bool,
+        typer.Option(
+            "--no-runner",
+            help="Run no jobs in this process: leave them to separate `fivesafes runner`s.",
+        ),
+    ] = False,
 ) -> None:
-    """Start the web app (migrates the database first). Behind HTTPS, set
-    FIVESAFES_SECURE_COOKIES=1."""
+    """Start the web app (migrates the database first), with a job runner in the same
+    process unless --no-runner. Behind HTTPS, set FIVESAFES_SECURE_COOKIES=1."""
     import uvicorn
 
     from fivesafes.appdb.db import database_url
@@ -43,11 +50,36 @@ def serve(
 
     secure = os.environ.get(SECURE_ENV, "") not in ("", "0", "false")
     app = create_app(db, secure_cookies=secure)
+    runner = None if no_runner else start_runner(app.state.db.writer)
     console.print(
         f"fivesafes web app on [bold]http://{host}:{port}/[/] "
         f"(database {database_url(db)}); Ctrl+C to stop."
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        if runner is not None:
+            runner.stop()
+
+
+def start_runner(factory: Any) -> Any:
+    """The web app's in-process job runner, started (``None``, having said why, where
+    the sandbox cannot be set up: jobs then wait for a runner where it can)."""
+    from fivesafes.jobs.runner import Runner
+    from fivesafes.projects.applications import configured_store
+    from fivesafes.sandbox import SandboxError
+
+    runner = Runner(factory, store=configured_store())
+    try:
+        runner.start()
+    except SandboxError as exc:
+        console.print(
+            f"[yellow]warning:[/] jobs are not run in this process: {exc}. They stay "
+            "queued until a `fivesafes runner` where the sandbox works takes them."
+        )
+        return None
+    console.print("jobs: run here, in the sandbox (one at a time; --no-runner to leave them).")
+    return runner
 
 
 @web_app.command(

@@ -2,7 +2,8 @@
 finishes, and putting one into a release request (the airlock).
 
 A CSV table of counts in long format (one row per cell, a count column named
-``n``, ``count``, ``value``, ``frequency`` or ``number``) is checked by the rules
+``n``, ``count``, ``value``, ``frequency``, ``number``, ``persons``, ``people``
+or ``records``) is checked by the rules
 of ``fivesafes outputs check-table`` under the TRE's policy: ``pass``, or
 ``suppress`` when cells must be suppressed or rounded. Anything else (another
 table, a figure, a model's estimates, a log) is ``review``: a checker judges it
@@ -28,7 +29,7 @@ from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.jobs.models import JobOutput, Verdict
 
 #: Names of the count column that make a CSV a table of counts for the rules.
-COUNT_COLUMNS = ("n", "count", "value", "frequency", "number")
+COUNT_COLUMNS = ("n", "count", "value", "frequency", "number", "persons", "people", "records")
 #: The airlock's verdict for each overall status of a disclosure check.
 VERDICTS = {"pass": "pass", "round": "suppress", "suppress": "suppress", "review": "review"}
 
