@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -88,25 +89,50 @@ def start_runner(factory: Any) -> Any:
 )
 def seed_demo(
     db: DbOption = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            help="A data store (e.g. the demo's): the approved project's workspace is "
+            "provisioned from it and the example study runs there as a job.",
+        ),
+    ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            help="A demo summary (summary.md, summary.json beside it) to add the safe "
+            "setting's job to.",
+        ),
+    ] = None,
     json_: Annotated[
         bool, typer.Option("--json", help="Print one machine-readable JSON summary instead.")
     ] = False,
 ) -> None:
     """Fill a fresh database with the demo site: a user for each role (with a fresh
-    password each), courses, a project and outputs awaiting review."""
+    password each), courses, a project and outputs awaiting review; with --store, the
+    project's workspace and the example study run on it as a job."""
+    from fivesafes.demo.jobs import describe, run_demo_job
     from fivesafes.demo.site import seed_demo as run_seed
+    from fivesafes.projects.applications import STORE_ENV
 
+    if store is not None:
+        os.environ[STORE_ENV] = str(store.resolve())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         users = run_seed(db)
     skipped = [str(w.message) for w in caught if "seeder" in str(w.message)]
+    job = run_demo_job(db) if store is not None else None
+    if job is not None and summary is not None:
+        _add_to_summary(summary, job, describe(job))
     if json_:
         emit_json(
             {
                 "users": [
                     {"email": u["email"], "password": u["password"], "roles": u["roles"]}
                     for u in users
-                ]
+                ],
+                **({"job": job} if job is not None else {}),
             }
         )
         return
@@ -118,4 +144,19 @@ def seed_demo(
     for u in users:
         table.add_row(u["email"], u["password"], ", ".join(u["roles"]))
     console.print(table)
+    if job is not None:
+        console.print(("" if job["ran"] else "[yellow]warning:[/] ") + describe(job))
     console.print("Start the site with [bold]fivesafes serve[/] and log in with one of these.")
+
+
+def _add_to_summary(path: Path, job: dict[str, Any], sentence: str) -> None:
+    """Add the safe setting's job to the demo's summary.md and summary.json."""
+    import json
+
+    if path.is_file():
+        path.write_text(path.read_text().rstrip() + f"\n\n## Safe setting\n\n- {sentence}\n")
+    beside = path.with_suffix(".json")
+    if beside.is_file():
+        data = json.loads(beside.read_text())
+        data["safe_setting"] = {**job, "summary": sentence}
+        beside.write_text(json.dumps(data, indent=2, default=str))
