@@ -224,3 +224,19 @@ def test_a_member_cancels_a_queued_job(client: Any, db: Session, workspace: Path
     cancelled = me.post_form(f"{location}/cancel", {}, token_from=location)
     assert cancelled.status_code == 303
     assert me.get(f"{location}.json").json()["state"] == "cancelled"
+
+
+def test_the_log_leaves_only_as_an_output_of_a_release_request(
+    client: Any, db: Session, workspace: Path, seeded_db: str
+) -> None:
+    me = client.login_as("researcher")
+    location = _submit(me, "Fails", FAILS, "fails.py").headers["location"]
+    early = me.post_form(f"{location}/log/release", {}, token_from=location)
+    assert early.status_code == 409  # not finished: no complete log yet
+    _run_queued(seeded_db)
+    asked = me.post_form(f"{location}/log/release", {}, token_from=location)
+    assert asked.status_code == 303
+    request_page = me.get(asked.headers["location"]).text
+    job_id = location.rsplit("/", 1)[1]
+    assert f"job{job_id}.log" in request_page or f"job{job_id}_log" in request_page
+    assert "P-ROW-0001" not in request_page  # still only for the checkers' eyes

@@ -224,6 +224,39 @@ def to_release_request(
     )
 
 
+@router.post("/projects/{project_id}/jobs/{job_id}/log/release", response_class=HTMLResponse)
+def log_to_release_request(
+    request: Request, access: JobMember, job_id: int, db: DB, form: Posted
+) -> Response:
+    """Ask for the job's printed log: it goes into a release request, for the
+    checkers, like any other output."""
+    job = _job(db, access, job_id)
+    back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
+    chosen = form.get("request_id", "")
+    try:
+        req = jobs.add_log_to_release_request(
+            db,
+            access.project.id,
+            job.id,
+            access.user,
+            request_id=int(chosen) if chosen.isdigit() else None,
+        )
+    except PolicyRefusal as exc:
+        return refused(request, str(exc), back=back)
+    except apps.FormErrors as exc:
+        db.rollback()
+        return refused(request, "; ".join(exc.errors.values()), 422, back=back)
+    except FivesafesError as exc:
+        db.rollback()
+        return refused(request, str(exc), 409, back=back)
+    return done(
+        request,
+        db,
+        f"The job's log is in release request {req.id}; the checkers read it there.",
+        f"/projects/{access.project.id}/airlock/{req.id}",
+    )
+
+
 @router.get("/jobs/{job_id}/log")
 def job_log(checker: OutputChecker, job_id: int, db: DB) -> Response:
     """The whole printed output of a job: for output checkers only (a researcher
