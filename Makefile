@@ -28,7 +28,7 @@ DEMO_PORT ?= 8000
 demo: $(STAMP)
 	$(BIN)/fivesafes demo --out $(DEMO_OUT) --people $(DEMO_PEOPLE)
 	rm -rf $(DEMO_OUT)/web
-	$(BIN)/fivesafes web seed-demo --db $(DEMO_WEB_DB)
+	$(BIN)/fivesafes web seed-demo --db $(DEMO_WEB_DB) --store $(DEMO_OUT)/store --summary $(DEMO_OUT)/summary.md
 	@if [ "$(DEMO_SERVE)" = "1" ]; then \
 	  echo "The demo site: http://127.0.0.1:$(DEMO_PORT)/  (log in with the users above; Ctrl-C stops it)"; \
 	  FIVESAFES_STORE=$(abspath $(DEMO_OUT))/store \

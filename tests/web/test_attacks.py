@@ -1016,7 +1016,7 @@ def test_no_identifier_or_person_id_reaches_a_workspace_page(
         client.fresh().get("/projects/public.json").text,
         client.fresh().get("/projects/public").text,
     ]
-    assert "Output folder" in pages[0]
+    assert "Submit a job" in pages[0]  # the provisioned workspace page
     for text in pages:
         for column in (*IDENTIFIER_COLUMNS, "person_id", "identifiers.duckdb"):
             assert column not in text, column

@@ -627,6 +627,8 @@ def test_no_get_route_changes_anything(app: Any, client: Any, db: Session, seede
     values = {
         "project_id": "1",
         "request_id": "1",
+        "job_id": "1",
+        "output_id": "1",
         "submission_id": "1",
         "user_id": str(get_user(db, "researcher").id),
         "slug": "justice-data",

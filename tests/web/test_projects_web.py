@@ -41,7 +41,12 @@ def test_the_public_register_lists_approved_projects_as_html_and_json(client: An
     [entry] = data["projects"]
     assert entry["title"] == APPROVED_TITLE
     assert entry["organisation"] == "University of Northbridge"
-    assert [d["name"] for d in entry["datasets"]] == ["pupil_census", "justice_offences"]
+    assert [d["name"] for d in entry["datasets"]] == [
+        "pupil_census",
+        "justice_offences",
+        "cla_episodes",
+        "areas",
+    ]
     assert entry["approved"] and entry["submitted"]
     assert entry["released_outputs"] == []
 

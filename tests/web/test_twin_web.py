@@ -4,40 +4,30 @@ the audit log."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from jobs_helpers import provision_demo_project
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb import session_factory
 from fivesafes.appdb.models import AuditEntry
-from fivesafes.projects import applications as apps
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_twin import _workspace
 
 APPROVED = 1
+
+
+def _provision(db: Session, tmp_path: Path) -> Path:
+    return provision_demo_project(db, tmp_path, APPROVED)
 
 
 @pytest.fixture
 def db(seeded_db: str) -> Iterator[Session]:
     with session_factory(seeded_db)() as session:
         yield session
-
-
-def _provision(db: Session, tmp_path: Path) -> Path:
-    workspace = tmp_path / "store" / "workspaces" / "project-1" / "workspace.duckdb"
-    workspace.parent.mkdir(parents=True)
-    _workspace(workspace)
-    project = apps.get_project(db, APPROVED)
-    project.workspace, project.provisioning = str(workspace), "provisioned"
-    db.commit()
-    return workspace
 
 
 def test_members_download_the_twin_from_the_workspace_page(

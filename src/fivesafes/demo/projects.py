@@ -60,7 +60,9 @@ def seed(session: Session, users: dict[str, User]) -> None:
                 "local authorities planning youth services."
             ),
             organisation="University of Northbridge",
-            datasets=["pupil_census", "justice_offences"],
+            # The datasets of the example study attainment_convictions, which the
+            # demo runs on this project's workspace as a job.
+            datasets=["pupil_census", "justice_offences", "cla_episodes", "areas"],
             members="" if other is None else f"{other.name}, researcher",
         ),
     )

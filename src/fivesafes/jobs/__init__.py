@@ -8,7 +8,11 @@ request); the runner is :mod:`fivesafes.jobs.runner`. The web app only calls the
 """
 
 from fivesafes.jobs.models import FINISHED, Job, JobKind, JobOutput, JobState, Verdict
-from fivesafes.jobs.outputs import add_to_release_request, check_output
+from fivesafes.jobs.outputs import (
+    add_log_to_release_request,
+    add_to_release_request,
+    check_output,
+)
 from fivesafes.jobs.queue import (
     cancel_job,
     describe_job,
@@ -27,6 +31,7 @@ __all__ = [
     "JobOutput",
     "JobState",
     "Verdict",
+    "add_log_to_release_request",
     "add_to_release_request",
     "cancel_job",
     "check_output",

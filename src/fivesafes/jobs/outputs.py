@@ -2,7 +2,8 @@
 finishes, and putting one into a release request (the airlock).
 
 A CSV table of counts in long format (one row per cell, a count column named
-``n``, ``count``, ``value``, ``frequency`` or ``number``) is checked by the rules
+``n``, ``count``, ``value``, ``frequency``, ``number``, ``persons``, ``people``
+or ``records``) is checked by the rules
 of ``fivesafes outputs check-table`` under the TRE's policy: ``pass``, or
 ``suppress`` when cells must be suppressed or rounded. Anything else (another
 table, a figure, a model's estimates, a log) is ``review``: a checker judges it
@@ -28,7 +29,7 @@ from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.jobs.models import JobOutput, Verdict
 
 #: Names of the count column that make a CSV a table of counts for the rules.
-COUNT_COLUMNS = ("n", "count", "value", "frequency", "number")
+COUNT_COLUMNS = ("n", "count", "value", "frequency", "number", "persons", "people", "records")
 #: The airlock's verdict for each overall status of a disclosure check.
 VERDICTS = {"pass": "pass", "round": "suppress", "suppress": "suppress", "review": "review"}
 
@@ -122,7 +123,6 @@ def add_to_release_request(
     whose learning plan is complete may (the airlock's and the project's rules
     apply; a refusal raises :class:`~fivesafes.errors.PolicyRefusal`)."""
     from fivesafes.jobs.queue import get_output
-    from fivesafes.projects import release
     from fivesafes.projects.applications import get_project
 
     project = get_project(session, project_id)
@@ -136,6 +136,81 @@ def add_to_release_request(
         f"{out.name}, written by job {job.id} ({job.title}) of project {project.id}; "
         f"sha256 {out.sha256}; disclosure check: {out.verdict}"
     )
+    column = count_column(out.content) if out.name.lower().endswith(".csv") else None
+    if column is not None and out.report is None:
+        column = None  # not a table the rules could read: it goes in as it is
+    return _into_request(
+        session,
+        project,
+        job,
+        user,
+        content=out.content,
+        filename=Path(out.name).name,
+        name=name,
+        description=description,
+        value_column=column or "",
+        request_id=request_id,
+        request_title=request_title,
+        audit={"output": out.name, "sha256": out.sha256},
+    )
+
+
+def add_log_to_release_request(
+    session: Session,
+    project_id: int,
+    job_id: int,
+    user: User,
+    *,
+    request_id: int | None = None,
+    description: str = "",
+) -> ReleaseRequest:
+    """Ask for a job's printed log as an output: it goes into a release request like
+    any other file (for the checkers' eyes; it may hold rows). A researcher never
+    reads it otherwise."""
+    from fivesafes.jobs.queue import get_job
+    from fivesafes.projects.applications import get_project
+
+    project = get_project(session, project_id)
+    job = get_job(session, project_id, job_id)
+    if job.state not in ("succeeded", "failed", "killed", "cancelled"):
+        raise FivesafesError(f"job {job.id} has not finished; its log is not complete")
+    content = job.log or b""
+    digest = hashlib.sha256(content).hexdigest()
+    return _into_request(
+        session,
+        project,
+        job,
+        user,
+        content=content,
+        filename=f"job{job.id}.log",
+        name=f"job{job.id}_log",
+        description=description.strip()
+        or f"What job {job.id} ({job.title}) printed; sha256 {digest}",
+        value_column="",
+        request_id=request_id,
+        request_title=None,
+        audit={"output": "(log)", "sha256": digest},
+    )
+
+
+def _into_request(
+    session: Session,
+    project: Any,
+    job: Any,
+    user: User,
+    *,
+    content: bytes,
+    filename: str,
+    name: str,
+    description: str,
+    value_column: str,
+    request_id: int | None,
+    request_title: str | None,
+    audit: dict[str, Any],
+) -> ReleaseRequest:
+    from fivesafes.audit import record
+    from fivesafes.projects import release
+
     if request_id is None:
         req = release.start_request(
             session, project, user, (request_title or f"Outputs of job {job.id}: {job.title}")
@@ -144,9 +219,6 @@ def add_to_release_request(
         req = release.request_of(session, project, request_id)
         if user.name != req.author.name and not any(a.user_id == user.id for a in req.co_authors):
             raise PolicyRefusal(f"{user.name} is not an author of release request {req.id}")
-    column = count_column(out.content) if out.name.lower().endswith(".csv") else None
-    if column is not None and out.report is None:
-        column = None  # not a table the rules could read: it goes in as it is
     release.add_output(
         session,
         project,
@@ -154,18 +226,12 @@ def add_to_release_request(
         user,
         name,
         description,
-        out.content,
-        Path(out.name).name,
-        value_column=column or "",
+        content,
+        filename,
+        value_column=value_column,
     )
-    from fivesafes.audit import record
-
     record(
-        session,
-        user.name,
-        "job.output_to_request",
-        f"job:{job.id}",
-        {"output": out.name, "sha256": out.sha256, "request": req.id},
+        session, user.name, "job.output_to_request", f"job:{job.id}", {**audit, "request": req.id}
     )
     session.commit()
     return release.request_of(session, project, req.id)

@@ -17,6 +17,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,8 +32,10 @@ from fivesafes.sandbox.bwrap import SandboxResult
 IDLE = 1.0
 
 
-def runner_name(n: int = 0) -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{n}"
+def runner_name(n: int = 0, token: str = "") -> str:
+    """``host:pid[:token]:n``: unique to each worker of each runner (``token`` tells
+    apart several runners in one process, e.g. the web app's and a test's)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{token + ':' if token else ''}{n}"
 
 
 def _state_and_reason(result: SandboxResult, limits: Limits) -> tuple[JobState, str]:
@@ -134,13 +137,15 @@ class Runner:
         self.on_job = on_job
         self.stopping = threading.Event()
         self.ran = 0
+        self.token = uuid.uuid4().hex[:6]
+        self._count = threading.Lock()
 
     def check(self) -> None:
         """Refuse to run (:class:`SandboxError`) where the sandbox cannot be set up."""
         self_test()
 
     def _worker(self, n: int, once: bool) -> None:
-        name = runner_name(n)
+        name = runner_name(n, self.token)
         while not self.stopping.is_set():
             with self.factory() as s:
                 recover_lost(s)
@@ -151,7 +156,8 @@ class Runner:
                 self.stopping.wait(IDLE)
                 continue
             state = run_claimed(self.factory, job, name, self.limits, self.store)
-            self.ran += 1
+            with self._count:
+                self.ran += 1
             if self.on_job is not None:
                 self.on_job(job.id, state)
 

@@ -33,6 +33,7 @@ ROUTER_MODULES: list[str] = [
     "admin",
     "projects",
     "airlock",
+    "jobs",
     "learning",
     "statistics",
     "collections",

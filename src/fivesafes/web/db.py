@@ -145,5 +145,11 @@ class Database:
         transaction starts at its first change)."""
         return (self._write if write else self._read)()
 
+    @property
+    def writer(self) -> sessionmaker[Session]:
+        """Writers' sessions (e.g. for the in-process job runner: its audit appends
+        take the same turns as the requests')."""
+        return self._write
+
     def dispose(self) -> None:
         self.engine.dispose()

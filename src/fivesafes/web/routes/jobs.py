@@ -2,7 +2,7 @@
 run, read its outputs' verdicts and put an output into a release request.
 
 Every rule is in :mod:`fivesafes.jobs`; these pages only call it. The pages of a
-project's jobs are for its members (:data:`~fivesafes.web.routes.projects.Member`);
+project's jobs are for its members only (not administrators who are not members);
 only a member whose learning plan for the project is complete may submit
 (:func:`fivesafes.jobs.why_cannot_submit`). A researcher never sees what a job
 printed: the job's page shows its state, times, resources, and for a failure the
@@ -67,6 +67,17 @@ VERDICT_LABELS = {
 _READ = MAX_SCRIPT_BYTES + 1
 
 
+def require_project_member(access: Member) -> ProjectAccess:
+    """The project's members only: unlike the project's other pages, an administrator
+    who is not a member does not pass (the jobs pages are members only)."""
+    if access.member is None:
+        raise HTTPException(403, "Only the project's members see its jobs.")
+    return access
+
+
+JobMember = Annotated[ProjectAccess, Depends(require_project_member)]
+
+
 def _job(db: Session, access: ProjectAccess, job_id: int) -> Job:
     try:
         return jobs.get_job(db, access.project.id, job_id)
@@ -99,12 +110,12 @@ def _jobs_page(
 
 
 @router.get("/projects/{project_id}/jobs", response_class=HTMLResponse)
-def index(request: Request, access: Member, db: DB) -> HTMLResponse:
+def index(request: Request, access: JobMember, db: DB) -> HTMLResponse:
     return _jobs_page(request, db, access)
 
 
 @router.post("/projects/{project_id}/jobs", response_class=HTMLResponse)
-async def submit(request: Request, access: Member, db: DB) -> Response:
+async def submit(request: Request, access: JobMember, db: DB) -> Response:
     form = await request.form()
     title = str(form.get("title") or "").strip()
     upload = form.get("script")
@@ -129,7 +140,7 @@ async def submit(request: Request, access: Member, db: DB) -> Response:
 
 
 @router.get("/projects/{project_id}/jobs/{job_id}.json")
-def job_json(access: Member, job_id: int, db: DB) -> JSONResponse:
+def job_json(access: JobMember, job_id: int, db: DB) -> JSONResponse:
     return JSONResponse(jobs.describe_job(_job(db, access, job_id)))
 
 
@@ -145,7 +156,7 @@ def _editable_requests(db: Session, access: ProjectAccess) -> list[tuple[str, st
 
 
 @router.get("/projects/{project_id}/jobs/{job_id}", response_class=HTMLResponse)
-def show(request: Request, access: Member, job_id: int, db: DB) -> HTMLResponse:
+def show(request: Request, access: JobMember, job_id: int, db: DB) -> HTMLResponse:
     job = _job(db, access, job_id)
     return render(
         request,
@@ -162,7 +173,7 @@ def show(request: Request, access: Member, job_id: int, db: DB) -> HTMLResponse:
 
 
 @router.post("/projects/{project_id}/jobs/{job_id}/cancel", response_class=HTMLResponse)
-def cancel(request: Request, access: Member, job_id: int, db: DB) -> Response:
+def cancel(request: Request, access: JobMember, job_id: int, db: DB) -> Response:
     job = _job(db, access, job_id)
     back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
     try:
@@ -182,7 +193,7 @@ def cancel(request: Request, access: Member, job_id: int, db: DB) -> Response:
     response_class=HTMLResponse,
 )
 def to_release_request(
-    request: Request, access: Member, job_id: int, output_id: int, db: DB, form: Posted
+    request: Request, access: JobMember, job_id: int, output_id: int, db: DB, form: Posted
 ) -> Response:
     job = _job(db, access, job_id)
     back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
@@ -209,6 +220,39 @@ def to_release_request(
         request,
         db,
         f"The output is in release request {req.id}; submit it there for checking.",
+        f"/projects/{access.project.id}/airlock/{req.id}",
+    )
+
+
+@router.post("/projects/{project_id}/jobs/{job_id}/log/release", response_class=HTMLResponse)
+def log_to_release_request(
+    request: Request, access: JobMember, job_id: int, db: DB, form: Posted
+) -> Response:
+    """Ask for the job's printed log: it goes into a release request, for the
+    checkers, like any other output."""
+    job = _job(db, access, job_id)
+    back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
+    chosen = form.get("request_id", "")
+    try:
+        req = jobs.add_log_to_release_request(
+            db,
+            access.project.id,
+            job.id,
+            access.user,
+            request_id=int(chosen) if chosen.isdigit() else None,
+        )
+    except PolicyRefusal as exc:
+        return refused(request, str(exc), back=back)
+    except apps.FormErrors as exc:
+        db.rollback()
+        return refused(request, "; ".join(exc.errors.values()), 422, back=back)
+    except FivesafesError as exc:
+        db.rollback()
+        return refused(request, str(exc), 409, back=back)
+    return done(
+        request,
+        db,
+        f"The job's log is in release request {req.id}; the checkers read it there.",
         f"/projects/{access.project.id}/airlock/{req.id}",
     )
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from fivesafes.appdb.models import Role, User
 from fivesafes.datasets import DATASETS
 from fivesafes.errors import FivesafesError, PolicyRefusal
+from fivesafes.jobs.queue import jobs_of
 from fivesafes.projects import applications as apps
 from fivesafes.projects.models import MemberRole, Project, ProjectMember, ProjectState
 from fivesafes.projects.register import public_register
@@ -378,7 +379,7 @@ def workspace(request: Request, access: Member, db: DB) -> HTMLResponse:
         project=project,
         access=access,
         files=apps.workspace_output_files(project),
-        outputs_dir=apps.workspace_outputs_dir(project),
+        recent_jobs=jobs_of(db, project.id)[:5] if access.member is not None else [],
     )
 
 
