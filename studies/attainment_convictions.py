@@ -11,9 +11,9 @@ score; the conviction model uses pupils born early enough to be 21 by the end
 of the justice records (2024).
 
 Method: Group-based trajectory model (quadratic in year group) with 1 to 6
-groups fitted; the protocol keeps 5 groups, each named by its shape: rising or
-declining when its mean score changes by 8 points or more from year 2 to 11,
-else stable high, middle or low by its level. Binary logistic regression
+groups fitted; the protocol keeps 5 groups, each named by its shape: the group
+whose mean score falls most from year 2 to 11 is declining, the one that rises
+most rising, the other three stable high, middle and low by their level. Binary logistic regression
 of a first proven offence by 21 on the trajectory group (reference: stable
 middle), male, deprivation quintile at school entry and care; odds ratios with
 95% confidence intervals.

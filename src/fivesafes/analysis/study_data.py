@@ -93,45 +93,32 @@ def attainment_long(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-#: A fitted trajectory that changes by at least this many score points between year
-#: groups 2 and 11 is "rising" or "declining"; the others are "stable", named by
-#: level (high, middle, low) among themselves.
-SHAPE_CHANGE = 8.0
-
-
 def shape_names(curves: np.ndarray) -> dict[int, str]:
     """The protocol's name for each fitted group (1-based) from its mean curve
-    (``times × groups``): ``rising``/``declining`` when it changes by
-    :data:`SHAPE_CHANGE` points or more, else ``stable_high``/``stable_middle``/
-    ``stable_low`` by mean level (``stable`` alone, or ``stable_1``.. for more than
-    three). A second group of one shape gets ``_2`` (by mean level, highest first)."""
-    change = curves[-1] - curves[0]
+    (``times × groups``): with three groups or more, the one whose score falls
+    most from first to last time is ``declining``, the one that rises most
+    ``rising``, and the others ``stable_high``, ``stable_middle``, ``stable_low``
+    by mean level (``stable_1``.. for more than three); with two, ``high`` and
+    ``low``; with one, ``all``. Every group is named, on any data (a synthetic
+    twin's included), so that code written against the names runs."""
+    k = curves.shape[1]
     level = curves.mean(axis=0)
-    kinds: dict[str, list[int]] = {"rising": [], "declining": [], "stable": []}
-    for j in range(curves.shape[1]):
-        kind = (
-            "rising"
-            if change[j] >= SHAPE_CHANGE
-            else "declining"
-            if change[j] <= -SHAPE_CHANGE
-            else "stable"
-        )
-        kinds[kind].append(j)
-    names: dict[int, str] = {}
-    for kind, members in kinds.items():
-        members.sort(key=lambda j: -level[j])
-        if kind == "stable" and len(members) in (2, 3):
-            labels = (
-                ["stable_high", "stable_low"]
-                if len(members) == 2
-                else ["stable_high", "stable_middle", "stable_low"]
-            )
-        elif kind == "stable" and len(members) > 3:
-            labels = [f"stable_{i + 1}" for i in range(len(members))]
-        else:
-            labels = [kind] + [f"{kind}_{i + 1}" for i in range(1, len(members))]
-        for j, label in zip(members, labels, strict=False):
-            names[j + 1] = label
+    by_level = sorted(range(k), key=lambda j: -level[j])
+    if k == 1:
+        return {1: "all"}
+    if k == 2:
+        return {by_level[0] + 1: "high", by_level[1] + 1: "low"}
+    change = curves[-1] - curves[0]
+    falls = int(np.argmin(change))
+    rises = max((j for j in range(k) if j != falls), key=lambda j: change[j])
+    names = {falls + 1: "declining", rises + 1: "rising"}
+    stable = [j for j in by_level if j not in (falls, rises)]
+    labels = {
+        1: ["stable_middle"],
+        2: ["stable_high", "stable_low"],
+        3: ["stable_high", "stable_middle", "stable_low"],
+    }.get(len(stable), [f"stable_{i + 1}" for i in range(len(stable))])
+    names |= {j + 1: label for j, label in zip(stable, labels, strict=True)}
     return names
 
 
