@@ -2,13 +2,18 @@
 
 ``record(session, actor, action, subject, details)`` appends an entry;
 ``verify(session)`` walks the hash chain and reports the first edited, deleted,
-inserted or reordered entry. Nothing here updates or deletes an entry.
+inserted or reordered entry; ``verify_from_checkpoint(session)`` checks only the
+entries after the last verified one (``advance_checkpoint`` keeps it). Nothing
+here updates or deletes an entry.
 """
 
 from fivesafes.audit.log import (
     GENESIS,
+    Checkpoint,
     VerifyResult,
+    advance_checkpoint,
     canonical_json,
+    checkpoint,
     count,
     details_of,
     entries,
@@ -16,12 +21,16 @@ from fivesafes.audit.log import (
     head,
     record,
     verify,
+    verify_from_checkpoint,
 )
 
 __all__ = [
     "GENESIS",
+    "Checkpoint",
     "VerifyResult",
+    "advance_checkpoint",
     "canonical_json",
+    "checkpoint",
     "count",
     "details_of",
     "entries",
@@ -29,4 +38,5 @@ __all__ = [
     "head",
     "record",
     "verify",
+    "verify_from_checkpoint",
 ]
