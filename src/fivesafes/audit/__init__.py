@@ -7,13 +7,16 @@ entries after the last verified one (``advance_checkpoint`` keeps it). Nothing
 here updates or deletes an entry.
 """
 
+from fivesafes.audit.checkpoint import (
+    Checkpoint,
+    advance_checkpoint,
+    checkpoint,
+    verify_from_checkpoint,
+)
 from fivesafes.audit.log import (
     GENESIS,
-    Checkpoint,
     VerifyResult,
-    advance_checkpoint,
     canonical_json,
-    checkpoint,
     count,
     details_of,
     entries,
@@ -21,7 +24,6 @@ from fivesafes.audit.log import (
     head,
     record,
     verify,
-    verify_from_checkpoint,
 )
 
 __all__ = [
