@@ -187,7 +187,12 @@ def test_an_empty_log_verifies(tmp_path: Path) -> None:
         assert audit.count(s) == 0
 
 
-def test_verifying_since_a_checkpoint_reads_only_the_entries_after_it(session: Session) -> None:
+def test_verifying_since_a_checkpoint_reads_only_the_entries_after_it(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fivesafes.audit import incremental as audit_incremental
+
+    monkeypatch.setattr(audit_incremental, "FULL_BELOW", 0)
     assert audit.checkpoint(session) is None
     whole, mark = audit.verify_from_checkpoint(session)
     assert whole.ok and whole.entries == 6 and mark is None

@@ -25,6 +25,7 @@ from webclient import WebClient, csrf_from
 
 from fivesafes import audit
 from fivesafes.appdb.models import AuditCheckpoint, AuditEntry, LoginThrottle, SiteSecret
+from fivesafes.audit import incremental as audit_incremental
 from fivesafes.cli.main import app as cli
 from fivesafes.errors import FivesafesError
 from fivesafes.web import throttle
@@ -208,6 +209,13 @@ def add_entries(app: FastAPI, n: int) -> None:
         s.commit()
 
 
+@pytest.fixture
+def quick_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's quick check from any checkpoint (on a real site only once the log
+    has FULL_BELOW entries: before that it reads the whole chain every time)."""
+    monkeypatch.setattr(audit_incremental, "FULL_BELOW", 0)
+
+
 def stored_checkpoint(app: FastAPI) -> tuple[int, str] | None:
     with app.state.db.session() as s:
         row = s.get(AuditCheckpoint, 1)
@@ -215,7 +223,7 @@ def stored_checkpoint(app: FastAPI) -> tuple[int, str] | None:
 
 
 def test_the_audit_page_verifies_only_the_entries_since_its_last_check(
-    client: WebClient, app: FastAPI, seeded_db: str
+    client: WebClient, app: FastAPI, seeded_db: str, quick_check: None
 ) -> None:
     client.login_as("administrator")
     add_entries(app, 500)
@@ -254,7 +262,7 @@ def test_the_audit_page_verifies_only_the_entries_since_its_last_check(
 
 
 def test_the_quick_check_still_finds_an_entry_deleted_before_the_checkpoint(
-    client: WebClient, app: FastAPI
+    client: WebClient, app: FastAPI, quick_check: None
 ) -> None:
     client.login_as("administrator")
     add_entries(app, 20)
@@ -269,7 +277,7 @@ def test_the_quick_check_still_finds_an_entry_deleted_before_the_checkpoint(
 
 
 def test_the_checkpoint_alone_cannot_hide_a_rewritten_entry(
-    client: WebClient, app: FastAPI
+    client: WebClient, app: FastAPI, quick_check: None
 ) -> None:
     """The checkpoint's entry rewritten, hash and all, with nothing after it: the
     quick check sees the hash differ, and the full one reports the anchor gone."""
@@ -288,6 +296,17 @@ def test_the_checkpoint_alone_cannot_hide_a_rewritten_entry(
     page = client.get("/admin/audit")
     assert "The audit log has been tampered with" in page.text
     assert "entries were cut off or the chain was rewritten" in page.text
+
+
+def test_a_short_log_is_verified_whole_on_every_view(client: WebClient, app: FastAPI) -> None:
+    """Below FULL_BELOW entries the page re-reads the whole chain: an entry edited
+    before the checkpoint is found at once."""
+    client.login_as("administrator")
+    add_entries(app, 10)
+    assert "The hash chain is intact" in client.get("/admin/audit").text
+    assert stored_checkpoint(app) is not None
+    tamper(app, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 4")
+    assert "tampered with at entry 4" in client.get("/admin/audit").text
 
 
 # --- several processes, one secret -----------------------------------------------------

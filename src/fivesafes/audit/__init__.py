@@ -7,7 +7,7 @@ entries after the last verified one (``advance_checkpoint`` keeps it). Nothing
 here updates or deletes an entry.
 """
 
-from fivesafes.audit.checkpoint import (
+from fivesafes.audit.incremental import (
     Checkpoint,
     advance_checkpoint,
     checkpoint,

@@ -13,7 +13,7 @@ scheduled job can print it to a write-once store) and pass it to :func:`verify`
 as ``anchor``.
 
 ``verify(session, since=(seq, hash))`` checks only the entries after one verified
-earlier: :mod:`fivesafes.audit.checkpoint` keeps that one in the database.
+earlier: :mod:`fivesafes.audit.incremental` keeps that one in the database.
 
 This module only ever inserts entries: there is no function to change or remove one.
 """

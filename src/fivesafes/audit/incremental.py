@@ -23,6 +23,11 @@ from fivesafes.appdb.db import insert_if_absent
 from fivesafes.appdb.models import AuditCheckpoint, AuditEntry, as_utc
 from fivesafes.audit.log import GENESIS, VerifyResult, verify
 
+#: While the checkpoint has fewer entries than this up to it, re-reading them costs
+#: little (about a tenth of a second): the whole chain is verified every time, and
+#: an entry edited anywhere is found at once. Past it, only the entries after it.
+FULL_BELOW = 5_000
+
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -45,8 +50,9 @@ def verify_from_checkpoint(
     session: Session, *, full: bool = False
 ) -> tuple[VerifyResult, Checkpoint | None]:
     """Verify the entries after the stored checkpoint, chained on from its hash (the
-    whole chain when there is none, or with ``full``); returns the verdict and the
-    checkpoint it started from (None: it read the whole chain).
+    whole chain when there is none, while it has fewer than :data:`FULL_BELOW`
+    entries up to it, or with ``full``); returns the verdict and the checkpoint it
+    started from (None: it read the whole chain).
 
     The checkpoint is trusted only while its entry still has the hash verified and
     the log still holds exactly its ``seq`` entries up to it (a deleted entry
@@ -55,7 +61,7 @@ def verify_from_checkpoint(
     mark = checkpoint(session)
     if mark is None:
         return verify(session), None
-    if not full:
+    if not full and mark.seq >= FULL_BELOW:
         stored = session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == mark.seq))
         up_to = session.scalar(
             select(func.count()).select_from(AuditEntry).where(AuditEntry.seq <= mark.seq)
