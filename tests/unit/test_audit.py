@@ -185,3 +185,33 @@ def test_an_empty_log_verifies(tmp_path: Path) -> None:
         assert audit.head(s) == (0, audit.GENESIS)
         assert audit.verify(s, anchor=audit.head(s)).ok
         assert audit.count(s) == 0
+
+
+def test_verifying_since_a_checkpoint_reads_only_the_entries_after_it(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fivesafes.audit import incremental as audit_incremental
+
+    monkeypatch.setattr(audit_incremental, "FULL_BELOW", 0)
+    assert audit.checkpoint(session) is None
+    whole, mark = audit.verify_from_checkpoint(session)
+    assert whole.ok and whole.entries == 6 and mark is None
+    assert audit.advance_checkpoint(session, whole)
+    session.commit()
+    assert not audit.advance_checkpoint(session, whole)  # never moved back or to the same
+    kept = audit.checkpoint(session)
+    assert kept is not None and (kept.seq, kept.hash) == audit.head(session)
+    audit.record(session, "user7", "test.step", "thing:7")
+    session.commit()
+    since, mark = audit.verify_from_checkpoint(session)
+    assert since.ok and since.entries == 1 and since.from_seq == 6 and mark == kept
+    # An anchor before the checkpoint is looked up rather than walked to.
+    anchor = (3, session.execute(text("SELECT hash FROM audit_log WHERE seq = 3")).scalar_one())
+    assert audit.verify(session, anchor, since=(kept.seq, kept.hash)).ok
+    assert not audit.verify(session, (3, "0" * 64), since=(kept.seq, kept.hash)).ok
+    # A checkpoint whose hash is not the entry's: the whole chain, with it as anchor.
+    attack(session, "UPDATE audit_checkpoint SET hash = 'f' || substr(hash, 2)")
+    result, mark = audit.verify_from_checkpoint(session)
+    assert mark is None and not result.ok and "rewritten" in (result.problem or "")
+    # A failed verification does not move the checkpoint.
+    assert not audit.advance_checkpoint(session, result)

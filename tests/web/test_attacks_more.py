@@ -592,8 +592,9 @@ def test_a_trainers_resource_and_lesson_cannot_carry_script(client: Any, db: Ses
 
 # --- no GET changes anything ----------------------------------------------------------
 
-#: What a GET may write: the audit log (views and downloads are logged) and sessions.
-WRITTEN_BY_READING = {"audit_log", "web_sessions", "alembic_version"}
+#: What a GET may write: the audit log (views and downloads are logged), sessions, and
+#: the audit page's checkpoint (moved on only after it verified the chain intact).
+WRITTEN_BY_READING = {"audit_log", "web_sessions", "alembic_version", "audit_checkpoint"}
 
 
 def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:

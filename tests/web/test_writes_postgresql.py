@@ -90,3 +90,53 @@ def test_a_writer_waits_only_for_another_writers_append(url: str) -> None:
             assert audit.verify(reader).ok
     finally:
         database.dispose()
+
+
+def test_failed_log_ins_from_two_processes_at_once_are_all_counted(url: str) -> None:
+    """Failures of one pair from two processes at the same moment: the row is made
+    once (insert if absent) and each failure counted (the row is locked to update)."""
+    from fivesafes.appdb.models import LoginThrottle
+    from fivesafes.web import throttle
+
+    processes = [Database(url), Database(url)]
+    start = threading.Barrier(8)
+
+    def fail(n: int) -> list[throttle.Lock]:
+        with processes[n % 2].session(write=True) as session:
+            start.wait()
+            locks = throttle.record_failure(session, "user:someone", "192.0.2.1")
+            session.commit()
+            return locks
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            started = [lock for locks in pool.map(fail, range(8)) for lock in locks]
+        with processes[0].session() as reader:
+            pair = reader.get(LoginThrottle, ("pair", "user:someone", "192.0.2.1"))
+            client = reader.get(LoginThrottle, ("client", "", "192.0.2.1"))
+            assert pair is not None and client is not None
+            # Five failures lock the pair; the three after it are counted as refused.
+            assert (pair.failures, pair.refused) == (throttle.LOCK_AFTER, 8 - throttle.LOCK_AFTER)
+            assert client.failures == 8
+            assert [lock.scope for lock in started] == ["pair"]
+    finally:
+        for database in processes:
+            database.dispose()
+
+
+def test_processes_starting_together_on_postgresql_share_one_secret(url: str) -> None:
+    from fivesafes.web.app import stored_secret
+
+    start = threading.Barrier(6)
+
+    def boot(_n: int) -> bytes:
+        database = Database(url)
+        try:
+            start.wait()
+            return stored_secret(database, "csrf")
+        finally:
+            database.dispose()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        found = list(pool.map(boot, range(6)))
+    assert len(set(found)) == 1 and len(found[0]) == 32

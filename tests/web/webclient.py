@@ -65,8 +65,9 @@ class WebClient(TestClient):
         self.login(user["email"], user["password"])
         return self
 
-    def fresh(self) -> WebClient:
-        """Another browser on the same app (no cookies)."""
-        other = WebClient(self.app)
+    def fresh(self, address: str | None = None) -> WebClient:
+        """Another browser on the same app (no cookies), from the network address
+        ``address`` if given (else the test client's, ``testclient``)."""
+        other = WebClient(self.app, client=(address or "testclient", 50000))
         other.users = self.users
         return other

@@ -91,6 +91,23 @@ def begin_write(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def insert_if_absent(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` into ``model``'s table, skipping any whose key is there already
+    (``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL): two processes
+    inserting the same row at the same moment both succeed, and one row is kept."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(model).values(rows).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(model).values(rows).on_conflict_do_nothing())
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise FivesafesError(f"the database {dialect} is not supported; use SQLite or PostgreSQL")
+
+
 def session_factory(url: str | Engine | None = None) -> sessionmaker[Session]:
     """Sessions on the application database: ``with session_factory(url)() as s: ...``."""
     engine = url if isinstance(url, Engine) else engine_for(url)

@@ -1,11 +1,12 @@
 """The application state's tables (SQLAlchemy 2 declarative models).
 
 Users and their roles (with the web accounts: e-mail, password hash, profile,
-extra roles, log-in sessions and password-reset tokens), airlock release requests
-with their outputs, reviews and comments, and the audit log. The schema is
-created and changed only by the Alembic migrations in
-:mod:`fivesafes.appdb.migrations`; these models must match them (a test
-compares the two).
+extra roles, log-in sessions, password-reset tokens and the throttling of failed
+log-ins), airlock release requests with their outputs, reviews and comments, the
+audit log and its verified checkpoint, and the secrets the web app's processes
+share. The schema is created and changed only by the Alembic migrations in
+:mod:`fivesafes.appdb.migrations`; these models must match them (a test compares
+the two).
 """
 
 from __future__ import annotations
@@ -262,3 +263,49 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class LoginThrottle(Base):
+    """Failed log-ins counted against one scope (see :mod:`fivesafes.web.throttle`):
+    an account from one client (``pair``), one client across all accounts
+    (``client``), or one account from every client (``account``). ``subject`` is
+    the audit subject of the account (``user:<name>``, or ``login:<digest>`` for an
+    address without one) and ``client`` the client's network address; the one a
+    scope does not use is empty. ``refused`` counts the attempts refused while
+    ``locked_until`` was in force (they are not each written to the audit log)."""
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(256), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the row may be deleted (a day after its window or its lock ended).
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuditCheckpoint(Base):
+    """The newest audit entry a verification of the chain found intact (one row,
+    ``id`` 1): the audit page verifies only the entries after it, then moves it on.
+    A full verification (``fivesafes audit verify``) still reads every entry."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SiteSecret(Base):
+    """A secret the web app's processes share, made once by the first one to start
+    (``csrf``: the key of visitors' CSRF tokens, unless ``$FIVESAFES_SECRET_KEY`` is set)."""
+
+    __tablename__ = "site_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -12,7 +12,10 @@ someone rewrote the whole chain from some point on: for that, keep the
 scheduled job can print it to a write-once store) and pass it to :func:`verify`
 as ``anchor``.
 
-This module only ever inserts: there is no function to change or remove an entry.
+``verify(session, since=(seq, hash))`` checks only the entries after one verified
+earlier: :mod:`fivesafes.audit.incremental` keeps that one in the database.
+
+This module only ever inserts entries: there is no function to change or remove one.
 """
 
 from __future__ import annotations
@@ -109,6 +112,8 @@ class VerifyResult:
     head_hash: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    #: The entries checked are those after this one (0: the whole chain).
+    from_seq: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,15 +122,29 @@ class VerifyResult:
             "head": {"seq": self.head_seq, "hash": self.head_hash},
             "first_bad_seq": self.first_bad_seq,
             "problem": self.problem,
+            "from_seq": self.from_seq,
         }
 
 
-def verify(session: Session, anchor: tuple[int, str] | None = None) -> VerifyResult:
+def verify(
+    session: Session,
+    anchor: tuple[int, str] | None = None,
+    *,
+    since: tuple[int, str] | None = None,
+) -> VerifyResult:
     """Walk the whole chain and report the first entry that was edited, deleted,
     inserted or moved. ``anchor``, a ``(seq, hash)`` taken earlier by :func:`head`,
-    must still be in the chain (this detects cut-off or rewritten history)."""
-    expected_seq, prev, count = 1, GENESIS, 0
-    anchor_seen = anchor is None or anchor == (0, GENESIS)
+    must still be in the chain (this detects cut-off or rewritten history).
+
+    ``since``, a ``(seq, hash)`` verified earlier (see :func:`verify_from_checkpoint`),
+    checks only the entries after it, chained on from that hash; the entries up to
+    it are taken as they were (an anchor among them is looked up, not verified)."""
+    start_seq, prev = since if since is not None else (0, GENESIS)
+    expected_seq, count = start_seq + 1, 0
+    anchor_seen = anchor is None or anchor == (0, GENESIS) or anchor == since
+    if not anchor_seen and anchor is not None and anchor[0] <= start_seq:
+        stored = session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == anchor[0]))
+        anchor_seen = stored == anchor[1]
     # Plain rows, not ORM objects: a large log verifies several times faster.
     columns = (
         AuditEntry.seq,
@@ -137,10 +156,12 @@ def verify(session: Session, anchor: tuple[int, str] | None = None) -> VerifyRes
         AuditEntry.prev_hash,
         AuditEntry.hash,
     )
-    rows = session.execute(select(*columns).order_by(AuditEntry.seq)).yield_per(5000)
+    rows = session.execute(
+        select(*columns).where(AuditEntry.seq > start_seq).order_by(AuditEntry.seq)
+    ).yield_per(5000)
 
     def bad(seq: int, problem: str) -> VerifyResult:
-        return VerifyResult(False, count, expected_seq - 1, prev, seq, problem)
+        return VerifyResult(False, count, expected_seq - 1, prev, seq, problem, start_seq)
 
     for entry in rows:
         if entry.seq != expected_seq:
@@ -185,8 +206,9 @@ def verify(session: Session, anchor: tuple[int, str] | None = None) -> VerifyRes
             min(anchor[0], expected_seq),
             f"the anchor (entry {anchor[0]}, hash {anchor[1][:12]}…) is not in the log: "
             "entries were cut off or the chain was rewritten",
+            start_seq,
         )
-    return VerifyResult(True, count, expected_seq - 1, prev)
+    return VerifyResult(True, count, expected_seq - 1, prev, from_seq=start_seq)
 
 
 def head(session: Session) -> tuple[int, str]:

@@ -8,6 +8,7 @@ import importlib
 import logging
 import os
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,9 +16,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fivesafes.appdb.db import migrate
+from fivesafes.appdb.db import insert_if_absent, migrate
+from fivesafes.appdb.models import SiteSecret
 from fivesafes.web.db import Database
 from fivesafes.web.deps import Forbidden, LoginRequired, ids_in_range
 from fivesafes.web.sessions import SessionMiddleware, is_json_path, max_upload_bytes
@@ -45,12 +48,35 @@ SECRET_ENV = "FIVESAFES_SECRET_KEY"
 PUBLIC_URL_ENV = "FIVESAFES_PUBLIC_URL"
 
 
-def app_secret() -> bytes:
-    """The key of visitors' CSRF tokens: ``$FIVESAFES_SECRET_KEY`` (set it when several
-    processes serve one site), else a random key for this process (a visitor with a
-    form open when the server restarts reloads the page)."""
+def app_secret(database: Database | None = None) -> bytes:
+    """The key of visitors' CSRF tokens: ``$FIVESAFES_SECRET_KEY`` if set, else the
+    one kept in the application database (made by the first process that starts:
+    every process serving the site finds the same one, with nothing to set), else
+    (no database given) a random key for this process."""
     given = os.environ.get(SECRET_ENV)
-    return given.encode() if given else secrets.token_bytes(32)
+    if given:
+        return given.encode()
+    if database is None:
+        return secrets.token_bytes(32)
+    return stored_secret(database, "csrf")
+
+
+def stored_secret(database: Database, name: str) -> bytes:
+    """The secret ``name`` of ``site_secrets``, made the first time it is asked for.
+    Insert-if-absent, then read: processes starting together all read the one row
+    the first of them inserted."""
+    with database.session(write=True) as s:
+        insert_if_absent(
+            s,
+            SiteSecret,
+            [{"name": name, "value": secrets.token_bytes(32), "created_at": datetime.now(UTC)}],
+        )
+        s.commit()
+    with database.session() as s:
+        value = s.scalar(select(SiteSecret.value).where(SiteSecret.name == name))
+    if not value:  # pragma: no cover - the row was just inserted
+        raise RuntimeError(f"the site secret {name!r} could not be stored")
+    return bytes(value)
 
 
 def public_url() -> str | None:
@@ -87,7 +113,7 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
     )
     app.state.db = database
     app.state.secure_cookies = secure_cookies
-    app.state.secret = app_secret()
+    app.state.secret = app_secret(database)
     app.state.max_upload = max_upload
     app.state.public_url = site
     app.add_middleware(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from fivesafes import audit
 from fivesafes.appdb.models import (
-    AuditEntry,
     PasswordResetToken,
     Role,
     User,
@@ -26,6 +25,7 @@ from fivesafes.appdb.models import (
     as_utc,
 )
 from fivesafes.appdb.users import SYSTEM
+from fivesafes.web import throttle
 from fivesafes.web.deps import DB
 from fivesafes.web.forms import Form, Posted, check_email, check_text
 from fivesafes.web.security import (
@@ -53,10 +53,10 @@ REQUESTABLE = [
 SELF_SERVICE = {Role.RESEARCHER.value}
 
 
-#: Wrong passwords in a row (within LOCK_FOR) after which an account refuses log-ins
-#: for LOCK_FOR; a successful log-in or a password reset starts the count again.
-LOCK_AFTER = 5
-LOCK_FOR = timedelta(minutes=15)
+#: How failed log-ins are throttled: see :mod:`fivesafes.web.throttle` (the names
+#: stay here too for those who read them from this module).
+LOCK_AFTER = throttle.LOCK_AFTER
+LOCK_FOR = throttle.LOCK_FOR
 
 
 def login_subject(email: str, user: User | None) -> str:
@@ -70,33 +70,22 @@ def login_subject(email: str, user: User | None) -> str:
     return f"login:{digest}"
 
 
-def locked(db: Session, subject: str) -> datetime | None:
-    """Until when log-ins counted against ``subject`` (see :func:`login_subject`) are
-    refused after repeated wrong passwords (read from the audit log's
-    ``user.login_failed`` entries), or None."""
-    now = datetime.now(UTC)
-    since = (now - LOCK_FOR).isoformat(timespec="microseconds")
-    reset = db.scalar(
-        select(func.max(AuditEntry.at)).where(
-            AuditEntry.subject == subject,
-            AuditEntry.action.in_(("user.login", "user.password_reset")),
-            AuditEntry.at > since,
+def client_of(request: Request) -> str:
+    """The client a log-in attempt counts against (see :func:`throttle.client_address`)."""
+    return throttle.client_address(request.client.host if request.client else None)
+
+
+def lock_message(lock: throttle.Lock) -> str:
+    """What the log-in page says while ``lock`` refuses log-ins."""
+    if lock.scope == throttle.CLIENT:
+        return (
+            "Too many wrong passwords from your network address: try again after "
+            f"{lock.until:%H:%M} UTC"
         )
+    return (
+        "Too many wrong passwords for this e-mail address: try again after "
+        f"{lock.until:%H:%M} UTC, or ask an administrator for a password-reset link"
     )
-    failures = list(
-        db.scalars(
-            select(AuditEntry.at)
-            .where(
-                AuditEntry.subject == subject,
-                AuditEntry.action == "user.login_failed",
-                AuditEntry.at > max(since, reset or since),
-            )
-            .order_by(AuditEntry.at)
-        )
-    )
-    if len(failures) < LOCK_AFTER:
-        return None
-    return datetime.fromisoformat(failures[-LOCK_AFTER]) + LOCK_FOR
 
 
 def safe_next(target: str | None) -> str:
@@ -151,11 +140,16 @@ class Credentials:
     password_ok: bool
     #: The hash the password was checked against (the route makes sure it is unchanged).
     checked_hash: str | None
+    #: A lock that refuses the attempt (the password was then not checked at all).
+    lock: throttle.Lock | None = None
 
 
 def _check_credentials(request: Request, email: str, password: str) -> Credentials:
     with request.app.state.db.session() as s:
         user = find_by_email(s, email)
+        lock = throttle.lock_in_force(s, login_subject(email, user), client_of(request))
+        if lock is not None:  # refused whatever the password: spend no argon2 on it
+            return Credentials(user.id if user is not None else None, False, None, lock)
         stored = user.password_hash if user is not None else None
         ok = verify_password(stored, password)  # takes the same time without a user
         return Credentials(user.id if user is not None else None, ok, stored)
@@ -198,14 +192,15 @@ def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
     if not password:
         errors["password"] = "Enter your password"
     user = db.get(User, checked.user_id) if checked and checked.user_id is not None else None
+    client = client_of(request)
+    subject = login_subject(email, user)
     if not errors and checked is not None:
-        subject = login_subject(email, user)
-        locked_until = locked(db, subject)
-        if locked_until is not None:
-            message = (
-                "Too many wrong passwords for this e-mail address: try again after "
-                f"{locked_until:%H:%M} UTC, or ask an administrator for a password-reset link"
-            )
+        lock = checked.lock or throttle.lock_in_force(db, subject, client)
+        if lock is not None:
+            # Counted in the lock's row, not written to the audit log one by one.
+            throttle.count_refused(db, subject, client)
+            db.commit()
+            message = lock_message(lock)
             errors = {"email": message, "password": message}
         elif (
             user is None
@@ -214,7 +209,20 @@ def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
         ):
             message = "The e-mail address or the password is not right"
             errors = {"email": message, "password": message}
-            audit.record(db, SYSTEM, "user.login_failed", subject)
+            audit.record(db, SYSTEM, "user.login_failed", subject, {"client": client})
+            for started in throttle.record_failure(db, subject, client):
+                audit.record(
+                    db,
+                    SYSTEM,
+                    "user.login_throttled",
+                    f"client:{client}" if started.scope == throttle.CLIENT else subject,
+                    {
+                        "scope": started.scope,
+                        "client": client,
+                        "failures": throttle.LIMITS[started.scope],
+                        "until": started.until.isoformat(timespec="seconds"),
+                    },
+                )
             db.commit()
         elif not user.is_active:
             message = "This account has been closed; contact an administrator"
@@ -231,6 +239,7 @@ def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     log_in(request, db, user)
+    throttle.clear_pair(db, subject, client)
     audit.record(db, user.name, "user.login", f"user:{user.name}")
     db.commit()
     return RedirectResponse(target, status_code=303)
@@ -419,6 +428,7 @@ def reset(request: Request, token: str, form: Posted, hashed: NewHash, db: DB) -
     user.password_hash = hashed or hash_password(password)
     row.used_at = datetime.now(UTC)
     db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    throttle.clear_account(db, f"user:{user.name}")
     audit.record(
         db, user.name, "user.password_reset", f"user:{user.name}", {"issued_by": row.issued_by}
     )
