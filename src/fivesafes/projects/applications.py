@@ -549,13 +549,13 @@ def decision_status(session: Session, project: Project) -> DecisionStatus:
     return _status(session, project, list(project.reviews))
 
 
-def _conflicted(session: Session, project: Project, user: User) -> bool:
+def is_conflicted(session: Session, project: Project, user: User) -> bool:
     """A member or the applicant: never a reviewer of the project (an invitation not
     yet accepted is not membership, and does not count)."""
     return project.applicant_id == user.id or is_member(session, project.id, user.id)
 
 
-def _decides_as(session: Session, project: Project, user: User) -> list[tuple[str, str | None]]:
+def decides_as(session: Session, project: Project, user: User) -> list[tuple[str, str | None]]:
     """The (kind, dataset) the user may decide as on the project, conflicts aside:
     the panel (a panel member, or an administrator) and the owner of each of its
     datasets they own."""
@@ -580,12 +580,12 @@ def review_access(session: Session, project: Project, user: User) -> str | None:
         return f"project {project.id} is a draft; nobody reviews it yet"
     if is_admin(session, user):
         return None
-    if _conflicted(session, project, user):
+    if is_conflicted(session, project, user):
         return (
             f"{user.name} applied for or is a member of project {project.id}, and does "
             "not review it; the project's own page shows its decisions"
         )
-    if _decides_as(session, project, user) or decided_on(session, project, user):
+    if decides_as(session, project, user) or decided_on(session, project, user):
         return None
     return (
         f"{user.name} does not review project {project.id}: it asks for no dataset they "
@@ -598,9 +598,9 @@ def reviewable_by(session: Session, user: User) -> list[tuple[Project, str, str 
     found: list[tuple[Project, str, str | None]] = []
     query = select(Project).where(Project.state == ProjectState.SUBMITTED).order_by(Project.id)
     for project in session.scalars(query):
-        if _conflicted(session, project, user):
+        if is_conflicted(session, project, user):
             continue
-        found.extend((project, kind, d) for kind, d in _decides_as(session, project, user))
+        found.extend((project, kind, d) for kind, d in decides_as(session, project, user))
     return found
 
 
@@ -677,7 +677,7 @@ def review(
     subject = _subject(project_id)
     name = reviewer.name
     _check_decision(decision, comment, "application")
-    if _conflicted(session, project, reviewer):
+    if is_conflicted(session, project, reviewer):
         _refuse(
             session,
             name,
@@ -1145,9 +1145,9 @@ def _awaits_approval(inv: ProjectInvitation) -> bool:
 def changes_to_review(session: Session, project: Project, user: User) -> list[ProjectInvitation]:
     """The project's membership changes waiting for the approvers that ``user`` may
     decide on (as the panel or as a dataset's owner)."""
-    if project.state != ProjectState.APPROVED or _conflicted(session, project, user):
+    if project.state != ProjectState.APPROVED or is_conflicted(session, project, user):
         return []
-    if not _decides_as(session, project, user):
+    if not decides_as(session, project, user):
         return []
     return [inv for inv in project.invitations if _awaits_approval(inv) and inv.user_id != user.id]
 
@@ -1169,9 +1169,9 @@ def membership_changes_for(
         .order_by(ProjectInvitation.id)
     )
     for inv in session.scalars(query):
-        if _conflicted(session, inv.project, user):
+        if is_conflicted(session, inv.project, user):
             continue
-        found.extend((inv, kind, d) for kind, d in _decides_as(session, inv.project, user))
+        found.extend((inv, kind, d) for kind, d in decides_as(session, inv.project, user))
     return found
 
 
@@ -1193,7 +1193,7 @@ def review_invitation(
     name = reviewer.name
     action = "review_invitation"
     _check_decision(decision, comment, "membership change")
-    if _conflicted(session, project, reviewer) or inv.user_id == reviewer.id:
+    if is_conflicted(session, project, reviewer) or inv.user_id == reviewer.id:
         _refuse(
             session,
             name,
@@ -1298,7 +1298,7 @@ def set_rule(
     name = reviewer.name
     if rule not in RULES:
         raise FormErrors({"rule": f"{rule!r} is not a membership rule."})
-    if _conflicted(session, project, reviewer):
+    if is_conflicted(session, project, reviewer):
         _refuse(
             session,
             name,
