@@ -208,7 +208,9 @@ def test_a_lead_invites_the_approvers_decide_the_invitee_accepts_and_waits_for_t
         assert f"/projects/{APPROVED}/review#change-{inv.id}" in listed
         assert f'id="change-{inv.id}"' in approver.get(review).text
         decided = approver.post_form(
-            f"{review}/invitations/{inv.id}", {"as": deciding, "decision": "approve"}, token_from=review
+            f"{review}/invitations/{inv.id}",
+            {"as": deciding, "decision": "approve"},
+            token_from=review,
         )
         assert decided.status_code == 303, decided.text
     owner = client.fresh().login_as("data_owner")
