@@ -143,6 +143,8 @@ def test_a_member_cannot_invite_and_an_invitation_is_only_its_invitees(
     me = _as(client, "newbie")
     assert f'href="/invitations/{inv.id}"' in me.get("/projects").text
     assert "Accept and join the project" in me.get(f"/invitations/{inv.id}").text
+    # invited, they may read their learning plan for the project before accepting
+    assert me.get(f"/learning/plan?project={APPROVED}").status_code == 200
     joined = _post(me, f"/invitations/{inv.id}/accept", {}, f"/invitations/{inv.id}")
     assert joined.status_code == 303
     assert apps.is_member(db, APPROVED, newcomer.id)
