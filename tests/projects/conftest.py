@@ -1,5 +1,7 @@
 """Fixtures for the safe-projects library: a migrated SQLite database with a user
-for each part (researchers, the panel, dataset owners, checkers, an administrator)."""
+for each part (researchers, the panel, dataset owners, checkers, an administrator);
+the researchers hold a valid safe researcher accreditation (members need one),
+except ``rex``, a researcher who has none yet."""
 
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ from sqlalchemy.orm import Session
 
 from fivesafes.appdb import add_user, migrate, session_factory
 from fivesafes.appdb.models import User
+from fivesafes.people import accreditation
 from fivesafes.projects import applications as apps
 
 PEOPLE = {
     "ana": "researcher",
     "ben": "researcher",
     "cat": "researcher",
+    "rex": "researcher",
     "pat": "panel_member",
     "pia": "panel_member",
     "olly": "data_owner",
@@ -38,7 +42,10 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     migrate(url)
     with session_factory(url)() as session:
         for name, role in PEOPLE.items():
-            add_user(session, name, role)
+            user = add_user(session, name, role)
+            if role == "researcher" and name != "rex":
+                accreditation.grant(session, user.id, apps.MEMBER_ACCREDITATION)
+        session.commit()
     return path
 
 

@@ -1,6 +1,8 @@
 """Safe projects, the rules: the application's states, review by the panel and by
 each requested dataset's owner, nobody approving their own application,
-membership, provisioning, and the audit trail of every step."""
+membership (by invitation, accepted by the invitee), provisioning, and the audit
+trail of every step. The membership changes of an approved project, the rules the
+approvers set on them and who sees a review are in test_project_membership.py."""
 
 from __future__ import annotations
 
@@ -26,19 +28,31 @@ def _submitted(db: Session, people: dict[str, User], application: Form) -> Proje
     return apps.submit(db, project.id, people["ana"])
 
 
-def test_a_draft_keeps_the_form_and_makes_the_applicant_lead(
+def test_a_draft_keeps_the_form_makes_the_applicant_lead_and_invites_the_others(
     db: Session, owned: dict[str, User], application: Form
 ) -> None:
     project = apps.save_draft(db, owned["ana"], application())
     assert project.state == ProjectState.DRAFT
     assert project.slug == f"project-{project.id}"
     assert apps.dataset_names(project) == ["pupil_census", "justice_offences"]
+    assert {(m.user.name, m.role) for m in project.members} == {("ana", "lead_researcher")}
+    [inv] = apps.open_invitations(project)
+    assert (inv.user.name, inv.role, inv.state, inv.approval) == (
+        "ben",
+        "researcher",
+        "pending",
+        "with_application",
+    )
+    apps.answer_invitation(db, inv.id, owned["ben"], accept=True)
+    project = apps.get_project(db, project.id)
     assert {(m.user.name, m.role) for m in project.members} == {
         ("ana", "lead_researcher"),
         ("ben", "researcher"),
     }
+    assert apps.open_invitations(project) == []
     assert [e.action for e in audit.entries(db, subject=f"project:{project.id}")] == [
-        "project.create"
+        "project.create",
+        "project.member_add",
     ]
 
 
@@ -103,9 +117,19 @@ def test_one_owner_rejecting_rejects_it_and_a_reason_is_required(
 def test_nobody_approves_their_own_application(
     db: Session, owned: dict[str, User], application: Form
 ) -> None:
-    # pat sits on the panel and oona owns a dataset; both are also on this project.
-    apps.save_draft(db, owned["adam"], application())  # someone else's project, unrelated
+    # pat sits on the panel and oona owns a dataset; both are also on this project,
+    # having accepted the invitations its application sent them.
+    from fivesafes.appdb.users import set_roles
+    from fivesafes.people import accreditation
+
+    for name, role in (("pat", "panel_member"), ("oona", "data_owner")):
+        set_roles(db, owned[name], {role, "researcher"}, "adam")
+        accreditation.grant(db, owned[name].id, apps.MEMBER_ACCREDITATION)
+    db.commit()
+    apps.save_draft(db, owned["cat"], application())  # someone else's project, unrelated
     project = apps.save_draft(db, owned["ana"], application(members="pat\noona, researcher"))
+    for inv in apps.open_invitations(project):
+        apps.answer_invitation(db, inv.id, inv.user, accept=True)
     apps.submit(db, project.id, owned["ana"])
     for who, kind, dataset in (
         ("pat", "panel", None),
@@ -167,18 +191,34 @@ def test_only_a_draft_changes_and_only_its_lead_submits(
     assert apps.get_project(db, project.id).title == "Attainment and offending"
 
 
-def test_members_are_managed_by_a_lead(
+def test_members_are_invited_by_a_lead_and_join_by_accepting(
     db: Session, owned: dict[str, User], application: Form
 ) -> None:
-    project = apps.save_draft(db, owned["ana"], application())
+    project = apps.save_draft(db, owned["ana"], application(members=""))
     with pytest.raises(PolicyRefusal, match="not a lead researcher"):
         apps.add_member(db, project.id, owned["ben"], "cat", "researcher")
-    apps.add_member(db, project.id, owned["ana"], "cat", "researcher")
-    with pytest.raises(apps.FormErrors, match="already a member"):
+    inv = apps.add_member(db, project.id, owned["ana"], "cat", "researcher")
+    assert not apps.is_member(db, project.id, owned["cat"].id)
+    with pytest.raises(apps.FormErrors, match="invited already"):
         apps.add_member(db, project.id, owned["ana"], "cat", "researcher")
     with pytest.raises(apps.FormErrors, match="Nobody is registered"):
         apps.add_member(db, project.id, owned["ana"], "zed", "researcher")
+    with pytest.raises(PolicyRefusal, match="only the person invited"):
+        apps.answer_invitation(db, inv.id, owned["ben"], accept=True)
+    apps.answer_invitation(db, inv.id, owned["cat"], accept=True)
     assert apps.is_member(db, project.id, owned["cat"].id)
+    with pytest.raises(apps.FormErrors, match="already a member"):
+        apps.add_member(db, project.id, owned["ana"], "cat", "researcher")
+    with pytest.raises(PolicyRefusal, match="nothing left to answer"):
+        apps.answer_invitation(db, inv.id, owned["cat"], accept=False)
+    # a declined invitation makes nobody a member; a withdrawn one cannot be accepted
+    declined = apps.add_member(db, project.id, owned["ana"], "ben", "researcher")
+    apps.answer_invitation(db, declined.id, owned["ben"], accept=False)
+    withdrawn = apps.add_member(db, project.id, owned["ana"], "ben", "researcher")
+    apps.withdraw_invitation(db, withdrawn.id, owned["ana"])
+    with pytest.raises(PolicyRefusal, match="withdrawn"):
+        apps.answer_invitation(db, withdrawn.id, owned["ben"], accept=True)
+    assert not apps.is_member(db, project.id, owned["ben"].id)
     with pytest.raises(PolicyRefusal, match="only lead researcher"):
         apps.remove_member(db, project.id, owned["ana"], owned["ana"].id)
     apps.remove_member(db, project.id, owned["adam"], owned["cat"].id)  # an administrator
@@ -284,6 +324,9 @@ def test_the_migration_makes_the_tables_the_models_describe(migrated_db: Path) -
         "project_datasets",
         "project_members",
         "project_reviews",
+        "project_invitations",
+        "project_invitation_reviews",
+        "project_rule_consents",
         "dataset_owners",
     }
 
@@ -292,13 +335,22 @@ def test_another_lead_or_an_administrator_changes_the_draft_and_the_applicant_st
     db: Session, owned: dict[str, User], application: Form
 ) -> None:
     project = apps.save_draft(db, owned["ana"], application(members="ben, lead_researcher"))
+    with pytest.raises(PolicyRefusal, match="not a lead researcher"):  # invited, not a member
+        apps.save_draft(db, owned["ben"], application(title="Too soon"), project.id)
+    [inv] = apps.open_invitations(project)
+    apps.answer_invitation(db, inv.id, owned["ben"], accept=True)
     apps.save_draft(db, owned["ben"], application(title="Better title", members=""), project.id)
     project = apps.get_project(db, project.id)
     assert project.title == "Better title"
     assert [(m.user.name, m.role) for m in project.members] == [("ana", "lead_researcher")]
     apps.save_draft(db, owned["adam"], application(members="cat"), project.id)
-    assert {m.user.name for m in apps.get_project(db, project.id).members} == {"ana", "cat"}
+    project = apps.get_project(db, project.id)
+    assert {m.user.name for m in project.members} == {"ana"}
+    assert [i.user.name for i in apps.open_invitations(project)] == ["cat"]
+    # listed no more: the invitation is withdrawn
+    apps.save_draft(db, owned["ana"], application(members=""), project.id)
+    assert apps.open_invitations(apps.get_project(db, project.id)) == []
     with pytest.raises(PolicyRefusal, match="not a lead researcher"):
         apps.save_draft(db, owned["cat"], application(), project.id)
     updates = audit.entries(db, subject=f"project:{project.id}", action="project.update")
-    assert [e.actor for e in updates] == ["ben", "adam"]
+    assert [e.actor for e in updates] == ["ben", "adam", "ana"]

@@ -26,6 +26,8 @@ Form = Callable[..., apps.ApplicationInput]
 
 def _approved(db: Session, people: dict[str, User], form: apps.ApplicationInput) -> Project:
     project = apps.save_draft(db, people["ana"], form)
+    for inv in apps.open_invitations(project):  # those listed accept, and are members
+        apps.answer_invitation(db, inv.id, inv.user, accept=True)
     apps.submit(db, project.id, people["ana"])
     apps.review(db, project.id, people["pat"], "panel", "approve")
     for d in apps.dataset_names(project):

@@ -174,6 +174,7 @@ ALLOWED: dict[tuple[State, str], State] = {
     (State.IN_REVIEW, "reject"): State.REJECTED,
     (State.IN_REVIEW, "review"): State.IN_REVIEW,
     (State.APPROVED, "release"): State.RELEASED,
+    (State.APPROVED, "reopen"): State.IN_REVIEW,  # by release() itself, not a step of its own
     (State.RETURNED, "submit"): State.SUBMITTED,
     (State.RETURNED, "add_output"): State.RETURNED,
     (State.RETURNED, "update_output"): State.RETURNED,

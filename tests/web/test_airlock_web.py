@@ -254,10 +254,13 @@ def test_no_member_of_the_project_reviews_its_requests(client: Any, db: Session)
     me = client.login_as("researcher2")
     refused = _review(me, SEEDED_REQUEST, "offenders_by_area.csv", "approve")
     assert refused.status_code == 403 and "member of project 1" in refused.text
-    # a checker who joins the project later is no more independent
-    from fivesafes.projects import applications as apps
+    # a checker who joins the project later (invited, approved, accepting) is no more
+    # independent
+    from joining import join
 
-    apps.add_member(db, APPROVED, get_user(db, "researcher"), "output_checker2", "researcher")
+    set_roles(db, get_user(db, "output_checker2"), {"output_checker", "researcher"}, "admin")
+    db.commit()
+    join(db, APPROVED, "output_checker2")
     later = client.fresh().login_as("output_checker2")
     refused = _review(later, SEEDED_REQUEST, "offenders_by_area.csv", "approve")
     assert refused.status_code == 403 and "can never review its requests" in refused.text

@@ -456,7 +456,9 @@ def test_no_role_is_self_granted_by_extra_form_fields(client: Any, app: Any) -> 
 
 
 def _newcomer(client: Any, db: Session) -> Any:
-    """A newly registered researcher added to project 1 (nothing learned yet)."""
+    """A newly registered researcher who joined project 1 (invited, approved,
+    accredited, accepting), whose accreditation was then revoked: a member with
+    the induction to take again, and nothing else learned."""
     browser = client.fresh()
     made = browser.post_form(
         "/register",
@@ -471,7 +473,15 @@ def _newcomer(client: Any, db: Session) -> Any:
         token_from="/register",
     )
     assert made.status_code == 303
-    apps.add_member(db, APPROVED, get_user(db, "researcher"), "nina", "researcher")
+    from joining import join
+
+    from fivesafes.appdb.models import utcnow
+    from fivesafes.people.models import Accreditation
+
+    nina = join(db, APPROVED, "nina")
+    for row in db.scalars(select(Accreditation).where(Accreditation.user_id == nina.id)):
+        row.revoked_at = utcnow()
+    db.commit()
     return browser
 
 

@@ -637,6 +637,7 @@ def test_no_get_route_changes_anything(app: Any, client: Any, db: Session, seede
         "question_id": "1",
         "enrolment_id": "1",
         "accreditation_id": "1",
+        "invitation_id": "1",
         "code": code,
         "token": "x" * 43,
         "name": "pupil_census",

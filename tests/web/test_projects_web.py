@@ -163,9 +163,11 @@ def test_state_changes_need_a_csrf_token(client: Any, db: Session) -> None:
     assert trainer is not None and not apps.is_member(db, APPROVED, trainer.id)
 
 
-def test_a_lead_manages_members_and_a_new_member_waits_for_their_learning_plan(
+def test_a_lead_invites_the_approvers_decide_the_invitee_accepts_and_waits_for_their_plan(
     client: Any, db: Session
 ) -> None:
+    from joining import accredit
+
     newcomer = add_user(db, "newcomer", "researcher")
     newcomer.email = "newcomer@example.org"
     newcomer.password_hash = hash_password("newcomer-pass-2026")
@@ -177,7 +179,10 @@ def test_a_lead_manages_members_and_a_new_member_waits_for_their_learning_plan(
         f"/projects/{APPROVED}/members", {"who": "newcomer@example.org", "role": "researcher"}
     )
     assert added.status_code == 303
-    assert apps.is_member(db, APPROVED, newcomer.id)
+    assert not apps.is_member(db, APPROVED, newcomer.id)  # invited, not a member
+    shown = lead.get(f"/projects/{APPROVED}")
+    assert "Invited, not yet members" in shown.text and "newcomer" in shown.text
+    assert "Waiting for the approval panel and the dataset owners" in shown.text
     # researcher2 is a member but not a lead
     other = client.fresh().login_as("researcher2")
     refused = other.post_form(
@@ -187,9 +192,51 @@ def test_a_lead_manages_members_and_a_new_member_waits_for_their_learning_plan(
     )
     assert refused.status_code == 403
 
-    # the learning platform says what the newcomer must still pass
+    # the newcomer sees the invitation but cannot accept before the approvers decide
     newbie = client.fresh()
     newbie.login("newcomer@example.org", "newcomer-pass-2026")
+    db.expire_all()
+    inv = apps.open_invitation(db, APPROVED, newcomer.id)
+    assert inv is not None and inv.approval == "needed"
+    assert f'href="/invitations/{inv.id}"' in newbie.get("/projects").text
+    page = f"/invitations/{inv.id}"
+    assert "waits for the approval panel" in newbie.get(page).text
+    early = newbie.post_form(f"{page}/accept", token_from=page)
+    assert early.status_code == 403 and "waits for the approval panel" in early.text
+    assert not apps.is_member(db, APPROVED, newcomer.id)
+
+    # the panel and the data owner see the change and approve it
+    review = f"/projects/{APPROVED}/review"
+    for key, deciding in (("panel_member", "panel:"), ("data_owner", "owner:pupil_census")):
+        approver = client.fresh().login_as(key)
+        listed = approver.get("/projects").text
+        assert f"/projects/{APPROVED}/review#change-{inv.id}" in listed
+        assert f'id="change-{inv.id}"' in approver.get(review).text
+        decided = approver.post_form(
+            f"{review}/invitations/{inv.id}",
+            {"as": deciding, "decision": "approve"},
+            token_from=review,
+        )
+        assert decided.status_code == 303, decided.text
+    owner = client.fresh().login_as("data_owner")
+    last = owner.post_form(
+        f"{review}/invitations/{inv.id}",
+        {"as": "owner:justice_offences", "decision": "approve"},
+        token_from=review,
+    )
+    assert last.status_code == 303
+    db.expire_all()
+    assert apps.get_invitation(db, inv.id).approval == "approved"
+
+    # without an accreditation the newcomer still cannot accept; with one, they join
+    refused_join = newbie.post_form(f"{page}/accept", token_from=page)
+    assert refused_join.status_code == 403 and "accreditation" in refused_join.text
+    accredit(db, newcomer)
+    joined = newbie.post_form(f"{page}/accept", token_from=page)
+    assert joined.status_code == 303
+    assert apps.is_member(db, APPROVED, newcomer.id)
+
+    # the learning platform says what the newcomer must still pass
     db.expire_all()
     outstanding = apps.outstanding_courses(db, apps.get_project(db, APPROVED), newcomer)
     assert outstanding, "a newcomer has courses to pass"

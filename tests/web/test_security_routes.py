@@ -1,13 +1,16 @@
 """Every route of the app, read from its route table, against who may reach it.
 
 A route is either public (listed in ``fivesafes.web.access.PUBLIC``) or carries an
-access dependency (``require_login``, ``require_role(...)``, project membership);
-a new route with neither fails ``test_every_route_is_public_or_protected``. For
-each protected route and method: a visitor is sent to /login (303; JSON routes
-401), a logged-in user without the role gets 403, a user with the role who is not
-a member of the project in the path gets 403, and every POST without a valid CSRF
-token gets 403 — and none of these refusals changes anything (the audit log does
-not grow). Path parameters come from the seeded demo site.
+access dependency (``require_login``, ``require_role(...)``, project membership,
+being a reviewer of the project, being the person invited); a new route with
+none fails ``test_every_route_is_public_or_protected``. For each protected route
+and method: a visitor is sent to /login (303; JSON routes 401), a logged-in user
+without the role gets 403, a user with the role who is not a member of the
+project in the path gets 403, a data owner who owns none of the project's
+datasets gets 403 on its review pages (membership changes and rules included), a
+user who was not invited gets 403 on an invitation's pages, and every POST
+without a valid CSRF token gets 403 — and none of these refusals changes anything
+(the audit log does not grow). Path parameters come from the seeded demo site.
 """
 
 from __future__ import annotations
@@ -188,6 +191,29 @@ def test_every_route_is_public_or_protected(site: Site) -> None:
     assert ("GET", "/login") in ROUTES
 
 
+#: The routes of membership changes and of review, and what each requires.
+GOVERNANCE_ROUTES = {
+    ("POST", "/projects/{project_id}/members"): "project_member",
+    ("POST", "/projects/{project_id}/members/{user_id}/remove"): "project_member",
+    ("POST", "/projects/{project_id}/invitations/{invitation_id}/withdraw"): "project_member",
+    ("GET", "/invitations/{invitation_id}"): "invitee",
+    ("POST", "/invitations/{invitation_id}/accept"): "invitee",
+    ("POST", "/invitations/{invitation_id}/decline"): "invitee",
+    ("GET", "/projects/{project_id}/review"): "project_reviewer",
+    ("POST", "/projects/{project_id}/review"): "project_reviewer",
+    ("POST", "/projects/{project_id}/review/invitations/{invitation_id}"): "project_reviewer",
+    ("POST", "/projects/{project_id}/review/rules"): "project_reviewer",
+}
+
+
+def test_membership_changes_and_review_pages_carry_their_rules(site: Site) -> None:
+    """Every route that changes who is a member, or shows or takes a review, is in
+    the route table with the requirement the tests above then exercise."""
+    for (method, path), flag in GOVERNANCE_ROUTES.items():
+        assert (method, path) in PROTECTED, (method, path)
+        assert _needs(site, method, path, flag), (method, path, flag)
+
+
 @pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
 def test_a_visitor_is_sent_to_log_in(site: Site, method: str, path: str) -> None:
     before = site.audit_count()
@@ -211,6 +237,10 @@ def _roles_of(site: Site, method: str, path: str) -> tuple[set[str], bool]:
     return roles, member
 
 
+def _needs(site: Site, method: str, path: str, flag: str) -> bool:
+    return any(need.get(flag) for need in site.route(method, path).access)
+
+
 ROLE_ROUTES = [(m, p) for m, p in PROTECTED]
 
 
@@ -219,8 +249,22 @@ def test_a_user_without_the_role_or_membership_is_refused(
     site: Site, method: str, path: str
 ) -> None:
     roles, member = _roles_of(site, method, path)
-    if not roles and not member:
+    reviewer = _needs(site, method, path, "project_reviewer")
+    invitee = _needs(site, method, path, "invitee")
+    if not roles and not member and not invitee:
         pytest.skip("any logged-in user may use it")
+    if reviewer:
+        # holding the role is not enough: a data owner of none of its datasets, who
+        # never decided on it, does not review the project (nor read its review)
+        before = site.audit_count()
+        response = _request(site, site.outsiders[Role.DATA_OWNER.value], method, path)
+        assert response.status_code == 403, (response.status_code, response.text[:300])
+        assert site.audit_count() == before
+    if invitee:
+        before = site.audit_count()
+        response = _request(site, site.outsiders[Role.RESEARCHER.value], method, path)
+        assert response.status_code == 403, (response.status_code, response.text[:300])
+        assert site.audit_count() == before
     if roles:
         wrong = next(r for r in NON_ADMIN_ROLES if r not in roles)
         before = site.audit_count()

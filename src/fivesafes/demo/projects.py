@@ -1,8 +1,8 @@
 """The demo site's projects: one approved project with the demo researchers as
-members and a release request awaiting review (a table with small cells, so the
-rules flag it and two checkers must approve it), and one application awaiting
-the approval panel. Called by ``fivesafes web seed-demo`` (see
-:data:`fivesafes.demo.site.SEEDERS`).
+members (the second invited in the application, who accepts) and a release
+request awaiting review (a table with small cells, so the rules flag it and two
+checkers must approve it), and one application awaiting the approval panel.
+Called by ``fivesafes web seed-demo`` (see :data:`fivesafes.demo.site.SEEDERS`).
 """
 
 from __future__ import annotations
@@ -66,6 +66,10 @@ def seed(session: Session, users: dict[str, User]) -> None:
             members="" if other is None else f"{other.name}, researcher",
         ),
     )
+    if other is not None:  # listed in the application: invited; a member once they accept
+        invitation = apps.open_invitation(session, approved.id, other.id)
+        assert invitation is not None
+        apps.answer_invitation(session, invitation.id, other, accept=True)
     apps.submit(session, approved.id, lead)
     apps.review(session, approved.id, panel, "panel", "approve", "A clear public benefit.")
     for name in apps.dataset_names(approved):

@@ -13,7 +13,11 @@ these functions):
 
 - only a user who holds the role ``output_checker`` (as their primary role or as
   any other role they were granted, see :func:`holds`) reviews, returns, rejects or
-  approves; nobody listed as an author of a request ever does, whatever their role;
+  approves; nobody listed as an author of a request ever does, whatever their role,
+  nor any member of the project the request belongs to (:func:`conflicted_ids`:
+  the members *now*, so that a checker who joins the project later is no more
+  independent, and their earlier approvals stop counting; an invitation not yet
+  accepted is not membership);
 - a checker counts once per output (their latest decision on it is the one that
   counts); every output needs :meth:`AirlockPolicy.required_for` independent
   approvals (two; one for an output that passed every rule, if the policy says so),
@@ -22,7 +26,10 @@ these functions):
   an output resets its reviews, and an output whose stored bytes no longer match
   cannot be reviewed or released;
 - nothing is released unless the request is approved, and :func:`release` checks
-  the approvals and every output's SHA-256 again before it writes the bundle.
+  the approvals and every output's SHA-256 again before it writes the bundle. An
+  approval that stopped counting since (its checker joined the project, lost the
+  role or had their account closed) sends the request back to review
+  (``approved ─reopen─▶ in_review``) for another checker, and nothing is released.
 
 Each function is one transaction: it commits on success and writes the step to
 the audit log. A refusal rolls back what the call had done, writes the attempt
@@ -42,7 +49,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from fivesafes.appdb.db import begin_write
 from fivesafes.appdb.models import (
@@ -61,6 +68,7 @@ from fivesafes.audit import head, record
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.outputs.bundle import BundleOutput, bundle_files, sha256_bytes, write_bundle
 from fivesafes.outputs.differencing import record_release
+from fivesafes.projects.models import Project, ProjectMember
 from fivesafes.spreadsheet import inert_csv, is_csv_name
 
 
@@ -106,6 +114,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("approve", State.IN_REVIEW, State.APPROVED, "checker"),
     Transition("reject", State.IN_REVIEW, State.REJECTED, "checker"),
     Transition("release", State.APPROVED, State.RELEASED, "releaser"),
+    # By the release itself, when an approval stopped counting after the request was
+    # approved (see :func:`release`): back to the checkers, nothing released.
+    Transition("reopen", State.APPROVED, State.IN_REVIEW, "system"),
 )
 
 #: Steps that do not move a request, the states they are allowed in, and by whom.
@@ -258,6 +269,29 @@ def author_ids(req: ReleaseRequest) -> set[int]:
     return {req.author_id} | {a.user_id for a in req.co_authors}
 
 
+def project_of(session: Session, req: ReleaseRequest) -> tuple[int, set[int]] | None:
+    """The id and the current members' user ids of the project the request belongs
+    to (by its name, ``Project.slug``), or None if no project has that name (a
+    request made on the command line for a name the projects do not know)."""
+    project_id = session.scalar(select(Project.id).where(Project.slug == req.project))
+    if project_id is None:
+        return None
+    members = session.scalars(
+        select(ProjectMember.user_id).where(ProjectMember.project_id == project_id)
+    )
+    return project_id, set(members)
+
+
+def conflicted_ids(req: ReleaseRequest, session: Session | None = None) -> set[int]:
+    """The user ids who may never review the request: its authors and the members
+    of its project as they are now (read from the database at each call)."""
+    session = session or object_session(req)
+    found = author_ids(req)
+    if session is not None and (project := project_of(session, req)) is not None:
+        found |= project[1]
+    return found
+
+
 def _require_state(session: Session, req: ReleaseRequest, actor: str, action: str) -> None:
     if action in STEPS_IN_PLACE:
         ok = req.state in STEPS_IN_PLACE[action][0]
@@ -296,7 +330,21 @@ def _require_author(session: Session, req: ReleaseRequest, user: User, action: s
         )
 
 
+def _require_not_member(session: Session, req: ReleaseRequest, user: User, action: str) -> None:
+    project = project_of(session, req)
+    if project is not None and user.id in project[1]:
+        _refuse(
+            session,
+            user.name,
+            action,
+            _subject(req.id),
+            f"{user.name} is a member of project {project[0]} and can never review its "
+            "requests; another output checker must",
+        )
+
+
 def _require_checker(session: Session, req: ReleaseRequest, user: User, action: str) -> None:
+    _require_not_member(session, req, user, action)
     if user.id in author_ids(req):
         _refuse(
             session,
@@ -410,25 +458,33 @@ class OutputStatus:
         return len(self.approvals) >= self.required and not self.held_back_by
 
 
-def current_reviews(req: ReleaseRequest, out: RequestOutput) -> dict[str, Review]:
+def current_reviews(
+    req: ReleaseRequest, out: RequestOutput, *, standing: bool = True
+) -> dict[str, Review]:
     """Each checker's latest review of the output as it is now (same version and
     SHA-256), by checker name, for checkers who may still review this request (still
-    an output checker, not an author, and their account not closed)."""
-    authors = author_ids(req)
+    an output checker, neither an author nor a member of the project now, and their
+    account not closed). ``standing=False`` leaves out that last test (what the
+    reviews were worth when they were made)."""
+    conflicted = conflicted_ids(req) if standing else set()
     latest: dict[str, Review] = {}
     for rev in sorted(out.reviews, key=lambda r: r.id):
         if rev.output_version != out.version or rev.output_sha256 != out.sha256:
             continue
-        if rev.checker_id in authors or not holds(rev.checker, Role.OUTPUT_CHECKER):
-            continue
-        if rev.checker.is_active is False:
+        if standing and (
+            rev.checker_id in conflicted
+            or not holds(rev.checker, Role.OUTPUT_CHECKER)
+            or rev.checker.is_active is False
+        ):
             continue
         latest[rev.checker.name] = rev
     return latest
 
 
-def output_status(req: ReleaseRequest, out: RequestOutput) -> OutputStatus:
-    reviews = current_reviews(req, out)
+def output_status(
+    req: ReleaseRequest, out: RequestOutput, *, standing: bool = True
+) -> OutputStatus:
+    reviews = current_reviews(req, out, standing=standing)
     return OutputStatus(
         name=out.name,
         verdict=out.verdict,
@@ -440,14 +496,14 @@ def output_status(req: ReleaseRequest, out: RequestOutput) -> OutputStatus:
     )
 
 
-def review_status(req: ReleaseRequest) -> list[OutputStatus]:
+def review_status(req: ReleaseRequest, *, standing: bool = True) -> list[OutputStatus]:
     """Where each output of the request stands (nothing is written)."""
-    return [output_status(req, out) for out in req.outputs]
+    return [output_status(req, out, standing=standing) for out in req.outputs]
 
 
-def _missing(req: ReleaseRequest) -> list[str]:
+def _missing(req: ReleaseRequest, *, standing: bool = True) -> list[str]:
     missing = []
-    for s in review_status(req):
+    for s in review_status(req, standing=standing):
         if s.held_back_by:
             missing.append(f"{s.name} (held back by {', '.join(s.held_back_by)})")
         elif len(s.approvals) < s.required:
@@ -1042,6 +1098,7 @@ def release(
     action = "release"
     req = _request(session, request_id, actor, action)
     user = _user(session, actor, action, _subject(request_id))
+    _require_not_member(session, req, user, action)
     if user.id in author_ids(req) or not holds(user, Role.OUTPUT_CHECKER, Role.ADMINISTRATOR):
         _refuse(
             session,
@@ -1053,6 +1110,26 @@ def release(
         )
     _require_state(session, req, actor, action)
     missing = _missing(req)
+    if missing and not _missing(req, standing=False):
+        # The reviews were enough when they were made, but a checker's standing has
+        # changed since (joined the project, lost the role, account closed): the
+        # request goes back to the checkers, and nothing is released.
+        reason = (
+            f"request {req.id} is no longer approved: {'; '.join(missing)}. An approval "
+            "stops counting when its checker joins the project, loses the output checker "
+            "role or has their account closed; nothing was released, and the request is "
+            "back in review for another checker"
+        )
+        _move(session, req, "reopen", actor, missing=missing)
+        record(
+            session,
+            actor,
+            "airlock.refused",
+            _subject(req.id),
+            {"attempted": action, "reason": reason},
+        )
+        session.commit()
+        raise PolicyRefusal(reason)
     if missing:
         _refuse(
             session,

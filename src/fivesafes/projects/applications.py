@@ -4,15 +4,34 @@ provisioning of an approved project's workspace.
 An application moves ``draft ─submit─▶ submitted ─▶ approved | rejected``:
 
 - the applicant (the project's lead researcher) writes a draft: title, lay
-  summary, public benefit, organisation, the datasets requested and the members
-  with their project roles; it can change only while it is a draft;
+  summary, public benefit, organisation, the datasets requested and the people
+  invited to join with their project roles; it can change only while it is a
+  draft. It is submitted only when every member holds the researcher role and a
+  valid accreditation (:func:`why_cannot_join`);
 - once submitted, the approval panel (a user with the role ``panel_member``, or an
   administrator) gives one decision, and the owner of every requested dataset
   (assigned by an administrator, :func:`assign_owner`) gives theirs. The application is approved
   when the panel and every owner have approved it, and rejected as soon as one of
   them rejects it (with a reason);
 - nobody reviews an application they applied for or are a member of, whatever
-  their roles;
+  their roles; an invitation not yet accepted does not stop anyone reviewing (so an
+  applicant cannot choose who reviews by listing them), and nobody who decided on a
+  project ever joins it;
+- a reviewer sees the applications they review (:func:`review_access`): a panel
+  member those before the panel (there is one panel: every application that is not
+  a draft), a data owner those asking for a dataset they own (or that they decided
+  on), an administrator every one;
+
+Membership (:func:`invite`, :func:`answer_invitation`): a lead invites, the invitee
+accepts or declines, and only the invitee's acceptance makes a member. Joining an
+approved project is a membership change the approvers decide like the application
+(:func:`review_invitation`: the panel and the owner of every dataset of the
+project), unless a membership rule they all set on the project allows it
+(:func:`set_rule`, :data:`RULES`). Who may ever be a member is decided in one place,
+:func:`why_not_invited` and :func:`why_cannot_join`: a holder of the researcher role
+(an administrator does not hold it by being one), never a linkage operator, with
+a valid ``safe_researcher`` accreditation when they join, and not someone who
+decided on the project.
 - on approval the workspace is provisioned (:func:`fivesafes.data.provision`) if
   a data store is configured (``store`` argument, else ``$FIVESAFES_STORE``);
   otherwise, or if provisioning fails, the project is marked as awaiting
@@ -41,13 +60,19 @@ from fivesafes.appdb.models import Role, User, utcnow
 from fivesafes.audit import record
 from fivesafes.datasets import BY_NAME, DATASETS
 from fivesafes.errors import FivesafesError, PolicyRefusal
+from fivesafes.people import accreditation
 from fivesafes.projects.models import (
+    Approval,
     DatasetOwner,
+    InvitationState,
     MemberRole,
     Project,
     ProjectDataset,
+    ProjectInvitation,
+    ProjectInvitationReview,
     ProjectMember,
     ProjectReview,
+    ProjectRuleConsent,
     ProjectState,
     Provisioning,
     ReviewKind,
@@ -67,6 +92,20 @@ PLAN_ROLES = {
     MemberRole.RESEARCHER.value: "researcher",
 }
 LIMITS = {"title": 200, "organisation": 200, "lay_summary": 4000, "public_benefit": 4000}
+#: The accreditation every member must hold, valid, when they join (and every member
+#: when an application is submitted): granted by the safe researcher induction.
+MEMBER_ACCREDITATION = "safe_researcher"
+#: The membership rules the approvers may set on a project: while the panel and the
+#: owner of every dataset of the project allow one, the membership changes it
+#: describes need no decision of theirs.
+RULES = {
+    "same_organisation": (
+        "A lead researcher may add researchers (not leads) whose registered organisation "
+        "is the project's, without asking the approvers again"
+    ),
+}
+#: Invitations still open: waiting for the invitee (and perhaps for the approvers).
+OPEN = (InvitationState.PENDING.value,)
 
 
 class FormErrors(FivesafesError):
@@ -181,6 +220,62 @@ def why_never_a_member(session: Session, user: User) -> str | None:
     return None
 
 
+# --- the membership rule: who may be invited, who may join --------------------------------
+
+
+def why_not_invited(session: Session, user: User) -> str | None:
+    """Why ``user`` cannot be invited to (or apply for) a project: only a holder of
+    the researcher role (held, not implied by being an administrator), never a
+    linkage operator."""
+    if problem := why_never_a_member(session, user):
+        return problem
+    if not has_role(session, user, Role.RESEARCHER.value):
+        return (
+            f"{user.name} does not hold the researcher role; only researchers join "
+            "projects (an administrator grants the role)"
+        )
+    return None
+
+
+def _member_problem(session: Session, user: User) -> str | None:
+    """Why ``user`` cannot be a member now: :func:`why_not_invited`, or no valid
+    :data:`MEMBER_ACCREDITATION`."""
+    if problem := why_not_invited(session, user):
+        return problem
+    if accreditation.valid_accreditation(session, user.id, MEMBER_ACCREDITATION) is None:
+        kind = accreditation.label(MEMBER_ACCREDITATION).lower()
+        return (
+            f"{user.name} holds no valid {kind} accreditation; it comes with the safe "
+            "researcher induction (or its refresher, to renew it)"
+        )
+    return None
+
+
+def decided_on(session: Session, project: Project, user: User) -> bool:
+    """Whether ``user`` took a reviewer's decision on the project: on its application,
+    on a membership change, or on a membership rule."""
+    if any(r.reviewer_id == user.id for r in project.reviews):
+        return True
+    if any(c.reviewer_id == user.id for c in project.rule_consents):
+        return True
+    return any(r.reviewer_id == user.id for inv in project.invitations for r in inv.reviews)
+
+
+def why_cannot_join(session: Session, project: Project, user: User) -> str | None:
+    """Why ``user`` cannot become a member of ``project`` now (None: they can). The
+    one rule every way of joining goes through: the researcher role, never a linkage
+    operator, a valid accreditation, and no decision taken on the project as a
+    reviewer (a reviewer stays independent of what they decided)."""
+    if problem := _member_problem(session, user):
+        return problem
+    if decided_on(session, project, user):
+        return (
+            f"{user.name} decided on project {project.id} as a reviewer and so can never "
+            "join it; the decisions on a project are independent of its members"
+        )
+    return None
+
+
 def parse_members(
     session: Session, text: str, applicant: User
 ) -> tuple[list[tuple[User, str]], str | None]:
@@ -203,7 +298,7 @@ def parse_members(
             return [], (f"line {number}: nobody is registered as {who!r}; they must register first")
         if user.id in seen:
             continue
-        if problem := why_never_a_member(session, user):
+        if problem := why_not_invited(session, user):
             return [], f"line {number}: {problem}"
         seen.add(user.id)
         found.append((user, role))
@@ -253,7 +348,7 @@ def save_draft(
         )
         applicant = actor
         action = "project.create"
-        if problem := why_never_a_member(session, actor):
+        if problem := why_not_invited(session, actor):
             raise FormErrors({"members": problem[0].upper() + problem[1:]})
     else:
         project = get_project(session, project_id)
@@ -291,14 +386,41 @@ def save_draft(
     project.datasets = [d for d in project.datasets if d.dataset in chosen]
     have = {d.dataset for d in project.datasets}
     project.datasets.extend(ProjectDataset(dataset=d) for d in chosen if d not in have)
+    # The people listed are invited (an applicant cannot make anyone a member): those
+    # already members keep their place with the role given, the others get an
+    # invitation (or keep theirs, with the role given); members and invitations no
+    # longer listed go.
     wanted = {u.id: role for u, role in members} | {applicant.id: MemberRole.LEAD_RESEARCHER.value}
-    project.members = [m for m in project.members if m.user_id in wanted]
-    for m in project.members:
-        m.role = wanted[m.user_id]
+    if project_id is None:
+        project.members = [ProjectMember(user_id=applicant.id, role=wanted[applicant.id])]
+        project.members[0].user = applicant
+    else:
+        project.members = [m for m in project.members if m.user_id in wanted]
+        for m in project.members:
+            m.role = wanted[m.user_id]
     present = {m.user_id for m in project.members}
-    project.members.extend(
-        ProjectMember(user_id=uid, role=role) for uid, role in wanted.items() if uid not in present
-    )
+    now = utcnow()
+    invited: dict[int, ProjectInvitation] = {}
+    for inv in project.invitations:
+        if inv.state not in OPEN:
+            continue
+        if inv.user_id in wanted and inv.user_id not in present:
+            inv.role = wanted[inv.user_id]
+            invited[inv.user_id] = inv
+        else:
+            inv.state, inv.answered_at = InvitationState.WITHDRAWN.value, now
+    for user, role in members:
+        if user.id not in present and user.id not in invited:
+            inv = ProjectInvitation(
+                user_id=user.id,
+                role=role,
+                invited_by_id=actor.id,
+                state=InvitationState.PENDING.value,
+                approval=Approval.WITH_APPLICATION.value,
+            )
+            inv.user = user
+            project.invitations.append(inv)
+            invited[user.id] = inv
     session.flush()
     if project.slug is None:
         project.slug = f"project-{project.id}"
@@ -310,7 +432,8 @@ def save_draft(
         {
             "title": project.title,
             "datasets": chosen,
-            "members": {u.name: role for u, role in members} | {applicant.name: "lead_researcher"},
+            "members": {m.user.name: m.role for m in project.members},
+            "invited": {inv.user.name: inv.role for inv in invited.values()},
         },
     )
     session.commit()
@@ -341,6 +464,16 @@ def submit(session: Session, project_id: int, actor: User) -> Project:
             _subject(project_id),
             f"project {project_id} is {project.state}; only a draft can be submitted",
         )
+    problems = [p for m in project.members if (p := _member_problem(session, m.user))]
+    if problems:
+        _refuse(
+            session,
+            actor.name,
+            "submit",
+            _subject(project_id),
+            f"project {project_id} cannot be submitted: {'; '.join(problems)}. Every member "
+            "must hold the researcher role and a valid accreditation",
+        )
     project.state = ProjectState.SUBMITTED.value
     project.submitted_at = project.updated_at = utcnow()
     record(
@@ -360,14 +493,19 @@ def dataset_names(project: Project) -> list[str]:
 
 # --- review -----------------------------------------------------------------------------
 
+#: A decision on an application or on a membership change: both have a reviewer, a
+#: kind (panel or owner), a dataset (owners) and a decision.
+AnyReview = ProjectReview | ProjectInvitationReview
+
 
 @dataclass(frozen=True)
 class DecisionStatus:
-    """Where the review of an application stands: the panel's current decision,
-    each requested dataset's owner and their current decision, and what is missing."""
+    """Where the review of an application (or of a membership change) stands: the
+    panel's current decision, each dataset's owner and their current decision, and
+    what is missing."""
 
-    panel: ProjectReview | None
-    owners: dict[str, tuple[User | None, ProjectReview | None]]
+    panel: AnyReview | None
+    owners: dict[str, tuple[User | None, AnyReview | None]]
 
     @property
     def missing(self) -> list[str]:
@@ -388,17 +526,17 @@ class DecisionStatus:
         )
 
 
-def decision_status(session: Session, project: Project) -> DecisionStatus:
-    panel: ProjectReview | None = None
-    for rev in project.reviews:  # ordered by id: the last one counts
+def _status(session: Session, project: Project, reviews: list[Any]) -> DecisionStatus:
+    panel: AnyReview | None = None
+    for rev in reviews:  # ordered by id: the last one counts
         if rev.kind == ReviewKind.PANEL:
             panel = rev
-    owners: dict[str, tuple[User | None, ProjectReview | None]] = {}
+    owners: dict[str, tuple[User | None, AnyReview | None]] = {}
     for d in dataset_names(project):
         owner = owner_of(session, d)
         # Only the current owner's latest decision counts (owners can change).
-        latest: ProjectReview | None = None
-        for rev in project.reviews:
+        latest: AnyReview | None = None
+        for rev in reviews:
             mine = owner is not None and rev.reviewer_id == owner.id
             if rev.kind == ReviewKind.OWNER and rev.dataset == d and mine:
                 latest = rev
@@ -406,21 +544,116 @@ def decision_status(session: Session, project: Project) -> DecisionStatus:
     return DecisionStatus(panel, owners)
 
 
+def decision_status(session: Session, project: Project) -> DecisionStatus:
+    """Where the review of the application stands."""
+    return _status(session, project, list(project.reviews))
+
+
+def is_conflicted(session: Session, project: Project, user: User) -> bool:
+    """A member or the applicant: never a reviewer of the project (an invitation not
+    yet accepted is not membership, and does not count)."""
+    return project.applicant_id == user.id or is_member(session, project.id, user.id)
+
+
+def decides_as(session: Session, project: Project, user: User) -> list[tuple[str, str | None]]:
+    """The (kind, dataset) the user may decide as on the project, conflicts aside:
+    the panel (a panel member, or an administrator) and the owner of each of its
+    datasets they own."""
+    found: list[tuple[str, str | None]] = []
+    if has_role(session, user, PANEL_ROLE) or is_admin(session, user):
+        found.append((ReviewKind.PANEL.value, None))
+    for d in dataset_names(project):
+        owner = owner_of(session, d)
+        if owner is not None and owner.id == user.id:
+            found.append((ReviewKind.OWNER.value, d))
+    return found
+
+
+def review_access(session: Session, project: Project, user: User) -> str | None:
+    """Why ``user`` may not read the review of the project (None: they may). The
+    review is for those who review it: an administrator; a panel member (there is one
+    approval panel, and every application that is not a draft is before it); the
+    owner of a dataset the project asks for, or a data owner who decided on it
+    (their decision stays theirs to read). Never for its applicant or members, whose
+    project page shows them the decisions, nor for anyone while it is a draft."""
+    if project.state == ProjectState.DRAFT:
+        return f"project {project.id} is a draft; nobody reviews it yet"
+    if is_admin(session, user):
+        return None
+    if is_conflicted(session, project, user):
+        return (
+            f"{user.name} applied for or is a member of project {project.id}, and does "
+            "not review it; the project's own page shows its decisions"
+        )
+    if decides_as(session, project, user) or decided_on(session, project, user):
+        return None
+    return (
+        f"{user.name} does not review project {project.id}: it asks for no dataset they "
+        "own, and they are not on the approval panel"
+    )
+
+
 def reviewable_by(session: Session, user: User) -> list[tuple[Project, str, str | None]]:
     """Submitted applications ``user`` can decide on now, as (project, kind, dataset)."""
     found: list[tuple[Project, str, str | None]] = []
     query = select(Project).where(Project.state == ProjectState.SUBMITTED).order_by(Project.id)
-    panel = has_role(session, user, PANEL_ROLE) or is_admin(session, user)
     for project in session.scalars(query):
-        if is_member(session, project.id, user.id) or project.applicant_id == user.id:
+        if is_conflicted(session, project, user):
             continue
-        status = decision_status(session, project)
-        if panel:
-            found.append((project, ReviewKind.PANEL.value, None))
-        for d, (owner, _rev) in status.owners.items():
-            if owner is not None and owner.id == user.id:
-                found.append((project, ReviewKind.OWNER.value, d))
+        found.extend((project, kind, d) for kind, d in decides_as(session, project, user))
     return found
+
+
+def _require_reviewer(
+    session: Session,
+    project: Project,
+    reviewer: User,
+    kind: str,
+    dataset: str | None,
+    action: str,
+    subject: str,
+) -> str | None:
+    """Refuse unless ``reviewer`` may decide on the project as ``kind`` (and
+    ``dataset``): the panel (panel member or administrator) or the dataset's current
+    owner. Returns the dataset the decision is for (None for the panel)."""
+    name = reviewer.name
+    if kind == ReviewKind.PANEL:
+        if not (has_role(session, reviewer, PANEL_ROLE) or is_admin(session, reviewer)):
+            _refuse(
+                session,
+                name,
+                action,
+                subject,
+                f"{name} is not a member of the approval panel (role panel_member)",
+            )
+        return None
+    if kind == ReviewKind.OWNER:
+        if dataset is None or dataset not in dataset_names(project):
+            _refuse(
+                session,
+                name,
+                action,
+                subject,
+                f"project {project.id} did not request the dataset {dataset!r}",
+            )
+        owner = owner_of(session, dataset)
+        if owner is None or owner.id != reviewer.id:
+            _refuse(
+                session,
+                name,
+                action,
+                subject,
+                f"{name} is not the owner of {dataset}; only its owner approves access to it",
+            )
+        return dataset
+    raise FivesafesError(f"{kind!r} is not a kind of review; use panel or owner")
+
+
+def _check_decision(decision: str, comment: str, what: str) -> None:
+    if decision not in DECISIONS:
+        raise FormErrors({"decision": "Choose approve or reject."})
+    if decision == "reject" and not comment.strip():
+        raise FormErrors({"comment": f"Say why the {what} is rejected."})
 
 
 def review(
@@ -443,11 +676,8 @@ def review(
     project = get_project(session, project_id)
     subject = _subject(project_id)
     name = reviewer.name
-    if decision not in DECISIONS:
-        raise FormErrors({"decision": "Choose approve or reject."})
-    if decision == "reject" and not comment.strip():
-        raise FormErrors({"comment": "Say why the application is rejected."})
-    if project.applicant_id == reviewer.id or is_member(session, project.id, reviewer.id):
+    _check_decision(decision, comment, "application")
+    if is_conflicted(session, project, reviewer):
         _refuse(
             session,
             name,
@@ -464,36 +694,7 @@ def review(
             subject,
             f"project {project_id} is {project.state}; only a submitted application is reviewed",
         )
-    if kind == ReviewKind.PANEL:
-        if not (has_role(session, reviewer, PANEL_ROLE) or is_admin(session, reviewer)):
-            _refuse(
-                session,
-                name,
-                "review",
-                subject,
-                f"{name} is not a member of the approval panel (role panel_member)",
-            )
-        dataset = None
-    elif kind == ReviewKind.OWNER:
-        if dataset is None or dataset not in dataset_names(project):
-            _refuse(
-                session,
-                name,
-                "review",
-                subject,
-                f"project {project_id} did not request the dataset {dataset!r}",
-            )
-        owner = owner_of(session, dataset)
-        if owner is None or owner.id != reviewer.id:
-            _refuse(
-                session,
-                name,
-                "review",
-                subject,
-                f"{name} is not the owner of {dataset}; only its owner approves access to it",
-            )
-    else:
-        raise FivesafesError(f"{kind!r} is not a kind of review; use panel or owner")
+    dataset = _require_reviewer(session, project, reviewer, kind, dataset, "review", subject)
     rev = ProjectReview(
         reviewer_id=reviewer.id,
         kind=kind,
@@ -679,17 +880,73 @@ def read_workspace_output(path: Path) -> bytes:
 # --- membership -------------------------------------------------------------------------
 
 
-def add_member(
+def open_invitation(session: Session, project_id: int, user_id: int) -> ProjectInvitation | None:
+    """The user's invitation to the project still waiting for an answer, if any."""
+    return session.scalar(
+        select(ProjectInvitation).where(
+            ProjectInvitation.project_id == project_id,
+            ProjectInvitation.user_id == user_id,
+            ProjectInvitation.state.in_(OPEN),
+        )
+    )
+
+
+def get_invitation(session: Session, invitation_id: int) -> ProjectInvitation:
+    session.expire_all()
+    inv = session.get(ProjectInvitation, invitation_id)
+    if inv is None:
+        raise FivesafesError(f"there is no invitation {invitation_id}")
+    return inv
+
+
+def invitations_of(session: Session, user: User) -> list[ProjectInvitation]:
+    """The user's invitations waiting for their answer, newest first."""
+    query = (
+        select(ProjectInvitation)
+        .where(ProjectInvitation.user_id == user.id, ProjectInvitation.state.in_(OPEN))
+        .order_by(ProjectInvitation.id.desc())
+    )
+    return list(session.scalars(query))
+
+
+def open_invitations(project: Project) -> list[ProjectInvitation]:
+    """The project's invitations still waiting for an answer (or for the approvers)."""
+    return [inv for inv in project.invitations if inv.state in OPEN]
+
+
+def _same_organisation(user: User, project: Project) -> bool:
+    mine = (user.organisation or "").strip().casefold()
+    return bool(mine) and mine == project.organisation.strip().casefold()
+
+
+def rule_allowing(session: Session, project: Project, user: User, role: str) -> str | None:
+    """The membership rule in force on the project that lets ``user`` join in
+    ``role`` without the approvers' decision, if any."""
+    if (
+        "same_organisation" in rules_in_force(session, project)
+        and role == MemberRole.RESEARCHER.value
+        and _same_organisation(user, project)
+    ):
+        return "same_organisation"
+    return None
+
+
+def invite(
     session: Session, project_id: int, actor: User, who: str, role: str
-) -> ProjectMember:
-    """A lead researcher (or an administrator) adds a member with a project role."""
+) -> ProjectInvitation:
+    """A lead researcher (or an administrator) invites a researcher to join with a
+    project role. The invitee becomes a member only by accepting
+    (:func:`answer_invitation`); joining an approved project also waits for the
+    panel and the owner of every dataset of the project (:func:`review_invitation`)
+    unless a membership rule they set allows it (:func:`rule_allowing`)."""
     project = get_project(session, project_id)
+    subject = _subject(project_id)
     if not _leads(session, project, actor):
         _refuse(
             session,
             actor.name,
-            "add_member",
-            _subject(project_id),
+            "invite",
+            subject,
             f"{actor.name} is not a lead researcher of project {project_id}",
         )
     if role not in MEMBER_ROLE_LABELS:
@@ -699,30 +956,382 @@ def add_member(
         raise FormErrors({"who": f"Nobody is registered as {who.strip()!r}."})
     if membership(session, project.id, user.id) is not None:
         raise FormErrors({"who": f"{user.name} is already a member."})
-    if problem := why_never_a_member(session, user):
+    if open_invitation(session, project.id, user.id) is not None:
+        raise FormErrors({"who": f"{user.name} is invited already and has not answered yet."})
+    if problem := why_not_invited(session, user):
         raise FormErrors({"who": problem[0].upper() + problem[1:]})
-    if project.state == ProjectState.SUBMITTED:
+    if project.state in (ProjectState.SUBMITTED, ProjectState.REJECTED):
         _refuse(
             session,
             actor.name,
-            "add_member",
-            _subject(project_id),
-            f"project {project_id} is under review; members change before it is submitted "
-            "or after it is decided",
+            "invite",
+            subject,
+            f"project {project_id} is {project.state}; members change before it is submitted "
+            "or once it is approved",
         )
-    member = ProjectMember(user_id=user.id, role=role)
-    member.user = user
-    project.members.append(member)
+    rule = None
+    if project.state == ProjectState.DRAFT:
+        approval = Approval.WITH_APPLICATION.value
+    elif rule := rule_allowing(session, project, user, role):
+        approval = Approval.BY_RULE.value
+    else:
+        approval = Approval.NEEDED.value
+    inv = ProjectInvitation(
+        user_id=user.id,
+        role=role,
+        invited_by_id=actor.id,
+        state=InvitationState.PENDING.value,
+        approval=approval,
+        rule=rule,
+    )
+    inv.user, inv.invited_by = user, actor
+    project.invitations.append(inv)
     session.flush()
     record(
         session,
         actor.name,
-        "project.member_add",
-        _subject(project.id),
-        {"member": user.name, "role": role},
+        "project.invite",
+        subject,
+        {
+            "invitation": inv.id,
+            "invitee": user.name,
+            "role": role,
+            "approval": approval,
+            "rule": rule,
+        },
     )
     session.commit()
-    return member
+    return inv
+
+
+def add_member(
+    session: Session, project_id: int, actor: User, who: str, role: str
+) -> ProjectInvitation:
+    """What ``POST /projects/{id}/members`` does: :func:`invite` (nobody is made a
+    member without accepting)."""
+    return invite(session, project_id, actor, who, role)
+
+
+def _open_for_answer(
+    session: Session, invitation_id: int, user: User, action: str
+) -> tuple[ProjectInvitation, Project]:
+    inv = get_invitation(session, invitation_id)
+    subject = _subject(inv.project_id)
+    if inv.user_id != user.id:
+        _refuse(
+            session,
+            user.name,
+            action,
+            subject,
+            f"invitation {invitation_id} is not {user.name}'s; only the person invited answers it",
+        )
+    if inv.state not in OPEN:
+        _refuse(
+            session,
+            user.name,
+            action,
+            subject,
+            f"invitation {invitation_id} is {inv.state}; there is nothing left to answer",
+        )
+    return inv, inv.project
+
+
+def answer_invitation(
+    session: Session, invitation_id: int, user: User, accept: bool
+) -> ProjectInvitation:
+    """The invitee accepts (and becomes a member, if :func:`why_cannot_join` allows
+    and joining is approved) or declines their invitation."""
+    action = "accept_invitation" if accept else "decline_invitation"
+    inv, project = _open_for_answer(session, invitation_id, user, action)
+    subject = _subject(project.id)
+    if not accept:
+        inv.state, inv.answered_at = InvitationState.DECLINED.value, utcnow()
+        record(
+            session,
+            user.name,
+            "project.invitation_decline",
+            subject,
+            {"invitation": inv.id, "role": inv.role},
+        )
+        session.commit()
+        return inv
+    if project.state in (ProjectState.SUBMITTED, ProjectState.REJECTED):
+        when = "once it is decided" if project.state == ProjectState.SUBMITTED else "no longer"
+        _refuse(
+            session,
+            user.name,
+            action,
+            subject,
+            f"project {project.id} is {project.state}; its members do not change while it is "
+            f"under review, and the invitation can be accepted {when}",
+        )
+    if inv.approval == Approval.NEEDED:
+        _refuse(
+            session,
+            user.name,
+            action,
+            subject,
+            f"joining project {project.id} waits for the approval panel and the owners of "
+            "its datasets; the invitation can be accepted once they have approved it",
+        )
+    if problem := why_cannot_join(session, project, user):
+        _refuse(session, user.name, action, subject, problem)
+    member = ProjectMember(user_id=user.id, role=inv.role)
+    member.user = user
+    project.members.append(member)
+    inv.state, inv.answered_at = InvitationState.ACCEPTED.value, utcnow()
+    session.flush()
+    record(
+        session,
+        user.name,
+        "project.member_add",
+        subject,
+        {
+            "member": user.name,
+            "role": inv.role,
+            "invitation": inv.id,
+            "approval": inv.approval,
+            "rule": inv.rule,
+        },
+    )
+    session.commit()
+    return inv
+
+
+def withdraw_invitation(session: Session, invitation_id: int, actor: User) -> ProjectInvitation:
+    """A lead researcher (or an administrator) withdraws an unanswered invitation."""
+    inv = get_invitation(session, invitation_id)
+    project = inv.project
+    if not _leads(session, project, actor):
+        _refuse(
+            session,
+            actor.name,
+            "withdraw_invitation",
+            _subject(project.id),
+            f"{actor.name} is not a lead researcher of project {project.id}",
+        )
+    if inv.state not in OPEN:
+        _refuse(
+            session,
+            actor.name,
+            "withdraw_invitation",
+            _subject(project.id),
+            f"invitation {invitation_id} is {inv.state}; only an unanswered one is withdrawn",
+        )
+    inv.state, inv.answered_at = InvitationState.WITHDRAWN.value, utcnow()
+    record(
+        session,
+        actor.name,
+        "project.invitation_withdraw",
+        _subject(project.id),
+        {"invitation": inv.id, "invitee": inv.user.name},
+    )
+    session.commit()
+    return inv
+
+
+# --- membership changes before the approvers ---------------------------------------------
+
+
+def invitation_status(session: Session, inv: ProjectInvitation) -> DecisionStatus:
+    """Where the approvers' decision on a membership change stands."""
+    return _status(session, inv.project, list(inv.reviews))
+
+
+def _awaits_approval(inv: ProjectInvitation) -> bool:
+    return inv.state in OPEN and inv.approval == Approval.NEEDED
+
+
+def changes_to_review(session: Session, project: Project, user: User) -> list[ProjectInvitation]:
+    """The project's membership changes waiting for the approvers that ``user`` may
+    decide on (as the panel or as a dataset's owner)."""
+    if project.state != ProjectState.APPROVED or is_conflicted(session, project, user):
+        return []
+    if not decides_as(session, project, user):
+        return []
+    return [inv for inv in project.invitations if _awaits_approval(inv) and inv.user_id != user.id]
+
+
+def membership_changes_for(
+    session: Session, user: User
+) -> list[tuple[ProjectInvitation, str, str | None]]:
+    """Membership changes ``user`` can decide on now, as (invitation, kind, dataset)."""
+    found: list[tuple[ProjectInvitation, str, str | None]] = []
+    query = (
+        select(ProjectInvitation)
+        .join(Project, Project.id == ProjectInvitation.project_id)
+        .where(
+            Project.state == ProjectState.APPROVED,
+            ProjectInvitation.state.in_(OPEN),
+            ProjectInvitation.approval == Approval.NEEDED.value,
+            ProjectInvitation.user_id != user.id,
+        )
+        .order_by(ProjectInvitation.id)
+    )
+    for inv in session.scalars(query):
+        if is_conflicted(session, inv.project, user):
+            continue
+        found.extend((inv, kind, d) for kind, d in decides_as(session, inv.project, user))
+    return found
+
+
+def review_invitation(
+    session: Session,
+    invitation_id: int,
+    reviewer: User,
+    kind: str,
+    decision: str,
+    comment: str = "",
+    dataset: str | None = None,
+) -> ProjectInvitation:
+    """A decision on a membership change of an approved project, by the panel or by
+    the owner of one of its datasets. Approved by all of them, the invitee may
+    accept; refused by any of them, the invitation is closed."""
+    inv = get_invitation(session, invitation_id)
+    project = inv.project
+    subject = _subject(project.id)
+    name = reviewer.name
+    action = "review_invitation"
+    _check_decision(decision, comment, "membership change")
+    if is_conflicted(session, project, reviewer) or inv.user_id == reviewer.id:
+        _refuse(
+            session,
+            name,
+            action,
+            subject,
+            f"{name} is the person invited, the applicant or a member of project "
+            f"{project.id}, and cannot decide who joins it; another panel member or the "
+            "dataset's owner must",
+        )
+    if not _awaits_approval(inv):
+        _refuse(
+            session,
+            name,
+            action,
+            subject,
+            f"invitation {invitation_id} does not wait for a decision (it is {inv.state}, "
+            f"approval {inv.approval})",
+        )
+    dataset = _require_reviewer(session, project, reviewer, kind, dataset, action, subject)
+    rev = ProjectInvitationReview(
+        reviewer_id=reviewer.id,
+        kind=kind,
+        dataset=dataset,
+        decision=decision,
+        comment=comment.strip(),
+    )
+    rev.reviewer = reviewer
+    inv.reviews.append(rev)
+    session.flush()
+    details = {
+        "invitation": inv.id,
+        "invitee": inv.user.name,
+        "role": inv.role,
+        "kind": kind,
+        "dataset": dataset,
+        "decision": decision,
+        "comment": comment.strip(),
+    }
+    record(session, name, "project.invitation_review", subject, details)
+    status = invitation_status(session, inv)
+    if status.rejected:
+        inv.approval, inv.state = Approval.REJECTED.value, InvitationState.REFUSED.value
+        inv.decided_at = utcnow()
+        record(session, name, "project.invitation_refuse", subject, {"invitation": inv.id})
+    elif not status.missing:
+        inv.approval, inv.decided_at = Approval.APPROVED.value, utcnow()
+        record(session, name, "project.invitation_approve", subject, {"invitation": inv.id})
+    session.commit()
+    return inv
+
+
+# --- membership rules ----------------------------------------------------------------------
+
+
+def _rule_status(session: Session, project: Project, rule: str) -> DecisionStatus:
+    """The approvers' latest word on ``rule``, as a decision status (``approve``:
+    allowed)."""
+
+    @dataclass(frozen=True)
+    class Word:
+        kind: str
+        dataset: str | None
+        reviewer_id: int
+        reviewer: User
+        decision: str
+        comment: str = ""
+
+    words = [
+        Word(c.kind, c.dataset, c.reviewer_id, c.reviewer, "approve" if c.allow else "withdraw")
+        for c in project.rule_consents
+        if c.rule == rule
+    ]
+    return _status(session, project, words)
+
+
+def rules_in_force(session: Session, project: Project) -> set[str]:
+    """The membership rules the panel and every dataset's current owner allow now."""
+    if project.state != ProjectState.APPROVED:
+        return set()
+    return {r for r in RULES if not _rule_status(session, project, r).missing}
+
+
+def rule_statuses(session: Session, project: Project) -> dict[str, DecisionStatus]:
+    """Each membership rule and who allows it now."""
+    return {r: _rule_status(session, project, r) for r in RULES}
+
+
+def set_rule(
+    session: Session,
+    project_id: int,
+    reviewer: User,
+    kind: str,
+    rule: str,
+    allow: bool,
+    dataset: str | None = None,
+) -> ProjectRuleConsent:
+    """An approver (the panel, or the owner of one of the project's datasets) allows
+    a membership rule on an approved project, or withdraws their allowance. A rule
+    is in force only while all of them allow it."""
+    project = get_project(session, project_id)
+    subject = _subject(project_id)
+    name = reviewer.name
+    if rule not in RULES:
+        raise FormErrors({"rule": f"{rule!r} is not a membership rule."})
+    if is_conflicted(session, project, reviewer):
+        _refuse(
+            session,
+            name,
+            "set_rule",
+            subject,
+            f"{name} applied for or is a member of project {project_id}, and does not set "
+            "its membership rules",
+        )
+    if project.state != ProjectState.APPROVED:
+        _refuse(
+            session,
+            name,
+            "set_rule",
+            subject,
+            f"project {project_id} is {project.state}; membership rules are set on an "
+            "approved project",
+        )
+    dataset = _require_reviewer(session, project, reviewer, kind, dataset, "set_rule", subject)
+    row = ProjectRuleConsent(
+        reviewer_id=reviewer.id, kind=kind, dataset=dataset, rule=rule, allow=allow
+    )
+    row.reviewer = reviewer
+    project.rule_consents.append(row)
+    session.flush()
+    record(
+        session,
+        name,
+        "project.rule",
+        subject,
+        {"rule": rule, "allow": allow, "kind": kind, "dataset": dataset},
+    )
+    session.commit()
+    return row
 
 
 def remove_member(session: Session, project_id: int, actor: User, user_id: int) -> None:
@@ -834,5 +1443,9 @@ def describe(project: Project) -> dict[str, Any]:
         "organisation": project.organisation,
         "datasets": dataset_names(project),
         "members": [{"name": m.user.name, "role": m.role} for m in project.members],
+        "invitations": [
+            {"name": inv.user.name, "role": inv.role, "approval": inv.approval}
+            for inv in open_invitations(project)
+        ],
         "provisioning": project.provisioning,
     }

@@ -393,41 +393,13 @@ def _checker_page(
         project=project,
         summary=airlock.summary(req),
         statuses={s.name: s for s in airlock.review_status(req)},
-        is_author=user.id in airlock.author_ids(req)
-        or (project is not None and apps.is_member(db, project.id, user.id)),
+        is_author=user.id in airlock.conflicted_ids(req, db),
         bundle=release.bundle_of(db, req.id) is not None,
         state_labels=STATE_LABELS,
         verdict_labels=VERDICT_LABELS,
         errors=errors or {},
         values=values or {},
     )
-
-
-def _member_of_the_project(db: Session, user: User, request_id: int, action: str) -> str | None:
-    """Why ``user`` may not take a checker's step on the request: they are a member
-    of its project (members who joined after the request began are not among its
-    authors, but they are no more independent). Written to the audit log."""
-    req = db.get(ReleaseRequest, request_id)
-    if req is None:
-        return None
-    project = db.scalar(select(Project).where(Project.slug == req.project))
-    if project is None or not apps.is_member(db, project.id, user.id):
-        return None
-    reason = (
-        f"{user.name} is a member of project {project.id} and can never review its "
-        "requests; another output checker must"
-    )
-    from fivesafes.audit import record
-
-    record(
-        db,
-        user.name,
-        "airlock.refused",
-        f"request:{request_id}",
-        {"attempted": action, "reason": reason},
-    )
-    db.commit()
-    return reason
 
 
 @router.get("/airlock/requests/{request_id}", response_class=HTMLResponse)
@@ -459,9 +431,6 @@ def review(request: Request, request_id: int, user: Checker, db: DB, form: Poste
         errors["comment"] = "Say why: the researchers need to know what to change."
     if errors:
         return _checker_page(request, db, user, request_id, errors, dict(form), 422)
-    member = _member_of_the_project(db, user, request_id, "review")
-    if member is not None:
-        return refused(request, member, back=_checker_back(request_id))
     try:
         req = airlock.get_request(db, request_id, user.name)
         if req.state == airlock.State.CHECKED.value:
@@ -494,9 +463,6 @@ def _close(
             dict(form),
             422,
         )
-    member = _member_of_the_project(db, user, request_id, action)
-    if member is not None:
-        return refused(request, member, back=_checker_back(request_id))
     try:
         req = airlock.get_request(db, request_id, user.name)
         if req.state == airlock.State.CHECKED.value:
@@ -550,9 +516,6 @@ def checker_comment(
 
 @router.post("/airlock/requests/{request_id}/release", response_class=HTMLResponse)
 def release_request(request: Request, request_id: int, user: Checker, db: DB) -> Response:
-    member = _member_of_the_project(db, user, request_id, "release")
-    if member is not None:
-        return refused(request, member, back=_checker_back(request_id))
     try:
         airlock.release(db, request_id, user.name, release.bundle_root(), as_zip=True)
     except FivesafesError as exc:

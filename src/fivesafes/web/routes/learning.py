@@ -255,9 +255,9 @@ def dashboard(request: Request, db: DB, user: LoggedIn) -> Response:
 def learning_plan(
     request: Request, db: DB, user: LoggedIn, project: int | None = None, role: str = ""
 ) -> Response:
-    """The personal learning plan: for a project (``?project=<id>``, members only: its
-    datasets and the member's role), or for a site role (``?role=output_checker``),
-    else the induction everyone needs."""
+    """The personal learning plan: for a project (``?project=<id>``, its members and
+    the people invited to it only: its datasets and their role in it), or for a
+    site role (``?role=output_checker``), else the induction everyone needs."""
     title = "Your learning plan"
     datasets: list[str] = []
     plan_role = "researcher"
@@ -270,10 +270,17 @@ def learning_plan(
         if project_row is None:
             raise _not_found("project")
         member = apps.membership(db, project_row.id, user.id)
-        if member is None:
-            raise Forbidden("Only the project's members can see its learning plans.")
+        invited = None if member else apps.open_invitation(db, project_row.id, user.id)
+        if member is None and invited is None:
+            raise Forbidden(
+                "Only the project's members, and the people invited to join it, can see "
+                "its learning plans."
+            )
         datasets = apps.dataset_names(project_row)
-        plan_role = apps.PLAN_ROLES.get(member.role, "researcher")
+        chosen = member if member is not None else invited
+        assert chosen is not None
+        project_role = chosen.role
+        plan_role = apps.PLAN_ROLES.get(project_role, "researcher")
         title = f"Your learning plan for {project_row.title}"
     elif role:
         if role not in catalogue.PLAN_ROLES:

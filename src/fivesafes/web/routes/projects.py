@@ -1,10 +1,14 @@
 """Safe projects in the browser: the application form, review by the approval
-panel and the dataset owners, membership, the workspace page, dataset owners
+panel and the dataset owners, membership (invitations a lead sends and the
+invitee accepts or declines; membership changes of an approved project and the
+membership rules, decided by the approvers), the workspace page, dataset owners
 (administrators), and the public register (HTML and JSON).
 
 Every rule is in :mod:`fivesafes.projects.applications`; these pages only call it.
 Pages of one project need membership (:data:`require_member`: 403 for a logged-in
-user who is not a member; administrators pass).
+user who is not a member; administrators pass); its review pages need to be one of
+its reviewers (:data:`require_reviewer`, :func:`~fivesafes.projects.applications.review_access`);
+an invitation's pages are for the person invited (:data:`require_invitee`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ from fivesafes.datasets import DATASETS
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.jobs.queue import jobs_of
 from fivesafes.projects import applications as apps
-from fivesafes.projects.models import MemberRole, Project, ProjectMember, ProjectState
+from fivesafes.projects.models import (
+    MemberRole,
+    Project,
+    ProjectInvitation,
+    ProjectMember,
+    ProjectState,
+)
 from fivesafes.projects.register import public_register
 from fivesafes.projects.release import requests_of
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, require_role
@@ -90,7 +100,60 @@ class MembershipRequirement:
 
 require_member = MembershipRequirement()
 Member = Annotated[ProjectAccess, Depends(require_member)]
-Reviewer = Annotated[User, Depends(require_role("panel_member", "data_owner"))]
+ReviewerRole = Annotated[User, Depends(require_role("panel_member", "data_owner"))]
+
+
+@dataclass
+class ReviewAccess:
+    """The project under review and the reviewer."""
+
+    project: Project
+    user: User
+
+
+class ReviewerRequirement:
+    """Dependency: the page's project (path parameter ``project_id``) and the user, if
+    they are one of its reviewers (:func:`apps.review_access`); a draft is not found
+    (404); anyone else holding the panel or data owner role gets 403."""
+
+    access: ClassVar[dict[str, Any]] = {"project_reviewer": True, "path_param": "project_id"}
+
+    def __call__(self, project_id: int, user: ReviewerRole, db: DB) -> ReviewAccess:
+        project = project_or_404(db, project_id)
+        if project.state == ProjectState.DRAFT:
+            raise HTTPException(404, "There is no such application to review.")
+        if problem := apps.review_access(db, project, user):
+            raise Forbidden(problem[0].upper() + problem[1:] + ".")
+        return ReviewAccess(project, user)
+
+    def __repr__(self) -> str:
+        return "require_reviewer"
+
+
+require_reviewer = ReviewerRequirement()
+Reviewer = Annotated[ReviewAccess, Depends(require_reviewer)]
+
+
+class InviteeRequirement:
+    """Dependency: the invitation of the path (``invitation_id``) if it is the
+    logged-in user's; else 404 (no such invitation) or 403."""
+
+    access: ClassVar[dict[str, Any]] = {"invitee": True, "path_param": "invitation_id"}
+
+    def __call__(self, invitation_id: int, user: LoggedIn, db: DB) -> ProjectInvitation:
+        inv = db.get(ProjectInvitation, invitation_id)
+        if inv is None:
+            raise HTTPException(404, "There is no such invitation.")
+        if inv.user_id != user.id:
+            raise Forbidden("This invitation is for someone else.")
+        return inv
+
+    def __repr__(self) -> str:
+        return "require_invitee"
+
+
+require_invitee = InviteeRequirement()
+Invitee = Annotated[ProjectInvitation, Depends(require_invitee)]
 Admin = Annotated[User, Depends(require_role(Role.ADMINISTRATOR.value))]
 Researcher = Annotated[User, Depends(require_role(Role.RESEARCHER.value))]
 
@@ -133,8 +196,11 @@ def index(request: Request, user: LoggedIn, db: DB) -> HTMLResponse:
         request,
         "projects/index.html",
         projects=apps.projects_of(db, user),
+        invitations=apps.invitations_of(db, user),
         to_review=apps.reviewable_by(db, user),
+        changes=apps.membership_changes_for(db, user),
         state_labels=STATE_LABELS,
+        role_labels=apps.MEMBER_ROLE_LABELS,
         can_apply=user.has_role(Role.RESEARCHER.value),
     )
 
@@ -234,12 +300,19 @@ def assign_owner(request: Request, admin: Admin, db: DB, form: Posted) -> Respon
 # --- one project -------------------------------------------------------------------------
 
 
-@router.get("/projects/{project_id}", response_class=HTMLResponse)
-def show(request: Request, access: Member, db: DB) -> HTMLResponse:
+def _project_page(
+    request: Request,
+    db: Session,
+    access: ProjectAccess,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     project = access.project
     return render(
         request,
         "projects/show.html",
+        status_code=status_code,
         project=project,
         access=access,
         status=apps.decision_status(db, project),
@@ -247,10 +320,19 @@ def show(request: Request, access: Member, db: DB) -> HTMLResponse:
         titles=DATASET_TITLES,
         role_labels=apps.MEMBER_ROLE_LABELS,
         role_options=ROLE_OPTIONS,
+        approval_labels=APPROVAL_LABELS,
+        invitations=apps.open_invitations(project),
+        rules=sorted(apps.rules_in_force(db, project)),
+        rule_texts=apps.RULES,
         requests=requests_of(db, project),
-        errors={},
-        values={},
+        errors=errors or {},
+        values=values or {},
     )
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def show(request: Request, access: Member, db: DB) -> HTMLResponse:
+    return _project_page(request, db, access)
 
 
 @router.get("/projects/{project_id}/edit", response_class=HTMLResponse)
@@ -260,7 +342,7 @@ def edit(request: Request, access: Member) -> HTMLResponse:
         return refused(request, "Only a lead researcher changes an application, while a draft.")
     others = [
         f"{m.user.email or m.user.name}, {m.role}" for m in p.members if m.user_id != p.applicant_id
-    ]
+    ] + [f"{i.user.email or i.user.name}, {i.role}" for i in apps.open_invitations(p)]
     values = apps.ApplicationInput(
         title=p.title,
         lay_summary=p.lay_summary,
@@ -298,39 +380,107 @@ def submit(request: Request, access: Member, db: DB) -> Response:
     )
 
 
+#: What the invitation waits for, as its lead sees it.
+APPROVAL_LABELS = {
+    "with_application": "Approved with the application",
+    "by_rule": "Allowed by the project's membership rule",
+    "needed": "Waiting for the approval panel and the dataset owners",
+    "approved": "Approved by the panel and the dataset owners",
+    "rejected": "Refused by the approvers",
+}
+INVITED_MESSAGES = {
+    "with_application": "The approval panel and the dataset owners see the invitation "
+    "with the application.",
+    "by_rule": "The project's membership rule allows it without a further decision.",
+    "needed": "The project is approved, so the approval panel and the owners of its datasets "
+    "decide on it first.",
+}
+
+
 @router.post("/projects/{project_id}/members", response_class=HTMLResponse)
 def add_member(request: Request, access: Member, db: DB, form: Posted) -> Response:
+    """Invite someone to join (the route keeps its name: nobody becomes a member
+    without accepting)."""
     project_id = access.project.id
     try:
-        member = apps.add_member(
-            db, project_id, access.user, form.get("who", ""), form.get("role", "")
-        )
+        inv = apps.invite(db, project_id, access.user, form.get("who", ""), form.get("role", ""))
     except apps.FormErrors as exc:
         db.rollback()
         project = apps.get_project(db, project_id)
-        return render(
-            request,
-            "projects/show.html",
-            status_code=422,
-            project=project,
-            access=ProjectAccess(project, access.user, access.member),
-            status=apps.decision_status(db, project),
-            state_labels=STATE_LABELS,
-            titles=DATASET_TITLES,
-            role_labels=apps.MEMBER_ROLE_LABELS,
-            role_options=ROLE_OPTIONS,
-            requests=requests_of(db, project),
-            errors=exc.errors,
-            values=dict(form),
-        )
+        again = ProjectAccess(project, access.user, access.member)
+        return _project_page(request, db, again, exc.errors, dict(form), 422)
     except PolicyRefusal as exc:
         return refused(request, str(exc))
     return done(
         request,
         db,
-        f"{member.user.name} is now a member. They see their learning plan.",
+        f"{inv.user.name} is invited, and becomes a member only by accepting. "
+        f"{INVITED_MESSAGES.get(inv.approval, '')}",
         f"/projects/{project_id}#members",
     )
+
+
+@router.post(
+    "/projects/{project_id}/invitations/{invitation_id}/withdraw", response_class=HTMLResponse
+)
+def withdraw_invitation(request: Request, access: Member, invitation_id: int, db: DB) -> Response:
+    inv = db.get(ProjectInvitation, invitation_id)
+    if inv is None or inv.project_id != access.project.id:
+        return refused(request, "There is no such invitation to this project.", 404)
+    try:
+        apps.withdraw_invitation(db, invitation_id, access.user)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc))
+    return done(
+        request, db, "The invitation is withdrawn.", f"/projects/{access.project.id}#members"
+    )
+
+
+# --- an invitation, for the person invited ------------------------------------------------
+
+
+@router.get("/invitations/{invitation_id}", response_class=HTMLResponse)
+def invitation_page(request: Request, inv: Invitee, db: DB) -> HTMLResponse:
+    project = inv.project
+    return render(
+        request,
+        "projects/invitation.html",
+        inv=inv,
+        project=project,
+        problem=apps.why_cannot_join(db, project, inv.user),
+        titles=DATASET_TITLES,
+        state_labels=STATE_LABELS,
+        role_labels=apps.MEMBER_ROLE_LABELS,
+        approval_labels=APPROVAL_LABELS,
+    )
+
+
+def _answer(request: Request, inv: ProjectInvitation, db: Session, accept: bool) -> Response:
+    invitation_id, project_id, user = inv.id, inv.project_id, inv.user
+    back = (f"/invitations/{invitation_id}", "Back to the invitation")
+    try:
+        apps.answer_invitation(db, invitation_id, user, accept)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc), back=back)
+    if accept:
+        return done(
+            request,
+            db,
+            "You are a member of the project. Your learning plan says what you must pass "
+            "before you use the workspace.",
+            f"/projects/{project_id}",
+        )
+    return done(request, db, "You declined the invitation.", "/projects")
+
+
+@router.post("/invitations/{invitation_id}/accept", response_class=HTMLResponse)
+def accept_invitation(request: Request, inv: Invitee, db: DB) -> Response:
+    return _answer(request, inv, db, accept=True)
+
+
+@router.post("/invitations/{invitation_id}/decline", response_class=HTMLResponse)
+def decline_invitation(request: Request, inv: Invitee, db: DB) -> Response:
+    return _answer(request, inv, db, accept=False)
 
 
 @router.post("/projects/{project_id}/members/{user_id}/remove", response_class=HTMLResponse)
@@ -408,6 +558,10 @@ def _review_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     mine = [(k, d) for p, k, d in apps.reviewable_by(db, user) if p.id == project.id]
+    as_options = [
+        (f"{k}:{d or ''}", "As the approval panel" if k == "panel" else f"As the owner of {d}")
+        for k, d in apps.decides_as(db, project, user)
+    ]
     return render(
         request,
         "projects/review.html",
@@ -415,24 +569,35 @@ def _review_page(
         project=project,
         status=apps.decision_status(db, project),
         mine=mine,
+        changes=[
+            (inv, apps.invitation_status(db, inv))
+            for inv in apps.changes_to_review(db, project, user)
+        ],
+        invitations=apps.open_invitations(project),
+        rules=apps.rule_statuses(db, project),
+        rule_texts=apps.RULES,
+        in_force=apps.rules_in_force(db, project),
+        can_decide=project.state == ProjectState.APPROVED
+        and bool(as_options)
+        and not apps.is_conflicted(db, project, user),
+        as_options=as_options,
         titles=DATASET_TITLES,
         state_labels=STATE_LABELS,
+        role_labels=apps.MEMBER_ROLE_LABELS,
+        approval_labels=APPROVAL_LABELS,
         errors=errors or {},
         values=values or {},
     )
 
 
 @router.get("/projects/{project_id}/review", response_class=HTMLResponse)
-def review_page(request: Request, project_id: int, user: Reviewer, db: DB) -> HTMLResponse:
-    project = project_or_404(db, project_id)
-    if project.state == ProjectState.DRAFT:
-        raise HTTPException(404, "There is no such application to review.")
-    return _review_page(request, db, user, project)
+def review_page(request: Request, access: Reviewer, db: DB) -> HTMLResponse:
+    return _review_page(request, db, access.user, access.project)
 
 
 @router.post("/projects/{project_id}/review", response_class=HTMLResponse)
-def review(request: Request, project_id: int, user: Reviewer, db: DB, form: Posted) -> Response:
-    project = project_or_404(db, project_id)
+def review(request: Request, access: Reviewer, db: DB, form: Posted) -> Response:
+    project, user, project_id = access.project, access.user, access.project.id
     target = form.get("as", "")
     kind, _, dataset = target.partition(":")
     try:
@@ -457,4 +622,80 @@ def review(request: Request, project_id: int, user: Reviewer, db: DB, form: Post
         db,
         f"Your decision is recorded. The application is {project.state}.",
         f"/projects/{project_id}/review",
+    )
+
+
+@router.post(
+    "/projects/{project_id}/review/invitations/{invitation_id}", response_class=HTMLResponse
+)
+def review_invitation(
+    request: Request, access: Reviewer, invitation_id: int, db: DB, form: Posted
+) -> Response:
+    """A decision on a membership change (an invitation to the approved project)."""
+    project, user = access.project, access.user
+    inv = db.get(ProjectInvitation, invitation_id)
+    if inv is None or inv.project_id != project.id:
+        return refused(request, "There is no such invitation to this project.", 404)
+    kind, _, dataset = form.get("as", "").partition(":")
+    back = (f"/projects/{project.id}/review", "Back to the review")
+    try:
+        inv = apps.review_invitation(
+            db,
+            invitation_id,
+            user,
+            kind,
+            form.get("decision", ""),
+            form.get("comment", ""),
+            dataset or None,
+        )
+    except apps.FormErrors as exc:
+        errors = {f"{k}-{invitation_id}": v for k, v in exc.errors.items()}
+        return _review_page(request, db, user, project, errors, dict(form), 422)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc), back=back)
+    except FivesafesError as exc:
+        errors = {f"as-{invitation_id}": str(exc)}
+        return _review_page(request, db, user, project, errors, dict(form), 422)
+    outcome = {
+        "approved": f"{inv.user.name} may now accept the invitation.",
+        "rejected": f"{inv.user.name} will not join the project.",
+    }.get(inv.approval, "It waits for the other approvers.")
+    return done(
+        request,
+        db,
+        f"Your decision is recorded. {outcome}",
+        f"/projects/{project.id}/review",
+    )
+
+
+@router.post("/projects/{project_id}/review/rules", response_class=HTMLResponse)
+def set_rule(request: Request, access: Reviewer, db: DB, form: Posted) -> Response:
+    """An approver allows a membership rule on the project, or withdraws it."""
+    project, user = access.project, access.user
+    kind, _, dataset = form.get("as", "").partition(":")
+    allow = form.get("allow", "")
+    back = (f"/projects/{project.id}/review", "Back to the review")
+    if allow not in ("yes", "no"):
+        return _review_page(
+            request, db, user, project, {"allow": "Choose allow or withdraw."}, dict(form), 422
+        )
+    try:
+        apps.set_rule(
+            db, project.id, user, kind, form.get("rule", ""), allow == "yes", dataset or None
+        )
+    except apps.FormErrors as exc:
+        return _review_page(request, db, user, project, exc.errors, dict(form), 422)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc), back=back)
+    except FivesafesError as exc:
+        return _review_page(request, db, user, project, {"as": str(exc)}, dict(form), 422)
+    project = apps.get_project(db, project.id)
+    state = (
+        "in force" if form.get("rule", "") in apps.rules_in_force(db, project) else "not in force"
+    )
+    return done(
+        request,
+        db,
+        f"Your word on the membership rule is recorded; the rule is {state}.",
+        f"/projects/{project.id}/review",
     )
