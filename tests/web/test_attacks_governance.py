@@ -191,8 +191,10 @@ def test_the_approvers_set_a_rule_that_lets_the_lead_add_colleagues(
     review = f"/projects/{APPROVED}/review"
     for key, deciding in (
         ("panel_member", "panel:"),
-        ("data_owner", "owner:pupil_census"),
-        ("data_owner", "owner:justice_offences"),
+        *(
+            ("data_owner", f"owner:{d}")
+            for d in ("pupil_census", "justice_offences", "cla_episodes", "areas")
+        ),
     ):
         approver = client.fresh().login_as(key)
         said = _post(

@@ -219,12 +219,13 @@ def test_a_lead_invites_the_approvers_decide_the_invitee_accepts_and_waits_for_t
         )
         assert decided.status_code == 303, decided.text
     owner = client.fresh().login_as("data_owner")
-    last = owner.post_form(
-        f"{review}/invitations/{inv.id}",
-        {"as": "owner:justice_offences", "decision": "approve"},
-        token_from=review,
-    )
-    assert last.status_code == 303
+    for dataset in ("justice_offences", "cla_episodes", "areas"):  # each dataset's owner
+        last = owner.post_form(
+            f"{review}/invitations/{inv.id}",
+            {"as": f"owner:{dataset}", "decision": "approve"},
+            token_from=review,
+        )
+        assert last.status_code == 303
     db.expire_all()
     assert apps.get_invitation(db, inv.id).approval == "approved"
 
