@@ -19,8 +19,9 @@ COMMANDS = ("synth", "ingest", "store", "datasets", "demo")
 ENV = {k: v for k, v in os.environ.items() if k != "FIVESAFES_DEBUG"} | {"COLUMNS": "100"}
 
 
+# A generous timeout: a safety net for a stuck command on a busy machine, not a timing.
 def fivesafes(
-    *args: str | Path, cwd: Path | None = None, timeout: float = 120
+    *args: str | Path, cwd: Path | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fivesafes.cli.main", *map(str, args)],
