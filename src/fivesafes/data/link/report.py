@@ -1181,9 +1181,13 @@ def _jsonable(v: Any) -> Any:
 def link_report(store: Path, out: Path, truth: Path | None = None) -> dict[str, Any]:
     """Write the linkage quality report (identifier zone) and the linkage bias report
     (aggregates) for the store's latest linkage run into the folder ``out``, each as
-    JSON and HTML. ``truth`` is a synthetic world's ``truth/records.csv``: with it,
+    JSON and HTML. ``truth`` is a synthetic world's ``truth/records.csv`` (or the
+    world's folder, or its ``truth`` folder): with it,
     both reports measure errors against the truth. Returns the paths written and the
     headline figures."""
+    if truth is not None and truth.is_dir():  # a world folder or its truth folder
+        inside = truth / "truth" / "records.csv"
+        truth = inside if inside.is_file() else truth / "records.csv"
     data = _read(store)
     records = _group_columns(data.records)
     if truth is not None:

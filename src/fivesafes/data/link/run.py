@@ -93,7 +93,17 @@ def person_datasets(con: duckdb.DuckDBPyConnection) -> list[Dataset]:
 
 
 def _clean_name_sql(col: str) -> str:
-    return f"nullif(regexp_replace(lower(trim({col})), '[^a-z]', '', 'g'), '')"
+    """As :func:`fivesafes.data.link.settings.clean_name`: accents folded, lower
+    case, letters only."""
+    return f"nullif(regexp_replace(lower(strip_accents(trim({col}))), '[^a-z]', '', 'g'), '')"
+
+
+def _name_parts_sql(col: str) -> str:
+    """The parts of a double-barrelled or hyphenated name, each cleaned."""
+    return (
+        f"list_filter(list_transform(string_split_regex(lower(strip_accents(trim({col}))), "
+        "'[\\s-]+'), lambda x: regexp_replace(x, '[^a-z]', '', 'g')), lambda x: x <> '')"
+    )
 
 
 def stacked_sql(datasets: list[Dataset]) -> str:
@@ -112,6 +122,7 @@ def stacked_sql(datasets: list[Dataset]) -> str:
             f"{order} AS dataset_order, source_file, source_row, "
             f"{_clean_name_sql('forename')} AS forename, "
             f"{_clean_name_sql('surname')} AS surname, "
+            f"{_name_parts_sql('surname')} AS surname_parts, "
             "date_of_birth AS dob, "
             "nullif(upper(trim(sex)), '') AS sex, "
             "nullif(regexp_replace(upper(trim(postcode)), '\\s+', ' ', 'g'), '') AS postcode"
@@ -154,16 +165,16 @@ def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     variants, postcode sector and district), in ``con``, and return it."""
     con.register("raw", raw)
     con.register("forenames", _groups_table(model.forename_groups()))
-    con.register("surnames", _groups_table(model.surname_groups()))
     con.register("sounds", _metaphone_table(raw))
     con.execute(
         """
         CREATE OR REPLACE TABLE records AS
-        SELECT r.*,
+        SELECT r.* EXCLUDE (surname_parts),
             year(r.dob) AS dob_year,
             CASE WHEN r.forename IS NOT NULL THEN coalesce(f.names, [r.forename]) END
                 AS forename_names,
-            CASE WHEN r.surname IS NOT NULL THEN coalesce(s.names, [r.surname]) END
+            CASE WHEN r.surname IS NOT NULL THEN list_distinct(
+                list_concat([r.surname], coalesce(r.surname_parts, []))) END
                 AS surname_names,
             fm.code AS forename_metaphone,
             sm.code AS surname_metaphone,
@@ -173,12 +184,11 @@ def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
                 AS postcode_district
         FROM raw r
         LEFT JOIN forenames f ON f.name = r.forename
-        LEFT JOIN surnames s ON s.name = r.surname
         LEFT JOIN sounds fm ON fm.name = r.forename
         LEFT JOIN sounds sm ON sm.name = r.surname
         """
     )
-    for name in ("raw", "forenames", "surnames", "sounds"):
+    for name in ("raw", "forenames", "sounds"):
         con.unregister(name)
     prepared = con.sql("SELECT * EXCLUDE (record_id) FROM records").to_arrow_table()
     # Only what maps Splink's integer ids back to records stays here.
@@ -279,6 +289,7 @@ def link(
         # Splink works apart from the store (in memory, or on Spark): it never
         # sees the content zone, and leaves nothing behind in the store.
         lcon = duckdb.connect()
+        lcon.execute("SET enable_progress_bar = false")
         try:
             records = _prepare(lcon, raw)
             del raw  # the prepared records hold all Splink needs

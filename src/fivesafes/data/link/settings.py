@@ -4,10 +4,12 @@ blocking rules and the deterministic rules behind the prior.
 Every comparison reads the standardised columns that :mod:`fivesafes.data.link.run`
 derives from the identifier zone:
 
-- ``forename``, ``surname``: lower case, letters only; ``forename_names`` and
-  ``surname_names``: the name with its known alternatives (nicknames, other
-  spellings), from the public name-variant lists in :mod:`fivesafes.synth.names`,
-  so that *Dave* and *David* share an entry;
+- ``forename``, ``surname``: accents folded, lower case, letters only;
+  ``forename_names``: the forename's direct forms in the reference lists
+  (:mod:`fivesafes.data.link.reference`: nicknames, Welsh and English forms,
+  transliterations), so that *Dave* is a form of *David* — and *Megan* is not a
+  form of *Margaret* merely because both list *Meg*; ``surname_names``: the
+  surname and, for a double-barrelled or hyphenated one, each of its parts;
 - ``dob`` (DATE) and ``dob_year``;
 - ``sex``;
 - ``postcode`` (upper case, one space), ``postcode_sector`` (``AB1 2``) and
@@ -21,7 +23,6 @@ derives from the identifier zone:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import splink.comparison_level_library as cll
@@ -30,45 +31,30 @@ from splink import SettingsCreator, block_on
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
 
-from fivesafes.synth.names import ALTERNATIVES, SURNAME_VARIANTS
+from fivesafes.data.link.reference import fold_name, forename_forms
 
 #: The reference numbers, each compared only where both records have one.
 REFERENCE_COLUMNS: tuple[str, ...] = ("upn", "nhs_number", "nino", "pnc_id", "child_id")
 
 
 def clean_name(name: str) -> str:
-    """A name as compared: lower case, letters only."""
-    return re.sub(r"[^a-z]", "", name.lower())
-
-
-def name_groups(variants: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
-    """Each listed name (cleaned) with the names it may stand for: itself, its own
-    alternatives, and every name that lists it as an alternative. Two names are
-    alternatives of each other when their lists intersect (``dave`` and ``davy``
-    share ``david``)."""
-    groups: dict[str, set[str]] = {}
-    for key, alts in variants.items():
-        k = clean_name(key)
-        groups.setdefault(k, {k})
-        for alt in alts:
-            a = clean_name(alt)
-            groups[k].add(a)
-            groups.setdefault(a, {a}).add(k)
-    return {name: sorted(g) for name, g in groups.items() if name}
+    """A name as compared: accents folded, lower case, letters only."""
+    return fold_name(name)
 
 
 def forename_groups() -> dict[str, list[str]]:
-    return name_groups(ALTERNATIVES)
-
-
-def surname_groups() -> dict[str, list[str]]:
-    return name_groups(SURNAME_VARIANTS)
+    """Each listed forename with its direct forms (itself included)."""
+    return {name: list(forms) for name, forms in forename_forms().items()}
 
 
 def _name_comparison(col: str, label: str, phonetic: bool = False) -> ComparisonCreator:
-    """Exact (with term frequencies), a known alternative, Jaro-Winkler >= 0.92,
-    sounds alike (the same Metaphone code in ``{col}_metaphone``, if ``phonetic``),
-    Jaro-Winkler >= 0.80, anything else."""
+    """Exact (with term frequencies); the forename and surname swapped between the
+    fields; a known alternative (a forename a direct form of the other in the
+    reference lists; a surname sharing a part of a double-barrelled one);
+    Jaro-Winkler >= 0.92; sounds alike (the same Metaphone code in
+    ``{col}_metaphone``, if ``phonetic``); one is the other's initial; Jaro-Winkler
+    >= 0.80; anything else."""
+    other = "surname" if col == "forename" else "forename"
     sounds_alike = (
         [
             cll.ExactMatchLevel(f"{col}_metaphone").configure(
@@ -78,18 +64,35 @@ def _name_comparison(col: str, label: str, phonetic: bool = False) -> Comparison
         if phonetic
         else []
     )
+    known = (
+        cll.CustomLevel(
+            f"array_contains({col}_names_l, {col}_r)", f"{label} is a known form of the other"
+        )
+        if col == "forename"
+        else cll.ArrayIntersectLevel(f"{col}_names", 1).configure(
+            label_for_charts=f"{label} shares a part (double-barrelled)"
+        )
+    )
+    initial = cll.CustomLevel(
+        f"(length({col}_l) = 1 AND substr({col}_r, 1, 1) = {col}_l) OR "
+        f"(length({col}_r) = 1 AND substr({col}_l, 1, 1) = {col}_r)",
+        f"{label}: one is the other's initial",
+    )
     return cl.CustomComparison(
         output_column_name=col,
-        comparison_description=f"{label}: exact, known alternative, Jaro-Winkler"
-        + (", sounds alike" if phonetic else ""),
+        comparison_description=f"{label}: exact, swapped, known alternative, Jaro-Winkler"
+        + (", sounds alike" if phonetic else "")
+        + ", initial",
         comparison_levels=[
             cll.NullLevel(col),
             cll.ExactMatchLevel(col).configure(tf_adjustment_column=col),
-            cll.ArrayIntersectLevel(f"{col}_names", 1).configure(
-                label_for_charts=f"{label} is a known alternative"
+            cll.ColumnsReversedLevel(col, other).configure(
+                label_for_charts="forename and surname swapped"
             ),
+            known,
             cll.JaroWinklerLevel(col, 0.92),
             *sounds_alike,
+            initial,
             cll.JaroWinklerLevel(col, 0.80),
             cll.ElseLevel(),
         ],
