@@ -16,6 +16,7 @@ the job's page), ``GET /projects/{id}/jobs/{job_id}`` and its ``.json``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -188,6 +189,42 @@ def cancel(request: Request, access: JobMember, job_id: int, db: DB) -> Response
     return done(request, db, message, back[0])
 
 
+def _into_request(
+    request: Request,
+    db: Session,
+    access: ProjectAccess,
+    job: Job,
+    add: Callable[[], Any],
+    said: str,
+    missing_status: int,
+) -> Response:
+    """Run ``add()`` (one of the jobs library's "into a release request"
+    steps, for the request chosen on the form) and answer with its page or the
+    refusal (``missing_status`` for what the library says cannot be found or done)."""
+    back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
+    try:
+        req = add()
+    except PolicyRefusal as exc:
+        return refused(request, str(exc), back=back)
+    except apps.FormErrors as exc:
+        db.rollback()
+        return refused(request, "; ".join(exc.errors.values()), 422, back=back)
+    except FivesafesError as exc:
+        db.rollback()
+        return refused(request, str(exc), missing_status, back=back)
+    return done(
+        request,
+        db,
+        said.format(request=req.id),
+        f"/projects/{access.project.id}/airlock/{req.id}",
+    )
+
+
+def _chosen(form: Any) -> int | None:
+    chosen = form.get("request_id", "")
+    return int(chosen) if chosen.isdigit() else None
+
+
 @router.post(
     "/projects/{project_id}/jobs/{job_id}/outputs/{output_id}/release",
     response_class=HTMLResponse,
@@ -196,31 +233,22 @@ def to_release_request(
     request: Request, access: JobMember, job_id: int, output_id: int, db: DB, form: Posted
 ) -> Response:
     job = _job(db, access, job_id)
-    back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
-    chosen = form.get("request_id", "")
-    try:
-        req = jobs.add_to_release_request(
+    return _into_request(
+        request,
+        db,
+        access,
+        job,
+        lambda: jobs.add_to_release_request(
             db,
             access.project.id,
             job.id,
             output_id,
             access.user,
-            request_id=int(chosen) if chosen.isdigit() else None,
+            request_id=_chosen(form),
             description=form.get("description", ""),
-        )
-    except PolicyRefusal as exc:
-        return refused(request, str(exc), back=back)
-    except apps.FormErrors as exc:
-        db.rollback()
-        return refused(request, "; ".join(exc.errors.values()), 422, back=back)
-    except FivesafesError as exc:
-        db.rollback()
-        return refused(request, str(exc), 404, back=back)
-    return done(
-        request,
-        db,
-        f"The output is in release request {req.id}; submit it there for checking.",
-        f"/projects/{access.project.id}/airlock/{req.id}",
+        ),
+        "The output is in release request {request}; submit it there for checking.",
+        404,
     )
 
 
@@ -231,29 +259,16 @@ def log_to_release_request(
     """Ask for the job's printed log: it goes into a release request, for the
     checkers, like any other output."""
     job = _job(db, access, job_id)
-    back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
-    chosen = form.get("request_id", "")
-    try:
-        req = jobs.add_log_to_release_request(
-            db,
-            access.project.id,
-            job.id,
-            access.user,
-            request_id=int(chosen) if chosen.isdigit() else None,
-        )
-    except PolicyRefusal as exc:
-        return refused(request, str(exc), back=back)
-    except apps.FormErrors as exc:
-        db.rollback()
-        return refused(request, "; ".join(exc.errors.values()), 422, back=back)
-    except FivesafesError as exc:
-        db.rollback()
-        return refused(request, str(exc), 409, back=back)
-    return done(
+    return _into_request(
         request,
         db,
-        f"The job's log is in release request {req.id}; the checkers read it there.",
-        f"/projects/{access.project.id}/airlock/{req.id}",
+        access,
+        job,
+        lambda: jobs.add_log_to_release_request(
+            db, access.project.id, job.id, access.user, request_id=_chosen(form)
+        ),
+        "The job's log is in release request {request}; the checkers read it there.",
+        409,
     )
 
 
