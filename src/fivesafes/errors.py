@@ -49,6 +49,12 @@ class InputError(FivesafesError):
             text += f"; and {more} more problem{'s' if more > 1 else ''} in this file"
         text += "." + (f" {consequence}" if consequence else "")
         super().__init__(text)
+        self._init = (file, message, row, field, value, more, consequence, line)
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[object, ...]]:
+        # Rebuilt from what it was made of (the default would call it with its
+        # text alone): it crosses from a worker process checking an upload.
+        return (type(self), self._init)
 
 
 class PolicyRefusal(FivesafesError):

@@ -11,6 +11,7 @@ the rest are.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,25 @@ def write_reports(
     notes: dict[str, str],
 ) -> tuple[Path, Path]:
     """Write ``report.csv`` and ``report.html`` in ``folder`` from its ``issues.parquet``."""
+    listing = write_csv_report(folder, explanations)
+    return write_html_report(folder, spec, sub, provider, listing, notes), listing.csv
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The CSV report written, and what the HTML report shows of it."""
+
+    csv: Path
+    shown: list[tuple[Any, ...]]
+    by_rule: dict[str, int]
+
+
+def write_csv_report(
+    folder: Path, explanations: dict[tuple[str, int | None], str] | None = None
+) -> Listing:
+    """Write ``report.csv`` (every issue) in ``folder`` from its ``issues.parquet``,
+    streaming: however many issues, only the first :data:`HTML_LIMIT` are held."""
+    explanations = explanations or {}
     issues = folder / "issues.parquet"
     con = duckdb.connect()
     try:
@@ -85,9 +105,24 @@ def write_reports(
         by_rule = dict(con.execute("SELECT rule, count(*) FROM issues GROUP BY rule").fetchall())
     finally:
         con.close()
+    return Listing(csv_path, shown, by_rule)
+
+
+def write_html_report(
+    folder: Path,
+    spec: CollectionSpec,
+    sub: Submission,
+    provider: Provider,
+    listing: Listing,
+    notes: dict[str, str],
+) -> Path:
+    """Write ``report.html`` in ``folder`` (the submission's number and status, and
+    the first issues of ``listing``)."""
     html_path = folder / "report.html"
-    html_path.write_text(render_html(spec, sub, provider, shown, by_rule, notes), encoding="utf-8")
-    return html_path, csv_path
+    html_path.write_text(
+        render_html(spec, sub, provider, listing.shown, listing.by_rule, notes), encoding="utf-8"
+    )
+    return html_path
 
 
 def render_html(

@@ -16,7 +16,6 @@ library, that the user may see the submission: a provider sees only its own.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import uuid
@@ -30,22 +29,21 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb.models import Role, User
 from fivesafes.appdb.users import SYSTEM, get_user
+from fivesafes.collections.checking import ISSUES_FILE, CheckedReturn, check_return
 from fivesafes.collections.models import Explanation, Provider, ProviderMember, Submission
 from fivesafes.collections.reader import read_return
-from fivesafes.collections.report import write_reports
-from fivesafes.collections.rules import Context, Summary, issues_relation, run_rules
+from fivesafes.collections.report import write_html_report, write_reports
+from fivesafes.collections.rules import Summary
 from fivesafes.collections.spec import CollectionSpec, load_spec
 from fivesafes.errors import FivesafesError, PolicyRefusal
 
 COLLECTIONS_DIR_ENV = "FIVESAFES_COLLECTIONS_DIR"
 ACCEPTED_DB = "accepted.duckdb"
-ISSUES_FILE = "issues.parquet"
 OPEN = ("needs_explanation", "ready")
 #: Key of the comparison notes kept beside the counts in ``Submission.summary``.
 NOTES_KEY = "_notes"
@@ -221,14 +219,6 @@ class SubmitResult:
     comparison: dict[str, str]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _choose_provider(session: Session, user: User, code: str | None) -> Provider:
     mine = providers_of(session, user)
     if code is not None:
@@ -268,6 +258,11 @@ def previous_summary(
     return {k: v for k, v in prev.summary.items() if k != NOTES_KEY}
 
 
+#: Runs :func:`~fivesafes.collections.checking.check_return` (in this process
+#: unless the caller says otherwise: the web app gives a worker process's).
+CheckRunner = Callable[..., CheckedReturn]
+
+
 def submit(
     session: Session,
     actor: str,
@@ -279,11 +274,16 @@ def submit(
     directory: Path | None = None,
     spec: CollectionSpec | None = None,
     progress: Callable[[str, float], None] | None = None,
+    run_check: CheckRunner | None = None,
 ) -> SubmitResult:
     """Validate a provider's return and record it, with its report.
 
-    A file that cannot be read as the collection's CSV raises an
-    :class:`~fivesafes.errors.InputError` and leaves nothing behind."""
+    The return is checked (:func:`~fivesafes.collections.checking.check_return`,
+    through ``run_check`` where given) before anything is changed: on SQLite the
+    first change takes the database's one writer's lock until the commit, and the
+    site's other writes would otherwise wait for the check. A file that cannot be
+    read as the collection's CSV raises an :class:`~fivesafes.errors.InputError`
+    and leaves nothing behind."""
     import time
 
     t0 = time.perf_counter()
@@ -300,23 +300,11 @@ def submit(
     staging = root / "submissions" / f".staging-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
-        staged = staging / file.name
-        shutil.copyfile(file, staged)
-        digest = _sha256(staged)
-        report("reading", 0.05)
-        table = read_return(staged, spec)
-        report("checking", 0.3)
         prev = previous_summary(session, spec.name, chosen.id, year)
-        ctx = Context(spec, chosen.code, year)
-        # The rules' SQL may not touch files: a condition is configuration, not a key.
-        con = duckdb.connect(config={"enable_external_access": False})
-        try:
-            con.register("incoming", table)
-            validation = run_rules(con, "incoming", ctx, prev)
-            issues = con.sql(issues_relation(spec)).to_arrow_table()
-        finally:
-            con.close()
-        pq.write_table(issues, staging / ISSUES_FILE)
+        report("checking", 0.05)
+        checked = (run_check or check_return)(spec, chosen.code, year, file, staging, prev)
+        validation = checked.validation
+        report("recording", 0.9)
         status = (
             "rejected"
             if validation.errors
@@ -339,7 +327,7 @@ def submit(
             provider=chosen,
             submitted_by=user,
             file_name=file.name,
-            sha256=digest,
+            sha256=checked.sha256,
             spec_sha256=spec.sha256,
             rows=validation.rows,
             errors=validation.errors,
@@ -365,15 +353,14 @@ def submit(
                 "year": year,
                 "provider": chosen.code,
                 "file": file.name,
-                "sha256": digest,
+                "sha256": checked.sha256,
                 "rows": validation.rows,
                 "errors": validation.errors,
                 "warnings": validation.warnings,
                 "status": status,
             },
         )
-        report("report", 0.9)
-        html, csv_path = write_reports(staging, spec, sub, chosen, {}, validation.comparison)
+        html = write_html_report(staging, spec, sub, chosen, checked.listing, validation.comparison)
         final = submission_dir(directory, sub.id)
         if final.exists():  # left by a crash after the rename and before the commit
             shutil.rmtree(final)
@@ -391,7 +378,7 @@ def submit(
         submission=sub,
         seconds=time.perf_counter() - t0,
         report_html=final / html.name,
-        report_csv=final / csv_path.name,
+        report_csv=final / checked.listing.csv.name,
         comparison=validation.comparison,
     )
 

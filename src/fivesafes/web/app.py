@@ -25,6 +25,7 @@ from fivesafes.web.db import Database
 from fivesafes.web.deps import Forbidden, LoginRequired, ids_in_range
 from fivesafes.web.sessions import SessionMiddleware, is_json_path, max_upload_bytes
 from fivesafes.web.templating import error_response
+from fivesafes.web.uploads import CheckWorkers
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
     app.state.secure_cookies = secure_cookies
     app.state.secret = app_secret(database)
     app.state.max_upload = max_upload
+    app.state.check_workers = CheckWorkers()
     app.state.public_url = site
     app.add_middleware(
         SessionMiddleware,

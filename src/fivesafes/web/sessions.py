@@ -23,15 +23,17 @@ with no session at all is refused before anything is read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qs
 
 import anyio.to_thread
@@ -57,6 +59,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 MB = 1024 * 1024
 #: The setting of the largest body (an upload with its form) a logged-in user may send.
 MAX_UPLOAD_ENV = "FIVESAFES_MAX_UPLOAD_MB"
+#: A request's body is held in memory up to this size, spooled to disk beyond it.
+SPOOL_IN_MEMORY = 1 << 20
+#: And given to the app in chunks of this size.
+REPLAY_CHUNK = 1 << 20
 DEFAULT_MAX_UPLOAD_MB = 64
 #: The largest body a visitor (not logged in) may send: their forms are small.
 VISITOR_MAX_BODY = 1 * MB
@@ -239,6 +245,20 @@ class SessionMiddleware:
             await self.database.run_write(pending)
         scope.setdefault("state", {})["auth"] = auth
 
+        with contextlib.ExitStack() as stack:
+            await self._guarded(scope, receive, send, request, auth, stack)
+
+    async def _guarded(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request: Request,
+        auth: Auth,
+        stack: contextlib.ExitStack,
+    ) -> None:
+        """The request with its CSRF token checked (unsafe methods), its body
+        spooled in ``stack``, then its flash message cleared once shown."""
         if scope["method"] not in SAFE_METHODS:
             if auth.csrf is None:  # no session: no token can be right; read nothing
                 await self._refuse(scope, receive, send, 403, _NOT_THIS_SESSION)
@@ -252,7 +272,10 @@ class SessionMiddleware:
             if declared > limit:
                 await self._refuse(scope, receive, send, 413, refusal)
                 return
-            chunks: list[bytes] = []  # joined once: `body += chunk` is quadratic
+            # Kept in memory up to a megabyte, on disk beyond: a large upload is
+            # never held whole (it is read three times: here, for the token, and
+            # by the route's form parser, which spools its files to disk too).
+            body = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY))  # noqa: SIM115
             size = 0
             more = True
             while more:
@@ -264,10 +287,8 @@ class SessionMiddleware:
                 if size > limit:
                     await self._refuse(scope, receive, send, 413, refusal)
                     return
-                chunks.append(chunk)
+                body.write(chunk)
                 more = message.get("more_body", False)
-            body = b"".join(chunks)
-            del chunks
             supplied = request.headers.get(CSRF_HEADER) or await _form_token(scope, body)
             if not (
                 auth.csrf
@@ -335,12 +356,9 @@ _NOT_THIS_SESSION = (
 )
 
 
-async def _form_token(scope: Scope, body: bytes) -> str | None:
+async def _form_token(scope: Scope, body: IO[bytes]) -> str | None:
     """The ``csrf_token`` field of a form body (URL-encoded or multipart)."""
     content_type = Request(scope).headers.get("content-type", "")
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD)
-        return values[0] if values else None
     if content_type.startswith("multipart/form-data"):
         request = Request(scope, _replay(body))
         try:
@@ -352,9 +370,14 @@ async def _form_token(scope: Scope, body: bytes) -> str | None:
             return value if isinstance(value, str) else None
         finally:
             await form.close()
+    body.seek(0)
+    text = body.read()
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        values = parse_qs(text.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD)
+        return values[0] if values else None
     if content_type.startswith("application/json"):
         try:
-            data = json.loads(body or b"{}")
+            data = json.loads(text or b"{}")
         except ValueError:
             return None
         value = data.get(CSRF_FIELD) if isinstance(data, dict) else None
@@ -362,16 +385,19 @@ async def _form_token(scope: Scope, body: bytes) -> str | None:
     return None
 
 
-def _replay(body: bytes, then: Receive | None = None) -> Receive:
-    """A ``receive`` that gives ``body`` again, then waits on ``then`` (the client's
-    own channel, for its disconnect)."""
-    sent = False
+def _replay(body: IO[bytes], then: Receive | None = None) -> Receive:
+    """A ``receive`` that gives ``body`` again from its start, a chunk at a time,
+    then waits on ``then`` (the client's own channel, for its disconnect)."""
+    end = body.seek(0, os.SEEK_END)
+    body.seek(0)
+    done = False
 
     async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        nonlocal done
+        if not done:
+            chunk = body.read(REPLAY_CHUNK)
+            done = body.tell() >= end
+            return {"type": "http.request", "body": chunk, "more_body": not done}
         if then is not None:
             return await then()
         await anyio.sleep_forever()

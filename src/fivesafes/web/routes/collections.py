@@ -26,12 +26,14 @@ from starlette.exceptions import HTTPException
 
 from fivesafes.appdb.models import Role, User
 from fivesafes.collections import submissions as subs
+from fivesafes.collections.checking import check_return
 from fivesafes.collections.report import STATUS_WORDS
 from fivesafes.collections.spec import available, load_spec, parse_period
 from fivesafes.errors import FivesafesError, InputError, PolicyRefusal
 from fivesafes.web.deps import DB, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.templating import flash, render
+from fivesafes.web.uploads import CheckWorkers, save_upload
 
 router = APIRouter()
 
@@ -91,28 +93,29 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
             "Enter the collection year as four digits, for example 2022 "
             "(for a monthly collection the month, for example 2025-04)."
         )
-    content = b""
     name = ""
     if not isinstance(upload, UploadFile) or not upload.filename:
         errors["file"] = "Choose the file of the return (CSV, UTF-8)."
     else:
         name = Path(upload.filename).name
-        limit: int = request.app.state.max_upload
-        content = await upload.read(limit + 1)
-        if len(content) > limit:
-            errors["file"] = (
-                f"The file is larger than {limit // 2**20} MB; submit it with "
-                "`fivesafes collections submit` instead."
-            )
-        elif not _NAME.match(name):
+        if not _NAME.match(name):
             errors["file"] = "Give the file a plain name (letters, digits, dots, dashes)."
     if errors:
         return _index(request, db, user, errors, values, 422)
+    assert isinstance(upload, UploadFile)
     folder = Path(tempfile.mkdtemp(prefix="fivesafes-upload-"))
+    path = folder / name
+    limit: int = request.app.state.max_upload
+    if not await save_upload(upload, path, limit):
+        shutil.rmtree(folder, ignore_errors=True)
+        errors["file"] = (
+            f"The file is larger than {limit // 2**20} MB; submit it with "
+            "`fivesafes collections submit` instead."
+        )
+        return _index(request, db, user, errors, values, 422)
+    workers: CheckWorkers = request.app.state.check_workers
 
     def check() -> subs.SubmitResult:
-        path = folder / name
-        path.write_bytes(content)
         return subs.submit(
             db,
             user.name,
@@ -120,6 +123,7 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
             parse_period(year_text),
             path,
             provider=values.get("provider") or None,
+            run_check=lambda *args: workers.run(check_return, *args),
         )
 
     try:
