@@ -135,7 +135,7 @@ def test_errors_block_acceptance_and_the_report_lists_each(
     html = result.report_html.read_text()
     assert "Rejected: the return has errors." in html
     assert "The placement type is missing." in html
-    assert f"<td>{missing['row']}</td><td>placement_type</td>" in html
+    assert f'<td class="numeric">{missing["row"]}</td><td>placement_type</td>' in html
     assert not (d / "accepted.duckdb").exists()  # nothing accepted
 
 

@@ -10,7 +10,6 @@ the rest are.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from fivesafes.collections.spec import CollectionSpec
+from fivesafes.reports.render import render
 from fivesafes.spreadsheet import inert_sql
 
 if TYPE_CHECKING:
@@ -34,16 +34,6 @@ STATUS_WORDS = {
     "accepted": "Accepted.",
     "superseded": "Superseded by a later submission.",
 }
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #1b1b1b; max-width: 80rem; }
-table { border-collapse: collapse; margin: 1rem 0; }
-th, td { border: 1px solid #b1b4b6; padding: .3rem .5rem; text-align: left; vertical-align: top; }
-th { background: #f3f2f1; }
-.error { color: #b10e1e; font-weight: bold; }
-.warning { color: #8a5300; font-weight: bold; }
-.status { padding: .5rem 1rem; border-left: .4rem solid #1d70b8; background: #f3f2f1; }
-"""
 
 
 def write_reports(
@@ -133,67 +123,19 @@ def render_html(
     by_rule: dict[str, int],
     notes: dict[str, str],
 ) -> str:
-    e = html.escape
-    total = sum(by_rule.values())
+    """The HTML report (the template ``fivesafes/reports/templates/submission.html``)."""
     start, end = spec.period(sub.collection_year)
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Submission {sub.id}: {e(spec.title)} {sub.collection_year}, "
-        f"{e(provider.name)}</title><style>{STYLE}</style></head><body><main>",
-        f"<h1>{e(spec.title)}: {e(provider.name)} ({e(provider.code)}), {sub.collection_year}</h1>",
-        f'<p class="status"><strong>{e(STATUS_WORDS.get(sub.status, sub.status))}</strong></p>',
-        "<table><tbody>",
-        f"<tr><th scope=row>Submission</th><td>{sub.id}</td></tr>",
-        f"<tr><th scope=row>File</th><td>{e(sub.file_name)} ({sub.rows:,} rows; "
-        f"SHA-256 {e(sub.sha256[:16])}…)</td></tr>",
-        f"<tr><th scope=row>Collection year</th><td>{start.isoformat()} to "
-        f"{end.isoformat()}</td></tr>",
-        f"<tr><th scope=row>Submitted by</th><td>{e(sub.submitted_by.name)}</td></tr>",
-        f"<tr><th scope=row>Errors</th><td>{sub.errors:,}</td></tr>",
-        f"<tr><th scope=row>Warnings</th><td>{sub.warnings:,}</td></tr>",
-        f"<tr><th scope=row>Rules</th><td>{e(spec.path.name)} version {spec.version}</td></tr>",
-        "</tbody></table>",
-    ]
-    if notes:
-        parts.append("<h2>Comparison with the previous return</h2><ul>")
-        for rule_id, note in sorted(notes.items()):
-            parts.append(f"<li>{e(rule_id)}: {e(note)}</li>")
-        parts.append("</ul>")
-    parts.append("<h2>Issues by rule</h2>")
-    if not by_rule:
-        parts.append("<p>No errors and no warnings: every rule passed.</p>")
-    else:
-        parts.append(
-            "<table><thead><tr><th scope=col>Rule</th><th scope=col>Severity</th>"
-            "<th scope=col>Kind</th><th scope=col>Issues</th></tr></thead><tbody>"
-        )
-        for rule in spec.rules:
-            n = by_rule.get(rule.id)
-            if n:
-                parts.append(
-                    f"<tr><td>{e(rule.id)}</td><td class={rule.severity}>{rule.severity}</td>"
-                    f"<td>{e(rule.kind.replace('_', '-'))}</td><td>{n:,}</td></tr>"
-                )
-        parts.append("</tbody></table>")
-        parts.append("<h2>Every issue</h2>")
-        if total > len(shown):
-            parts.append(
-                f"<p>The first {len(shown):,} of {total:,} issues are below; "
-                "<a href='report.csv'>report.csv</a> lists every one.</p>"
-            )
-        parts.append(
-            "<table><thead><tr>"
-            + "".join(f"<th scope=col>{e(c.capitalize())}</th>" for c in CSV_COLUMNS)
-            + "</tr></thead><tbody>"
-        )
-        for row, field, value, rule_id, severity, message, explanation in shown:
-            parts.append(
-                f"<tr><td>{'' if row is None else row}</td><td>{e(field or '')}</td>"
-                f"<td>{e('' if value is None else str(value))}</td><td>{e(rule_id)}</td>"
-                f"<td class={severity}>{severity}</td><td>{e(message)}</td>"
-                f"<td>{e(explanation or '')}</td></tr>"
-            )
-        parts.append("</tbody></table>")
-    parts.append("</main></body></html>")
-    return "\n".join(parts) + "\n"
+    return render(
+        "submission.html",
+        spec=spec,
+        sub=sub,
+        provider=provider,
+        status=STATUS_WORDS.get(sub.status, sub.status),
+        start=start.isoformat(),
+        end=end.isoformat(),
+        notes=notes,
+        rules=[(rule, by_rule[rule.id]) for rule in spec.rules if by_rule.get(rule.id)],
+        shown=shown,
+        total=sum(by_rule.values()),
+        columns=CSV_COLUMNS,
+    )

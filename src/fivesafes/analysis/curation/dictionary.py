@@ -12,13 +12,13 @@ it out, send it through the airlock like any other output.
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from fivesafes.analysis.curation.steps import Pipeline, quote, table_names
+from fivesafes.reports.render import render
 
 COLUMNS = (
     "table",
@@ -124,38 +124,18 @@ def to_markdown(dictionary: pd.DataFrame, pipeline: Pipeline, title: str) -> str
 
 
 def to_html(dictionary: pd.DataFrame, pipeline: Pipeline, title: str) -> str:
-    e = html.escape
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}"
-        "table{border-collapse:collapse;margin-bottom:2rem}th,td{border:1px solid #ccc;"
-        "padding:.3rem .5rem;text-align:left;vertical-align:top}td.n{text-align:right}"
-        "caption{text-align:left;font-weight:bold;padding:.3rem 0}</style>",
-        f"</head><body><h1>{e(title)}</h1>",
-    ]
-    for table, part in dictionary.groupby("table", sort=False):
-        step = pipeline.steps[str(part["step"].iloc[0])]
-        parts.append(
-            f"<h2><code>{e(str(table))}</code></h2><p>Made by step <code>{e(step.name)}</code>"
-            f" from {e(', '.join(step.inputs))}: {e(step.description)} "
-            f"({int(part['rows'].iloc[0]):,} rows)</p>"
+    """The dictionary as a page (the template
+    ``fivesafes/reports/templates/dictionary.html``)."""
+    tables = [
+        (
+            str(table),
+            pipeline.steps[str(part["step"].iloc[0])],
+            int(part["rows"].iloc[0]),
+            list(part.itertuples(index=False)),
         )
-        parts.append(f"<table><caption>Columns of {e(str(table))}</caption><thead><tr>")
-        for h in ("column", "description", "type", "complete", "distinct", "examples"):
-            parts.append(f'<th scope="col">{h}</th>')
-        parts.append("</tr></thead><tbody>")
-        for r in part.itertuples(index=False):
-            parts.append(
-                f'<tr><th scope="row"><code>{e(str(r.column))}</code></th>'
-                f"<td>{e(str(r.description))}</td><td>{e(str(r.type))}</td>"
-                f'<td class="n">{r.completeness_pct}%</td><td class="n">{r.distinct:,}</td>'
-                f"<td>{e(str(r.examples))}</td></tr>"
-            )
-        parts.append("</tbody></table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        for table, part in dictionary.groupby("table", sort=False)
+    ]
+    return render("dictionary.html", title=title, tables=tables)
 
 
 def write_dictionary(
