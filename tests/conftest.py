@@ -18,6 +18,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,3 +187,76 @@ def synth_world_dir(tmp_path_factory: pytest.TempPathFactory, synth_config: Worl
 def synth_world(synth_world_dir: Path, synth_config: WorldConfig) -> SynthWorld:
     """The same world read back and joined to its truth. Read only."""
     return load_world(synth_world_dir, synth_config)
+
+
+# --- trained models as outputs (the airlock's model check) ---------------------------------
+
+#: A policy file for model checks small enough for the suite: 4 shadow models for
+#: LiRA and 2 repetitions of the worst-case attack (the TRE's defaults are 100 and 10).
+FAST_MODEL_POLICY = """
+[policy]
+base = "acro"
+name = "test-models"
+version = "1"
+lira_shadow_models = 4
+worst_case_reps = 2
+"""
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """A skops model file with the CSVs it was fitted and tested on."""
+
+    model: Path
+    train: Path
+    test: Path
+    target: str = "outcome"
+
+
+def _noisy_frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4))
+    y = ((x[:, 0] + rng.normal(scale=1.5, size=n)) > 0).astype(int)
+    frame = pd.DataFrame(x, columns=["age_z", "score_z", "visits_z", "bmi_z"])
+    frame["outcome"] = y
+    return frame
+
+
+def write_model_output(folder: Path, kind: str) -> ModelOutput:
+    """``forest``: an unpruned random forest with one-record leaves on 300 noisy rows
+    (it memorises them: unsafe); ``logistic``: a regularised logistic regression on
+    1,000 rows (250 per parameter: safe)."""
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    n = 300 if kind == "forest" else 1000
+    train, test = _noisy_frame(n, 11), _noisy_frame(n, 12)
+    x, y = train.drop(columns="outcome").to_numpy(), train["outcome"].to_numpy()
+    if kind == "forest":
+        model: object = RandomForestClassifier(
+            n_estimators=10, min_samples_leaf=1, bootstrap=False, random_state=0
+        ).fit(x, y)
+    else:
+        model = LogisticRegression(C=0.1).fit(x, y)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = ModelOutput(folder / f"{kind}.skops", folder / "train.csv", folder / "test.csv")
+    sio.dump(model, out.model)
+    train.to_csv(out.train, index=False)
+    test.to_csv(out.test, index=False)
+    return out
+
+
+@pytest.fixture
+def fast_model_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The TRE's policy set to :data:`FAST_MODEL_POLICY` for this test."""
+    path = tmp_path / "model-policy.toml"
+    path.write_text(FAST_MODEL_POLICY, encoding="utf-8")
+    monkeypatch.setenv("FIVESAFES_POLICY", str(path))
+    return path
+
+
+@pytest.fixture
+def model_files(tmp_path: Path) -> Callable[[str], ModelOutput]:
+    """``model_files("forest")`` / ``model_files("logistic")``: see :func:`write_model_output`."""
+    return lambda kind: write_model_output(tmp_path / f"model-{kind}", kind)

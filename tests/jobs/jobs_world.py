@@ -79,6 +79,11 @@ class FakePlan:
         self.outstanding: list[object] = []
 
     def outstanding_courses(
-        self, session: Session, user_id: int, datasets: list[str], project_role: str
+        self,
+        session: Session,
+        user_id: int,
+        datasets: list[str],
+        project_role: str,
+        outputs: tuple[str, ...] | list[str] = (),
     ) -> list[object]:
         return list(self.outstanding)

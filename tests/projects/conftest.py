@@ -101,7 +101,12 @@ class FakePlan:
         self.calls: list[tuple[int, list[str], str]] = []
 
     def outstanding_courses(
-        self, session: Session, user_id: int, datasets: list[str], project_role: str
+        self,
+        session: Session,
+        user_id: int,
+        datasets: list[str],
+        project_role: str,
+        outputs: tuple[str, ...] | list[str] = (),
     ) -> list[object]:
         self.calls.append((user_id, list(datasets), project_role))
         return list(self.outstanding)

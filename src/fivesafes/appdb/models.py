@@ -2,7 +2,8 @@
 
 Users and their roles (with the web accounts: e-mail, password hash, profile,
 extra roles, log-in sessions, password-reset tokens and the throttling of failed
-log-ins), airlock release requests with their outputs, reviews and comments, the
+log-ins), airlock release requests with their outputs (a trained model's with the
+data it was fitted on), reviews and comments, the
 audit log and its verified checkpoint, and the secrets the web app's processes
 share. The schema is created and changed only by the Alembic migrations in
 :mod:`fivesafes.appdb.migrations`; these models must match them (a test compares
@@ -210,6 +211,35 @@ class RequestOutput(Base):
     reviews: Mapped[list[Review]] = relationship(
         back_populates="output", cascade="all, delete-orphan", order_by="Review.id"
     )
+    #: For a trained model (the file is its skops archive): the data it was fitted
+    #: and tested on, which the model check reads and which never leave the TRE.
+    model_data: Mapped[ModelData | None] = relationship(
+        back_populates="output", cascade="all, delete-orphan", uselist=False
+    )
+
+    @property
+    def kind(self) -> str:
+        """``model`` for a trained model, else ``file``."""
+        return "model" if self.model_data is not None else "file"
+
+
+class ModelData(Base):
+    """The train and test CSVs and the target column of a model output. They stay
+    inside the TRE: only the model file is ever released. Their SHA-256 are checked
+    again whenever the model check reads them."""
+
+    __tablename__ = "request_model_data"
+
+    output_id: Mapped[int] = mapped_column(ForeignKey("request_outputs.id"), primary_key=True)
+    target: Mapped[str] = mapped_column(String(256))
+    train: Mapped[bytes] = mapped_column(LargeBinary)
+    test: Mapped[bytes] = mapped_column(LargeBinary)
+    train_sha256: Mapped[str] = mapped_column(String(64))
+    test_sha256: Mapped[str] = mapped_column(String(64))
+    train_name: Mapped[str] = mapped_column(String(256))
+    test_name: Mapped[str] = mapped_column(String(256))
+
+    output: Mapped[RequestOutput] = relationship(back_populates="model_data")
 
 
 class Review(Base):

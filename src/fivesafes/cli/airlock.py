@@ -70,8 +70,10 @@ def _show(req: Any, json_: bool, done: str) -> None:
         for col in ("output", "verdict", "approvals", "needed", "held back by", "sha256"):
             table.add_column(col)
         for out in data["outputs"]:
+            model = out.get("model")
             table.add_row(
-                out["name"],
+                out["name"]
+                + (f" (model: {model['verdict'] or 'not checked yet'})" if model else ""),
                 str(out["verdict"] or ""),
                 ", ".join(out["approvals"]),
                 str(out["required"]),
@@ -156,13 +158,46 @@ def add(
     policy: Annotated[
         str | None, typer.Option("--policy", help="A stricter policy than the TRE's, if wanted.")
     ] = None,
+    train: Annotated[
+        Path | None,
+        typer.Option(
+            "--train",
+            help="For a trained model (--file a skops file): the CSV it was fitted on. "
+            "It stays inside the TRE; the model check reads it on submission.",
+        ),
+    ] = None,
+    test: Annotated[
+        Path | None, typer.Option("--test", help="For a model: the CSV of held-out rows.")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="For a model: the label column of both CSVs.")
+    ] = None,
     db: DbOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Add an output (or, with --replace, change one) in a draft or returned request."""
+    """Add an output (or, with --replace, change one) in a draft or returned request.
+
+    A trained model is a skops file given with --train, --test and --target: only
+    the model file can ever be released, and the airlock's model check
+    (membership-inference and structural attacks) runs when the request is submitted."""
     import tempfile
 
+    from fivesafes.errors import FivesafesError
     from fivesafes.outputs import airlock
+
+    model = None
+    given = {"--train": train, "--test": test, "--target": target}
+    if any(v is not None for v in given.values()):
+        missing = [k for k, v in given.items() if v is None]
+        if missing:
+            raise FivesafesError(
+                f"a trained model needs --train, --test and --target together; "
+                f"{', '.join(missing)} missing"
+            )
+        if value is not None:
+            raise FivesafesError("--value is for a table of counts, not a trained model")
+        assert train is not None and test is not None and target is not None
+        model = airlock.ModelInputs(train, test, target)
 
     with tempfile.TemporaryDirectory() as tmp:
         path, report = file, None
@@ -172,10 +207,19 @@ def add(
         def run(s: Session) -> Any:
             if replace:
                 airlock.update_output(
-                    s, request, as_, name, path=path, description=description, check_report=report
+                    s,
+                    request,
+                    as_,
+                    name,
+                    path=path,
+                    description=description,
+                    check_report=report,
+                    model=model,
                 )
             else:
-                airlock.add_output(s, request, as_, name, path, description, check_report=report)
+                airlock.add_output(
+                    s, request, as_, name, path, description, check_report=report, model=model
+                )
             return airlock.get_request(s, request, as_)
 
         _act(db, json_, "add", run)
@@ -203,7 +247,8 @@ def checked_table(
 def submit(
     request: RequestArg, as_: AsOption, db: DbOption = None, json_: JsonOption = False
 ) -> None:
-    """Submit a request; the disclosure rules then check every output."""
+    """Submit a request; the disclosure rules then check every output (a trained
+    model with SACRO-ML's attacks, under the TRE's policy: this takes a while)."""
     from fivesafes.outputs import airlock
 
     def run(s: Session) -> Any:

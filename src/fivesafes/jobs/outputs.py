@@ -10,6 +10,17 @@ table, a figure, a model's estimates, a log) is ``review``: a checker judges it
 by eye. The check is made by the runner outside the sandbox, on the bytes the job
 left; nothing the job itself wrote about its outputs is trusted.
 
+A trained model is a skops file (``model.skops``) with a manifest beside it
+named after it (``model.skops.json``)::
+
+    {"train": "train.csv", "test": "test.csv", "target": "outcome"}
+
+naming the CSVs (among the job's outputs, relative to the manifest's folder) it
+was fitted and tested on and their label column. Put into a release request, the
+model goes in as a model output with that data (which stays inside the TRE: the
+train and test CSVs themselves can never be put into a request), and the
+airlock's model check runs on submission. Its verdict here is ``review``.
+
 Nothing leaves the TRE from here: an output goes out only in a release request,
 through the airlock's two checkers.
 """
@@ -17,6 +28,8 @@ through the airlock's two checkers.
 from __future__ import annotations
 
 import hashlib
+import json
+import posixpath
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +40,11 @@ from sqlalchemy.orm import Session
 from fivesafes.appdb.models import ReleaseRequest, User
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.jobs.models import JobOutput, Verdict
+
+#: How a job's trained model is named (a skops archive); its manifest adds ``.json``.
+MODEL_SUFFIX = ".skops"
+#: The keys of a model's manifest.
+MANIFEST_KEYS = ("train", "test", "target")
 
 #: Names of the count column that make a CSV a table of counts for the rules.
 COUNT_COLUMNS = ("n", "count", "value", "frequency", "number", "persons", "people", "records")
@@ -57,6 +75,21 @@ def check_output(name: str, content: bytes) -> Checked:
     from fivesafes.outputs.check import check_table_csv
     from fivesafes.outputs.policy import tre_policy
 
+    if name.lower().endswith(MODEL_SUFFIX):
+        return Checked(
+            Verdict.REVIEW.value,
+            f"a trained model: with its manifest {Path(name).name}.json (train, test, target) "
+            "it goes into a release request as a model, checked by the attacks on submission",
+            None,
+            None,
+        )
+    if name.lower().endswith(MODEL_SUFFIX + ".json"):
+        return Checked(
+            Verdict.REVIEW.value,
+            f"the manifest of the model {Path(name).name[: -len('.json')]}",
+            None,
+            None,
+        )
     if not name.lower().endswith(".csv"):
         return Checked(
             Verdict.REVIEW.value, "not a table of counts: for a checker's eye", None, None
@@ -128,6 +161,15 @@ def add_to_release_request(
     project = get_project(session, project_id)
     out = get_output(session, project_id, job_id, output_id)
     job = out.job
+    for other in job.outputs:
+        if other.name.lower().endswith(MODEL_SUFFIX) and other.id != out.id:
+            found = _manifest(job, other, required=False)
+            if found is not None and out.name in (found[0].name, found[1].name):
+                raise PolicyRefusal(
+                    f"{out.name} is the data the model {other.name} of job {job.id} was fitted "
+                    "or tested on: it stays inside the TRE and cannot be put into a release "
+                    "request (the model check reads it when the model is submitted)"
+                )
     flat = out.name.replace("/", "_")
     if name is None:
         stem = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in flat)
@@ -136,6 +178,10 @@ def add_to_release_request(
         f"{out.name}, written by job {job.id} ({job.title}) of project {project.id}; "
         f"sha256 {out.sha256}; disclosure check: {out.verdict}"
     )
+    if out.name.lower().endswith(MODEL_SUFFIX):
+        return _model_into_request(
+            session, project, job, out, user, name, description, request_id, request_title
+        )
     column = count_column(out.content) if out.name.lower().endswith(".csv") else None
     if column is not None and out.report is None:
         column = None  # not a table the rules could read: it goes in as it is
@@ -153,6 +199,113 @@ def add_to_release_request(
         request_title=request_title,
         audit={"output": out.name, "sha256": out.sha256},
     )
+
+
+def _manifest(
+    job: Any, model: JobOutput, *, required: bool = True
+) -> tuple[JobOutput, JobOutput, str] | None:
+    """The train and test outputs and the target the model's manifest names; a
+    missing or bad manifest is a :class:`FivesafesError` naming it and its key
+    (or None, when not ``required``)."""
+    manifest_name = model.name + ".json"
+    by_name = {o.name: o for o in job.outputs}
+    manifest = by_name.get(manifest_name)
+
+    def bad(why: str) -> None:
+        if required:
+            raise FivesafesError(f"job {job.id}: {manifest_name}: {why}")
+
+    if manifest is None:
+        bad(
+            "no such output: a job's model needs a manifest beside it, "
+            '{"train": "train.csv", "test": "test.csv", "target": "outcome"}, naming the '
+            "CSVs it was fitted and tested on (among the job's outputs) and the label column"
+        )
+        return None
+    try:
+        data = json.loads(manifest.content.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        bad(f"not a JSON object ({exc})")
+        return None
+    if not isinstance(data, dict):
+        bad("not a JSON object")
+        return None
+    for key in MANIFEST_KEYS:
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            bad(f"key {key!r} is missing or not a name (it needs {', '.join(MANIFEST_KEYS)})")
+            return None
+    unknown = sorted(set(data) - set(MANIFEST_KEYS))
+    if unknown:
+        bad(f"unknown key {unknown[0]!r} (the keys are {', '.join(MANIFEST_KEYS)})")
+        return None
+    folder = posixpath.dirname(model.name)
+    found = []
+    for key in ("train", "test"):
+        wanted = posixpath.normpath(posixpath.join(folder, data[key]))
+        if wanted not in by_name:
+            bad(f"{key!r} names {data[key]!r}, which job {job.id} did not write")
+            return None
+        found.append(by_name[wanted])
+    return found[0], found[1], data["target"].strip()
+
+
+def _model_into_request(
+    session: Session,
+    project: Any,
+    job: Any,
+    out: JobOutput,
+    user: User,
+    name: str,
+    description: str,
+    request_id: int | None,
+    request_title: str | None,
+) -> ReleaseRequest:
+    from fivesafes.audit import record
+    from fivesafes.projects import release
+
+    found = _manifest(job, out)
+    assert found is not None
+    train, test, target = found
+    # the course on models first, before a request is started for it
+    release.require_plan_complete(
+        session, project, user, "put a trained model into a release request", release.MODEL
+    )
+    if request_id is None:
+        req = release.start_request(
+            session, project, user, (request_title or f"Model of job {job.id}: {job.title}")
+        )
+    else:
+        req = release.request_of(session, project, request_id)
+        if user.name != req.author.name and not any(a.user_id == user.id for a in req.co_authors):
+            raise PolicyRefusal(f"{user.name} is not an author of release request {req.id}")
+    release.add_model_output(
+        session,
+        project,
+        req.id,
+        user,
+        name,
+        description,
+        (Path(out.name).name, out.content),
+        (Path(train.name).name, train.content),
+        (Path(test.name).name, test.content),
+        target,
+    )
+    record(
+        session,
+        user.name,
+        "job.output_to_request",
+        f"job:{job.id}",
+        {
+            "output": out.name,
+            "sha256": out.sha256,
+            "kind": "model",
+            "train": train.name,
+            "test": test.name,
+            "request": req.id,
+        },
+    )
+    session.commit()
+    return release.request_of(session, project, req.id)
 
 
 def add_log_to_release_request(

@@ -25,6 +25,10 @@ these functions):
 - a review counts only for the version and SHA-256 of the output it saw: changing
   an output resets its reviews, and an output whose stored bytes no longer match
   cannot be reviewed or released;
+- an output whose automatic check fails the rules (verdict ``fail``: a trained
+  model the membership-inference or structural attacks found unsafe) cannot be
+  approved by any checker: it holds the request back until it is changed (the
+  request returned) or the request is rejected;
 - nothing is released unless the request is approved, and :func:`release` checks
   the approvals and every output's SHA-256 again before it writes the bundle. An
   approval that stopped counting since (its checker joined the project, lost the
@@ -41,6 +45,7 @@ for bad input) with a sentence that says why and what to do.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -54,6 +59,7 @@ from sqlalchemy.orm import Session, object_session
 from fivesafes.appdb.db import begin_write
 from fivesafes.appdb.models import (
     Comment,
+    ModelData,
     ReleaseRequest,
     RequestAuthor,
     RequestOutput,
@@ -136,6 +142,30 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
 
 #: ``check(name, content)`` returns the disclosure engine's report for one output.
 Check = Callable[[str, bytes], Mapping[str, Any]]
+
+
+#: The columns of a model output's data (``ModelData``) besides its key.
+MODEL_COLUMNS = (
+    "target",
+    "train",
+    "test",
+    "train_sha256",
+    "test_sha256",
+    "train_name",
+    "test_name",
+)
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What makes an output a trained model: the CSVs it was fitted (``train``) and
+    tested (``test``) on and the label column (``target``). They stay inside the
+    TRE; the model check reads them on submission, and only the model file (a
+    skops archive) is ever released."""
+
+    train: Path
+    test: Path
+    target: str
 
 
 def transition_for(action: str, state: State | str) -> Transition | None:
@@ -504,7 +534,9 @@ def review_status(req: ReleaseRequest, *, standing: bool = True) -> list[OutputS
 def _missing(req: ReleaseRequest, *, standing: bool = True) -> list[str]:
     missing = []
     for s in review_status(req, standing=standing):
-        if s.held_back_by:
+        if s.verdict == "fail":
+            missing.append(f"{s.name} (fails the rules: it cannot be approved as it is)")
+        elif s.held_back_by:
             missing.append(f"{s.name} (held back by {', '.join(s.held_back_by)})")
         elif len(s.approvals) < s.required:
             missing.append(f"{s.name} ({len(s.approvals)} of {s.required} approvals)")
@@ -598,6 +630,67 @@ def _load_file(
     return data, 0
 
 
+def _model_data(
+    session: Session,
+    req: ReleaseRequest,
+    actor: str,
+    action: str,
+    name: str,
+    model: bytes,
+    train: tuple[str, bytes],
+    test: tuple[str, bytes],
+    target: str,
+) -> ModelData:
+    """The model output's data, once the model loads (skops, trusted types only) and
+    matches its train and test CSVs; any problem is refused naming the file."""
+    from fivesafes.outputs.models import load_model_files
+
+    with tempfile.TemporaryDirectory(prefix="fivesafes-model-") as tmp:
+        folder = Path(tmp)
+        paths = []
+        for sub, (file_name, data) in (("model", (name, model)), ("train", train), ("test", test)):
+            (folder / sub).mkdir()
+            paths.append(folder / sub / (Path(file_name).name or sub))
+            paths[-1].write_bytes(data)
+        try:
+            if not target.strip():
+                raise FivesafesError("name the target column (the label the model predicts)")
+            load_model_files(paths[0], paths[1], paths[2], target.strip())
+        except FivesafesError as exc:
+            text = str(exc)
+            for p in paths:
+                text = text.replace(str(p), p.name)
+            _refuse(
+                session,
+                actor,
+                action,
+                _subject(req.id),
+                f"model output {name}: {text}",
+                FivesafesError,
+            )
+    return ModelData(
+        target=target.strip(),
+        train=train[1],
+        test=test[1],
+        train_sha256=sha256_bytes(train[1]),
+        test_sha256=sha256_bytes(test[1]),
+        train_name=Path(train[0]).name,
+        test_name=Path(test[0]).name,
+    )
+
+
+def _model_inputs(
+    session: Session, req: ReleaseRequest, actor: str, action: str, name: str, model: ModelInputs
+) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
+    try:
+        return (
+            (Path(model.train).name, _read_file(Path(model.train))),
+            (Path(model.test).name, _read_file(Path(model.test))),
+        )
+    except FivesafesError as exc:
+        _refuse(session, actor, action, _subject(req.id), f"output {name}: {exc}", FivesafesError)
+
+
 def add_output(
     session: Session,
     request_id: int,
@@ -608,6 +701,7 @@ def add_output(
     check_report: Mapping[str, Any] | None = None,
     *,
     store_bytes: bool = True,
+    model: ModelInputs | None = None,
 ) -> RequestOutput:
     """Add an output file to a draft (or returned) request, with the researcher's
     description of what it shows and how it was made.
@@ -615,6 +709,12 @@ def add_output(
     The file's bytes are stored in the database (``store_bytes=False`` keeps only
     its path, read again, and its SHA-256 checked, at review and release).
     ``check_report`` is the disclosure engine's report, if already made.
+
+    With ``model``, the file is a trained model saved with skops and ``model``
+    names the data it was fitted and tested on: the model must load (trusted
+    types only) and match them now, and the model check runs on submission
+    (:func:`record_automatic_check`); its train and test CSVs are stored with it
+    and never released.
     """
     action = "add_output"
     req = _request(session, request_id, author, action)
@@ -649,12 +749,30 @@ def add_output(
             f"describe output {name}: what it shows, and how it was made",
             FivesafesError,
         )
+    if model is not None and check_report is not None:
+        _refuse(
+            session,
+            author,
+            action,
+            _subject(req.id),
+            f"output {name} is a trained model: the airlock runs its model check itself on "
+            "submission, so no report may be given with it",
+            FivesafesError,
+        )
     report, verdict = (
         _check_report(session, req, author, action, name, check_report)
         if check_report is not None
         else (None, None)
     )
-    data, inert_cells = _load_file(session, req, author, action, name, path)
+    model_data = None
+    if model is not None:
+        data, inert_cells = _read_model_file(session, req, author, action, name, path), 0
+        train, test = _model_inputs(session, req, author, action, name, model)
+        model_data = _model_data(
+            session, req, author, action, name, data, train, test, model.target
+        )
+    else:
+        data, inert_cells = _load_file(session, req, author, action, name, path)
     out = RequestOutput(
         name=name,
         description=description.strip(),
@@ -666,6 +784,7 @@ def add_output(
         check_report=report,
         verdict=verdict,
     )
+    out.model_data = model_data
     req.outputs.append(out)
     req.updated_at = utcnow()
     session.flush()
@@ -680,10 +799,31 @@ def add_output(
             "bytes": out.size,
             "verdict": verdict,
             **({"formula_cells_made_inert": inert_cells} if inert_cells else {}),
+            **_model_audit(model_data),
         },
     )
     session.commit()
     return out
+
+
+def _read_model_file(
+    session: Session, req: ReleaseRequest, actor: str, action: str, name: str, path: Path
+) -> bytes:
+    try:
+        return _read_file(path)
+    except FivesafesError as exc:
+        _refuse(session, actor, action, _subject(req.id), f"output {name}: {exc}", FivesafesError)
+
+
+def _model_audit(data: ModelData | None) -> dict[str, Any]:
+    if data is None:
+        return {}
+    return {
+        "kind": "model",
+        "target": data.target,
+        "train_sha256": data.train_sha256,
+        "test_sha256": data.test_sha256,
+    }
 
 
 def update_output(
@@ -694,17 +834,21 @@ def update_output(
     path: Path | None = None,
     description: str | None = None,
     check_report: Mapping[str, Any] | None = None,
+    *,
+    model: ModelInputs | None = None,
 ) -> RequestOutput:
     """Change an output of a draft or returned request (its file, description or
-    report). Any change makes a new version: the reviews of the old one no longer
-    count, and the request must be checked and reviewed again."""
+    report; for a trained model, its file or, with ``model``, the data it was
+    fitted on). Any change makes a new version: the reviews of the old one no
+    longer count, and the request must be checked and reviewed again. A model is
+    checked against its data again whenever either changes."""
     action = "update_output"
     req = _request(session, request_id, author, action)
     user = _user(session, author, action, _subject(request_id))
     _require_author(session, req, user, action)
     _require_state(session, req, author, action)
     out = _output(session, req, author, action, name)
-    if path is None and description is None and check_report is None:
+    if path is None and description is None and check_report is None and model is None:
         _refuse(
             session,
             author,
@@ -715,7 +859,44 @@ def update_output(
         )
     old_sha, old_version = out.sha256, out.version
     voided = len(current_reviews(req, out))
-    if path is not None:
+    if check_report is not None and (model is not None or out.model_data is not None):
+        _refuse(
+            session,
+            author,
+            action,
+            _subject(req.id),
+            f"output {name} is a trained model: the airlock runs its model check itself on "
+            "submission, so no report may be given with it",
+            FivesafesError,
+        )
+    if model is not None or (path is not None and out.model_data is not None):
+        old = out.model_data
+        if model is not None:
+            train, test = _model_inputs(session, req, author, action, name, model)
+            target = model.target
+        else:
+            assert old is not None
+            train, test = (old.train_name, old.train), (old.test_name, old.test)
+            target = old.target
+        if path is not None:
+            model_bytes = _read_model_file(session, req, author, action, name, path)
+        else:
+            current = _content(out)
+            if current is None or sha256_bytes(current) != out.sha256:
+                _tampered(session, req, author, action, out)
+            model_bytes = current
+        new_data = _model_data(session, req, author, action, name, model_bytes, train, test, target)
+        if path is not None:
+            out.source_path = str(Path(path).resolve())
+            out.content = model_bytes if out.content is not None else None
+            out.sha256, out.size = sha256_bytes(model_bytes), len(model_bytes)
+        if old is None:
+            out.model_data = new_data
+        else:  # the same row (its key is the output's), changed in place
+            for column in MODEL_COLUMNS:
+                setattr(old, column, getattr(new_data, column))
+        out.check_report, out.verdict = None, None
+    elif path is not None:
         data, _ = _load_file(session, req, author, action, name, path)
         out.source_path = str(Path(path).resolve())
         out.content = data if out.content is not None else None
@@ -811,6 +992,7 @@ def record_automatic_check(
     *,
     check: Check | None = None,
     actor: str = SYSTEM,
+    model_policy: Any = None,
 ) -> ReleaseRequest:
     """Record the disclosure engine's report on every output of a submitted request
     (``submitted`` → ``checked``).
@@ -818,9 +1000,18 @@ def record_automatic_check(
     Each output's report is taken from ``reports`` (by output name), else from
     ``check(name, content)``, else from the report given when the output was added.
     A report is a JSON object with at least ``verdict`` (pass, review, suppress or
-    fail); only ``pass`` lets a single checker suffice, if the policy allows it.
+    fail); only ``pass`` lets a single checker suffice, if the policy allows it,
+    and no checker can approve an output that is ``fail``.
+
+    A trained model's report is always the airlock's own model check
+    (:func:`fivesafes.outputs.models.check_model`, SACRO-ML's attacks, under
+    ``model_policy``, else the TRE's disclosure policy): ``fail`` when the model
+    is unsafe, ``pass`` when it is safe. The attacks run before the request is
+    locked (they take a while); the model and its data are checked again, by
+    SHA-256, under the lock.
     """
     action = "check"
+    checked_models = _check_models(session, request_id, actor, action, model_policy)
     req = _request(session, request_id, actor, action)
     if actor != SYSTEM:
         user = _user(session, actor, action, _subject(request_id))
@@ -845,10 +1036,25 @@ def record_automatic_check(
             f"request {req.id} has no output called {unknown[0]!r}; give reports by output name",
             FivesafesError,
         )
+    models = sorted(set(given) & {o.name for o in req.outputs if o.model_data is not None})
+    if models:
+        _refuse(
+            session,
+            actor,
+            action,
+            _subject(req.id),
+            f"output {models[0]} is a trained model: its report is the airlock's own model "
+            "check, and none may be given for it",
+            FivesafesError,
+        )
     verdicts: dict[str, str] = {}
     for out in req.outputs:
         report: Mapping[str, Any] | None
-        if out.name in given:
+        if out.model_data is not None:
+            report = checked_models.get(_model_key(out))
+            if report is None:  # changed while the attacks ran
+                _tampered(session, req, actor, action, out)
+        elif out.name in given:
             report = given[out.name]
         elif check is not None:
             data = _content(out)
@@ -870,6 +1076,70 @@ def record_automatic_check(
     _move(session, req, action, actor, verdicts=verdicts, overall=_worst(verdicts.values()))
     session.commit()
     return req
+
+
+def _model_key(out: RequestOutput) -> tuple[str, str, str, str, str]:
+    md = out.model_data
+    assert md is not None
+    return (out.name, out.sha256, md.train_sha256, md.test_sha256, md.target)
+
+
+def _check_models(
+    session: Session, request_id: int, actor: str, action: str, policy: Any
+) -> dict[tuple[str, str, str, str, str], dict[str, Any]]:
+    """The model check's report on each model output of a submitted request, keyed
+    by the output's name, SHA-256s and target (read without a lock; the caller
+    matches them under it). Nothing here is written but a refusal."""
+    from fivesafes.outputs.models import airlock_report, check_model_files
+    from fivesafes.outputs.policy import tre_policy
+
+    session.expire_all()
+    req = session.get(ReleaseRequest, request_id)
+    if req is None or req.state != State.SUBMITTED.value:
+        session.rollback()
+        return {}  # the locked step refuses it, saying why
+    todo = [o for o in req.outputs if o.model_data is not None]
+    if not todo:
+        session.rollback()
+        return {}
+    rules = policy if policy is not None else tre_policy()
+    found: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
+    for out in todo:
+        md = out.model_data
+        assert md is not None
+        data = _content(out)
+        if (
+            data is None
+            or sha256_bytes(data) != out.sha256
+            or sha256_bytes(md.train) != md.train_sha256
+            or sha256_bytes(md.test) != md.test_sha256
+        ):
+            _tampered(session, req, actor, action, out)
+        with tempfile.TemporaryDirectory(prefix="fivesafes-model-") as tmp:
+            folder = Path(tmp)
+            model_path, train, test = folder / "model.skops", folder / "train", folder / "test"
+            model_path.write_bytes(data)
+            train.mkdir()
+            test.mkdir()
+            (train / md.train_name).write_bytes(md.train)
+            (test / md.test_name).write_bytes(md.test)
+            try:
+                result = check_model_files(
+                    model_path, train / md.train_name, test / md.test_name, md.target, rules
+                )
+            except FivesafesError as exc:
+                text = str(exc).replace(str(folder) + "/", "")
+                _refuse(
+                    session,
+                    actor,
+                    action,
+                    _subject(req.id),
+                    f"the model check of output {out.name} could not run: {text}",
+                    FivesafesError,
+                )
+        found[_model_key(out)] = airlock_report(result)
+    session.rollback()  # end the read: the attacks are done, the lock comes next
+    return found
 
 
 def _tampered(
@@ -939,6 +1209,16 @@ def review(
     data = _content(out)
     if data is None or sha256_bytes(data) != out.sha256:
         _tampered(session, req, checker, action, out)
+    if chosen == Decision.APPROVE and out.verdict == "fail":
+        why = (out.check_report or {}).get("reason") or "the automatic check failed it"
+        _refuse(
+            session,
+            checker,
+            action,
+            _subject(req.id),
+            f"output {out.name} fails the rules ({why}); no checker can approve it: request "
+            "changes or reject it, or return the request so that its authors change it",
+        )
     mine = current_reviews(req, out).get(user.name)
     if mine is not None and mine.decision == chosen:
         _refuse(
@@ -1292,6 +1572,21 @@ def summary(req: ReleaseRequest) -> dict[str, Any]:
                 "bytes": out.size,
                 "version": out.version,
                 "verdict": out.verdict,
+                "kind": out.kind,
+                **(
+                    {
+                        "model": {
+                            "target": out.model_data.target,
+                            "train": out.model_data.train_name,
+                            "test": out.model_data.test_name,
+                            "verdict": ((out.check_report or {}).get("model_check") or {}).get(
+                                "verdict"
+                            ),
+                        }
+                    }
+                    if out.model_data is not None
+                    else {}
+                ),
                 "approvals": list(status.approvals),
                 "required": status.required,
                 "held_back_by": list(status.held_back_by),

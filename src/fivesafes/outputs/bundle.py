@@ -66,8 +66,23 @@ def public_report(report: Mapping[str, Any]) -> dict[str, Any]:
     that is what a checker needs, outside it would give a suppressed cell away. The
     released report keeps, per cell, its labels, status, the rules that applied and
     the published (safe) value; the true value only where it is published as it is;
-    no reasons, notes or solver messages. A report in another format keeps only its
-    verdict."""
+    no reasons, notes or solver messages. A trained model's report keeps its model
+    type, policy, verdict and each attack's name, AUC and whether it found a risk
+    (aggregates over the whole training set; no ROC curve). A report in another
+    format keeps only its verdict."""
+    if report.get("kind") == "model":
+        check = report.get("model_check") or {}
+        return {
+            "verdict": report.get("verdict"),
+            "kind": "model",
+            "model_check": {
+                **{k: check[k] for k in ("verdict", "model_type", "policy") if k in check},
+                "attacks": [
+                    {k: a[k] for k in ("name", "auc", "unsafe") if k in a}
+                    for a in check.get("attacks", [])
+                ],
+            },
+        }
     if "cells" not in report:
         return {k: report[k] for k in ("verdict", "status") if k in report}
     out: dict[str, Any] = {

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -355,10 +355,12 @@ def check_model(
     )
 
 
-def check_model_files(
-    model_path: Path, train_csv: Path, test_csv: Path, target: str, policy: Policy
-) -> ModelCheck:
-    """:func:`check_model` on a skops file and its train and test CSVs."""
+def load_model_files(
+    model_path: Path, train_csv: Path, test_csv: Path, target: str
+) -> tuple[Any, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The model and its train and test data, read and matched to each other (the
+    same columns, as many features as the model was fitted on); any problem is a
+    :class:`FivesafesError` naming the file."""
     model = load_model(model_path)
     x_train, y_train, cols = read_xy(train_csv, target)
     x_test, y_test, test_cols = read_xy(test_csv, target)
@@ -372,28 +374,74 @@ def check_model_files(
         raise FivesafesError(
             f"{train_csv}: {len(cols)} feature columns, but the model was fitted on {n_in}"
         )
-    return check_model(model, (x_train, y_train), (x_test, y_test), policy)
+    return model, (x_train, y_train), (x_test, y_test)
 
 
-def roc_figure_svg(check: ModelCheck) -> str:
-    """The attacks' ROC curves as an SVG figure (for the request page)."""
+def check_model_files(
+    model_path: Path, train_csv: Path, test_csv: Path, target: str, policy: Policy
+) -> ModelCheck:
+    """:func:`check_model` on a skops file and its train and test CSVs."""
+    model, train, test = load_model_files(model_path, train_csv, test_csv, target)
+    return check_model(model, train, test, policy)
+
+
+#: Most points of an ROC curve kept in a stored report (enough to draw it).
+ROC_POINTS = 200
+
+
+def _thin(fpr: Sequence[float], tpr: Sequence[float]) -> dict[str, list[float]]:
+    """An ROC curve cut to at most :data:`ROC_POINTS` points, ends kept."""
+    n = len(fpr)
+    if n <= ROC_POINTS:
+        idx = list(range(n))
+    else:
+        idx = sorted({round(float(i)) for i in np.linspace(0, n - 1, ROC_POINTS)})
+    return {"fpr": [round(fpr[i], 5) for i in idx], "tpr": [round(tpr[i], 5) for i in idx]}
+
+
+def airlock_report(check: ModelCheck) -> dict[str, Any]:
+    """The model check as the airlock stores it: verdict ``fail`` for an unsafe model
+    (no checker can approve it), ``pass`` for a safe one, with every attack's
+    metrics and ROC curve (thinned) for the checkers' page."""
+    data = check.to_dict()
+    for attack, result in zip(data["attacks"], check.attacks, strict=True):
+        if result.roc is not None:
+            attack["roc"] = _thin(*result.roc)
+    unsafe = check.verdict == "unsafe"
+    return {
+        "verdict": "fail" if unsafe else "pass",
+        "kind": "model",
+        "reason": (
+            "the model check found the model unsafe: " + "; ".join(check.reasons)
+            if unsafe
+            else "the model check found no risk its policy does not allow"
+        ),
+        "model_check": data,
+    }
+
+
+def roc_figure_png(report: Mapping[str, Any]) -> bytes:
+    """The attacks' ROC curves from a stored :func:`airlock_report`, as a PNG (drawn
+    with ``matplotlib.figure.Figure``: no pyplot, no global state)."""
     import io
 
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    for a in check.attacks:
-        if a.roc is not None:
-            ax.plot(a.roc[0], a.roc[1], label=f"{a.name} (AUC {a.auc:.3f})")
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="chance")
+    fig = Figure(figsize=(5.0, 5.0), dpi=100)
+    ax = fig.add_subplot()
+    drawn = 0
+    for a in (report.get("model_check") or {}).get("attacks", []):
+        roc = a.get("roc")
+        if roc:
+            ax.plot(roc["fpr"], roc["tpr"], label=f"{a['name']} (AUC {a['auc']:.3f})")
+            drawn += 1
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="chance (AUC 0.5)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
-    ax.set_title("Membership-inference attacks")
+    ax.set_title("Membership-inference attacks" if drawn else "No attack with an ROC curve")
     ax.legend(loc="lower right", fontsize=8)
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
     return buf.getvalue()

@@ -42,6 +42,10 @@ PLAN_ROLES = (
     "linkage_operator",
 )
 
+#: Kinds of output whose release a course can be required for (see
+#: :mod:`fivesafes.people.plan`), with how the catalogue names them.
+OUTPUT_KINDS = {"model": "releasing trained models"}
+
 Errors = dict[str, str]
 
 
@@ -94,6 +98,8 @@ def prepares_for(course: Course) -> list[str]:
     for name in course.required_for_datasets or []:
         ds = BY_NAME.get(name)
         out.append(f"{ds.title} data" if ds else f"{name} data")
+    for kind in course.required_for_outputs or []:
+        out.append(OUTPUT_KINDS.get(kind, f"releasing {kind} outputs"))
     return out
 
 
@@ -176,7 +182,7 @@ def parse_course_form(
     """Clean a course form. Fields: slug, title, summary, description, format,
     duration, fee (pounds, e.g. ``0`` or ``120.50``), enrolment_opens_on,
     enrolment_closes_on, starts_on, location, capacity, required_for_everyone,
-    required_for_roles, required_for_datasets, grants_accreditation,
+    required_for_roles, required_for_datasets, required_for_outputs, grants_accreditation,
     accreditation_valid_days, published."""
     errors: Errors = {}
     values: dict[str, Any] = {}
@@ -243,6 +249,13 @@ def parse_course_form(
     if bad:
         errors["required_for_datasets"] = f"Unknown dataset {bad[0]!r}; choose from the list"
     values["required_for_datasets"] = datasets
+    kinds = _list(form, "required_for_outputs")
+    bad_kinds = [k for k in kinds if k not in OUTPUT_KINDS]
+    if bad_kinds:
+        errors["required_for_outputs"] = (
+            f"Unknown kind of output {bad_kinds[0]!r}; choose from the list"
+        )
+    values["required_for_outputs"] = kinds
     kind = _text(form, "grants_accreditation")
     if kind and not re.match(r"^[a-z][a-z0-9_]{1,63}$", kind):
         errors["grants_accreditation"] = (

@@ -69,6 +69,7 @@ def load_course(folder: Path, today: date | None = None) -> CourseSpec:
         "required_for_everyone": bool(entry.get("required_for_everyone", False)),
         "required_for_roles": list(entry.get("required_for_roles", [])),
         "required_for_datasets": list(entry.get("required_for_datasets", [])),
+        "required_for_outputs": list(entry.get("required_for_outputs", [])),
         "grants_accreditation": entry.get("grants_accreditation"),
         "accreditation_valid_days": entry.get("accreditation_valid_days"),
         "published": bool(entry.get("published", True)),

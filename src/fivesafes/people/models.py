@@ -57,7 +57,8 @@ class Course(Base):
     """A course in the catalogue.
 
     ``required_for_everyone`` / ``required_for_roles`` / ``required_for_datasets``
-    are the precision-training rules (see :mod:`fivesafes.people.plan`); a course that
+    / ``required_for_outputs`` are the precision-training rules (see
+    :mod:`fivesafes.people.plan`); a course that
     ``grants_accreditation`` (e.g. ``safe_researcher``) is satisfied by a valid
     accreditation of that kind, which any course granting it renews.
     ``enrolled_count`` is kept by :func:`fivesafes.people.learning.enrol` with an
@@ -83,6 +84,8 @@ class Course(Base):
     required_for_everyone: Mapped[bool] = mapped_column(Boolean, default=False)
     required_for_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     required_for_datasets: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Kinds of output (``model``) whose release needs this course.
+    required_for_outputs: Mapped[list[str]] = mapped_column(JSON, default=list)
     grants_accreditation: Mapped[str | None] = mapped_column(String(64))
     accreditation_valid_days: Mapped[int | None] = mapped_column(Integer)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -6,7 +6,12 @@ A published course is *required* for a person in a project when
 - the person's project role is one of its ``required_for_roles`` (e.g. the output
   checker course for ``output_checker``), or
 - one of the project's datasets is one of its ``required_for_datasets`` (e.g. the
-  justice data course for ``justice_offences``).
+  justice data course for ``justice_offences``), or
+- one of the kinds of output the project releases is one of its
+  ``required_for_outputs`` (the course on protecting privacy in AI models for
+  ``model``: a project whose application says it releases trained models, or a
+  release request holding one, see
+  :func:`fivesafes.projects.applications.output_kinds`).
 
 A required course is *done* when the course grants an accreditation and the
 person holds a valid (unexpired, unrevoked) accreditation of that kind from any
@@ -30,9 +35,16 @@ from fivesafes.people.catalogue import courses_granting
 from fivesafes.people.models import Accreditation, Course, Enrolment
 
 
-def required_courses(session: Session, datasets: Sequence[str], project_role: str) -> list[Course]:
-    """The published courses the rules require for these datasets and this role."""
+def required_courses(
+    session: Session,
+    datasets: Sequence[str],
+    project_role: str,
+    outputs: Sequence[str] = (),
+) -> list[Course]:
+    """The published courses the rules require for these datasets, this role and
+    these kinds of output released (``model``)."""
     wanted = set(datasets)
+    kinds = set(outputs)
     out = []
     for course in session.scalars(
         select(Course)
@@ -43,12 +55,15 @@ def required_courses(session: Session, datasets: Sequence[str], project_role: st
             course.required_for_everyone
             or project_role in (course.required_for_roles or [])
             or wanted & set(course.required_for_datasets or [])
+            or kinds & set(course.required_for_outputs or [])
         ):
             out.append(course)
     return out
 
 
-def _why(course: Course, datasets: Sequence[str], project_role: str) -> str:
+def _why(
+    course: Course, datasets: Sequence[str], project_role: str, outputs: Sequence[str] = ()
+) -> str:
     if course.required_for_everyone:
         return "everyone"
     reasons = []
@@ -57,6 +72,9 @@ def _why(course: Course, datasets: Sequence[str], project_role: str) -> str:
     hits = [d for d in datasets if d in (course.required_for_datasets or [])]
     if hits:
         reasons.append(", ".join(hits))
+    kinds = [k for k in outputs if k in (course.required_for_outputs or [])]
+    if kinds:
+        reasons.append(" and ".join(f"releasing {k}s" for k in kinds))
     return " and ".join(reasons)
 
 
@@ -85,12 +103,14 @@ def outstanding_courses(
     datasets: Sequence[str],
     project_role: str,
     now: datetime | None = None,
+    outputs: Sequence[str] = (),
 ) -> list[Course]:
     """The courses ``user_id`` still needs for a project with ``datasets`` in
-    ``project_role`` (empty: the personal learning plan is complete)."""
+    ``project_role``, releasing ``outputs`` (empty: the personal learning plan is
+    complete)."""
     return [
         c
-        for c in required_courses(session, datasets, project_role)
+        for c in required_courses(session, datasets, project_role, outputs)
         if not course_done(session, user_id, c, now)
     ]
 
@@ -128,11 +148,12 @@ def plan_for(
     datasets: Sequence[str],
     role: str,
     now: datetime | None = None,
+    outputs: Sequence[str] = (),
 ) -> LearningPlan:
     """The personal learning plan for ``user`` in a project: every required course,
     done or outstanding, and why it is required."""
     items = []
-    for course in required_courses(session, datasets, role):
+    for course in required_courses(session, datasets, role, outputs):
         enrolment = session.scalar(
             select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.course_id == course.id)
         )
@@ -152,6 +173,14 @@ def plan_for(
         else:
             done = enrolment is not None and enrolment.completed_at is not None
         items.append(
-            PlanItem(course, done, _why(course, datasets, role), held, expired, renew, enrolment)
+            PlanItem(
+                course,
+                done,
+                _why(course, datasets, role, outputs),
+                held,
+                expired,
+                renew,
+                enrolment,
+            )
         )
     return LearningPlan(items)

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -207,6 +207,8 @@ class ApplicationInput:
     organisation: str = ""
     datasets: list[str] = field(default_factory=list)
     members: str = ""
+    #: The project asks to release trained models (see :func:`output_kinds`).
+    releases_models: bool = False
 
 
 def why_never_a_member(session: Session, user: User) -> str | None:
@@ -380,6 +382,7 @@ def save_draft(
     project.lay_summary = data.lay_summary.strip()
     project.public_benefit = data.public_benefit.strip()
     project.organisation = data.organisation.strip()
+    project.releases_models = bool(data.releases_models)
     project.updated_at = utcnow()
     chosen = list(dict.fromkeys(data.datasets))
     # keep the rows already there, add the new ones
@@ -1420,9 +1423,20 @@ def owners(session: Session) -> dict[str, User | None]:
 # --- the learning plan ------------------------------------------------------------------
 
 
-def outstanding_courses(session: Session, project: Project, user: User) -> list[Any]:
-    """The courses ``user`` must still pass for this project's datasets and their
-    role in it (empty: their learning plan is complete). Uses the learning
+def output_kinds(project: Project, extra: Sequence[str] = ()) -> list[str]:
+    """The kinds of output the project releases, for precision training: ``model``
+    when its application says it releases trained models, and any in ``extra``
+    (the kinds in a release request being assembled)."""
+    kinds = ["model"] if project.releases_models else []
+    return list(dict.fromkeys([*kinds, *extra]))
+
+
+def outstanding_courses(
+    session: Session, project: Project, user: User, outputs: Sequence[str] = ()
+) -> list[Any]:
+    """The courses ``user`` must still pass for this project's datasets, their role
+    in it and the kinds of output it releases (:func:`output_kinds`, with
+    ``outputs`` added); empty: their learning plan is complete. Uses the learning
     platform (:mod:`fivesafes.people.plan`); without it, nothing is outstanding."""
     try:
         from fivesafes.people.plan import outstanding_courses as plan
@@ -1430,7 +1444,15 @@ def outstanding_courses(session: Session, project: Project, user: User) -> list[
         return []
     member = membership(session, project.id, user.id)
     role = member.role if member is not None else MemberRole.RESEARCHER.value
-    return list(plan(session, user.id, dataset_names(project), PLAN_ROLES[role]))
+    return list(
+        plan(
+            session,
+            user.id,
+            dataset_names(project),
+            PLAN_ROLES[role],
+            outputs=output_kinds(project, outputs),
+        )
+    )
 
 
 def describe(project: Project) -> dict[str, Any]:
@@ -1442,6 +1464,7 @@ def describe(project: Project) -> dict[str, Any]:
         "state": project.state,
         "organisation": project.organisation,
         "datasets": dataset_names(project),
+        "releases_models": bool(project.releases_models),
         "members": [{"name": m.user.name, "role": m.role} for m in project.members],
         "invitations": [
             {"name": inv.user.name, "role": inv.role, "approval": inv.approval}

@@ -91,6 +91,9 @@ class Project(Base):
     workspace: Mapped[str | None] = mapped_column(Text)
     #: Why provisioning waits (no store configured, or the error it met).
     provisioning_note: Mapped[str] = mapped_column(Text, default="")
+    #: The application asks to release trained models (precision training then
+    #: requires the course on protecting privacy in AI models).
+    releases_models: Mapped[bool] = mapped_column(Boolean, default=False)
 
     applicant: Mapped[User] = relationship(foreign_keys=[applicant_id])
     datasets: Mapped[list[ProjectDataset]] = relationship(

@@ -7,14 +7,17 @@ project knows: a request belongs to the project whose name (``Project.slug``) it
 carries, only the project's members start one, and only once their learning plan
 for the project is complete. A table of counts is checked by the disclosure
 rules when it is added (as ``fivesafes airlock add --value`` does): its safe
-version goes into the request with the report; anything else is left for the
-checkers to judge unaided.
+version goes into the request with the report; a trained model goes in with the
+data it was fitted on (checked by the model check on submission; only a member
+who has passed the course on protecting privacy in AI models may add or submit
+one); anything else is left for the checkers to judge unaided.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +69,12 @@ def request_of(session: Session, project: Project, request_id: int) -> ReleaseRe
     return req
 
 
-def require_plan_complete(session: Session, project: Project, user: User, action: str) -> None:
-    """Refuse ``action`` while the user's learning plan for the project is incomplete."""
-    missing = outstanding_courses(session, project, user)
+def require_plan_complete(
+    session: Session, project: Project, user: User, action: str, outputs: Sequence[str] = ()
+) -> None:
+    """Refuse ``action`` while the user's learning plan for the project is incomplete
+    (with the courses that releasing ``outputs``, e.g. ``model``, requires)."""
+    missing = outstanding_courses(session, project, user, outputs)
     if missing:
         titles = ", ".join(str(getattr(c, "title", c)) for c in missing)
         raise PolicyRefusal(
@@ -152,10 +158,96 @@ def add_output(
         )
 
 
-def submit_request(session: Session, project: Project, request_id: int, user: User) -> None:
-    """Submit the request; the automatic check then records every output's report."""
+def add_model_output(
+    session: Session,
+    project: Project,
+    request_id: int,
+    user: User,
+    name: str,
+    description: str,
+    model: tuple[str, bytes],
+    train: tuple[str, bytes],
+    test: tuple[str, bytes],
+    target: str,
+) -> None:
+    """Add a trained model (a skops file, by name and bytes) with the CSVs it was
+    fitted and tested on and its target column. Only a member who has passed the
+    courses releasing a model requires may; bad input raises :class:`FormErrors`
+    by field (``model``, ``train``, ``test``, ``target``, ``name``, ``description``)."""
     request_of(session, project, request_id)
-    require_plan_complete(session, project, user, "submit a release request")
+    require_plan_complete(
+        session, project, user, "put a trained model into a release request", MODEL
+    )
+    errors: dict[str, str] = {}
+    if not name.strip():
+        errors["name"] = "Give the output a name."
+    elif not airlock._NAME.match(name.strip()):
+        errors["name"] = "Use letters, digits, spaces, '.', '_' and '-', starting with a letter."
+    if not description.strip():
+        errors["description"] = (
+            "Describe what the model predicts, from what, and how it was fitted."
+        )
+    for field, (_, data), what in (
+        ("model", model, "the model file (saved with skops)"),
+        ("train", train, "the CSV the model was fitted on"),
+        ("test", test, "the CSV of held-out rows"),
+    ):
+        if not data:
+            errors[field] = f"Choose {what} (it must not be empty)."
+    if not target.strip():
+        errors["target"] = "Name the target column (the label the model predicts)."
+    if errors:
+        raise FormErrors(errors)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for sub, (file_name, data) in (("model", model), ("train", train), ("test", test)):
+            folder = Path(tmp) / sub
+            folder.mkdir()
+            paths.append(folder / (Path(file_name).name or sub))
+            paths[-1].write_bytes(data)
+        try:
+            airlock.add_output(
+                session,
+                request_id,
+                user.name,
+                name.strip(),
+                paths[0],
+                description,
+                model=airlock.ModelInputs(paths[1], paths[2], target.strip()),
+            )
+        except PolicyRefusal:
+            raise
+        except FivesafesError as exc:
+            text = str(exc)
+            for sub in ("model", "train", "test"):
+                text = text.replace(str(Path(tmp) / sub) + os.sep, "")
+            field = _field_of(text, paths[1].name, paths[2].name)
+            raise FormErrors({field: text}) from None
+
+
+#: The kinds of output a trained model is, for precision training.
+MODEL = ("model",)
+
+
+def _field_of(text: str, train_name: str, test_name: str) -> str:
+    """The form field a refusal of a model output is about: the airlock's sentence
+    is ``model output NAME: FILE: why``."""
+    if "target column" in text:
+        return "target"
+    rest = text.split(": ", 1)[-1]
+    if rest.startswith(f"{train_name}:"):
+        return "train"
+    if rest.startswith(f"{test_name}:"):
+        return "test"
+    return "model"
+
+
+def submit_request(session: Session, project: Project, request_id: int, user: User) -> None:
+    """Submit the request; the automatic check then records every output's report
+    (for a trained model, the model check's attacks: this takes a while)."""
+    req = request_of(session, project, request_id)
+    kinds = MODEL if any(o.model_data is not None for o in req.outputs) else ()
+    require_plan_complete(session, project, user, "submit a release request", kinds)
     airlock.submit(session, request_id, user.name)
     airlock.record_automatic_check(session, request_id)
 

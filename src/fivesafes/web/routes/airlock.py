@@ -6,7 +6,11 @@ the learning plan first).
 - members of a project assemble a release request from the workspace's output
   files or uploads, describe each, and submit it; the automatic disclosure check
   runs on submission; they download the bundle once it is released;
-- output checkers see every output's disclosure report cell by cell, comment,
+- a trained model goes in with the CSVs it was fitted and tested on and its
+  target column (only the model file is ever released); its model check runs on
+  submission;
+- output checkers see every output's disclosure report cell by cell (a model's
+  attack metrics and a figure of the attacks' ROC curves), comment,
   approve, reject or return; when the last approval it needs arrives, the request
   is approved and released by that checker (the bundle is written at once).
 """
@@ -77,8 +81,15 @@ def _member_back(access: ProjectAccess, request_id: int) -> tuple[str, str]:
     return _member_url(access, request_id), "Back to the request"
 
 
-def _plan_refused(request: Request, project: Project, user: User, db: Session, action: str) -> Any:
-    courses = apps.outstanding_courses(db, project, user)
+def _plan_refused(
+    request: Request,
+    project: Project,
+    user: User,
+    db: Session,
+    action: str,
+    outputs: tuple[str, ...] = (),
+) -> Any:
+    courses = apps.outstanding_courses(db, project, user, outputs)
     if not courses:
         return None
     return render(
@@ -294,6 +305,115 @@ async def add_output(request: Request, access: Member, request_id: int, db: DB) 
     return done(request, db, f"Output {name} added.", _member_url(access, req.id))
 
 
+async def _chosen_file(
+    form: Any, access: ProjectAccess, field: str, errors: dict[str, str]
+) -> tuple[str, bytes]:
+    """The file of one field of the model form: an upload (``<field>_upload``) or a
+    workspace output file (``<field>_workspace``); a problem goes into ``errors``."""
+    upload = form.get(f"{field}_upload")
+    chosen = str(form.get(f"{field}_workspace") or "").strip()
+    if isinstance(upload, UploadFile) and upload.filename:
+        content = await upload.read(MAX_UPLOAD + 1)
+        if len(content) > MAX_UPLOAD:
+            errors[field] = f"The file is larger than {MAX_UPLOAD // (1024 * 1024)} MB."
+        return upload.filename, content
+    if chosen:
+        files = {f.name: f for f in apps.workspace_output_files(access.project)}
+        try:
+            return chosen, apps.read_workspace_output(files[chosen])
+        except (KeyError, OSError):
+            errors[field] = "That file is not among the workspace's outputs."
+    return "", b""
+
+
+@router.post("/projects/{project_id}/airlock/{request_id}/models", response_class=HTMLResponse)
+async def add_model(request: Request, access: Member, request_id: int, db: DB) -> Response:
+    """Add a trained model with the data it was fitted and tested on."""
+    req = _member_request(db, access, request_id)
+    plan = _plan_refused(
+        request,
+        access.project,
+        access.user,
+        db,
+        "put a trained model into a release request",
+        release.MODEL,
+    )
+    if plan is not None:
+        return plan  # type: ignore[no-any-return]
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    errors: dict[str, str] = {}
+    model = await _chosen_file(form, access, "model", errors)
+    train = await _chosen_file(form, access, "train", errors)
+    test = await _chosen_file(form, access, "test", errors)
+    name = values.get("model_name", "").strip() or model[0]
+    if errors:
+        return _request_page(request, db, access, req, errors, values, 422)
+    try:
+        await run_in_threadpool(
+            release.add_model_output,
+            db,
+            access.project,
+            req.id,
+            access.user,
+            name,
+            values.get("model_description", ""),
+            model,
+            train,
+            test,
+            values.get("target", ""),
+        )
+    except apps.FormErrors as exc:
+        db.rollback()
+        req = _member_request(db, access, request_id)
+        found = {
+            ("model_" + k if k in ("name", "description") else k): v for k, v in exc.errors.items()
+        }
+        return _request_page(request, db, access, req, found, values, 422)
+    except PolicyRefusal as exc:
+        return refused(request, str(exc), back=_member_back(access, request_id))
+    return done(
+        request,
+        db,
+        f"Model {name} added: its model check runs when you submit the request.",
+        _member_url(access, req.id),
+    )
+
+
+def _roc_png(req: ReleaseRequest, output_id: int) -> Response:
+    from fivesafes.outputs.models import roc_figure_png
+
+    for out in req.outputs:
+        if out.id == output_id and out.model_data is not None and out.check_report:
+            png = roc_figure_png(out.check_report)
+            return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+    raise HTTPException(404, "This output has no model check to draw.")
+
+
+@router.get("/projects/{project_id}/airlock/{request_id}/roc/{output_id}.png")
+def member_roc(
+    access: Member, request_id: int, output_id: int, db: DB, request: Request
+) -> Response:
+    """The ROC curves of a model output's attacks, for the request's authors."""
+    req = _member_request(db, access, request_id)
+    if _member_plan_refused(request, access, db, "see a release request") is not None:
+        raise HTTPException(403, "Complete your learning plan for the project first.")
+    return _roc_png(req, output_id)
+
+
+@router.get("/airlock/requests/{request_id}/roc/{output_id}.png")
+def checker_roc(request_id: int, output_id: int, user: Checker, writer: WriteDB) -> Response:
+    """The ROC curves of a model output's attacks, for output checkers (the view is
+    in the audit log, as the request page's)."""
+    try:
+        req = airlock.get_request(writer, request_id, user.name)
+    except PolicyRefusal as exc:
+        raise HTTPException(403, str(exc)) from None
+    except FivesafesError:
+        raise HTTPException(404, "There is no such release request.") from None
+    return _roc_png(req, output_id)
+
+
 @router.post(
     "/projects/{project_id}/airlock/{request_id}/outputs/remove", response_class=HTMLResponse
 )
@@ -311,7 +431,10 @@ def remove_output(
 @router.post("/projects/{project_id}/airlock/{request_id}/submit", response_class=HTMLResponse)
 def submit(request: Request, access: Member, request_id: int, db: DB) -> Response:
     req = _member_request(db, access, request_id)
-    plan = _plan_refused(request, access.project, access.user, db, "submit a release request")
+    kinds = release.MODEL if any(o.model_data is not None for o in req.outputs) else ()
+    plan = _plan_refused(
+        request, access.project, access.user, db, "submit a release request", kinds
+    )
     if plan is not None:
         return plan  # type: ignore[no-any-return]
     try:

@@ -56,6 +56,7 @@ ResourceWriter = Annotated[User, Depends(can_write_resources)]
 ROLE_OPTIONS = [(r, r.replace("_", " ").capitalize()) for r in catalogue.PLAN_ROLES]
 FORMAT_OPTIONS = [(f.value, f.label) for f in CourseFormat]
 DATASET_OPTIONS = [(d.name, f"{d.title} ({d.name})") for d in DATASETS]
+OUTPUT_OPTIONS = [(kind, text.capitalize()) for kind, text in catalogue.OUTPUT_KINDS.items()]
 
 
 def _not_found(what: str) -> HTTPException:
@@ -207,7 +208,9 @@ def _plans(db: Session, user: User) -> list[dict[str, Any]]:
         for member in members:
             project = member.project
             role = apps.PLAN_ROLES.get(member.role, "researcher")
-            plan = plan_for(db, user, apps.dataset_names(project), role)
+            plan = plan_for(
+                db, user, apps.dataset_names(project), role, outputs=apps.output_kinds(project)
+            )
             plans.append(
                 {
                     "title": project.title,
@@ -260,6 +263,7 @@ def learning_plan(
     site role (``?role=output_checker``), else the induction everyone needs."""
     title = "Your learning plan"
     datasets: list[str] = []
+    outputs: list[str] = []
     plan_role = "researcher"
     project_row = None
     if project is not None:
@@ -277,6 +281,7 @@ def learning_plan(
                 "its learning plans."
             )
         datasets = apps.dataset_names(project_row)
+        outputs = apps.output_kinds(project_row)
         chosen = member if member is not None else invited
         assert chosen is not None
         project_role = chosen.role
@@ -287,7 +292,7 @@ def learning_plan(
             raise _not_found("learning plan")
         plan_role = role
         title = f"Your learning plan as {role.replace('_', ' ')}"
-    plan: LearningPlan = plan_for(db, user, datasets, plan_role)
+    plan: LearningPlan = plan_for(db, user, datasets, plan_role, outputs=outputs)
     return render(
         request,
         "learning/plan.html",
@@ -573,6 +578,7 @@ def _course_values(course: Course | None) -> dict[str, Any]:
         "required_for_everyone": course.required_for_everyone,
         "required_for_roles": course.required_for_roles,
         "required_for_datasets": course.required_for_datasets,
+        "required_for_outputs": course.required_for_outputs,
         "grants_accreditation": course.grants_accreditation or "",
         "accreditation_valid_days": course.accreditation_valid_days or "",
         "published": course.published,
@@ -584,6 +590,7 @@ def _form_values(form: Form) -> dict[str, Any]:
     values.pop("csrf_token", None)
     values["required_for_roles"] = form.getlist("required_for_roles")
     values["required_for_datasets"] = form.getlist("required_for_datasets")
+    values["required_for_outputs"] = form.getlist("required_for_outputs")
     values["required_for_everyone"] = form.get("required_for_everyone") == "1"
     values["published"] = form.get("published") == "1"
     return values
@@ -606,6 +613,7 @@ def _course_form(
         formats=FORMAT_OPTIONS,
         roles=ROLE_OPTIONS,
         datasets=DATASET_OPTIONS,
+        output_kinds=OUTPUT_OPTIONS,
     )
 
 

@@ -213,6 +213,7 @@ def _form_values(form: dict[str, str], datasets: list[str]) -> apps.ApplicationI
         organisation=form.get("organisation", ""),
         datasets=datasets,
         members=form.get("members", ""),
+        releases_models=form.get("releases_models", "") == "1",
     )
 
 
@@ -350,6 +351,7 @@ def edit(request: Request, access: Member) -> HTMLResponse:
         organisation=p.organisation,
         datasets=apps.dataset_names(p),
         members="\n".join(others),
+        releases_models=bool(p.releases_models),
     )
     return _application_page(request, values, project=p)
 
