@@ -114,6 +114,13 @@ def test_a_safe_model_is_released_after_two_checkers_and_only_the_model_leaves(
     assert read_manifest(bundle)["outputs"][0]["verdict"] == "pass"
 
 
+def test_a_safe_model_needs_two_checkers_even_where_one_is_enough_for_a_table() -> None:
+    policy = airlock.AirlockPolicy(single_review_for_passing_outputs=True)
+    assert policy.required_for("pass", "table") == 1
+    assert policy.required_for("pass", "model") == 2
+    assert policy.required_for("review", "table") == 2
+
+
 def test_the_check_runs_under_the_tre_policy_and_draws_the_roc_figure(
     session: Session, model_files: Callable[[str], Any]
 ) -> None:

@@ -195,7 +195,9 @@ class AirlockPolicy:
 
     ``required_reviews`` (at least 1, default 2) for every output; with
     ``single_review_for_passing_outputs``, one is enough for an output whose
-    automatic check passed every rule (verdict ``pass``).
+    automatic check passed every rule (verdict ``pass``) — except a trained
+    model, which always takes ``required_reviews``: its attacks measure a risk
+    with sampling noise, where a table's rules are exact.
     """
 
     name: str = "default"
@@ -206,8 +208,8 @@ class AirlockPolicy:
         if self.required_reviews < 1:
             raise FivesafesError(f"airlock policy {self.name}: required_reviews must be at least 1")
 
-    def required_for(self, verdict: str | None) -> int:
-        if verdict == "pass" and self.single_review_for_passing_outputs:
+    def required_for(self, verdict: str | None, kind: str | None = None) -> int:
+        if verdict == "pass" and self.single_review_for_passing_outputs and kind != "model":
             return 1
         return self.required_reviews
 
@@ -521,7 +523,7 @@ def output_status(
         version=out.version,
         sha256=out.sha256,
         approvals=tuple(sorted(n for n, r in reviews.items() if r.decision == Decision.APPROVE)),
-        required=_policy(req).required_for(out.verdict),
+        required=_policy(req).required_for(out.verdict, out.kind),
         held_back_by=tuple(sorted(n for n, r in reviews.items() if r.decision != Decision.APPROVE)),
     )
 
