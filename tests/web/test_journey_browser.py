@@ -222,7 +222,7 @@ def test_the_whole_journey_from_registration_to_the_public_register(
     page.get_by_label(re.compile(r"^(The file|Or upload a file)$")).set_input_files(
         files=[{"name": OUTPUT, "mimeType": "text/csv", "buffer": SMALL_CELLS.encode()}]
     )
-    page.get_by_label("Description").fill(
+    page.get_by_label("Description", exact=True).fill(
         "Care leavers convicted by age 21, by region and sex, 2015-2020."
     )
     page.get_by_label("Count column").fill("persons")
