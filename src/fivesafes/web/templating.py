@@ -244,11 +244,12 @@ TITLES = {
     422: N_("There is a problem with what was sent"),
     500: N_("Sorry, there is a problem with the service"),
 }
+UNKNOWN_TITLE = N_("Something went wrong")
 
 
 def error_response(request: Request, status: int, message: str | None = None) -> Response:
     """An error as a page (or as JSON ``{"detail": ...}`` for JSON routes)."""
-    title = _(TITLES.get(status, N_("Something went wrong")))
+    title = _(TITLES.get(status, UNKNOWN_TITLE))
     if is_json_path(request.url.path):
         return JSONResponse({"detail": message or title}, status_code=status)
     return render(request, "error.html", status_code=status, title=title, message=message)
