@@ -6,7 +6,9 @@ not the domain modules, which stay free of the web's languages."""
 
 from __future__ import annotations
 
-from fivesafes.web.i18n import N_
+from typing import Any
+
+from fivesafes.web.i18n import N_, _
 
 MARKED = (
     # fivesafes.people.models.CourseFormat.label, Course.fee_label
@@ -21,3 +23,23 @@ MARKED = (
     N_("Lead researcher"),
     N_("Researcher"),
 )
+
+
+def enrolment_label(status: Any, course: Any) -> str:
+    """The words of a course's enrolment status (:func:`fivesafes.people.catalogue.
+    enrolment_status`) in the reader's language, its dates included."""
+    from fivesafes.web.templating import long_date
+
+    if status.state == "opens" and course.enrolment_opens_on is not None:
+        return _("Enrolment opens on %(day)s", day=long_date(course.enrolment_opens_on))
+    if status.state == "closed" and not course.published:
+        return _("Not published")
+    if status.state == "closed" and course.enrolment_closes_on is not None:
+        return _("Enrolment closed on %(day)s", day=long_date(course.enrolment_closes_on))
+    if status.state == "full":
+        return _("Full: every place is taken")
+    if status.state == "open":
+        if course.enrolment_closes_on is not None:
+            return _("Open for enrolment until %(day)s", day=long_date(course.enrolment_closes_on))
+        return _("Open for enrolment")
+    return str(status.label)

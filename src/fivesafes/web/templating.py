@@ -160,6 +160,15 @@ env.filters["long_date"] = long_date
 env.filters["translate"] = i18n.gettext_plain
 
 
+def _enrolment_label(status: Any, course: Any) -> str:
+    from fivesafes.web.labels import enrolment_label
+
+    return enrolment_label(status, course)
+
+
+env.globals["enrolment_label"] = _enrolment_label
+
+
 def _route_paths(request: Request) -> set[str]:
     state = request.app.state
     paths: set[str] | None = getattr(state, "route_paths", None)
