@@ -23,11 +23,13 @@ import io
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date, datetime
 from functools import cache
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -236,3 +238,14 @@ def gettext_plain(message: str) -> str:
 def options(pairs: Any) -> list[tuple[str, str]]:
     """(value, label) pairs with the labels translated now."""
     return [(value, gettext_plain(label)) for value, label in pairs]
+
+
+#: The locales of Babel's date formats for each language.
+BABEL_LOCALES = {"cy": "cy_GB", "en": "en_GB"}
+
+
+def long_date(value: date | datetime | None) -> str:
+    """A date as "5 March 2025" / "5 Mawrth 2025", in the current language."""
+    if value is None:
+        return ""
+    return format_date(value, format="d MMMM y", locale=BABEL_LOCALES[current()])

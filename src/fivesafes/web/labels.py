@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fivesafes.web.i18n import N_, _
+from fivesafes.web.i18n import N_, _, long_date
 
 MARKED = (
     # fivesafes.people.models.CourseFormat.label, Course.fee_label
@@ -28,8 +28,6 @@ MARKED = (
 def enrolment_label(status: Any, course: Any) -> str:
     """The words of a course's enrolment status (:func:`fivesafes.people.catalogue.
     enrolment_status`) in the reader's language, its dates included."""
-    from fivesafes.web.templating import long_date
-
     if status.state == "opens" and course.enrolment_opens_on is not None:
         return _("Enrolment opens on %(day)s", day=long_date(course.enrolment_opens_on))
     if status.state == "closed" and not course.published:

@@ -16,11 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -31,6 +29,7 @@ from sqlalchemy.orm import Session
 from fivesafes.appdb.models import WebSession
 from fivesafes.web import i18n
 from fivesafes.web.i18n import N_, _
+from fivesafes.web.labels import enrolment_label
 from fivesafes.web.sessions import SAFE_METHODS, Auth, is_json_path, new_visitor
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -148,25 +147,12 @@ env.globals.update(
 )
 
 
-def long_date(value: date | datetime | None) -> str:
-    """A date as "5 March 2025" / "5 Mawrth 2025", in the request's language."""
-    if value is None:
-        return ""
-    return format_date(value, format="d MMMM y", locale=_BABEL_LOCALES[i18n.current()])
-
-
-_BABEL_LOCALES = {"cy": "cy_GB", "en": "en_GB"}
+long_date = i18n.long_date
 env.filters["long_date"] = long_date
 env.filters["translate"] = i18n.gettext_plain
 
 
-def _enrolment_label(status: Any, course: Any) -> str:
-    from fivesafes.web.labels import enrolment_label
-
-    return enrolment_label(status, course)
-
-
-env.globals["enrolment_label"] = _enrolment_label
+env.globals["enrolment_label"] = enrolment_label
 
 
 def _route_paths(request: Request) -> set[str]:
