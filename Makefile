@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 DEMO_PEOPLE ?= 10000
 
-.PHONY: demo test lint typecheck pytest benchmark clean
+.PHONY: demo test lint typecheck pytest benchmark clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,15 @@ benchmark: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .mypy_cache .ruff_cache .pytest_cache
+
+# The web app's messages (docs/languages.md): extract them from the templates and the
+# route code into messages.pot, merge it into each language's messages.po (new
+# messages come in untranslated), and compile the .po files to the .mo files the app
+# reads. Commit all three; translators edit only the .po files.
+LOCALE := src/fivesafes/web/locale
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F src/fivesafes/web/babel.cfg --project=fivesafes \
+	  --copyright-holder="fivesafes contributors" --add-comments=Translators: \
+	  --sort-by-file -w 88 -o $(LOCALE)/messages.pot src/fivesafes/web
+	$(BIN)/pybabel -q update -i $(LOCALE)/messages.pot -d $(LOCALE) -w 88 --no-fuzzy-matching
+	$(BIN)/pybabel compile --statistics -d $(LOCALE)

@@ -249,6 +249,11 @@ def test_learning_pages_need_a_log_in_and_enrolment(client: WebClient) -> None:
 def test_a_trainer_writes_a_course_with_a_quiz_through_the_pages(client: WebClient) -> None:
     client.login_as("trainer")
     form = "/learning/manage/courses/new"
+    blank = client.get(form).text
+    for name in ("title", "slug", "summary", "format", "fee"):  # every field is on the form
+        assert f'name="{name}"' in blank, name
+    assert "the course will be at /courses/ followed by this name." in blank
+    assert "%(" not in blank and "{{" not in blank
     bad = client.post_form(
         form,
         {

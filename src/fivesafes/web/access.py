@@ -27,6 +27,7 @@ PUBLIC: set[str] = {
     "/password-reset",
     "/password-reset/{token}",
     "/accessibility",
+    "/language/{code}",
     "/courses",
     "/courses/{slug}",
     "/projects/public",

@@ -23,6 +23,7 @@ from fivesafes.appdb.db import insert_if_absent, migrate
 from fivesafes.appdb.models import SiteSecret
 from fivesafes.web.db import Database
 from fivesafes.web.deps import Forbidden, LoginRequired, ids_in_range
+from fivesafes.web.i18n import LanguageMiddleware, _
 from fivesafes.web.sessions import SessionMiddleware, is_json_path, max_upload_bytes
 from fivesafes.web.templating import error_response
 from fivesafes.web.uploads import CheckWorkers
@@ -126,6 +127,8 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
         max_body=max_upload,
         refusal_page=error_response,
     )
+    # Outermost: the language is set before the session middleware may refuse.
+    app.add_middleware(LanguageMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in ROUTER_MODULES:
         module = importlib.import_module(f"fivesafes.web.routes.{name}")
@@ -138,7 +141,7 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _exc: LoginRequired) -> Response:
         if is_json_path(request.url.path):
-            return error_response(request, 401, "Log in first.")
+            return error_response(request, 401, _("Log in first."))
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         from urllib.parse import quote
 
@@ -152,7 +155,7 @@ def _install_error_pages(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else None
         if exc.status_code == 404 and detail == "Not Found":
-            detail = "Check the address; the page may have moved."
+            detail = _("Check the address; the page may have moved.")
         response = error_response(request, exc.status_code, detail)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
@@ -162,12 +165,12 @@ def _install_error_pages(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         # A bad path or query parameter (e.g. /admin/users/abc): not a page here.
         if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
-            return error_response(request, 404, "Check the address; the page may have moved.")
-        return error_response(request, 422, "Some of what was sent could not be read.")
+            return error_response(request, 404, _("Check the address; the page may have moved."))
+        return error_response(request, 422, _("Some of what was sent could not be read."))
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> Response:
         log.exception("internal error on %s %s", request.method, request.url.path)
         return error_response(
-            request, 500, "Nothing was saved. Try again later; if it keeps happening, tell us."
+            request, 500, _("Nothing was saved. Try again later; if it keeps happening, tell us.")
         )

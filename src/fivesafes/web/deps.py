@@ -20,6 +20,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb.models import Role, User
+from fivesafes.web.i18n import _
 from fivesafes.web.sessions import SAFE_METHODS, Auth
 
 
@@ -30,7 +31,7 @@ class LoginRequired(Exception):
 class Forbidden(Exception):
     """Raised for a logged-in user without the right role or membership (403)."""
 
-    def __init__(self, message: str = "You do not have permission to see this page.") -> None:
+    def __init__(self, message: str = _("You do not have permission to see this page.")) -> None:
         super().__init__(message)
         self.message = message
 
@@ -107,7 +108,7 @@ class RoleRequirement:
     def __call__(self, user: Annotated[User, Depends(require_login)]) -> User:
         if not user.has_role(*self.roles):
             names = " or ".join(r.replace("_", " ") for r in self.roles)
-            raise Forbidden(f"This page is for users with the role {names}.")
+            raise Forbidden(_("This page is for users with the role %(names)s.", names=names))
         return user
 
     def __repr__(self) -> str:
@@ -131,7 +132,7 @@ async def ids_in_range(request: Request) -> None:
             and text.isdigit()
             and (len(text) > 19 or int(text) > _MAX_ID)
         ):
-            raise HTTPException(404, "Check the address; the page may have moved.")
+            raise HTTPException(404, _("Check the address; the page may have moved."))
 
 
 #: A route parameter for the logged-in user: ``user: LoggedIn``.

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from fivesafes.web.i18n import _
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -39,15 +41,15 @@ async def form_data(request: Request) -> Form:
 
 def check_email(value: str) -> str | None:
     if not value:
-        return "Enter your e-mail address"
+        return _("Enter your e-mail address")
     if len(value) > 254 or not EMAIL.match(value):
-        return "Enter an e-mail address in the correct format, like name@example.org"
+        return _("Enter an e-mail address in the correct format, like name@example.org")
     return None
 
 
 def check_text(value: str, what: str, *, required: bool = True, max_len: int = 200) -> str | None:
     if required and not value:
-        return f"Enter {what}"
+        return _("Enter %(what)s", what=what)
     if len(value) > max_len:
         return f"{what[0].upper()}{what[1:]} must be {max_len} characters or fewer"
     return None

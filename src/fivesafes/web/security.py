@@ -17,6 +17,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import CHEAPEST
 
+from fivesafes.web.i18n import _
+
 HASHING_ENV = "FIVESAFES_PASSWORD_HASHING"
 _strong = PasswordHasher()
 _fast = PasswordHasher.from_parameters(CHEAPEST)
@@ -77,13 +79,15 @@ def token_hash(token: str) -> str:
 def password_problem(password: str, *, email: str = "", name: str = "") -> str | None:
     """Why a new password is not acceptable, or None."""
     if len(password) < MIN_PASSWORD:
-        return f"Enter a password of at least {MIN_PASSWORD} characters"
+        return _(
+            "Enter a password of at least %(min_password)s characters", min_password=MIN_PASSWORD
+        )
     if len(password) > 200:
-        return "Enter a password of at most 200 characters"
+        return _("Enter a password of at most 200 characters")
     lowered = password.lower()
     for part in (email.split("@")[0].lower(), name.lower()):
         if len(part) >= 4 and part in lowered:
-            return "Choose a password that does not contain your name or e-mail"
+            return _("Choose a password that does not contain your name or e-mail")
     if len(set(password)) < 4:
-        return "Choose a password with more different characters"
+        return _("Choose a password with more different characters")
     return None

@@ -44,6 +44,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from fivesafes.appdb.models import User, WebSession, as_utc
 from fivesafes.web.db import Database
+from fivesafes.web.i18n import N_, _
 from fivesafes.web.security import new_token, token_hash
 
 COOKIE = "fivesafes_session"
@@ -95,10 +96,13 @@ def max_upload_bytes() -> int:
 def too_large(limit: int, path: str, logged_in: bool) -> str:
     """The message of a 413: the limit, and where a larger return can go."""
     if not logged_in:
-        return "What was sent is larger than any form of this site takes. Nothing was saved."
-    message = (
-        f"What was sent is larger than {limit // MB} MB, the most this site takes in one "
-        "form. Nothing was saved."
+        return _("What was sent is larger than any form of this site takes. Nothing was saved.")
+    message = _(
+        (
+            "What was sent is larger than %(mb)s MB, the most this site takes in "
+            "one form. Nothing was saved."
+        ),
+        mb=limit // MB,
     )
     if path.startswith("/collections"):
         message += (
@@ -261,7 +265,7 @@ class SessionMiddleware:
         spooled in ``stack``, then its flash message cleared once shown."""
         if scope["method"] not in SAFE_METHODS:
             if auth.csrf is None:  # no session: no token can be right; read nothing
-                await self._refuse(scope, receive, send, 403, _NOT_THIS_SESSION)
+                await self._refuse(scope, receive, send, 403, _(_NOT_THIS_SESSION))
                 return
             limit = self.max_body if auth.logged_in else min(self.max_body, VISITOR_MAX_BODY)
             refusal = too_large(limit, scope.get("path", ""), auth.logged_in)
@@ -295,7 +299,7 @@ class SessionMiddleware:
                 and supplied
                 and hmac.compare_digest(auth.csrf.encode(), supplied.encode())
             ):
-                await self._refuse(scope, receive, send, 403, _NOT_THIS_SESSION)
+                await self._refuse(scope, receive, send, 403, _(_NOT_THIS_SESSION))
                 return
             receive = _replay(body, then=receive)
 
@@ -350,9 +354,10 @@ def _plain_refusal(request: Request, status: int, message: str) -> Response:
     return PlainTextResponse(message, status_code=status)
 
 
-_NOT_THIS_SESSION = (
-    "This form could not be accepted: it was not sent from a page of this site in your "
-    "current session (it may have expired). Go back, reload the page and try again."
+_NOT_THIS_SESSION = N_(
+    "This form could not be accepted: it was not sent from a page of this "
+    "site in your current session (it may have expired). Go back, reload "
+    "the page and try again."
 )
 
 

@@ -5,6 +5,10 @@ skip link, header, a navigation that shows links by role, the flash message) and
 ``_forms.html`` (macros ``csrf_field``, ``field``, ``textarea``, ``select``,
 ``checkboxes``, ``error_summary``). Import the macros with
 ``{% import "_forms.html" as forms %}``.
+
+Every visible text of a template goes through gettext (Jinja2's i18n extension,
+newstyle: ``{{ _("Courses") }}``, ``{{ _("%(n)s places left", n=row.left) }}``),
+in the language of the request being rendered (:mod:`fivesafes.web.i18n`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb.models import WebSession
+from fivesafes.web import i18n
+from fivesafes.web.i18n import N_, _
+from fivesafes.web.labels import enrolment_label
 from fivesafes.web.sessions import SAFE_METHODS, Auth, is_json_path, new_visitor
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -43,17 +50,17 @@ class NavItem:
 
 #: The main navigation; an item shows only if its route exists in the app.
 NAV: list[NavItem] = [
-    NavItem("Courses", "/courses"),
-    NavItem("My learning", "/learning", "login"),
-    NavItem("Projects", "/projects", "login"),
-    NavItem("Airlock", "/airlock", ("researcher", "output_checker")),
-    NavItem("Public register", "/projects/public"),
-    NavItem("Statistics", "/statistics"),
-    NavItem("Collections", "/collections", ("data_owner",)),
-    NavItem("Administration", "/admin", ("administrator",)),
-    NavItem("Your profile", "/profile", "login"),
-    NavItem("Log in", "/login", visitors_only=True),
-    NavItem("Create an account", "/register", visitors_only=True),
+    NavItem(N_("Courses"), "/courses"),
+    NavItem(N_("My learning"), "/learning", "login"),
+    NavItem(N_("Projects"), "/projects", "login"),
+    NavItem(N_("Airlock"), "/airlock", ("researcher", "output_checker")),
+    NavItem(N_("Public register"), "/projects/public"),
+    NavItem(N_("Statistics"), "/statistics"),
+    NavItem(N_("Collections"), "/collections", ("data_owner",)),
+    NavItem(N_("Administration"), "/admin", ("administrator",)),
+    NavItem(N_("Your profile"), "/profile", "login"),
+    NavItem(N_("Log in"), "/login", visitors_only=True),
+    NavItem(N_("Create an account"), "/register", visitors_only=True),
 ]
 
 
@@ -117,6 +124,16 @@ env = Environment(
     autoescape=select_autoescape(["html", "xml"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
+)
+# The callables look the language up for each call, so one environment serves
+# every request in its own language; Jinja2 (newstyle) fills the placeholders.
+env.install_gettext_callables(  # type: ignore[attr-defined]
+    gettext=lambda message: i18n.translations(i18n.current()).gettext(message),
+    ngettext=lambda s, p, n: i18n.translations(i18n.current()).ngettext(s, p, n),
+    pgettext=lambda c, message: i18n.translations(i18n.current()).pgettext(c, message),
+    npgettext=lambda c, s, p, n: i18n.translations(i18n.current()).npgettext(c, s, p, n),
+    newstyle=True,
 )
 env.globals.update(
     csrf_token=_csrf_token,
@@ -125,7 +142,17 @@ env.globals.update(
     as_options=_options,
     is_selected=_is_selected,
     service_name=SERVICE_NAME,
+    current_language=i18n.current,
+    languages=i18n.LANGUAGES,
 )
+
+
+long_date = i18n.long_date
+env.filters["long_date"] = long_date
+env.filters["translate"] = i18n.gettext_plain
+
+
+env.globals["enrolment_label"] = enrolment_label
 
 
 def _route_paths(request: Request) -> set[str]:
@@ -163,7 +190,7 @@ def nav_for(request: Request, auth: Auth) -> list[dict[str, Any]]:
                 if len(other.href) > len(item.href)
             )
         )
-        items.append({"label": item.label, "href": item.href, "current": current})
+        items.append({"label": _(item.label), "href": item.href, "current": current})
     return items
 
 
@@ -202,21 +229,22 @@ def flash(request: Request, db: Session, message: str) -> None:
 
 
 TITLES = {
-    400: "The request could not be understood",
-    401: "You need to log in",
-    403: "You do not have permission to see this page",
-    404: "Page not found",
-    405: "That cannot be done here",
-    409: "That was changed by someone else",
-    413: "The upload is too large",
-    422: "There is a problem with what was sent",
-    500: "Sorry, there is a problem with the service",
+    400: N_("The request could not be understood"),
+    401: N_("You need to log in"),
+    403: N_("You do not have permission to see this page"),
+    404: N_("Page not found"),
+    405: N_("That cannot be done here"),
+    409: N_("That was changed by someone else"),
+    413: N_("The upload is too large"),
+    422: N_("There is a problem with what was sent"),
+    500: N_("Sorry, there is a problem with the service"),
 }
+UNKNOWN_TITLE = N_("Something went wrong")
 
 
 def error_response(request: Request, status: int, message: str | None = None) -> Response:
     """An error as a page (or as JSON ``{"detail": ...}`` for JSON routes)."""
-    title = TITLES.get(status, "Something went wrong")
+    title = _(TITLES.get(status, UNKNOWN_TITLE))
     if is_json_path(request.url.path):
         return JSONResponse({"detail": message or title}, status_code=status)
     return render(request, "error.html", status_code=status, title=title, message=message)

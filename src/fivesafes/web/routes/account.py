@@ -13,6 +13,7 @@ from fivesafes import audit
 from fivesafes.appdb.models import PasswordResetToken, User, WebSession
 from fivesafes.web.deps import DB, LoggedIn
 from fivesafes.web.forms import Posted, check_email
+from fivesafes.web.i18n import N_, Labels, _
 from fivesafes.web.routes.auth import REQUESTABLE, check_profile, find_by_email
 from fivesafes.web.security import hash_password, password_problem, verify_password
 from fivesafes.web.templating import auth_of, flash, render
@@ -20,7 +21,7 @@ from fivesafes.web.templating import auth_of, flash, render
 router = APIRouter()
 
 PROFILE_FIELDS = ("display_name", "email", "organisation", "research_interests")
-ROLE_LABELS = dict(REQUESTABLE) | {"administrator": "Administrator"}
+ROLE_LABELS = Labels(dict(REQUESTABLE) | {"administrator": N_("Administrator")})
 
 
 def _page(request: Request, user: User, **context: Any) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def update_profile(
     if problem := check_email(values["email"]):
         errors["email"] = problem
     elif values["email"] != (user.email or "") and find_by_email(db, values["email"]):
-        errors["email"] = "Another account uses this e-mail address"
+        errors["email"] = _("Another account uses this e-mail address")
     if errors:
         return render(
             request,
@@ -71,9 +72,9 @@ def update_profile(
             db, user.name, "user.profile", f"user:{user.name}", {"changed": sorted(changed)}
         )
         auth_of(request).user_label = user.label
-        flash(request, db, "Your profile has been saved.")
+        flash(request, db, _("Your profile has been saved."))
     else:
-        flash(request, db, "Nothing was changed.")
+        flash(request, db, _("Nothing was changed."))
     db.commit()
     return RedirectResponse("/profile", status_code=303)
 
@@ -88,11 +89,11 @@ def change_password(
     errors: dict[str, str] = {}
     current, new = form.get("current_password", ""), form.get("new_password", "")
     if not verify_password(user.password_hash, current):
-        errors["current_password"] = "Enter your current password"
+        errors["current_password"] = _("Enter your current password")
     if problem := password_problem(new, email=user.email or "", name=user.display_name):
         errors["new_password"] = problem
     elif form.get("new_password_confirm", "") != new:
-        errors["new_password_confirm"] = "Enter the same new password twice"
+        errors["new_password_confirm"] = _("Enter the same new password twice")
     if errors:
         return render(
             request,
@@ -113,6 +114,6 @@ def change_password(
         .values(used_at=datetime.now(UTC))
     )
     audit.record(db, user.name, "user.password_change", f"user:{user.name}")
-    flash(request, db, "Your password has been changed.")
+    flash(request, db, _("Your password has been changed."))
     db.commit()
     return RedirectResponse("/profile", status_code=303)

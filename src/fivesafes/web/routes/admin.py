@@ -24,6 +24,7 @@ from fivesafes.appdb.users import set_roles
 from fivesafes.web import throttle
 from fivesafes.web.deps import DB, Forbidden, require_role
 from fivesafes.web.forms import Posted, check_email
+from fivesafes.web.i18n import _, options
 from fivesafes.web.routes.account import ROLE_LABELS
 from fivesafes.web.routes.auth import _handle_for, check_profile, find_by_email
 from fivesafes.web.security import new_token, token_hash
@@ -35,7 +36,7 @@ Admin = Annotated[User, Depends(admin_only)]
 
 RESET_VALID = timedelta(days=2)
 PAGE_SIZE = 50
-ALL_ROLES = [(r.value, ROLE_LABELS.get(r.value, r.value)) for r in Role]
+ALL_ROLES = [(r.value, dict.get(ROLE_LABELS, r.value, r.value)) for r in Role]
 
 
 def _user_or_404(db: Session, user_id: int) -> User:
@@ -43,7 +44,7 @@ def _user_or_404(db: Session, user_id: int) -> User:
     if user is None:
         from starlette.exceptions import HTTPException
 
-        raise HTTPException(404, "There is no such user.")
+        raise HTTPException(404, _("There is no such user."))
     return user
 
 
@@ -101,7 +102,7 @@ def users(
         q=q,
         role=role,
         status=status,
-        roles=ALL_ROLES,
+        roles=options(ALL_ROLES),
         role_labels=ROLE_LABELS,
     )
 
@@ -122,7 +123,7 @@ def _user_page(
     )
     context: dict[str, object] = {
         "who": user,
-        "roles": ALL_ROLES,
+        "roles": options(ALL_ROLES),
         "role_labels": ROLE_LABELS,
         "errors": {},
         "sessions": sessions or 0,
@@ -140,7 +141,7 @@ def _user_page(
 @router.get("/users/new", response_class=HTMLResponse)
 def new_user_page(request: Request, admin: Admin) -> HTMLResponse:
     return render(
-        request, "admin/new_user.html", values={}, errors={}, roles=ALL_ROLES, selected=[]
+        request, "admin/new_user.html", values={}, errors={}, roles=options(ALL_ROLES), selected=[]
     )
 
 
@@ -160,9 +161,9 @@ def new_user(
     if problem := check_email(values["email"]):
         errors["email"] = problem
     elif find_by_email(db, values["email"]):
-        errors["email"] = "An account with this e-mail address already exists"
-    if not chosen or any(r not in {v for v, _ in ALL_ROLES} for r in chosen):
-        errors["roles"] = "Choose at least one role"
+        errors["email"] = _("An account with this e-mail address already exists")
+    if not chosen or any(r not in {v for v, _label in ALL_ROLES} for r in chosen):
+        errors["roles"] = _("Choose at least one role")
     if errors:
         return render(
             request,
@@ -170,7 +171,7 @@ def new_user(
             status_code=422,
             values=values,
             errors=errors,
-            roles=ALL_ROLES,
+            roles=options(ALL_ROLES),
             selected=chosen,
         )
     user = User(
@@ -206,9 +207,9 @@ def change_roles(
 ) -> Response:
     user = _user_or_404(db, user_id)
     chosen = set(form.getlist("roles"))
-    known = {v for v, _ in ALL_ROLES}
+    known = {v for v, _label in ALL_ROLES}
     if chosen - known:
-        return _user_page(request, db, user, 422, errors={"roles": "Choose roles from the list"})
+        return _user_page(request, db, user, 422, errors={"roles": _("Choose roles from the list")})
     if user.id == admin.id and Role.ADMINISTRATOR.value not in chosen:
         return _user_page(
             request,
@@ -216,7 +217,9 @@ def change_roles(
             user,
             422,
             errors={
-                "roles": "You cannot remove your own administrator role; ask another administrator"
+                "roles": _(
+                    "You cannot remove your own administrator role; ask another administrator"
+                )
             },
         )
     decline = form.get("decline_request") == "yes"
@@ -230,7 +233,7 @@ def change_roles(
     flash(
         request,
         db,
-        f"Roles of {user.label} saved"
+        _("Roles of %(user)s saved", user=user.label)
         + (f": granted {', '.join(sorted(granted))}" if granted else "")
         + (f"; revoked {', '.join(sorted(revoked))}" if revoked else "")
         + ".",
@@ -251,7 +254,7 @@ def change_details(request: Request, user_id: int, form: Posted, admin: Admin, d
     if problem := check_email(values["email"]):
         errors["email"] = problem
     elif values["email"] != (user.email or "") and find_by_email(db, values["email"]):
-        errors["email"] = "Another account uses this e-mail address"
+        errors["email"] = _("Another account uses this e-mail address")
     if errors:
         return _user_page(request, db, user, 422, errors=errors, details=values)
     changed = sorted(k for k, v in values.items() if (getattr(user, k) or "") != v)
@@ -259,7 +262,11 @@ def change_details(request: Request, user_id: int, form: Posted, admin: Admin, d
         setattr(user, key, values[key])
     if changed:
         audit.record(db, admin.name, "user.details", f"user:{user.name}", {"changed": changed})
-    flash(request, db, f"Details of {user.label} saved." if changed else "Nothing was changed.")
+    flash(
+        request,
+        db,
+        _("Details of %(user)s saved.", user=user.label) if changed else _("Nothing was changed."),
+    )
     db.commit()
     return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
 
@@ -276,10 +283,10 @@ def change_active(
     action = form.get("action", "")
     if action not in ("deactivate", "reactivate"):
         return _user_page(
-            request, db, user, 422, errors={"action": "Choose deactivate or reactivate"}
+            request, db, user, 422, errors={"action": _("Choose deactivate or reactivate")}
         )
     if user.id == admin.id:
-        raise Forbidden("You cannot deactivate your own account.")
+        raise Forbidden(_("You cannot deactivate your own account."))
     user.is_active = action == "reactivate"
     if not user.is_active:
         db.execute(delete(WebSession).where(WebSession.user_id == user.id))
@@ -317,7 +324,9 @@ def _issue_reset(request: Request, db: Session, user: User, admin: User) -> str:
 def issue_reset(request: Request, user_id: int, admin: Admin, db: DB) -> Response:
     user = _user_or_404(db, user_id)
     if not user.is_active:
-        return _user_page(request, db, user, 422, errors={"reset": "Reactivate the account first"})
+        return _user_page(
+            request, db, user, 422, errors={"reset": _("Reactivate the account first")}
+        )
     link = _issue_reset(request, db, user, admin)
     db.commit()
     return _user_page(request, db, user, reset_link=link)

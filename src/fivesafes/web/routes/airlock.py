@@ -35,6 +35,7 @@ from fivesafes.projects import release
 from fivesafes.projects.models import Project
 from fivesafes.web.deps import DB, WriteDB, require_role
 from fivesafes.web.forms import Posted
+from fivesafes.web.i18n import N_, Labels, _
 from fivesafes.web.routes._common import back_to, done
 from fivesafes.web.routes.projects import LEARNING_PLAN_URL, Member, ProjectAccess, refused
 from fivesafes.web.templating import render
@@ -46,29 +47,33 @@ AirlockUser = Annotated[
     User, Depends(require_role(Role.RESEARCHER.value, Role.OUTPUT_CHECKER.value))
 ]
 
-STATE_LABELS = {
-    "draft": "Draft",
-    "submitted": "Submitted",
-    "checked": "Checked by the rules, awaiting a checker",
-    "in_review": "In review",
-    "approved": "Approved",
-    "rejected": "Rejected",
-    "returned": "Returned to the researchers",
-    "released": "Released",
-}
-VERDICT_LABELS = {
-    "pass": "Passes every rule",
-    "review": "Needs a checker's judgement",
-    "suppress": "Cells suppressed by the rules",
-    "fail": "Fails the rules",
-}
+STATE_LABELS = Labels(
+    {
+        "draft": N_("Draft"),
+        "submitted": N_("Submitted"),
+        "checked": N_("Checked by the rules, awaiting a checker"),
+        "in_review": N_("In review"),
+        "approved": N_("Approved"),
+        "rejected": N_("Rejected"),
+        "returned": N_("Returned to the researchers"),
+        "released": N_("Released"),
+    }
+)
+VERDICT_LABELS = Labels(
+    {
+        "pass": N_("Passes every rule"),
+        "review": N_("Needs a checker's judgement"),
+        "suppress": N_("Cells suppressed by the rules"),
+        "fail": N_("Fails the rules"),
+    }
+)
 #: The largest upload taken into a request.
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
 def _checker_back(request_id: int) -> tuple[str, str]:
     """The link on the page refusing a checker's step (e.g. approving twice)."""
-    return f"/airlock/requests/{request_id}", "Back to the request"
+    return f"/airlock/requests/{request_id}", _("Back to the request")
 
 
 def _member_url(access: ProjectAccess, request_id: int) -> str:
@@ -78,7 +83,7 @@ def _member_url(access: ProjectAccess, request_id: int) -> str:
 
 def _member_back(access: ProjectAccess, request_id: int) -> tuple[str, str]:
     """The link on the page refusing a member's step on a request."""
-    return _member_url(access, request_id), "Back to the request"
+    return _member_url(access, request_id), _("Back to the request")
 
 
 def _plan_refused(
@@ -182,12 +187,12 @@ def start_request(request: Request, access: Member, db: DB, form: Posted) -> Res
     except apps.FormErrors as exc:
         return _project_requests_page(request, db, access, exc.errors, dict(form), 422)
     except PolicyRefusal as exc:
-        requests = (f"/projects/{project.id}/airlock", "Back to the release requests")
+        requests = (f"/projects/{project.id}/airlock", _("Back to the release requests"))
         return refused(request, str(exc), back=requests)
     return done(
         request,
         db,
-        "Request started: add the outputs you want released.",
+        _("Request started: add the outputs you want released."),
         f"/projects/{project.id}/airlock/{req.id}",
     )
 
@@ -196,7 +201,7 @@ def _member_request(db: Session, access: ProjectAccess, request_id: int) -> Rele
     try:
         return release.request_of(db, access.project, request_id)
     except FivesafesError:
-        raise HTTPException(404, "This project has no such release request.") from None
+        raise HTTPException(404, _("This project has no such release request.")) from None
 
 
 def _request_page(
@@ -265,16 +270,18 @@ async def add_output(request: Request, access: Member, request_id: int, db: DB) 
         content = await upload.read(MAX_UPLOAD + 1)
         file_name = upload.filename
         if len(content) > MAX_UPLOAD:
-            errors["file"] = f"The file is larger than {MAX_UPLOAD // (1024 * 1024)} MB."
+            errors["file"] = _(
+                "The file is larger than %(max_upload)s MB.", max_upload=MAX_UPLOAD // (1024 * 1024)
+            )
     elif chosen:
         files = {f.name: f for f in apps.workspace_output_files(access.project)}
         if chosen not in files:
-            errors["file"] = "That file is not among the workspace's outputs."
+            errors["file"] = _("That file is not among the workspace's outputs.")
         else:
             try:
                 content, file_name = apps.read_workspace_output(files[chosen]), chosen
             except OSError:
-                errors["file"] = "That file is not among the workspace's outputs."
+                errors["file"] = _("That file is not among the workspace's outputs.")
     name = values.get("name", "").strip() or file_name
     if errors:
         return _request_page(request, db, access, req, errors, values, 422)
@@ -302,7 +309,7 @@ async def add_output(request: Request, access: Member, request_id: int, db: DB) 
     except FivesafesError as exc:
         req = _member_request(db, access, request_id)
         return _request_page(request, db, access, req, {"name": str(exc)}, values, 422)
-    return done(request, db, f"Output {name} added.", _member_url(access, req.id))
+    return done(request, db, _("Output %(name)s added.", name=name), _member_url(access, req.id))
 
 
 async def _chosen_file(
@@ -425,7 +432,7 @@ def remove_output(
         airlock.remove_output(db, req.id, access.user.name, form.get("output", ""))
     except FivesafesError as exc:
         return refused(request, str(exc), back=_member_back(access, request_id))
-    return done(request, db, "The output was removed.", _member_url(access, req.id))
+    return done(request, db, _("The output was removed."), _member_url(access, req.id))
 
 
 @router.post("/projects/{project_id}/airlock/{request_id}/submit", response_class=HTMLResponse)
@@ -444,7 +451,7 @@ def submit(request: Request, access: Member, request_id: int, db: DB) -> Respons
     return done(
         request,
         db,
-        "Submitted: the rules checked every output; checkers review it next.",
+        _("Submitted: the rules checked every output; checkers review it next."),
         _member_url(access, req.id),
     )
 
@@ -456,7 +463,7 @@ def member_comment(
     req = _member_request(db, access, request_id)
     if not form.get("body", ""):
         return _request_page(
-            request, db, access, req, {"body": "Write a comment."}, dict(form), 422
+            request, db, access, req, {"body": _("Write a comment.")}, dict(form), 422
         )
     try:
         airlock.add_comment(db, req.id, access.user.name, form.get("body", ""))
@@ -471,7 +478,7 @@ def bundle(access: Member, request_id: int, db: DB, writer: WriteDB) -> Response
     req = _member_request(db, access, request_id)
     path = release.bundle_of(db, req.id)
     if path is None or not path.is_file():
-        raise HTTPException(404, "This request has no released bundle to download.")
+        raise HTTPException(404, _("This request has no released bundle to download."))
     from fivesafes.audit import record
 
     record(writer, access.user.name, "airlock.download", f"request:{req.id}", {"bundle": path.name})
@@ -498,9 +505,9 @@ def _checker_page(
     try:
         req = airlock.get_request(db, request_id, user.name)
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=("/airlock", "Back to the airlock"))
+        return refused(request, str(exc), back=("/airlock", _("Back to the airlock")))
     except FivesafesError:
-        raise HTTPException(404, "There is no such release request.") from None
+        raise HTTPException(404, _("There is no such release request.")) from None
     if reader is not None:
         db.close()
         db = reader
@@ -549,9 +556,9 @@ def review(request: Request, request_id: int, user: Checker, db: DB, form: Poste
     decision, comment = form.get("decision", ""), form.get("comment", "")
     errors: dict[str, str] = {}
     if decision not in {d.value for d in airlock.Decision}:
-        errors["decision"] = "Choose approve, request changes or reject."
+        errors["decision"] = _("Choose approve, request changes or reject.")
     elif decision != airlock.Decision.APPROVE and not comment:
-        errors["comment"] = "Say why: the researchers need to know what to change."
+        errors["comment"] = _("Say why: the researchers need to know what to change.")
     if errors:
         return _checker_page(request, db, user, request_id, errors, dict(form), 422)
     try:
@@ -567,7 +574,7 @@ def review(request: Request, request_id: int, user: Checker, db: DB, form: Poste
     return done(
         request,
         db,
-        f"Your decision on {output} is recorded.{note}",
+        _("Your decision on %(output)s is recorded.%(note)s", output=output, note=note),
         f"/airlock/requests/{request_id}",
     )
 
@@ -582,7 +589,7 @@ def _close(
             db,
             user,
             request_id,
-            {"close_comment": f"Say why you {action} the request."},
+            {"close_comment": _("Say why you %(action)s the request.", action=action)},
             dict(form),
             422,
         )
@@ -599,7 +606,7 @@ def _close(
     return done(
         request,
         db,
-        "Returned to the researchers." if action == "return" else "Rejected.",
+        _("Returned to the researchers.") if action == "return" else "Rejected.",
         f"/airlock/requests/{request_id}",
     )
 
@@ -625,7 +632,7 @@ def checker_comment(
     body = form.get("body", "")
     if not body:
         return _checker_page(
-            request, db, user, request_id, {"body": "Write a comment."}, dict(form), 422
+            request, db, user, request_id, {"body": _("Write a comment.")}, dict(form), 422
         )
     try:
         airlock.add_comment(db, request_id, user.name, body, form.get("output") or None)
@@ -646,6 +653,6 @@ def release_request(request: Request, request_id: int, user: Checker, db: DB) ->
     return done(
         request,
         db,
-        "Released: the project's members can download the bundle.",
+        _("Released: the project's members can download the bundle."),
         f"/airlock/requests/{request_id}",
     )

@@ -28,6 +28,7 @@ from fivesafes.appdb.users import SYSTEM
 from fivesafes.web import throttle
 from fivesafes.web.deps import DB
 from fivesafes.web.forms import Form, Posted, check_email, check_text
+from fivesafes.web.i18n import N_, _, options
 from fivesafes.web.security import (
     hash_password,
     needs_rehash,
@@ -42,12 +43,12 @@ router = APIRouter()
 
 #: Roles a person may ask for when registering (administrators are made by others).
 REQUESTABLE = [
-    (Role.RESEARCHER.value, "Researcher"),
-    (Role.OUTPUT_CHECKER.value, "Output checker"),
-    (Role.DATA_OWNER.value, "Data owner or provider"),
-    (Role.LINKAGE_OPERATOR.value, "Linkage operator (trusted third party)"),
-    (Role.TRAINER.value, "Trainer"),
-    (Role.PANEL_MEMBER.value, "Approval panel member"),
+    (Role.RESEARCHER.value, N_("Researcher")),
+    (Role.OUTPUT_CHECKER.value, N_("Output checker")),
+    (Role.DATA_OWNER.value, N_("Data owner or provider")),
+    (Role.LINKAGE_OPERATOR.value, N_("Linkage operator (trusted third party)")),
+    (Role.TRAINER.value, N_("Trainer")),
+    (Role.PANEL_MEMBER.value, N_("Approval panel member")),
 ]
 #: Roles granted at once on registration; others wait for an administrator.
 SELF_SERVICE = {Role.RESEARCHER.value}
@@ -78,13 +79,16 @@ def client_of(request: Request) -> str:
 def lock_message(lock: throttle.Lock) -> str:
     """What the log-in page says while ``lock`` refuses log-ins."""
     if lock.scope == throttle.CLIENT:
-        return (
-            "Too many wrong passwords from your network address: try again after "
-            f"{lock.until:%H:%M} UTC"
+        return _(
+            ("Too many wrong passwords from your network address: try again after %(m)s UTC"),
+            m=format(lock.until, "%H:%M"),
         )
-    return (
-        "Too many wrong passwords for this e-mail address: try again after "
-        f"{lock.until:%H:%M} UTC, or ask an administrator for a password-reset link"
+    return _(
+        (
+            "Too many wrong passwords for this e-mail address: try again after "
+            "%(m)s UTC, or ask an administrator for a password-reset link"
+        ),
+        m=format(lock.until, "%H:%M"),
     )
 
 
@@ -119,9 +123,9 @@ def login_page(request: Request, next: str = "/") -> Response:
         return RedirectResponse(safe_next(next), status_code=303)
     notice = None
     if request.query_params.get("out"):
-        notice = "You have logged out."
+        notice = _("You have logged out.")
     elif request.query_params.get("reset"):
-        notice = "Your password has been changed. Log in with the new one."
+        notice = _("Your password has been changed. Log in with the new one.")
     return render(
         request,
         "auth/login.html",
@@ -190,7 +194,7 @@ def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
     if check_email(email):
         errors["email"] = check_email(email) or ""
     if not password:
-        errors["password"] = "Enter your password"
+        errors["password"] = _("Enter your password")
     user = db.get(User, checked.user_id) if checked and checked.user_id is not None else None
     client = client_of(request)
     subject = login_subject(email, user)
@@ -207,7 +211,7 @@ def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
             or not checked.password_ok
             or user.password_hash != checked.checked_hash  # changed meanwhile
         ):
-            message = "The e-mail address or the password is not right"
+            message = _("The e-mail address or the password is not right")
             errors = {"email": message, "password": message}
             audit.record(db, SYSTEM, "user.login_failed", subject, {"client": client})
             for started in throttle.record_failure(db, subject, client):
@@ -225,7 +229,7 @@ def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
                 )
             db.commit()
         elif not user.is_active:
-            message = "This account has been closed; contact an administrator"
+            message = _("This account has been closed; contact an administrator")
             errors = {"email": message, "password": message}
     if errors or user is None:
         return render(
@@ -307,7 +311,9 @@ def register_page(request: Request) -> Response:
     if auth_of(request).logged_in:
         return RedirectResponse("/profile", status_code=303)
     values: dict[str, Any] = {"role_requested": Role.RESEARCHER.value}
-    return render(request, "auth/register.html", values=values, errors={}, roles=REQUESTABLE)
+    return render(
+        request, "auth/register.html", values=values, errors={}, roles=options(REQUESTABLE)
+    )
 
 
 @router.post("/register", response_class=HTMLResponse)
@@ -318,14 +324,14 @@ def register(request: Request, form: Posted, hashed: NewHash, db: DB) -> Respons
     if problem := check_email(values["email"]):
         errors["email"] = problem
     elif find_by_email(db, values["email"]) is not None:
-        errors["email"] = "An account with this e-mail address already exists; log in instead"
+        errors["email"] = _("An account with this e-mail address already exists; log in instead")
     if values["role_requested"] not in dict(REQUESTABLE):
-        errors["role_requested"] = "Choose the role you need"
+        errors["role_requested"] = _("Choose the role you need")
     password = form.get("password", "")
     if problem := password_problem(password, email=values["email"], name=values["display_name"]):
         errors["password"] = problem
     elif form.get("password_confirm", "") != password:
-        errors["password_confirm"] = "Enter the same password twice"
+        errors["password_confirm"] = _("Enter the same password twice")
     if errors:
         return render(
             request,
@@ -333,7 +339,7 @@ def register(request: Request, form: Posted, hashed: NewHash, db: DB) -> Respons
             status_code=422,
             values=values,
             errors=errors,
-            roles=REQUESTABLE,
+            roles=options(REQUESTABLE),
         )
     name = _handle_for(db, values["email"])
     requested = values["role_requested"]
@@ -369,7 +375,7 @@ def register(request: Request, form: Posted, hashed: NewHash, db: DB) -> Respons
     flash(
         request,
         db,
-        "Your account has been created."
+        _("Your account has been created.")
         + ("" if granted else " An administrator will look at the role you asked for."),
     )
     db.commit()
@@ -415,7 +421,7 @@ def reset(request: Request, token: str, form: Posted, hashed: NewHash, db: DB) -
     if problem := password_problem(password, email=user.email or "", name=user.display_name):
         errors["password"] = problem
     elif form.get("password_confirm", "") != password:
-        errors["password_confirm"] = "Enter the same password twice"
+        errors["password_confirm"] = _("Enter the same password twice")
     if errors:
         return render(
             request,

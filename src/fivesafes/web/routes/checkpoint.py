@@ -16,6 +16,7 @@ from fivesafes.collections import submissions as subs
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, WriteDB, require_role
 from fivesafes.web.forms import Posted
+from fivesafes.web.i18n import _
 from fivesafes.web.templating import flash, render
 
 router = APIRouter(prefix="/collections/checkpoint")
@@ -41,7 +42,7 @@ def _grants_page(
         "collections/checkpoint_grants.html",
         status_code=status_code,
         grants=cp.grants(db),
-        scopes=[(cp.NATIONAL, "Every authority (a national stakeholder)"), *providers],
+        scopes=[(cp.NATIONAL, _("Every authority (a national stakeholder)")), *providers],
         errors=errors or {},
     )
 
@@ -72,6 +73,6 @@ def revoke_grant(request: Request, admin: Admin, db: DB, grant_id: int) -> Respo
     except FivesafesError as exc:
         db.rollback()
         return _grants_page(request, db, {"user": str(exc)}, 404)
-    flash(request, db, "The grant is revoked.")
+    flash(request, db, _("The grant is revoked."))
     db.commit()
     return RedirectResponse("/collections/checkpoint/grants", status_code=303)

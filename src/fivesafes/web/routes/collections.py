@@ -32,6 +32,7 @@ from fivesafes.collections.spec import available, load_spec, parse_period
 from fivesafes.errors import FivesafesError, InputError, PolicyRefusal
 from fivesafes.web.deps import DB, require_role
 from fivesafes.web.forms import Posted
+from fivesafes.web.i18n import _
 from fivesafes.web.templating import flash, render
 from fivesafes.web.uploads import CheckWorkers, save_upload
 
@@ -83,23 +84,23 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
     upload = form.get("file")
     errors: dict[str, str] = {}
     if values.get("collection") not in available():
-        errors["collection"] = "Choose the collection the return is for."
+        errors["collection"] = _("Choose the collection the return is for.")
     mine = [p.code for p in subs.providers_of(db, user)]
     if len(mine) > 1 and values.get("provider") not in mine:
-        errors["provider"] = "Choose the provider you are submitting the return for."
+        errors["provider"] = _("Choose the provider you are submitting the return for.")
     year_text = values.get("year", "")
     if not re.fullmatch(r"(19|20|21)[0-9]{2}(-(0[1-9]|1[0-2]))?", year_text):
-        errors["year"] = (
-            "Enter the collection year as four digits, for example 2022 "
-            "(for a monthly collection the month, for example 2025-04)."
+        errors["year"] = _(
+            "Enter the collection year as four digits, for example 2022 (for a "
+            "monthly collection the month, for example 2025-04)."
         )
     name = ""
     if not isinstance(upload, UploadFile) or not upload.filename:
-        errors["file"] = "Choose the file of the return (CSV, UTF-8)."
+        errors["file"] = _("Choose the file of the return (CSV, UTF-8).")
     else:
         name = Path(upload.filename).name
         if not _NAME.match(name):
-            errors["file"] = "Give the file a plain name (letters, digits, dots, dashes)."
+            errors["file"] = _("Give the file a plain name (letters, digits, dots, dashes).")
     if errors:
         return _index(request, db, user, errors, values, 422)
     assert isinstance(upload, UploadFile)
@@ -142,7 +143,15 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     sub = result.submission
-    flash(request, db, f"Submission {sub.id} checked: {STATUS_WORDS.get(sub.status, sub.status)}")
+    flash(
+        request,
+        db,
+        _(
+            "Submission %(id)s checked: %(status)s",
+            id=sub.id,
+            status=STATUS_WORDS.get(sub.status, sub.status),
+        ),
+    )
     db.commit()
     return _back(f"/collections/submissions/{sub.id}")
 
@@ -151,7 +160,7 @@ def _submission(db: Session, user: User, submission_id: int) -> Any:
     try:
         return subs.get_submission(db, user.name, submission_id)
     except PolicyRefusal:
-        raise HTTPException(404, "There is no such submission among yours.") from None
+        raise HTTPException(404, _("There is no such submission among yours.")) from None
 
 
 def _page(
@@ -178,7 +187,7 @@ def _page(
         finally:
             con.close()
     left = subs.outstanding(db, user.name, sub.id) if sub.status == "needs_explanation" else []
-    warning_rules = sorted({r for r, _ in left})
+    warning_rules = sorted({r for r, _count in left})
     mine = sub.provider_id in {p.id for p in subs.providers_of(db, user)}
     return render(
         request,
@@ -221,13 +230,13 @@ def collections_explain(
         if not part:
             continue
         if not re.fullmatch(r"[0-9]{1,9}", part):  # not str.isdigit: '²' is a digit
-            errors["rows"] = "Give row numbers separated by commas, or leave it blank."
+            errors["rows"] = _("Give row numbers separated by commas, or leave it blank.")
             break
         rows.append(int(part))
     if not values.get("rule"):
-        errors["rule"] = "Choose the rule whose warnings you explain."
+        errors["rule"] = _("Choose the rule whose warnings you explain.")
     if len(values.get("text", "")) < 5:
-        errors["text"] = "Write the explanation in words."
+        errors["text"] = _("Write the explanation in words.")
     if not errors:
         try:
             subs.explain(db, user.name, submission_id, values["rule"], values["text"], rows)
@@ -239,7 +248,7 @@ def collections_explain(
             errors["text"] = str(exc)
     if errors:
         return _page(request, db, user, submission_id, errors, values, 422)
-    flash(request, db, "Explanation recorded.")
+    flash(request, db, _("Explanation recorded."))
     db.commit()
     return _back(f"/collections/submissions/{submission_id}")
 
@@ -257,7 +266,7 @@ def collections_accept(
     except FivesafesError as exc:
         db.rollback()
         return _page(request, db, user, submission_id, {"accept": str(exc)}, dict(form), 422)
-    flash(request, db, f"Submission {submission_id} accepted.")
+    flash(request, db, _("Submission %(submission_id)s accepted.", submission_id=submission_id))
     db.commit()
     return _back(f"/collections/submissions/{submission_id}")
 

@@ -35,6 +35,7 @@ from fivesafes.projects import applications as apps
 from fivesafes.projects import release
 from fivesafes.web.deps import DB, require_role
 from fivesafes.web.forms import Posted
+from fivesafes.web.i18n import N_, Labels, _
 from fivesafes.web.routes._common import done
 from fivesafes.web.routes.projects import LEARNING_PLAN_URL, Member, ProjectAccess, refused
 from fivesafes.web.templating import render
@@ -59,11 +60,13 @@ STATE_TAGS = {
     "killed": "tag-red",
     "cancelled": "tag-red",
 }
-VERDICT_LABELS = {
-    "pass": "Passes the rules",
-    "suppress": "Cells suppressed or rounded by the rules",
-    "review": "Needs an output checker's eye",
-}
+VERDICT_LABELS = Labels(
+    {
+        "pass": N_("Passes the rules"),
+        "suppress": N_("Cells suppressed or rounded by the rules"),
+        "review": N_("Needs an output checker's eye"),
+    }
+)
 #: A larger script is refused by the jobs library; read a little more to say so.
 _READ = MAX_SCRIPT_BYTES + 1
 
@@ -72,7 +75,7 @@ def require_project_member(access: Member) -> ProjectAccess:
     """The project's members only: unlike the project's other pages, an administrator
     who is not a member does not pass (the jobs pages are members only)."""
     if access.member is None:
-        raise HTTPException(403, "Only the project's members see its jobs.")
+        raise HTTPException(403, _("Only the project's members see its jobs."))
     return access
 
 
@@ -83,7 +86,7 @@ def _job(db: Session, access: ProjectAccess, job_id: int) -> Job:
     try:
         return jobs.get_job(db, access.project.id, job_id)
     except FivesafesError:
-        raise HTTPException(404, "This project has no such job.") from None
+        raise HTTPException(404, _("This project has no such job.")) from None
 
 
 def _jobs_page(
@@ -135,7 +138,7 @@ async def submit(request: Request, access: JobMember, db: DB) -> Response:
     return done(
         request,
         db,
-        f"Job {job.id} is queued: it runs in the sandbox on the workspace.",
+        _("Job %(id)s is queued: it runs in the sandbox on the workspace.", id=job.id),
         f"/projects/{access.project.id}/jobs/{job.id}",
     )
 
@@ -152,7 +155,7 @@ def _editable_requests(db: Session, access: ProjectAccess) -> list[tuple[str, st
         if req.state not in (airlock.State.DRAFT.value, airlock.State.RETURNED.value):
             continue
         if access.user.id in airlock.author_ids(req):
-            mine.append((str(req.id), f"Request {req.id}: {req.title}"))
+            mine.append((str(req.id), _("Request %(id)s: %(title)s", id=req.id, title=req.title)))
     return mine
 
 
@@ -176,15 +179,15 @@ def show(request: Request, access: JobMember, job_id: int, db: DB) -> HTMLRespon
 @router.post("/projects/{project_id}/jobs/{job_id}/cancel", response_class=HTMLResponse)
 def cancel(request: Request, access: JobMember, job_id: int, db: DB) -> Response:
     job = _job(db, access, job_id)
-    back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
+    back = (f"/projects/{access.project.id}/jobs/{job.id}", _("Job %(id)s", id=job.id))
     try:
         job = jobs.cancel_job(db, access.project.id, job.id, access.user)
     except PolicyRefusal as exc:
         return refused(request, str(exc), back=back)
     message = (
-        f"Job {job.id} is cancelled."
+        _("Job %(id)s is cancelled.", id=job.id)
         if job.state == jobs.JobState.CANCELLED
-        else f"Job {job.id} will stop: its runner cancels it within a minute."
+        else _("Job %(id)s will stop: its runner cancels it within a minute.", id=job.id)
     )
     return done(request, db, message, back[0])
 
@@ -201,7 +204,7 @@ def _into_request(
     """Run ``add()`` (one of the jobs library's "into a release request"
     steps, for the request chosen on the form) and answer with its page or the
     refusal (``missing_status`` for what the library says cannot be found or done)."""
-    back = (f"/projects/{access.project.id}/jobs/{job.id}", f"Job {job.id}")
+    back = (f"/projects/{access.project.id}/jobs/{job.id}", _("Job %(id)s", id=job.id))
     try:
         req = add()
     except PolicyRefusal as exc:
@@ -247,7 +250,7 @@ def to_release_request(
             request_id=_chosen(form),
             description=form.get("description", ""),
         ),
-        "The output is in release request {request}; submit it there for checking.",
+        _("The output is in release request {request}; submit it there for checking."),
         404,
     )
 
@@ -267,7 +270,7 @@ def log_to_release_request(
         lambda: jobs.add_log_to_release_request(
             db, access.project.id, job.id, access.user, request_id=_chosen(form)
         ),
-        "The job's log is in release request {request}; the checkers read it there.",
+        _("The job's log is in release request {request}; the checkers read it there."),
         409,
     )
 
@@ -280,7 +283,7 @@ def job_log(checker: OutputChecker, job_id: int, db: DB) -> Response:
 
     job = db.get(Job, job_id)
     if job is None:
-        raise HTTPException(404, "There is no such job.")
+        raise HTTPException(404, _("There is no such job."))
     info: dict[str, Any] = jobs.describe_job(job, with_log=True)
     record(db, checker.name, "job.log_read", f"job:{job.id}", {"bytes": len(job.log or b"")})
     db.commit()

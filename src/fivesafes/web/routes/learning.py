@@ -40,6 +40,7 @@ from fivesafes.people.plan import LearningPlan, plan_for
 from fivesafes.people.render import markdown_to_html, without_title
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, current_user, require_role
 from fivesafes.web.forms import Form, Posted
+from fivesafes.web.i18n import N_, _, options
 from fivesafes.web.routes._common import done
 from fivesafes.web.templating import flash, render, site_url
 
@@ -60,7 +61,7 @@ OUTPUT_OPTIONS = [(kind, text.capitalize()) for kind, text in catalogue.OUTPUT_K
 
 
 def _not_found(what: str) -> HTTPException:
-    return HTTPException(404, f"There is no {what} at this address.")
+    return HTTPException(404, _("There is no %(what)s at this address.", what=what))
 
 
 def _course(db: Session, slug: str, *, published_only: bool = True) -> Course:
@@ -125,8 +126,15 @@ def enrol(request: Request, slug: str, db: DB, user: LoggedIn, _form: Posted) ->
         learning.enrol(db, course, user)
     except learning.EnrolmentRefused as refused:
         db.rollback()
-        return done(request, db, f"You could not enrol: {refused}.", f"/courses/{slug}")
-    return done(request, db, f"You are enrolled on {course.title}.", f"/learning/courses/{slug}")
+        return done(
+            request, db, _("You could not enrol: %(refused)s.", refused=refused), f"/courses/{slug}"
+        )
+    return done(
+        request,
+        db,
+        _("You are enrolled on %(title)s.", title=course.title),
+        f"/learning/courses/{slug}",
+    )
 
 
 @router.get("/resources", response_class=HTMLResponse)
@@ -222,7 +230,7 @@ def _plans(db: Session, user: User) -> list[dict[str, Any]]:
         plan = plan_for(db, user, [], "output_checker")
         plans.append(
             {
-                "title": "Output checking",
+                "title": _("Output checking"),
                 "href": "/learning/plan?role=output_checker",
                 "plan": plan,
             }
@@ -261,7 +269,7 @@ def learning_plan(
     """The personal learning plan: for a project (``?project=<id>``, its members and
     the people invited to it only: its datasets and their role in it), or for a
     site role (``?role=output_checker``), else the induction everyone needs."""
-    title = "Your learning plan"
+    title = _("Your learning plan")
     datasets: list[str] = []
     outputs: list[str] = []
     plan_role = "researcher"
@@ -277,8 +285,10 @@ def learning_plan(
         invited = None if member else apps.open_invitation(db, project_row.id, user.id)
         if member is None and invited is None:
             raise Forbidden(
-                "Only the project's members, and the people invited to join it, can see "
-                "its learning plans."
+                _(
+                    "Only the project's members, and the people invited to join it, can "
+                    "see its learning plans."
+                )
             )
         datasets = apps.dataset_names(project_row)
         outputs = apps.output_kinds(project_row)
@@ -286,12 +296,12 @@ def learning_plan(
         assert chosen is not None
         project_role = chosen.role
         plan_role = apps.PLAN_ROLES.get(project_role, "researcher")
-        title = f"Your learning plan for {project_row.title}"
+        title = _("Your learning plan for %(title)s", title=project_row.title)
     elif role:
         if role not in catalogue.PLAN_ROLES:
             raise _not_found("learning plan")
         plan_role = role
-        title = f"Your learning plan as {role.replace('_', ' ')}"
+        title = _("Your learning plan as %(role)s", role=role.replace("_", " "))
     plan: LearningPlan = plan_for(db, user, datasets, plan_role, outputs=outputs)
     return render(
         request,
@@ -308,7 +318,9 @@ def learning_plan(
 def _enrolment(db: Session, course: Course, user: User) -> Enrolment:
     enrolment = learning.find_enrolment(db, course.id, user.id)
     if enrolment is None:
-        raise Forbidden(f"Enrol on {course.title} first: see its page in the catalogue.")
+        raise Forbidden(
+            _("Enrol on %(title)s first: see its page in the catalogue.", title=course.title)
+        )
     return enrolment
 
 
@@ -402,7 +414,10 @@ async def lesson_page(
 
 def _after_completion(request: Request, db: Session, course: Course, outcome: Any) -> None:
     if outcome is not None and outcome.statement is not None:
-        message = f"You have completed {course.title}. Your statement of participation is ready."
+        message = _(
+            ("You have completed %(title)s. Your statement of participation is ready."),
+            title=course.title,
+        )
         if outcome.accreditation is not None:
             message += f" You are accredited as {accreditation.label(outcome.accreditation.kind)}."
         flash(request, db, message)
@@ -417,7 +432,7 @@ def complete_lesson(
     enrolment = _enrolment(db, course, user)
     lesson = _lesson(course, lesson_id)
     if lesson.is_quiz:
-        raise HTTPException(400, "Answer the quiz's questions to pass it.")
+        raise HTTPException(400, _("Answer the quiz's questions to pass it."))
     outcome = learning.mark_read(db, enrolment, lesson)
     _after_completion(request, db, course, outcome)
     if outcome.statement is not None:
@@ -471,7 +486,7 @@ def restart(request: Request, slug: str, db: DB, user: LoggedIn, _form: Posted) 
     return done(
         request,
         db,
-        f"You are taking {course.title} again. Your statement is kept.",
+        _("You are taking %(title)s again. Your statement is kept.", title=course.title),
         f"/learning/courses/{slug}",
     )
 
@@ -483,7 +498,7 @@ def statement_pdf(request: Request, code: str, db: DB, user: LoggedIn) -> Respon
     if statement is None:
         raise _not_found("statement")
     if statement.user_id != user.id and not user.has_role("administrator"):
-        raise Forbidden("This statement is someone else's.")
+        raise Forbidden(_("This statement is someone else's."))
     verify_url = site_url(request) + f"/verify/{statement.code}"
     pdf = statements.statement_pdf(statement, verify_url)
     filename = f"statement-{statement.code}.pdf"
@@ -501,15 +516,15 @@ def _may_edit(user: User, course: Course) -> None:
     if user.has_role("trainer"):
         return
     if course.owner_id != user.id:
-        raise Forbidden("Only trainers and the course's owner can change this course.")
+        raise Forbidden(_("Only trainers and the course's owner can change this course."))
 
 
 #: What only a trainer sets on a course: the accreditation it grants (which counts
 #: for every project's learning plan) and whom it is required of beyond datasets.
 TRAINER_ONLY = {
-    "grants_accreditation": "Only a trainer sets the accreditation a course grants",
-    "required_for_everyone": "Only a trainer makes a course required of everyone",
-    "required_for_roles": "Only a trainer makes a course required for a role",
+    "grants_accreditation": N_("Only a trainer sets the accreditation a course grants"),
+    "required_for_everyone": N_("Only a trainer makes a course required of everyone"),
+    "required_for_roles": N_("Only a trainer makes a course required for a role"),
 }
 
 
@@ -528,13 +543,17 @@ def _trainer_only(
     for name, message in TRAINER_ONLY.items():
         before = getattr(course, name, None) if course is not None else None
         if (values.get(name) or None) != (before or None):
-            errors[name] = message
+            errors[name] = _(message)
     before_datasets = set(course.required_for_datasets or []) if course is not None else set()
     for dataset in values.get("required_for_datasets") or []:
         row = db.get(DatasetOwner, dataset)
         if dataset not in before_datasets and (row is None or row.user_id != user.id):
-            errors["required_for_datasets"] = (
-                f"You do not own {dataset}: a course of yours is required only for your datasets"
+            errors["required_for_datasets"] = _(
+                (
+                    "You do not own %(dataset)s: a course of yours is required only for "
+                    "your datasets"
+                ),
+                dataset=dataset,
             )
     return errors
 
@@ -610,7 +629,7 @@ def _course_form(
         course=course,
         values=values,
         errors=errors,
-        formats=FORMAT_OPTIONS,
+        formats=options(FORMAT_OPTIONS),
         roles=ROLE_OPTIONS,
         datasets=DATASET_OPTIONS,
         output_kinds=OUTPUT_OPTIONS,
@@ -633,7 +652,7 @@ def create_course(request: Request, db: DB, form: Posted, user: Writer) -> Respo
     return done(
         request,
         db,
-        f"The course {course.title} was created. Now add its lessons.",
+        _("The course %(title)s was created. Now add its lessons.", title=course.title),
         f"/learning/manage/courses/{course.slug}",
     )
 
@@ -685,7 +704,7 @@ def update_course(request: Request, slug: str, db: DB, form: Posted, user: Write
     return done(
         request,
         db,
-        f"The course {course.title} was saved.",
+        _("The course %(title)s was saved.", title=course.title),
         f"/learning/manage/courses/{course.slug}",
     )
 
@@ -720,7 +739,11 @@ def revoke_statement(request: Request, code: str, db: DB, form: Posted, user: Re
     reason = typed.strip() or "revoked by an administrator"
     if statement.revoked_at is None:
         statements.revoke(db, statement, actor=user.name, reason=reason)
-        flash(request, db, f"The statement {statements.display_code(statement.code)} is revoked.")
+        flash(
+            request,
+            db,
+            _("The statement %(code)s is revoked.", code=statements.display_code(statement.code)),
+        )
         db.commit()
     course = db.get(Course, statement.course_id)
     return RedirectResponse(
@@ -744,7 +767,10 @@ def _lesson_form(
         lesson=lesson,
         values=values,
         errors=errors,
-        kinds=[(LessonKind.READING.value, "Reading (Markdown)"), (LessonKind.QUIZ.value, "Quiz")],
+        kinds=[
+            (LessonKind.READING.value, _("Reading (Markdown)")),
+            (LessonKind.QUIZ.value, "Quiz"),
+        ],
     )
 
 
@@ -764,7 +790,7 @@ def create_lesson(request: Request, slug: str, db: DB, form: Posted, user: Write
     return done(
         request,
         db,
-        f"The lesson {lesson.title} was added.",
+        _("The lesson %(title)s was added.", title=lesson.title),
         f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit",
     )
 
@@ -801,7 +827,10 @@ def update_lesson(
         return _lesson_form(request, course, lesson, dict(form), errors, status_code=422)
     catalogue.save_lesson(db, course, values, actor=user.name, lesson=lesson)
     return done(
-        request, db, f"The lesson {lesson.title} was saved.", f"/learning/manage/courses/{slug}"
+        request,
+        db,
+        _("The lesson %(title)s was saved.", title=lesson.title),
+        f"/learning/manage/courses/{slug}",
     )
 
 
@@ -866,7 +895,7 @@ def create_question(
     return done(
         request,
         db,
-        "The question was added.",
+        _("The question was added."),
         f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit",
     )
 
@@ -930,7 +959,7 @@ def update_question(
     return done(
         request,
         db,
-        "The question was saved.",
+        _("The question was saved."),
         f"/learning/manage/courses/{slug}/lessons/{lesson.id}/edit",
     )
 
@@ -965,7 +994,10 @@ def create_resource(request: Request, db: DB, form: Posted, user: ResourceWriter
         return _resource_form(request, None, dict(form), errors, status_code=422)
     resource = catalogue.save_resource(db, values, actor=user.name)
     return done(
-        request, db, f"The resource {resource.title} was published.", f"/resources/{resource.slug}"
+        request,
+        db,
+        _("The resource %(title)s was published.", title=resource.title),
+        f"/resources/{resource.slug}",
     )
 
 
@@ -989,7 +1021,10 @@ def update_resource(
         return _resource_form(request, resource, dict(form), errors, status_code=422)
     catalogue.save_resource(db, values, actor=user.name, resource=resource)
     return done(
-        request, db, f"The resource {resource.title} was saved.", f"/resources/{resource.slug}"
+        request,
+        db,
+        _("The resource %(title)s was saved.", title=resource.title),
+        f"/resources/{resource.slug}",
     )
 
 
@@ -1038,7 +1073,11 @@ def revoke_accreditation(
         raise _not_found("accreditation")
     if row.revoked_at is None:
         accreditation.revoke(db, row, actor=user.name, reason=form.get("reason", ""))
-        flash(request, db, f"The {accreditation.label(row.kind)} accreditation is revoked.")
+        flash(
+            request,
+            db,
+            _("The %(kind)s accreditation is revoked.", kind=accreditation.label(row.kind)),
+        )
         db.commit()
     return RedirectResponse("/learning/manage/accreditations", status_code=303)
 
@@ -1057,10 +1096,15 @@ def delete_lesson(
         return done(
             request,
             db,
-            f"The lesson was not deleted: {refused}.",
+            _("The lesson was not deleted: %(refused)s.", refused=refused),
             f"/learning/manage/courses/{slug}/lessons/{lesson_id}/edit",
         )
-    return done(request, db, f"The lesson {title} was deleted.", f"/learning/manage/courses/{slug}")
+    return done(
+        request,
+        db,
+        _("The lesson %(title)s was deleted.", title=title),
+        f"/learning/manage/courses/{slug}",
+    )
 
 
 @router.post("/learning/manage/courses/{slug}/lessons/{lesson_id}/questions/{question_id}/delete")
@@ -1073,11 +1117,11 @@ def delete_question(
     _form: Posted,
     user: Writer,
 ) -> Response:
-    _, _, question = _editable_question(db, slug, lesson_id, question_id, user)
+    _course, _lesson, question = _editable_question(db, slug, lesson_id, question_id, user)
     catalogue.delete_question(db, question, actor=user.name)
     return done(
         request,
         db,
-        "The question was deleted.",
+        _("The question was deleted."),
         f"/learning/manage/courses/{slug}/lessons/{lesson_id}/edit",
     )

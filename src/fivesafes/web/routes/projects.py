@@ -37,6 +37,7 @@ from fivesafes.projects.register import public_register
 from fivesafes.projects.release import requests_of
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, require_role
 from fivesafes.web.forms import Posted
+from fivesafes.web.i18n import N_, Labels, _, options
 from fivesafes.web.routes._common import done
 from fivesafes.web.templating import render
 
@@ -44,13 +45,15 @@ router = APIRouter()
 
 DATASET_OPTIONS = [(d.name, f"{d.title} ({d.name})") for d in DATASETS]
 DATASET_TITLES = {d.name: d.title for d in DATASETS}
-ROLE_OPTIONS = [(k, v) for k, v in apps.MEMBER_ROLE_LABELS.items()]
-STATE_LABELS = {
-    "draft": "Draft",
-    "submitted": "Awaiting review",
-    "approved": "Approved",
-    "rejected": "Rejected",
-}
+ROLE_OPTIONS = list(apps.MEMBER_ROLE_LABELS.items())
+STATE_LABELS = Labels(
+    {
+        "draft": N_("Draft"),
+        "submitted": N_("Awaiting review"),
+        "approved": N_("Approved"),
+        "rejected": N_("Rejected"),
+    }
+)
 #: Where the learning platform shows a member their plan for a project.
 LEARNING_PLAN_URL = "/learning/plan?project={project_id}"
 
@@ -74,7 +77,7 @@ class ProjectAccess:
 def project_or_404(db: Session, project_id: int) -> Project:
     project = db.get(Project, project_id)
     if project is None:
-        raise HTTPException(404, "There is no such project.")
+        raise HTTPException(404, _("There is no such project."))
     return project
 
 
@@ -88,7 +91,7 @@ class MembershipRequirement:
         project = project_or_404(db, project_id)
         member = apps.membership(db, project.id, user.id)
         if member is None and not user.has_role(Role.ADMINISTRATOR.value):
-            raise Forbidden("This page is for the members of this project.")
+            raise Forbidden(_("This page is for the members of this project."))
         if member is not None and (problem := apps.why_never_a_member(db, user)):
             # made a linkage operator after joining: the zones are never mixed
             raise Forbidden(problem[0].upper() + problem[1:] + ".")
@@ -121,7 +124,7 @@ class ReviewerRequirement:
     def __call__(self, project_id: int, user: ReviewerRole, db: DB) -> ReviewAccess:
         project = project_or_404(db, project_id)
         if project.state == ProjectState.DRAFT:
-            raise HTTPException(404, "There is no such application to review.")
+            raise HTTPException(404, _("There is no such application to review."))
         if problem := apps.review_access(db, project, user):
             raise Forbidden(problem[0].upper() + problem[1:] + ".")
         return ReviewAccess(project, user)
@@ -143,9 +146,9 @@ class InviteeRequirement:
     def __call__(self, invitation_id: int, user: LoggedIn, db: DB) -> ProjectInvitation:
         inv = db.get(ProjectInvitation, invitation_id)
         if inv is None:
-            raise HTTPException(404, "There is no such invitation.")
+            raise HTTPException(404, _("There is no such invitation."))
         if inv.user_id != user.id:
-            raise Forbidden("This invitation is for someone else.")
+            raise Forbidden(_("This invitation is for someone else."))
         return inv
 
     def __repr__(self) -> str:
@@ -167,7 +170,7 @@ def refused(
         request,
         "error.html",
         status_code=status_code,
-        title="That cannot be done" if status_code != 403 else "You cannot do that",
+        title=_("That cannot be done") if status_code != 403 else _("You cannot do that"),
         message=message,
         back_url=back[0] if back else None,
         back_label=back[1] if back else None,
@@ -200,7 +203,7 @@ def index(request: Request, user: LoggedIn, db: DB) -> HTMLResponse:
         to_review=apps.reviewable_by(db, user),
         changes=apps.membership_changes_for(db, user),
         state_labels=STATE_LABELS,
-        role_labels=apps.MEMBER_ROLE_LABELS,
+        role_labels=Labels(apps.MEMBER_ROLE_LABELS),
         can_apply=user.has_role(Role.RESEARCHER.value),
     )
 
@@ -251,7 +254,7 @@ def create_application(request: Request, user: Researcher, db: DB, form: Posted)
     return done(
         request,
         db,
-        "Your application is saved as a draft. Submit it when it is ready.",
+        _("Your application is saved as a draft. Submit it when it is ready."),
         f"/projects/{project.id}",
     )
 
@@ -319,8 +322,8 @@ def _project_page(
         status=apps.decision_status(db, project),
         state_labels=STATE_LABELS,
         titles=DATASET_TITLES,
-        role_labels=apps.MEMBER_ROLE_LABELS,
-        role_options=ROLE_OPTIONS,
+        role_labels=Labels(apps.MEMBER_ROLE_LABELS),
+        role_options=options(ROLE_OPTIONS),
         approval_labels=APPROVAL_LABELS,
         invitations=apps.open_invitations(project),
         rules=sorted(apps.rules_in_force(db, project)),
@@ -340,7 +343,7 @@ def show(request: Request, access: Member, db: DB) -> HTMLResponse:
 def edit(request: Request, access: Member) -> HTMLResponse:
     p = access.project
     if p.state != ProjectState.DRAFT or not access.is_lead:
-        return refused(request, "Only a lead researcher changes an application, while a draft.")
+        return refused(request, _("Only a lead researcher changes an application, while a draft."))
     others = [
         f"{m.user.email or m.user.name}, {m.role}" for m in p.members if m.user_id != p.applicant_id
     ] + [f"{i.user.email or i.user.name}, {i.role}" for i in apps.open_invitations(p)]
@@ -365,7 +368,7 @@ def update(request: Request, access: Member, db: DB, form: Posted) -> Response:
         return _application_page(request, values, exc.errors, access.project, 422)
     except PolicyRefusal as exc:
         return refused(request, str(exc))
-    return done(request, db, "Your changes are saved.", f"/projects/{access.project.id}")
+    return done(request, db, _("Your changes are saved."), f"/projects/{access.project.id}")
 
 
 @router.post("/projects/{project_id}/submit", response_class=HTMLResponse)
@@ -377,26 +380,33 @@ def submit(request: Request, access: Member, db: DB) -> Response:
     return done(
         request,
         db,
-        "Submitted: the approval panel and the owners of the datasets review it.",
+        _("Submitted: the approval panel and the owners of the datasets review it."),
         f"/projects/{access.project.id}",
     )
 
 
 #: What the invitation waits for, as its lead sees it.
-APPROVAL_LABELS = {
-    "with_application": "Approved with the application",
-    "by_rule": "Allowed by the project's membership rule",
-    "needed": "Waiting for the approval panel and the dataset owners",
-    "approved": "Approved by the panel and the dataset owners",
-    "rejected": "Refused by the approvers",
-}
-INVITED_MESSAGES = {
-    "with_application": "The approval panel and the dataset owners see the invitation "
-    "with the application.",
-    "by_rule": "The project's membership rule allows it without a further decision.",
-    "needed": "The project is approved, so the approval panel and the owners of its datasets "
-    "decide on it first.",
-}
+APPROVAL_LABELS = Labels(
+    {
+        "with_application": N_("Approved with the application"),
+        "by_rule": N_("Allowed by the project's membership rule"),
+        "needed": N_("Waiting for the approval panel and the dataset owners"),
+        "approved": N_("Approved by the panel and the dataset owners"),
+        "rejected": N_("Refused by the approvers"),
+    }
+)
+INVITED_MESSAGES = Labels(
+    {
+        "with_application": N_(
+            "The approval panel and the dataset owners see the invitation with the application."
+        ),
+        "by_rule": N_("The project's membership rule allows it without a further decision."),
+        "needed": N_(
+            "The project is approved, so the approval panel and the owners of its "
+            "datasets decide on it first."
+        ),
+    }
+)
 
 
 @router.post("/projects/{project_id}/members", response_class=HTMLResponse)
@@ -428,13 +438,13 @@ def add_member(request: Request, access: Member, db: DB, form: Posted) -> Respon
 def withdraw_invitation(request: Request, access: Member, invitation_id: int, db: DB) -> Response:
     inv = db.get(ProjectInvitation, invitation_id)
     if inv is None or inv.project_id != access.project.id:
-        return refused(request, "There is no such invitation to this project.", 404)
+        return refused(request, _("There is no such invitation to this project."), 404)
     try:
         apps.withdraw_invitation(db, invitation_id, access.user)
     except PolicyRefusal as exc:
         return refused(request, str(exc))
     return done(
-        request, db, "The invitation is withdrawn.", f"/projects/{access.project.id}#members"
+        request, db, _("The invitation is withdrawn."), f"/projects/{access.project.id}#members"
     )
 
 
@@ -452,14 +462,14 @@ def invitation_page(request: Request, inv: Invitee, db: DB) -> HTMLResponse:
         problem=apps.why_cannot_join(db, project, inv.user),
         titles=DATASET_TITLES,
         state_labels=STATE_LABELS,
-        role_labels=apps.MEMBER_ROLE_LABELS,
+        role_labels=Labels(apps.MEMBER_ROLE_LABELS),
         approval_labels=APPROVAL_LABELS,
     )
 
 
 def _answer(request: Request, inv: ProjectInvitation, db: Session, accept: bool) -> Response:
     invitation_id, project_id, user = inv.id, inv.project_id, inv.user
-    back = (f"/invitations/{invitation_id}", "Back to the invitation")
+    back = (f"/invitations/{invitation_id}", _("Back to the invitation"))
     try:
         apps.answer_invitation(db, invitation_id, user, accept)
     except PolicyRefusal as exc:
@@ -468,11 +478,13 @@ def _answer(request: Request, inv: ProjectInvitation, db: Session, accept: bool)
         return done(
             request,
             db,
-            "You are a member of the project. Your learning plan says what you must pass "
-            "before you use the workspace.",
+            _(
+                "You are a member of the project. Your learning plan says what you "
+                "must pass before you use the workspace."
+            ),
             f"/projects/{project_id}",
         )
-    return done(request, db, "You declined the invitation.", "/projects")
+    return done(request, db, _("You declined the invitation."), "/projects")
 
 
 @router.post("/invitations/{invitation_id}/accept", response_class=HTMLResponse)
@@ -493,7 +505,7 @@ def remove_member(request: Request, access: Member, user_id: int, db: DB) -> Res
         return refused(request, str(exc))
     except FivesafesError as exc:
         return refused(request, str(exc), 404)
-    return done(request, db, "The member was removed.", f"/projects/{access.project.id}#members")
+    return done(request, db, _("The member was removed."), f"/projects/{access.project.id}#members")
 
 
 @router.post("/projects/{project_id}/provision", response_class=HTMLResponse)
@@ -504,9 +516,11 @@ def provision(request: Request, project_id: int, admin: Admin, db: DB) -> Respon
     except PolicyRefusal as exc:
         return refused(request, str(exc))
     message = (
-        "The workspace is provisioned."
+        _("The workspace is provisioned.")
         if project.workspace
-        else f"Not provisioned: {project.provisioning_note}"
+        else _(
+            "Not provisioned: %(provisioning_note)s", provisioning_note=project.provisioning_note
+        )
     )
     return done(request, db, message, f"/projects/{project_id}")
 
@@ -561,7 +575,10 @@ def _review_page(
 ) -> HTMLResponse:
     mine = [(k, d) for p, k, d in apps.reviewable_by(db, user) if p.id == project.id]
     as_options = [
-        (f"{k}:{d or ''}", "As the approval panel" if k == "panel" else f"As the owner of {d}")
+        (
+            f"{k}:{d or ''}",
+            _("As the approval panel") if k == "panel" else _("As the owner of %(d)s", d=d),
+        )
         for k, d in apps.decides_as(db, project, user)
     ]
     return render(
@@ -585,7 +602,7 @@ def _review_page(
         as_options=as_options,
         titles=DATASET_TITLES,
         state_labels=STATE_LABELS,
-        role_labels=apps.MEMBER_ROLE_LABELS,
+        role_labels=Labels(apps.MEMBER_ROLE_LABELS),
         approval_labels=APPROVAL_LABELS,
         errors=errors or {},
         values=values or {},
@@ -601,7 +618,7 @@ def review_page(request: Request, access: Reviewer, db: DB) -> HTMLResponse:
 def review(request: Request, access: Reviewer, db: DB, form: Posted) -> Response:
     project, user, project_id = access.project, access.user, access.project.id
     target = form.get("as", "")
-    kind, _, dataset = target.partition(":")
+    kind, _sep, dataset = target.partition(":")
     try:
         apps.review(
             db,
@@ -622,7 +639,7 @@ def review(request: Request, access: Reviewer, db: DB, form: Posted) -> Response
     return done(
         request,
         db,
-        f"Your decision is recorded. The application is {project.state}.",
+        _("Your decision is recorded. The application is %(state)s.", state=project.state),
         f"/projects/{project_id}/review",
     )
 
@@ -637,9 +654,9 @@ def review_invitation(
     project, user = access.project, access.user
     inv = db.get(ProjectInvitation, invitation_id)
     if inv is None or inv.project_id != project.id:
-        return refused(request, "There is no such invitation to this project.", 404)
-    kind, _, dataset = form.get("as", "").partition(":")
-    back = (f"/projects/{project.id}/review", "Back to the review")
+        return refused(request, _("There is no such invitation to this project."), 404)
+    kind, _sep, dataset = form.get("as", "").partition(":")
+    back = (f"/projects/{project.id}/review", _("Back to the review"))
     try:
         inv = apps.review_invitation(
             db,
@@ -661,11 +678,11 @@ def review_invitation(
     outcome = {
         "approved": f"{inv.user.name} may now accept the invitation.",
         "rejected": f"{inv.user.name} will not join the project.",
-    }.get(inv.approval, "It waits for the other approvers.")
+    }.get(inv.approval, _("It waits for the other approvers."))
     return done(
         request,
         db,
-        f"Your decision is recorded. {outcome}",
+        _("Your decision is recorded. %(outcome)s", outcome=outcome),
         f"/projects/{project.id}/review",
     )
 
@@ -674,12 +691,12 @@ def review_invitation(
 def set_rule(request: Request, access: Reviewer, db: DB, form: Posted) -> Response:
     """An approver allows a membership rule on the project, or withdraws it."""
     project, user = access.project, access.user
-    kind, _, dataset = form.get("as", "").partition(":")
+    kind, _sep, dataset = form.get("as", "").partition(":")
     allow = form.get("allow", "")
-    back = (f"/projects/{project.id}/review", "Back to the review")
+    back = (f"/projects/{project.id}/review", _("Back to the review"))
     if allow not in ("yes", "no"):
         return _review_page(
-            request, db, user, project, {"allow": "Choose allow or withdraw."}, dict(form), 422
+            request, db, user, project, {"allow": _("Choose allow or withdraw.")}, dict(form), 422
         )
     try:
         apps.set_rule(
@@ -698,6 +715,6 @@ def set_rule(request: Request, access: Reviewer, db: DB, form: Posted) -> Respon
     return done(
         request,
         db,
-        f"Your word on the membership rule is recorded; the rule is {state}.",
+        _("Your word on the membership rule is recorded; the rule is %(state)s.", state=state),
         f"/projects/{project.id}/review",
     )
