@@ -44,6 +44,7 @@ class NavItem:
 #: The main navigation; an item shows only if its route exists in the app.
 NAV: list[NavItem] = [
     NavItem("Courses", "/courses"),
+    NavItem("Workgroups", "/workgroups"),
     NavItem("My learning", "/learning", "login"),
     NavItem("Projects", "/projects", "login"),
     NavItem("Airlock", "/airlock", ("researcher", "output_checker")),
@@ -117,7 +118,9 @@ env = Environment(
     autoescape=select_autoescape(["html", "xml"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 env.globals.update(
     csrf_token=_csrf_token,
     csrf_field_html=_csrf_field,
