@@ -13,6 +13,7 @@ from people_helpers import make_user
 from sqlalchemy.orm import Session
 
 import fivesafes.people.models  # noqa: F401  (registers the tables)
+import fivesafes.people.workgroups.models  # noqa: F401
 from fivesafes.appdb import engine_for, session_factory
 from fivesafes.appdb.models import Base, User
 
