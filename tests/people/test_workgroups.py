@@ -97,9 +97,7 @@ def test_cancelling_gives_the_place_back_once(session: Session, alice: User) -> 
     assert live.status(sess).state == "open"
 
 
-def test_leaving_gives_up_future_places_and_keeps_past_lists(
-    session: Session, alice: User
-) -> None:
+def test_leaving_gives_up_future_places_and_keeps_past_lists(session: Session, alice: User) -> None:
     workgroup = make_workgroup(session)
     soon = make_session(session, workgroup, capacity=2)
     later = make_session(session, workgroup, capacity=2, starts_at=utcnow() + timedelta(days=30))
