@@ -67,7 +67,9 @@ def test_a_session_fills_to_capacity_and_refuses_the_next_enrolment(
     _session_card(early).get_by_role("button", name=re.compile("Enrol on this session")).click()
     expect(early.get_by_text(f"You are enrolled on {TITLE}.")).to_be_visible()
     card = _session_card(early)
-    expect(card.get_by_role("link", name="https://zoom.example.org/j/data-first-qa")).to_be_visible()
+    expect(
+        card.get_by_role("link", name="https://zoom.example.org/j/data-first-qa")
+    ).to_be_visible()
     expect(card.get_by_text("0 of 1 left")).to_be_visible()
     shot(early, "first-member-enrolled-with-the-link")
 
