@@ -12,7 +12,8 @@ import pytest
 from people_helpers import make_user
 from sqlalchemy.orm import Session
 
-import fivesafes.people.models  # noqa: F401  (registers the tables)
+import fivesafes.people.models
+import fivesafes.people.workgroups.models  # noqa: F401  (these register the tables)
 from fivesafes.appdb import engine_for, session_factory
 from fivesafes.appdb.models import Base, User
 

@@ -29,6 +29,7 @@ from fivesafes.web.security import hash_password
 #: Called in this order after the demo users exist.
 SEEDERS: list[str] = [
     "fivesafes.demo.people:seed",
+    "fivesafes.demo.workgroups:seed",
     "fivesafes.demo.projects:seed",
     "fivesafes.demo.collections:seed",
 ]

@@ -40,6 +40,7 @@ ROUTER_MODULES: list[str] = [
     "airlock",
     "jobs",
     "learning",
+    "workgroups",
     "statistics",
     "collections",
     "checkpoint",

@@ -51,6 +51,7 @@ class NavItem:
 #: The main navigation; an item shows only if its route exists in the app.
 NAV: list[NavItem] = [
     NavItem(N_("Courses"), "/courses"),
+    NavItem(N_("Workgroups"), "/workgroups"),
     NavItem(N_("My learning"), "/learning", "login"),
     NavItem(N_("Projects"), "/projects", "login"),
     NavItem(N_("Airlock"), "/airlock", ("researcher", "output_checker")),
