@@ -175,8 +175,8 @@ def _translate(folder: Path, path: Path, code: str, lessons: list[LessonSpec]) -
                         f"{where}: lesson {number}, question {qnum}: {len(options)} options, "
                         f"course.yaml {len(spec.options)} (same options, same order)"
                     )
-                qtext = {"text": _clean(q.get("text")), "explanation": _clean(q.get("explanation"))}
-                qtext = {k: v for k, v in qtext.items() if v}
+                words = {"text": _clean(q.get("text")), "explanation": _clean(q.get("explanation"))}
+                qtext: dict[str, Any] = {k: v for k, v in words.items() if v}
                 if options:
                     qtext["options"] = options
                 if qtext:
