@@ -60,9 +60,36 @@ class TableSpec:
     series: str = ""
     universe: str = ""
     units: str | None = None
+    #: The table in Welsh (Cymraeg): with ``title_cy`` set, the metadata gains a
+    #: ``cy`` object and the static pages a ``<slug>.cy.html`` (docs/languages.md).
+    #: What has no Welsh (a label, a column title, a note) shows in English.
+    title_cy: str = ""
+    description_cy: str = ""
+    source_cy: str = ""
+    coverage_cy: str = ""
+    unit_cy: str = ""
+    labels_cy: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    column_titles_cy: Mapping[str, str] = field(default_factory=dict)
+    notes_cy: tuple[str, ...] = ()
 
     def title_of(self, column: str) -> str:
         return self.column_titles.get(column, column.replace("_", " "))
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages the table is published in: English, and Welsh with ``title_cy``."""
+        return ["en", "cy"] if self.title_cy else ["en"]
+
+    def welsh_labels(self) -> dict[str, dict[str, str]]:
+        """Every column's code → words in Welsh, English words where there is no Welsh."""
+        columns = set(self.labels) | set(self.labels_cy)
+        return {
+            c: {**dict(self.labels.get(c, {})), **dict(self.labels_cy.get(c, {}))}
+            for c in sorted(columns)
+        }
+
+    def welsh_column_titles(self) -> dict[str, str]:
+        return {c: self.column_titles_cy.get(c, self.title_of(c)) for c in (*self.by, *self.dims)}
 
     @property
     def series_name(self) -> str:

@@ -112,6 +112,42 @@ def _policy_notes(policy: Policy, unit: str, counts: Mapping[str, int]) -> list[
     return notes
 
 
+def _policy_notes_cy(policy: Policy, unit: str, counts: Mapping[str, int]) -> list[str]:
+    """The notes of :func:`_policy_notes` in Welsh (``unit``: the Welsh word)."""
+    notes = []
+    minimum = policy.minimum_count
+    zeros = " Caiff sero eu hatal hefyd." if policy.zeros else ""
+    if minimum:
+        notes.append(
+            f"Caiff celloedd sy'n cyfrif llai na {minimum} {unit} eu hatal a'u dangos fel "
+            f"{SUPPRESSED_SYMBOL} (yn wag yn y CSV ac yn null yn y JSON).{zeros}"
+        )
+    elif policy.zeros:
+        notes.append(f"Caiff celloedd sero eu hatal a'u dangos fel {SUPPRESSED_SYMBOL}.")
+    notes.append(
+        "Caiff celloedd eraill eu hatal lle gellid fel arall gyfrifo cell a ataliwyd o'r "
+        "cyfansymiau (ataliad eilaidd); gwir gyfansymiau yw'r cyfansymiau, nid swm y "
+        "celloedd a ddangosir."
+    )
+    if policy.rounding == "nearest":
+        notes.append(
+            f"Caiff cyfrifon, gan gynnwys cyfansymiau, eu talgrynnu i'r {policy.rounding_base} "
+            "agosaf (haneri i fyny), felly efallai na fydd y celloedd yn adio i'r cyfansymiau."
+        )
+    elif policy.rounding == "midpoint6":
+        notes.append(
+            f"Caiff cyfrifon eu talgrynnu i ganolbwynt eu band o {policy.rounding_base} (mae "
+            "sero yn aros yn sero), felly efallai na fydd y celloedd yn adio i'r cyfansymiau."
+        )
+    else:
+        notes.append("Nid yw'r cyfrifon wedi'u talgrynnu.")
+    notes.append(
+        f"Mae {counts.get('suppress', 0)} o {sum(counts.values())} cell wedi'u hatal; "
+        f"polisi rheoli datgelu ystadegol {policy.label}."
+    )
+    return notes
+
+
 def _differencing_cells(checks: Sequence[CheckResult]) -> int:
     return sum("differencing" in v.rules for c in checks for v in c.verdicts)
 
@@ -159,6 +195,77 @@ def _differencing_note(
         f"{unit} (disclosure by differencing); checked against the {tables} published earlier "
         "in this series."
     )
+
+
+def _differencing_note_cy(
+    policy: Policy, unit: str, checks: Sequence[CheckResult], earlier: int, against: list[str]
+) -> str:
+    """The note of :func:`_differencing_note` in Welsh (the same facts, no more)."""
+    minimum = policy.minimum_count
+    if earlier == 0:
+        return (
+            "Datgelu drwy wahaniaethu: nid oedd tabl wedi'i gyhoeddi'n gynharach yn y gyfres "
+            "hon, felly nid oedd un i wirio'r tabl hwn yn ei erbyn."
+        )
+    n = _differencing_cells(checks)
+    if n == 0 or minimum <= 1:
+        return (
+            f"Datgelu drwy wahaniaethu: wedi'i wirio yn erbyn y {earlier} tabl a gyhoeddwyd yn "
+            "gynharach yn y gyfres hon; nid oedd angen atal unrhyw gell."
+        )
+    what = " a ".join(against) if against else "dabl a gyhoeddwyd yn gynharach"
+    return (
+        f"Mae {n} cell wedi'u hatal oherwydd, o'u tynnu o {what}, y byddent yn datgelu "
+        f"cyfrif o lai na {minimum} {unit} (datgelu drwy wahaniaethu); wedi'i wirio yn erbyn "
+        f"y {earlier} tabl a gyhoeddwyd yn gynharach yn y gyfres hon."
+    )
+
+
+def _coverage_cy(records: pd.DataFrame, spec: TableSpec) -> str:
+    if spec.coverage_cy:
+        return spec.coverage_cy
+    titles = spec.welsh_column_titles()
+    parts = []
+    for col in (*spec.by, *spec.dims):
+        values = sorted(records[col].dropna().astype(str).unique())
+        if not values:
+            continue
+        if col in spec.by and len(values) > 1:
+            parts.append(f"{titles[col]} {values[0]} i {values[-1]}")
+        elif col in spec.by:
+            parts.append(f"{titles[col]} {values[0]}")
+        else:
+            parts.append(f"{len(values)} gwerth o {titles[col].lower()}")
+    return "; ".join(parts)
+
+
+def welsh_metadata(
+    records: pd.DataFrame,
+    spec: TableSpec,
+    policy: Policy,
+    counts: Mapping[str, int],
+    differencing: tuple[Sequence[CheckResult], int, list[str]],
+) -> dict[str, Any]:
+    """The ``cy`` object of a table's metadata: its words in Welsh, under the same keys
+    as the English ones beside it (``title``, ``description``, ``source``,
+    ``coverage``, ``unit``, ``column_titles``, ``labels``, ``notes``); what has no
+    Welsh is in English."""
+    unit = spec.unit_cy or spec.unit
+    checks, earlier, against = differencing
+    return {
+        "title": spec.title_cy,
+        "description": spec.description_cy or spec.description,
+        "source": spec.source_cy or spec.source,
+        "coverage": _coverage_cy(records, spec),
+        "unit": unit,
+        "column_titles": spec.welsh_column_titles(),
+        "labels": spec.welsh_labels(),
+        "notes": [
+            *(spec.notes_cy or spec.notes),
+            *_policy_notes_cy(policy, unit, counts),
+            _differencing_note_cy(policy, unit, checks, earlier, against),
+        ],
+    }
 
 
 def _coverage(records: pd.DataFrame, spec: TableSpec) -> str:
@@ -312,6 +419,9 @@ def publish_table(
             },
         },
     }
+    metadata["languages"] = spec.languages
+    if spec.title_cy:
+        metadata["cy"] = welsh_metadata(records, spec, policy, counts, (checks, earlier, against))
     out.mkdir(parents=True, exist_ok=True)
     pub = Publication(spec, data, metadata, checks, ledger_entries=entries)
     pub.ledger_path = ledger.path(series)
@@ -338,6 +448,10 @@ def publish_table(
         html_path = out / f"{spec.slug}.html"
         html_path.write_text(table_page(pub), encoding="utf-8")
         pub.paths["html"] = html_path
+        if spec.title_cy:
+            html_cy = out / f"{spec.slug}.cy.html"
+            html_cy.write_text(table_page(pub, "cy"), encoding="utf-8")
+            pub.paths["html_cy"] = html_cy
         # Only now, with every file written, does the table go into the ledger.
         pub.ledger_recorded = _record(ledger, series, entries)
     except Exception as exc:
@@ -392,8 +506,11 @@ def write_index(
     publications: Sequence[Publication],
     dashboards: Sequence[Mapping[str, Any]] = (),
     title: str = "Published statistics",
+    title_cy: str = "Ystadegau cyhoeddedig",
 ) -> Path:
-    """``index.html`` and ``index.json``: every publication and dashboard in ``out_dir``."""
+    """``index.html`` and ``index.json``: every publication and dashboard in ``out_dir``;
+    and ``index.cy.html``, the list in Welsh (each entry's ``cy`` title and coverage
+    where it has them, linking to the Welsh pages)."""
 
     out = Path(out_dir)
     entries = [
@@ -404,15 +521,38 @@ def write_index(
             "coverage": p.metadata["coverage"],
             "kind": "table",
             "files": {k: v.name for k, v in p.paths.items()},
+            "languages": p.spec.languages,
+            **(
+                {
+                    "cy": {
+                        "title": p.metadata["cy"]["title"],
+                        "coverage": p.metadata["cy"]["coverage"],
+                        "href": p.paths["html_cy"].name,
+                    }
+                }
+                if "cy" in p.metadata and "html_cy" in p.paths
+                else {}
+            ),
         }
         for p in publications
     ] + [dict(d) for d in dashboards]
     (out / "index.json").write_text(
-        json.dumps({"format": FORMAT, "title": title, "publications": entries}, indent=2) + "\n",
+        json.dumps(
+            {
+                "format": FORMAT,
+                "title": title,
+                "languages": ["en", "cy"],
+                "cy": {"title": title_cy},
+                "publications": entries,
+            },
+            indent=2,
+        )
+        + "\n",
         encoding="utf-8",
     )
     path = out / "index.html"
     path.write_text(index_page(title, entries), encoding="utf-8")
+    (out / "index.cy.html").write_text(index_page(title_cy, entries, "cy"), encoding="utf-8")
     return path
 
 

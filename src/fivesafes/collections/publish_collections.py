@@ -40,6 +40,8 @@ from fivesafes.outputs.policy import Policy
 
 Progress = Callable[[str, float], None]
 ACCEPTED_SOURCE = "Accepted returns of the {title} collection (fivesafes collections), {n}"
+ACCEPTED_SOURCE_CY = "Ffurflenni a dderbyniwyd o gasgliad {title} (casgliadau fivesafes), {n}"
+WORLD_SOURCE_CY = "Ffeiliau darparwyr y byd synthetig ({title}), {n}, fel pe baent wedi'u derbyn"
 
 CLA_AT_31_MARCH = """
 SELECT c.collection_year + 1 AS year,
@@ -103,6 +105,24 @@ def _authorities(n: object) -> str:
     return f"{n} local authority" if n == 1 else f"{n} local authorities"
 
 
+def _authorities_cy(n: object) -> str:
+    return f"{n} awdurdod lleol"  # Welsh keeps the noun singular after a number
+
+
+def code_labels_cy(collection: str, column: str) -> dict[str, str]:
+    """The Welsh words for the codes of ``column`` (the rule file's ``code_lists_cy``)."""
+    from fivesafes.collections.spec import load_spec
+
+    spec = load_spec(collection)
+    col = next((c for c in spec.columns if c.name == column), None)
+    if col is None or not col.codes:
+        return {}
+    for name, codes in spec.code_lists.items():
+        if tuple(codes) == tuple(col.codes):
+            return dict(spec.code_lists_cy.get(name, {}))
+    return {}
+
+
 def code_labels(collection: str, column: str) -> dict[str, str]:
     """The words for the codes of ``column`` from the collection's rule file."""
     from fivesafes.collections.spec import load_spec
@@ -117,7 +137,9 @@ def code_labels(collection: str, column: str) -> dict[str, str]:
     return {}
 
 
-def cla_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
+def cla_spec(
+    source: str, labels: Mapping[str, str], labels_cy: Mapping[str, str] | None = None
+) -> TableSpec:
     return TableSpec(
         slug="children-looked-after-at-31-march",
         title="Children looked after at 31 March by local authority and placement type",
@@ -143,10 +165,28 @@ def cla_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
             "A child is counted when an episode of care was open on 31 March (started on "
             "or before it, not ended by it).",
         ),
+        title_cy="Plant sy'n derbyn gofal ar 31 Mawrth yn ôl awdurdod lleol a math o leoliad",
+        description_cy=(
+            "Plant sy'n derbyn gofal gan bob awdurdod lleol ar 31 Mawrth, yn ôl y math o leoliad "
+            "a oedd ganddynt y diwrnod hwnnw."
+        ),
+        unit_cy="plant",
+        labels_cy={"placement_type": dict(labels_cy or {})},
+        column_titles_cy={
+            "year": "Blwyddyn (ar 31 Mawrth)",
+            "local_authority": "Awdurdod lleol",
+            "placement_type": "Math o leoliad",
+        },
+        notes_cy=(
+            "Caiff plentyn ei gyfrif pan oedd cyfnod o ofal ar agor ar 31 Mawrth (wedi dechrau ar "
+            "y diwrnod hwnnw neu cyn hynny, heb ddod i ben erbyn hynny).",
+        ),
     )
 
 
-def cin_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
+def cin_spec(
+    source: str, labels: Mapping[str, str], labels_cy: Mapping[str, str] | None = None
+) -> TableSpec:
     return TableSpec(
         slug="children-in-need-at-31-march",
         title="Children in need at 31 March by local authority and primary need",
@@ -169,6 +209,19 @@ def cin_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
             "A child is counted when referred on or before 31 March and the case was not "
             "closed by that day.",
         ),
+        title_cy="Plant mewn angen ar 31 Mawrth yn ôl awdurdod lleol a'r prif angen",
+        description_cy=("Plant mewn angen ar 31 Mawrth, yn ôl eu prif gategori angen."),
+        unit_cy="plant",
+        labels_cy={"primary_need": dict(labels_cy or {})},
+        column_titles_cy={
+            "year": "Blwyddyn (ar 31 Mawrth)",
+            "local_authority": "Awdurdod lleol",
+            "primary_need": "Prif angen",
+        },
+        notes_cy=(
+            "Caiff plentyn ei gyfrif pan gafodd ei atgyfeirio ar 31 Mawrth neu cyn hynny ac nad "
+            "oedd yr achos wedi'i gau erbyn y diwrnod hwnnw.",
+        ),
     )
 
 
@@ -186,7 +239,9 @@ def _publishable(collection: str) -> None:
 AT_31_MARCH = ("cla_episodes", "cin_census", "adults_census")
 
 
-def adults_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
+def adults_spec(
+    source: str, labels: Mapping[str, str], labels_cy: Mapping[str, str] | None = None
+) -> TableSpec:
     return TableSpec(
         slug="adults-receiving-care-and-support-at-31-march",
         title="Adults receiving care and support at 31 March by local authority and service",
@@ -212,10 +267,30 @@ def adults_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
             "An adult is counted when their care and support plan started on or before 31 "
             "March and had not ended by it.",
         ),
+        title_cy=(
+            "Oedolion sy'n cael gofal a chymorth ar 31 Mawrth yn ôl awdurdod lleol a gwasanaeth"
+        ),
+        description_cy=(
+            "Oedolion â chynllun gofal a chymorth a oedd ar agor ar 31 Mawrth, yn ôl y prif "
+            "wasanaeth a ddarperir iddynt."
+        ),
+        unit_cy="oedolion",
+        labels_cy={"service_type": dict(labels_cy or {})},
+        column_titles_cy={
+            "year": "Blwyddyn (ar 31 Mawrth)",
+            "local_authority": "Awdurdod lleol",
+            "service_type": "Prif wasanaeth",
+        },
+        notes_cy=(
+            "Caiff oedolyn ei gyfrif pan ddechreuodd ei gynllun gofal a chymorth ar 31 Mawrth neu "
+            "cyn hynny ac nad oedd wedi dod i ben erbyn hynny.",
+        ),
     )
 
 
-def carers_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
+def carers_spec(
+    source: str, labels: Mapping[str, str], labels_cy: Mapping[str, str] | None = None
+) -> TableSpec:
     return TableSpec(
         slug="unpaid-carers-assessed-by-support",
         title="Unpaid carers assessed in the year by local authority and support",
@@ -236,10 +311,24 @@ def carers_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
         series="carers_census",
         universe="unpaid carers assessed in the year (accepted carers_census returns)",
         units="local_authority",
+        title_cy="Gofalwyr di-dâl a aseswyd yn y flwyddyn yn ôl awdurdod lleol a chymorth",
+        description_cy=(
+            "Gofalwyr di-dâl yr aseswyd eu hanghenion yn y flwyddyn, yn ôl y prif gymorth a "
+            "roddwyd."
+        ),
+        unit_cy="gofalwyr",
+        labels_cy={"support_type": dict(labels_cy or {})},
+        column_titles_cy={
+            "year": "Blwyddyn (2025 ar gyfer 2025-26)",
+            "local_authority": "Awdurdod lleol",
+            "support_type": "Prif gymorth",
+        },
     )
 
 
-def pif_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
+def pif_spec(
+    source: str, labels: Mapping[str, str], labels_cy: Mapping[str, str] | None = None
+) -> TableSpec:
     return TableSpec(
         slug="performance-and-improvement-framework",
         title="Performance and Improvement Framework: activity by local authority",
@@ -264,6 +353,23 @@ def pif_spec(source: str, labels: Mapping[str, str]) -> TableSpec:
             "Each measure is a count of people or events in the year; small counts are "
             "withheld as in every table (the authorities' returns are aggregates, but the "
             "people behind a count of 3 are still 3 people).",
+        ),
+        title_cy="Fframwaith Perfformiad a Gwella: gweithgarwch yn ôl awdurdod lleol",
+        description_cy=(
+            "Cyfrifon y fframwaith o weithgarwch y gwasanaethau cymdeithasol, pob mesur yn ôl "
+            "awdurdod lleol, i gymharu awdurdodau (nid unigolion)."
+        ),
+        unit_cy="pobl neu ddigwyddiadau",
+        labels_cy={"measure": dict(labels_cy or {})},
+        column_titles_cy={
+            "year": "Blwyddyn (2022 ar gyfer 2022-23)",
+            "local_authority": "Awdurdod lleol",
+            "measure": "Mesur",
+        },
+        notes_cy=(
+            "Mae pob mesur yn gyfrif o bobl neu ddigwyddiadau yn y flwyddyn; caiff cyfrifon bach "
+            "eu hatal fel ym mhob tabl (ffurflenni cyfanredol yw ffurflenni'r awdurdodau, ond 3 o "
+            "bobl yw'r bobl y tu ôl i gyfrif o 3 o hyd).",
         ),
     )
 
@@ -312,6 +418,7 @@ def _publish(
     release_date: date | None,
     source: str,
     progress: Progress | None = None,
+    source_cy: str = ACCEPTED_SOURCE_CY,
 ) -> list[Publication]:
     pubs = []
     makers = {
@@ -320,6 +427,13 @@ def _publish(
         "adults_census": (adults_spec, "service_type"),
         "carers_census": (carers_spec, "support_type"),
         "pif_measures": (pif_spec, "measure"),
+    }
+    titles_cy = {
+        "cla_episodes": "plant sy'n derbyn gofal",
+        "cin_census": "plant mewn angen",
+        "adults_census": "oedolion sy'n cael gofal a chymorth",
+        "carers_census": "gofalwyr di-dâl sy'n cael cymorth",
+        "pif_measures": "y Fframwaith Perfformiad a Gwella",
     }
     titles = {
         "cla_episodes": "children looked after",
@@ -336,8 +450,9 @@ def _publish(
         make, column = makers[name]
         try:
             labels = code_labels(name, column)
+            labels_cy = code_labels_cy(name, column)
         except Exception:  # a rule file that cannot be read: codes are shown as codes
-            labels = {}
+            labels, labels_cy = {}, {}
         n = df.attrs.get("providers", "?")
         text = source.format(title=titles[name], n=_authorities(n))
         years = sorted(df["year"].unique())
@@ -345,7 +460,16 @@ def _publish(
         coverage = f"{_authorities(df['local_authority'].nunique())}; {when}" + (
             f"{years[0]} to {years[-1]}" if len(years) > 1 else f"{years[0]}"
         )
-        spec = replace(make(text, labels), coverage=coverage)
+        when_cy = "31 Mawrth " if name in AT_31_MARCH else "blynyddoedd "
+        coverage_cy = f"{_authorities_cy(df['local_authority'].nunique())}; {when_cy}" + (
+            f"{years[0]} i {years[-1]}" if len(years) > 1 else f"{years[0]}"
+        )
+        spec = replace(
+            make(text, labels, labels_cy),
+            coverage=coverage,
+            coverage_cy=coverage_cy,
+            source_cy=source_cy.format(title=titles_cy[name], n=_authorities_cy(n)),
+        )
         pubs.append(publish_table(df, spec, out_dir, policy=policy, release_date=release_date))
     if progress is not None:
         progress("done", 1.0)
@@ -432,4 +556,6 @@ def publish_world(
 ) -> list[Publication]:
     """Publish the standard tables from a synthetic world's provider files."""
     source = "Synthetic world provider files ({title}), {n}, as if accepted"
-    return _publish(world_records(world), Path(out_dir), policy, release_date, source)
+    return _publish(
+        world_records(world), Path(out_dir), policy, release_date, source, None, WORLD_SOURCE_CY
+    )

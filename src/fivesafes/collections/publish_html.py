@@ -5,6 +5,13 @@ A table's page has its metadata (source, coverage, release date, notes on
 suppression and rounding), the chart with its alternative text and the data as
 accessible tables (caption, header cells with scope); the index lists every
 publication; a dashboard shows one section per indicator.
+
+Tables and the index come in English (``<slug>.html``, ``index.html``) and, for a
+table with Welsh metadata, in Welsh (``<slug>.cy.html``, ``index.cy.html``), each
+page linking to the other language's. The pages' own words (Source, Coverage, ...)
+come from the web app's gettext catalogue (:mod:`fivesafes.web.i18n`), the same
+messages the web app's statistics pages show; the table's words from its metadata
+(the ``cy`` object for Welsh).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from fivesafes.outputs.objects import TOTAL
+from fivesafes.web.i18n import LANGUAGES, translations
 
 if TYPE_CHECKING:
     from fivesafes.collections.publication import Publication
@@ -38,39 +46,42 @@ img{max-width:100%;height:auto}.scroll{overflow-x:auto}
 _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
 _BASE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title><style>{{ style }}</style></head>
-<body><a class="skip" href="#main">Skip to content</a>
-<nav aria-label="Publications"><a href="{{ home }}">All published statistics</a></nav>
+<title>{{ title }}</title><style>{{ style }}</style>
+{% for alt in alternates %}<link rel="alternate" hreflang="{{ alt.lang }}" href="{{ alt.href }}">
+{% endfor %}</head>
+<body><a class="skip" href="#main">{{ t("Skip to main content") }}</a>
+<nav aria-label="{{ t("Published statistics") }}"><a href="{{ home }}">{{ t("All published statistics") }}</a>
+{% for alt in alternates %} · <a href="{{ alt.href }}" hreflang="{{ alt.lang }}" lang="{{ alt.lang }}">{{ alt.name }}</a>{% endfor %}</nav>
 <main id="main">{{ body }}</main></body></html>
 """
 
 _TABLE = """<h1>{{ meta.title }}</h1>
 {% if meta.description %}<p>{{ meta.description }}</p>{% endif %}
 <dl>
-<dt>Source</dt><dd>{{ meta.source }}</dd>
-<dt>Coverage</dt><dd>{{ meta.coverage }}</dd>
-<dt>Counts</dt><dd>{{ meta.unit }}</dd>
-<dt>Release date</dt><dd><time datetime="{{ meta.release_date }}">{{ meta.release_date }}</time></dd>
-<dt>Downloads</dt><dd><a href="{{ files.csv }}">CSV</a> · <a href="{{ files.json }}">JSON with metadata</a></dd>
+<dt>{{ t("Source") }}</dt><dd>{{ meta.source }}</dd>
+<dt>{{ t("Coverage") }}</dt><dd>{{ meta.coverage }}</dd>
+<dt>{{ t("Counts") }}</dt><dd>{{ meta.unit }}</dd>
+<dt>{{ t("Release date") }}</dt><dd><time datetime="{{ meta.release_date }}">{{ meta.release_date }}</time></dd>
+<dt>{{ t("Downloads") }}</dt><dd><a href="{{ files.csv }}">{{ t("CSV") }}</a> · <a href="{{ files.json }}">{{ t("JSON with metadata") }}</a></dd>
 </dl>
-<h2>Notes on suppression and rounding</h2>
+<h2>{{ t("Notes on suppression and rounding") }}</h2>
 <ul>{% for n in meta.notes %}<li>{{ n }}</li>{% endfor %}</ul>
 {% if files.png %}<figure><img src="{{ files.png }}" alt="{{ meta.chart_alt }}">
-<figcaption>{{ meta.title }} (chart of the published values)</figcaption></figure>{% endif %}
-<h2>Data</h2>
+<figcaption>{{ t("%(title)s (chart of the published values)") | format(title=meta.title) }}</figcaption></figure>{% endif %}
+<h2>{{ t("Data") }}</h2>
 {% for t in tables %}<div class="scroll"><table>
 <caption>{{ t.caption }}</caption>
 <thead><tr><th scope="col">{{ t.corner }}</th>{% for c in t.columns %}<th scope="col" class="n">{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>{% for r in t.rows %}<tr{% if r.total %} class="total"{% endif %}><th scope="row">{{ r.name }}</th>{% for v in r.cells %}<td class="n">{{ v }}</td>{% endfor %}</tr>{% endfor %}</tbody>
 </table></div>{% endfor %}
-<p>{{ symbol }} = suppressed to protect confidentiality.</p>
+<p>{{ t("[c] = suppressed to protect confidentiality.") }}</p>
 """
 
 _INDEX = """<h1>{{ title }}</h1>
-<ul>{% for e in entries %}<li><a href="{{ e.href }}">{{ e.title }}</a>
-{% if e.release_date %}(released <time datetime="{{ e.release_date }}">{{ e.release_date }}</time>){% endif %}
+<ul>{% for e in entries %}<li{% if e.lang != lang %} lang="{{ e.lang }}"{% endif %}><a href="{{ e.href }}">{{ e.title }}</a>
+{% if e.release_date %}({{ t("released") }} <time datetime="{{ e.release_date }}">{{ e.release_date }}</time>){% endif %}
 {% if e.coverage %}<br>{{ e.coverage }}{% endif %}</li>{% endfor %}</ul>
 """
 
@@ -98,8 +109,34 @@ _DASHBOARD = """<h1>{{ meta.title }}</h1>
 """
 
 
-def _page(title: str, body: str, home: str = "index.html") -> str:
-    return _ENV.from_string(_BASE).render(title=title, style=STYLE, body=Markup(body), home=home)
+def _t(code: str) -> Any:
+    """The page words in ``code`` (the web app's catalogue; English without one)."""
+    return translations(code).gettext
+
+
+def _page(
+    title: str,
+    body: str,
+    home: str = "index.html",
+    lang: str = "en",
+    alternates: Sequence[Mapping[str, str]] = (),
+) -> str:
+    return _ENV.from_string(_BASE).render(
+        title=title,
+        style=STYLE,
+        body=Markup(body),
+        home=home,
+        lang=lang,
+        t=_t(lang),
+        alternates=[{**a, "name": LANGUAGES.get(a["lang"], a["lang"])} for a in alternates],
+    )
+
+
+def in_language(meta: Mapping[str, Any], code: str) -> dict[str, Any]:
+    """A table's (or dashboard's) metadata with its words in ``code``: the ``cy``
+    object's values over the English ones, for Welsh; the metadata as it is, else."""
+    words = meta.get(code) if code != "en" else None
+    return {**meta, **words} if isinstance(words, Mapping) else dict(meta)
 
 
 def _cell(value: Any) -> str:
@@ -165,28 +202,46 @@ def _tables(pub: Publication) -> list[dict[str, Any]]:
     return cross_tables(pub.metadata, pub.data)
 
 
-def table_page(pub: Publication) -> str:
-    from fivesafes.collections.publication import SUPPRESSED_SYMBOL
-
+def table_page(pub: Publication, language: str = "en") -> str:
+    """A table's page in ``language`` (``cy``: from its metadata's ``cy`` object)."""
     files = {k: p.name for k, p in pub.paths.items()}
     files.setdefault("png", "")
+    meta = in_language(pub.metadata, language)
     body = _ENV.from_string(_TABLE).render(
-        meta=pub.metadata, files=files, tables=_tables(pub), symbol=SUPPRESSED_SYMBOL
+        meta=meta, files=files, tables=cross_tables(meta, pub.data), t=_t(language)
     )
-    return _page(pub.spec.title, body)
-
-
-def index_page(title: str, entries: Sequence[Mapping[str, Any]]) -> str:
-    items = [
-        {
-            "href": e.get("href") or f"{e['slug']}.html",
-            "title": e["title"],
-            "release_date": e.get("release_date", ""),
-            "coverage": e.get("coverage", ""),
-        }
-        for e in entries
+    slug = pub.spec.slug
+    others = [code for code in pub.spec.languages if code != language]
+    alternates = [
+        {"lang": c, "href": f"{slug}.html" if c == "en" else f"{slug}.{c}.html"} for c in others
     ]
-    return _page(title, _ENV.from_string(_INDEX).render(title=title, entries=items))
+    home = "index.html" if language == "en" else f"index.{language}.html"
+    return _page(str(meta["title"]), body, home=home, lang=language, alternates=alternates)
+
+
+def index_page(title: str, entries: Sequence[Mapping[str, Any]], language: str = "en") -> str:
+    """The list of publications in ``language``: an entry's own words in it (its ``cy``
+    object: title, coverage, href) where it has them, English otherwise (marked so)."""
+    items = []
+    for e in entries:
+        words = e.get(language) if language != "en" else None
+        words = words if isinstance(words, Mapping) else {}
+        items.append(
+            {
+                "href": words.get("href") or e.get("href") or f"{e['slug']}.html",
+                "title": words.get("title") or e["title"],
+                "lang": language if words.get("title") else "en",
+                "release_date": e.get("release_date", ""),
+                "coverage": words.get("coverage") or e.get("coverage", ""),
+            }
+        )
+    other = "cy" if language == "en" else "en"
+    alternates = [{"lang": other, "href": "index.html" if other == "en" else f"index.{other}.html"}]
+    body = _ENV.from_string(_INDEX).render(
+        title=title, entries=items, lang=language, t=_t(language)
+    )
+    home = "index.html" if language == "en" else f"index.{language}.html"
+    return _page(title, body, home=home, lang=language, alternates=alternates)
 
 
 def dashboard_page(meta: Mapping[str, Any], sections: Sequence[Mapping[str, Any]]) -> str:

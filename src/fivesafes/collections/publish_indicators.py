@@ -34,6 +34,8 @@ from fivesafes.spreadsheet import inert_frame
 
 TITLE = "Criminal justice indicators by board area"
 SOURCE = "Quarterly returns of the criminal justice board areas (synthetic)"
+TITLE_CY = "Dangosyddion cyfiawnder troseddol yn ôl ardal bwrdd"
+SOURCE_CY = "Ffurflenni chwarterol ardaloedd y byrddau cyfiawnder troseddol (synthetig)"
 
 
 def slugify(text: str) -> str:
@@ -55,6 +57,17 @@ class Dashboard:
             "coverage": self.metadata["coverage"],
             "kind": "dashboard",
             "href": f"{prefix}index.html",
+            "languages": self.metadata.get("languages", ["en"]),
+            **(
+                {
+                    "cy": {
+                        "title": self.metadata["cy"]["title"],
+                        "coverage": self.metadata["cy"]["coverage"],
+                    }
+                }
+                if "cy" in self.metadata
+                else {}
+            ),
             "files": {k: f"{prefix}{v.name}" for k, v in self.paths.items()},
         }
 
@@ -79,6 +92,8 @@ def publish_indicators(
     release_date: date | None = None,
     title: str = TITLE,
     source: str = SOURCE,
+    title_cy: str = TITLE_CY,
+    source_cy: str = SOURCE_CY,
 ) -> Dashboard:
     """Calculate the indicators of ``table`` under ``policy`` (default: the TRE's)
     and write the dashboard and its exports into ``out_dir``."""
@@ -133,6 +148,9 @@ def publish_indicators(
         "window": window,
         "latest_period": result.latest,
     }
+    meta["languages"] = ["en", "cy"] if title_cy else ["en"]
+    if title_cy:
+        meta["cy"] = _welsh(meta, title_cy, source_cy, summary, result, periods, window, policy)
     dash = Dashboard(result, meta)
     paths = dash.paths
     paths["summary"] = out / "summary.csv"
@@ -162,6 +180,58 @@ def publish_indicators(
     paths["html"] = out / "index.html"
     paths["html"].write_text(dashboard_page(meta, dashboard_sections(doc)), encoding="utf-8")
     return dash
+
+
+def _welsh(
+    meta: Mapping[str, Any],
+    title: str,
+    source: str,
+    summary: pd.DataFrame,
+    result: IndicatorResult,
+    periods: list[Any],
+    window: int | None,
+    policy: Policy,
+) -> dict[str, Any]:
+    """The dashboard's words in Welsh, under the same keys as the English (the
+    indicators' and areas' names are the returns' own, as written)."""
+    blanks = "ddim ar gael neu wedi'i atal"
+    rounding = (
+        f"Caiff cyfrifon eu talgrynnu i'r {policy.rounding_base} agosaf; caiff newidiadau a "
+        "chyfartaleddau eu cyfrifo o'r gwerthoedd wedi'u talgrynnu."
+        if policy.rounding == "nearest"
+        else "Nid yw'r cyfrifon wedi'u talgrynnu."
+        if policy.rounding == "none"
+        else "Caiff cyfrifon eu talgrynnu (canolbwynt); mae newidiadau a chyfartaleddau'n "
+        "defnyddio'r gwerthoedd wedi'u talgrynnu."
+    )
+    return {
+        "title": title,
+        "source": source,
+        "coverage": (
+            f"{summary['area'].nunique()} ardal, {len(result.latest)} dangosydd, "
+            f"{periods[0]} i {periods[-1]}"
+        ),
+        "average": (
+            "cyfartaledd yr holl chwarteri sydd ar gael hyd at yr un diweddaraf"
+            if window is None
+            else f"cyfartaledd y {window} chwarter diwethaf sydd ar gael hyd at yr un diweddaraf"
+        )
+        + ", wedi'i dalgrynnu i rif cyfan (haneri i ffwrdd o sero)",
+        "notes": [
+            "Y cyfnod diweddaraf yw'r diweddaraf yn y ffurflenni ar gyfer pob dangosydd; mae "
+            "gwerth diweddaraf gwag gan ardal na wnaeth ei anfon.",
+            "Mae'r newid ar y chwarter blaenorol, mewn canrannau i un lle degol (haneri i "
+            f"ffwrdd o sero); mae'n wag pan fo'r naill chwarter neu'r llall yn {blanks} neu "
+            "pan fo'r gwerth blaenorol yn sero, ac mae'r nodyn yn dweud pam.",
+            f"Caiff gwerthoedd eu hatal o dan y polisi rheoli datgelu ystadegol {policy.label}: "
+            f"caiff cyfrifon o dan {policy.minimum_count}"
+            + (" a sero" if policy.zeros else "")
+            + f" eu dangos fel {SUPPRESSED_SYMBOL} yn y tablau a'u gadael yn wag yn y CSV "
+            "([x]: ddim ar gael); caiff newid neu gyfartaledd a fyddai angen gwerth a ataliwyd "
+            "ei atal hefyd.",
+            rounding,
+        ],
+    }
 
 
 def dashboard_sections(doc: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -119,6 +119,8 @@ def _build(path: Path, doc: dict[str, Any], digest: str) -> CollectionSpec:
         "kind",
         "frequency",
         "published",
+        "title_cy",
+        "code_lists_cy",
     }
     if unknown:
         raise SpecError(path, f"has unknown key(s) {', '.join(sorted(map(str, unknown)))}")
@@ -130,6 +132,17 @@ def _build(path: Path, doc: dict[str, Any], digest: str) -> CollectionSpec:
         if not isinstance(codes, dict) or not codes:
             raise SpecError(path, f"code list {list_name!r} must map codes to labels")
         code_lists[str(list_name)] = {str(k): str(v) for k, v in codes.items()}
+    code_lists_cy: dict[str, dict[str, str]] = {}
+    for list_name, codes in (doc.get("code_lists_cy") or {}).items():
+        english = code_lists.get(str(list_name))
+        if english is None or not isinstance(codes, dict):
+            raise SpecError(path, f"code_lists_cy names {list_name!r}, not a code list here")
+        extra = sorted(set(map(str, codes)) - set(english))
+        if extra:
+            raise SpecError(
+                path, f"code_lists_cy {list_name!r} has code(s) {', '.join(extra)} not in the list"
+            )
+        code_lists_cy[str(list_name)] = {str(k): str(v) for k, v in codes.items()}
     columns = _columns(path, doc["columns"], code_lists)
     period = doc.get("period") or {}
     try:
@@ -161,6 +174,8 @@ def _build(path: Path, doc: dict[str, Any], digest: str) -> CollectionSpec:
         kind=kind,
         frequency=frequency,
         published=published,
+        title_cy=str(doc.get("title_cy") or ""),
+        code_lists_cy=code_lists_cy,
     )
     rules = _rules(path, doc["rules"], spec)
     spec = CollectionSpec(**{**spec.__dict__, "rules": rules})

@@ -152,6 +152,11 @@ class CollectionSpec:
     #: Whether the collection's tables may be published (a restricted collection's
     #: figures are seen only by the roles granted them).
     published: bool = True
+    #: The collection's title in Welsh (``title_cy`` in the rule file; "" if none).
+    title_cy: str = ""
+    #: The code lists' words in Welsh (``code_lists_cy``: list → code → words), for
+    #: the Welsh published tables; a code without Welsh words shows its English ones.
+    code_lists_cy: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def monthly(self) -> bool:

@@ -58,6 +58,7 @@ def load_content(session: Session, users: Mapping[str, User], actor: str = SYSTE
                 kind=ls.kind,
                 body=ls.body,
                 pass_mark=ls.pass_mark,
+                translations=ls.translations,
             )
             for qpos, q in enumerate(ls.questions, start=1):
                 lesson.questions.append(
@@ -67,6 +68,7 @@ def load_content(session: Session, users: Mapping[str, User], actor: str = SYSTE
                         options=q.options,
                         answer=q.answer,
                         explanation=q.explanation,
+                        translations=q.translations,
                     )
                 )
             session.add(lesson)

@@ -90,6 +90,9 @@ class Course(Base):
     accreditation_valid_days: Mapped[int | None] = mapped_column(Integer)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     published: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The course's text in other languages than English, by language code:
+    #: ``{"cy": {"title": ..., "summary": ..., "description": ..., "duration": ...}}``.
+    translations: Mapped[dict[str, dict[str, Any]] | None] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -99,6 +102,12 @@ class Course(Base):
         cascade="all, delete-orphan",
         order_by=lambda: [Lesson.position, Lesson.id],
     )
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages the course comes in: English (the source) first, then those
+        it has translations of (``["en", "cy"]``)."""
+        return ["en", *sorted(code for code in (self.translations or {}) if code != "en")]
 
     @property
     def format_label(self) -> str:
@@ -127,6 +136,8 @@ class Lesson(Base):
     kind: Mapped[str] = mapped_column(String(16), default=LessonKind.READING.value)
     body: Mapped[str] = mapped_column(Text, default="")
     pass_mark: Mapped[int | None] = mapped_column(Integer)
+    #: ``{"cy": {"title": ..., "body": ...}}`` (see :attr:`Course.translations`).
+    translations: Mapped[dict[str, dict[str, Any]] | None] = mapped_column(JSON, default=dict)
 
     course: Mapped[Course] = relationship(back_populates="lessons")
     questions: Mapped[list[QuizQuestion]] = relationship(
@@ -153,6 +164,10 @@ class QuizQuestion(Base):
     options: Mapped[list[str]] = mapped_column(JSON)
     answer: Mapped[int] = mapped_column(Integer)
     explanation: Mapped[str] = mapped_column(Text, default="")
+    #: ``{"cy": {"text": ..., "options": [...], "explanation": ...}}``: the options in
+    #: the same order as the English, so ``answer`` (an index) is right in every
+    #: language and marking never depends on the language.
+    translations: Mapped[dict[str, dict[str, Any]] | None] = mapped_column(JSON, default=dict)
 
     lesson: Mapped[Lesson] = relationship(back_populates="questions")
 

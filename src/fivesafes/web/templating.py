@@ -27,6 +27,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb.models import WebSession
+from fivesafes.people.translations import in_language
 from fivesafes.web import i18n
 from fivesafes.web.i18n import N_, _
 from fivesafes.web.labels import enrolment_label
@@ -151,6 +152,8 @@ env.globals.update(
 long_date = i18n.long_date
 env.filters["long_date"] = long_date
 env.filters["translate"] = i18n.gettext_plain
+#: ``{{ (course | here).title }}``: a course, lesson or question in the reader's language.
+env.filters["here"] = lambda row: in_language(row, i18n.current())
 
 
 env.globals["enrolment_label"] = enrolment_label

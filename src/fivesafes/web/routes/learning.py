@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,9 +38,10 @@ from fivesafes.people.models import (
 )
 from fivesafes.people.plan import LearningPlan, plan_for
 from fivesafes.people.render import markdown_to_html, without_title
+from fivesafes.people.translations import in_language
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, current_user, require_role
 from fivesafes.web.forms import Form, Posted
-from fivesafes.web.i18n import N_, _, options
+from fivesafes.web.i18n import LANGUAGES, N_, _, current, options
 from fivesafes.web.routes._common import done
 from fivesafes.web.templating import flash, render, site_url
 
@@ -75,6 +76,43 @@ def _holder(user: User) -> str:
     return statements.display_name(user)
 
 
+def _here(row: Any) -> Any:
+    """A course, lesson or question in the reader's language (English where it has
+    no translation)."""
+    return in_language(row, current())
+
+
+def _languages(course: Course) -> list[dict[str, str]]:
+    """The languages a course comes in, each named in itself."""
+    return [{"code": code, "name": LANGUAGES.get(code, code)} for code in course.languages]
+
+
+def _course_json(request: Request, course: Course) -> dict[str, Any]:
+    """A course's catalogue entry as JSON, its text in the reader's language."""
+    shown = _here(course)
+    status = catalogue.enrolment_status(course)
+    return {
+        "slug": course.slug,
+        "url": f"{site_url(request)}/courses/{course.slug}",
+        "title": shown.title,
+        "summary": shown.summary,
+        "language": current() if current() in course.languages else "en",
+        "languages": course.languages,
+        "format": course.format,
+        "duration": shown.duration,
+        "fee_pence": course.fee_pence,
+        "enrolment": {"state": status.state, "label": status.label},
+        "places_left": catalogue.places_left(course),
+        "starts_on": course.starts_on.isoformat() if course.starts_on else None,
+        "required_for_everyone": course.required_for_everyone,
+        "grants_accreditation": course.grants_accreditation,
+        "lessons": [
+            {"title": lesson.title, "kind": lesson.kind, "language": lesson.text_language}
+            for lesson in shown.lessons
+        ],
+    }
+
+
 # --- public catalogue -------------------------------------------------------------------
 
 
@@ -84,7 +122,8 @@ def course_list(request: Request, db: DB, user: Visitor) -> Response:
     mine = {e.course_id: e for e in learning.enrolments_of(db, user.id)} if user is not None else {}
     rows = [
         {
-            "course": c,
+            "course": _here(c),
+            "course_languages": _languages(c),
             "status": catalogue.enrolment_status(c),
             "prepares": catalogue.prepares_for(c),
             "enrolment": mine.get(c.id),
@@ -95,18 +134,36 @@ def course_list(request: Request, db: DB, user: Visitor) -> Response:
     return render(request, "learning/catalogue.html", rows=rows)
 
 
+@router.get("/courses.json")
+def course_list_json(request: Request, db: DB) -> Response:
+    """The published catalogue as JSON, in the reader's language (``languages``:
+    the languages each course comes in)."""
+    courses = catalogue.list_courses(db)
+    return JSONResponse(
+        {"language": current(), "courses": [_course_json(request, c) for c in courses]}
+    )
+
+
+@router.get("/courses/{slug}.json")
+def course_page_json(request: Request, slug: str, db: DB) -> Response:
+    course = _course(db, slug)
+    return JSONResponse({**_course_json(request, course), "description": _here(course).description})
+
+
 @router.get("/courses/{slug}", response_class=HTMLResponse)
 def course_page(request: Request, slug: str, db: DB, user: Visitor) -> Response:
     course = _course(db, slug)
     enrolment = learning.find_enrolment(db, course.id, user.id) if user is not None else None
+    shown = _here(course)
     return render(
         request,
         "learning/course.html",
-        course=course,
+        course=shown,
+        course_languages=_languages(course),
         status=catalogue.enrolment_status(course),
         prepares=catalogue.prepares_for(course),
         places_left=catalogue.places_left(course),
-        description=markdown_to_html(course.description),
+        description=markdown_to_html(shown.description),
         enrolment=enrolment,
         progress=learning.progress_of(enrolment) if enrolment else None,
         accreditation_label=(
@@ -132,7 +189,7 @@ def enrol(request: Request, slug: str, db: DB, user: LoggedIn, _form: Posted) ->
     return done(
         request,
         db,
-        _("You are enrolled on %(title)s.", title=course.title),
+        _("You are enrolled on %(title)s.", title=_here(course).title),
         f"/learning/courses/{slug}",
     )
 
@@ -244,9 +301,9 @@ def dashboard(request: Request, db: DB, user: LoggedIn) -> Response:
     rows = [
         {
             "enrolment": e,
-            "course": e.course,
+            "course": _here(e.course),
             "progress": learning.progress_of(e),
-            "resume": learning.resume_lesson(e),
+            "resume": _here(learning.resume_lesson(e)),
         }
         for e in enrolments
     ]
@@ -343,11 +400,11 @@ def course_contents(request: Request, slug: str, db: DB, user: LoggedIn) -> Resp
     return render(
         request,
         "learning/contents.html",
-        course=course,
+        course=_here(course),
         enrolment=enrolment,
         done=learning.done_lesson_ids(enrolment),
         progress=learning.progress_of(enrolment),
-        resume=learning.resume_lesson(enrolment),
+        resume=_here(learning.resume_lesson(enrolment)),
         statement=statement,
         display_code=statements.display_code,
     )
@@ -365,19 +422,20 @@ def _lesson_page(
     result: learning.QuizResult | None = None,
 ) -> Response:
     lessons = course.lessons
+    shown = _here(lesson)
     return render(
         request,
         "learning/lesson.html",
         status_code=status_code,
-        course=course,
-        lesson=lesson,
+        course=_here(course),
+        lesson=shown,
         number=lessons.index(lesson) + 1,
         count=len(lessons),
-        body=markdown_to_html(without_title(lesson.body)),
+        body=markdown_to_html(without_title(shown.body)),
         done=lesson.id in learning.done_lesson_ids(enrolment),
         enrolment=enrolment,
-        previous=learning.previous_lesson(course, lesson),
-        following=learning.next_lesson(course, lesson),
+        previous=_here(learning.previous_lesson(course, lesson)),
+        following=_here(learning.next_lesson(course, lesson)),
         errors=errors or {},
         answers=answers or {},
         result=result,
@@ -416,7 +474,7 @@ def _after_completion(request: Request, db: Session, course: Course, outcome: An
     if outcome is not None and outcome.statement is not None:
         message = _(
             ("You have completed %(title)s. Your statement of participation is ready."),
-            title=course.title,
+            title=_here(course).title,
         )
         if outcome.accreditation is not None:
             message += f" You are accredited as {accreditation.label(outcome.accreditation.kind)}."

@@ -5,6 +5,10 @@ Everything here is public (listed in :data:`fivesafes.web.access.PUBLIC`): the
 folder holds only safe outputs, checked by the disclosure engine when published.
 The folder is ``$FIVESAFES_PUBLISHED_DIR``, else ``<state dir>/published``;
 the indicator dashboard is its ``indicators/`` subfolder.
+
+The pages show a publication in the reader's language: a Welsh reader gets the
+metadata's ``cy`` object (title, description, labels, notes) where the publication
+has one, the English otherwise (marked ``lang="en"``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from fivesafes.collections.publish import published_dir
+from fivesafes.collections.publish_html import in_language
+from fivesafes.web.i18n import current
 from fivesafes.web.templating import render
 
 router = APIRouter()
@@ -44,8 +50,16 @@ def _tables() -> list[dict[str, Any]]:
         meta = (doc or {}).get("metadata")
         if not isinstance(meta, dict) or "dims" not in meta or not _SLUG.match(path.stem):
             continue
-        out.append({**meta, "slug": path.stem})
+        out.append({**_shown(meta), "slug": path.stem})
     return sorted(out, key=lambda m: (str(m.get("release_date", "")), m["title"]), reverse=True)
+
+
+def _shown(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` in the reader's language, with ``shown_language`` the language its
+    words are in (English where it has none of the reader's)."""
+    code = current()
+    has = isinstance(meta.get(code), dict)
+    return {**in_language(meta, code), "shown_language": code if has else "en"}
 
 
 def _dashboard() -> dict[str, Any] | None:
@@ -70,7 +84,7 @@ def statistics_index(request: Request) -> HTMLResponse:
         request,
         "statistics/index.html",
         tables=_tables(),
-        dashboard=None if dash is None else dash["metadata"],
+        dashboard=None if dash is None else _shown(dash["metadata"]),
     )
 
 
@@ -91,6 +105,7 @@ def statistics_table(request: Request, slug: str) -> HTMLResponse:
         raise HTTPException(status_code=404, detail="no such statistics")
     data = pd.DataFrame(doc["data"])
     chart = meta.get("chart") or {}
+    meta = _shown(meta)
     return render(
         request,
         "statistics/table.html",
@@ -111,7 +126,7 @@ def indicators(request: Request) -> HTMLResponse:
     return render(
         request,
         "statistics/indicators.html",
-        meta=doc["metadata"],
+        meta=_shown(doc["metadata"]),
         sections=dashboard_sections(doc),
     )
 
