@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
 
 from fivesafes.outputs.linear import LinearTable
 
@@ -49,6 +50,7 @@ __all__ = [
     "equality_matrix_sparse",
     "frequency_ok",
     "interval_ok",
+    "silent_highs",
 ]
 
 
@@ -231,7 +233,7 @@ _BANNER_LOCK = threading.Lock()
 _banner_shown = False
 
 
-def _new_highs() -> highspy.Highs:
+def silent_highs() -> highspy.Highs:
     """A silent HiGHS instance.
 
     HiGHS prints its banner to the process's standard output (file descriptor 1,
@@ -242,14 +244,14 @@ def _new_highs() -> highspy.Highs:
     global _banner_shown
     with _BANNER_LOCK:
         if _banner_shown:
-            h = highspy.Highs()
+            h = highspy.Highs()  # type: ignore[no-untyped-call]
         else:
             sys.stdout.flush()
             saved = os.dup(1)
             try:
                 with open(os.devnull, "w") as null:
                     os.dup2(null.fileno(), 1)
-                    h = highspy.Highs()
+                    h = highspy.Highs()  # type: ignore[no-untyped-call]
             finally:
                 os.dup2(saved, 1)
                 os.close(saved)
@@ -282,7 +284,7 @@ class _Solver:
         lp.a_matrix_.start_ = a.indptr.astype(np.int32)
         lp.a_matrix_.index_ = a.indices.astype(np.int32)
         lp.a_matrix_.value_ = a.data.astype(float)
-        h = _new_highs()
+        h = silent_highs()
         h.setOptionValue("presolve", "off")
         h.passModel(lp)
         self.h = h
@@ -303,7 +305,9 @@ class _Solver:
         if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:
             return None  # the true table is feasible, so it is unbounded
         if status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"attacker linear program failed: {self.h.modelStatusToString(status)}")
+            raise RuntimeError(
+                f"attacker linear program failed: {self.h.modelStatusToString(status)}"
+            )
         return np.asarray(self.h.getSolution().col_value, dtype=float)
 
     def feasible(self, x: np.ndarray) -> bool:
@@ -318,9 +322,196 @@ class _Solver:
         )
 
 
+#: Cycle certificates are skipped for components whose dense equation matrix would
+#: exceed this many entries (the programs alone then prove the intervals).
+_CYCLES_MAX_ENTRIES = 4_000_000
+
+
+def _cycle_reach(
+    comp: _Component, values: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """How far each cell can move up and down round one cycle from the true table.
+
+    Choose a basis of the equations' columns, preferring cells with the most room
+    (columns scaled by ``weight``; Gaussian elimination with partial pivoting on the
+    transposed matrix proposes cells, a QR with column pivoting of those picks an
+    independent set).
+    Every other cell ``c`` has one cycle through it, the direction ``d`` with
+    ``d_c = 1``, zero at the other non-basic cells and ``A d = 0`` (in a two-way
+    table, the fundamental cycle of a spanning tree); moving along it keeps every
+    equation, and the ratio test gives how far it can go before a cell hits a bound.
+    Returns ``(basic, up, down)``: the basic cells (not covered), and per cell the
+    move up and down along its cycle (0 for basic cells); None when the directions
+    do not check out (``A d`` not 0 to within rounding).
+    """
+    assert comp.a_eq is not None
+    import scipy.linalg as la
+
+    a = comp.a_eq.toarray()
+    r, k = a.shape
+    if r == 0 or k == 0:
+        return None
+    w = np.maximum(weight, 1e-9)
+    # Candidates: the pivots of an LU factorisation (fast, but not rank-revealing
+    # when equations are redundant, as a table's margins make them) ...
+    perm, _, _ = la.lu((a * w[None, :]).T, p_indices=True)
+    pivot_of_step = np.empty(k, dtype=np.int64)
+    pivot_of_step[perm] = np.arange(k)  # A = L[perm] @ U: step j's pivot row
+    cands = pivot_of_step[: min(k, r)]
+    # ... then a rank-revealing QR of the candidates' columns alone (small).
+    q, rr, piv = la.qr(a[:, cands] * w[cands][None, :], mode="economic", pivoting=True)
+    diag = np.abs(np.diag(rr))
+    if len(diag) == 0 or diag[0] == 0:
+        return None
+    rank = int(np.sum(diag > 1e-9 * diag[0]))
+    basic = cands[piv[:rank]]
+    is_basic = np.zeros(k, dtype=bool)
+    is_basic[basic] = True
+    non = np.flatnonzero(~is_basic)
+    up = np.zeros(k)
+    down = np.zeros(k)
+    if len(non) == 0:
+        return basic, up, down
+    # A_B @ d == A_N, solved through the QR (A_B W_B = Q R).
+    d = la.solve_triangular(rr[:rank, :rank], q[:, :rank].T @ a[:, non]) * w[basic][:, None]
+    resid = np.abs(a[:, basic] @ d - a[:, non])
+    if resid.size and float(resid.max()) > 1e-8 * max(1.0, float(np.abs(d).max())):
+        return None  # the candidates missed part of the column space
+    lo, hi = comp.lo, comp.hi
+    v = values
+    room_dn = (v - lo)[basic][:, None]  # how far a basic cell can fall
+    room_up = (hi - v)[basic][:, None]
+    eps = 1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Non-basic c up by t: basic cells move by -t·d.
+        lim_up = np.where(d > eps, room_dn / d, np.where(d < -eps, room_up / -d, np.inf))
+        lim_dn = np.where(d < -eps, room_dn / -d, np.where(d > eps, room_up / d, np.inf))
+    t_up = np.minimum((hi - v)[non], lim_up.min(axis=0) if rank else np.inf)
+    t_dn = np.minimum((v - lo)[non], lim_dn.min(axis=0) if rank else np.inf)
+    shrink = 1.0 - 1e-9  # stay strictly inside the bounds the ratio test found
+    up[non] = np.maximum(t_up, 0.0) * shrink
+    down[non] = np.maximum(t_dn, 0.0) * shrink
+    return basic, up, down
+
+
 #: Batched certificate rounds stop once a round proves fewer than this share of
 #: what is left (the rest is solved one program per cell and side).
 _BATCH_MIN_SHARE = 0.02
+
+
+def _audit_component(
+    comp: _Component,
+    pos: dict[int, int],
+    wanted: list[int],
+    values: np.ndarray,
+    required: Mapping[int, tuple[float, float]],
+    frequency: Mapping[int, tuple[float, float]],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One component of :func:`audit_intervals`: (minimum, maximum) per wanted cell."""
+    js = np.array([pos[c] for c in wanted], dtype=np.int64)
+    v = values[comp.cells[js]]
+    big = np.inf
+    # Targets: reach_lo[i] (the minimum must get at or below it) and reach_hi[i].
+    req_lo = np.array([required.get(c, (big, -big))[0] for c in wanted], dtype=float)
+    req_hi = np.array([required.get(c, (big, -big))[1] for c in wanted], dtype=float)
+    f_lo = np.array([frequency.get(c, (big, -big))[0] for c in wanted], dtype=float)
+    f_hi = np.array([frequency.get(c, (big, -big))[1] for c in wanted], dtype=float)
+    has_f = np.array([c in frequency for c in wanted], dtype=bool)
+    tol = 1e-7 * np.maximum(1.0, np.abs(v))
+    seen_min = v.copy()
+    seen_max = v.copy()
+    exact_min = np.zeros(len(wanted), dtype=bool)
+    exact_max = np.zeros(len(wanted), dtype=bool)
+
+    def pending() -> tuple[np.ndarray, np.ndarray]:
+        """(cells whose minimum must still be pushed, whose maximum must)."""
+        low_ok = (seen_min <= req_lo + tol) | exact_min
+        high_ok = (seen_max >= req_hi - tol) | exact_max
+        f_ok = (
+            ~has_f | (seen_min <= f_lo + tol) | (seen_max >= f_hi - tol) | (exact_min & exact_max)
+        )
+        push_down = ~low_ok
+        push_up = ~high_ok
+        # The safety range: push towards 0 first; towards the threshold once the
+        # minimum is known exactly (and short).
+        fd = ~f_ok & ~exact_min
+        fu = ~f_ok & exact_min & ~exact_max
+        return push_down | fd, push_up | fu
+
+    def take(x: np.ndarray) -> None:
+        np.minimum(seen_min, x[js], out=seen_min)
+        np.maximum(seen_max, x[js], out=seen_max)
+
+    if comp.a_eq is None:  # no equation binds these cells: their a priori bounds
+        seen_min = comp.lo[js].copy()
+        seen_max = comp.hi[js].copy()
+        exact_min[:] = exact_max[:] = True
+    else:
+        # Cycle certificates: one basis, a cycle per other cell (no program).
+        cv = values[comp.cells]
+        if comp.a_eq.shape[0] * len(comp.cells) <= _CYCLES_MAX_ENTRIES:
+            weight = np.minimum(cv - comp.lo, comp.hi - cv) + 1e-3 * (1 + np.abs(cv))
+            for _ in range(2):  # a second basis covers most of the first's cells
+                # One BLAS thread: these factorisations are small, and threads
+                # fighting over two busy cores made them 40 times slower.
+                with threadpool_limits(1):
+                    got = _cycle_reach(comp, cv, weight)
+                if got is None:
+                    break
+                basic, reach_up, reach_dn = got
+                np.maximum(seen_max, cv[js] + reach_up[js], out=seen_max)
+                np.minimum(seen_min, cv[js] - reach_dn[js], out=seen_min)
+                down, up = pending()
+                if not (down.any() or up.any()):
+                    break
+                weight = weight.copy()
+                weight[basic] *= 1e-6
+        solver = _Solver(comp)
+        down, up = pending()
+        # Batched rounds: one program pushes many unproved cells at once.
+        while down.any() or up.any():
+            before = int(down.sum() + up.sum())
+            cost = np.zeros(len(comp.cells))
+            w = rng.uniform(0.5, 1.5, size=len(wanted))
+            cost[js[down]] += w[down]
+            cost[js[up]] -= w[up]
+            x = solver.solve(cost)
+            if x is None or not solver.feasible(x):
+                break
+            take(x)
+            down, up = pending()
+            proved = before - int(down.sum() + up.sum())
+            if proved < max(1, _BATCH_MIN_SHARE * before):
+                break
+        # One program per cell and side for what is left: exact where short.
+        while True:
+            down, up = pending()
+            if not (down.any() or up.any()):
+                break
+            sense = 1.0 if down.any() else -1.0
+            i = int(np.flatnonzero(down if sense > 0 else up)[0])
+            cost = np.zeros(len(comp.cells))
+            cost[js[i]] = sense
+            x = solver.solve(cost)
+            if x is None:  # unbounded: the cell can go to its a priori bound
+                if sense > 0:
+                    seen_min[i] = float(comp.lo[js[i]])
+                    exact_min[i] = True
+                else:
+                    seen_max[i] = np.inf
+                    exact_max[i] = True
+                continue
+            if not solver.feasible(x):
+                raise RuntimeError("attacker linear program returned an infeasible point")
+            take(x)
+            if sense > 0:
+                seen_min[i] = min(seen_min[i], float(x[js[i]]))
+                exact_min[i] = True
+            else:
+                seen_max[i] = max(seen_max[i], float(x[js[i]]))
+                exact_max[i] = True
+    return seen_min, seen_max
 
 
 def audit_intervals(
@@ -353,92 +544,7 @@ def audit_intervals(
         wanted = [c for c in pos if c in wanted_all]
         if not wanted:
             continue
-        js = np.array([pos[c] for c in wanted], dtype=np.int64)
-        v = values[comp.cells[js]]
-        big = np.inf
-        # Targets: reach_lo[i] (the minimum must get at or below it) and reach_hi[i].
-        req_lo = np.array([required.get(c, (big, -big))[0] for c in wanted], dtype=float)
-        req_hi = np.array([required.get(c, (big, -big))[1] for c in wanted], dtype=float)
-        f_lo = np.array([frequency.get(c, (big, -big))[0] for c in wanted], dtype=float)
-        f_hi = np.array([frequency.get(c, (big, -big))[1] for c in wanted], dtype=float)
-        has_f = np.array([c in frequency for c in wanted], dtype=bool)
-        tol = 1e-7 * np.maximum(1.0, np.abs(v))
-        seen_min = v.copy()
-        seen_max = v.copy()
-        exact_min = np.zeros(len(wanted), dtype=bool)
-        exact_max = np.zeros(len(wanted), dtype=bool)
-
-        def pending() -> tuple[np.ndarray, np.ndarray]:
-            """(cells whose minimum must still be pushed, whose maximum must)."""
-            low_ok = (seen_min <= req_lo + tol) | exact_min
-            high_ok = (seen_max >= req_hi - tol) | exact_max
-            f_ok = (
-                ~has_f
-                | (seen_min <= f_lo + tol)
-                | (seen_max >= f_hi - tol)
-                | (exact_min & exact_max)
-            )
-            push_down = ~low_ok
-            push_up = ~high_ok
-            # The safety range: push towards 0 first; towards the threshold once the
-            # minimum is known exactly (and short).
-            fd = ~f_ok & ~exact_min
-            fu = ~f_ok & exact_min & ~exact_max
-            return push_down | fd, push_up | fu
-
-        def take(x: np.ndarray) -> None:
-            np.minimum(seen_min, x[js], out=seen_min)
-            np.maximum(seen_max, x[js], out=seen_max)
-
-        if comp.a_eq is None:  # no equation binds these cells: their a priori bounds
-            seen_min = comp.lo[js].copy()
-            seen_max = comp.hi[js].copy()
-            exact_min[:] = exact_max[:] = True
-        else:
-            solver = _Solver(comp)
-            down, up = pending()
-            # Batched rounds: one program pushes many unproved cells at once.
-            while down.any() or up.any():
-                before = int(down.sum() + up.sum())
-                cost = np.zeros(len(comp.cells))
-                w = rng.uniform(0.5, 1.5, size=len(wanted))
-                cost[js[down]] += w[down]
-                cost[js[up]] -= w[up]
-                x = solver.solve(cost)
-                if x is None or not solver.feasible(x):
-                    break
-                take(x)
-                down, up = pending()
-                proved = before - int(down.sum() + up.sum())
-                if proved < max(1, _BATCH_MIN_SHARE * before):
-                    break
-            # One program per cell and side for what is left: exact where short.
-            while True:
-                down, up = pending()
-                if not (down.any() or up.any()):
-                    break
-                sense = 1.0 if down.any() else -1.0
-                i = int(np.flatnonzero(down if sense > 0 else up)[0])
-                cost = np.zeros(len(comp.cells))
-                cost[js[i]] = sense
-                x = solver.solve(cost)
-                if x is None:  # unbounded: the cell can go to its a priori bound
-                    if sense > 0:
-                        seen_min[i] = float(comp.lo[js[i]])
-                        exact_min[i] = True
-                    else:
-                        seen_max[i] = np.inf
-                        exact_max[i] = True
-                    continue
-                if not solver.feasible(x):
-                    raise RuntimeError("attacker linear program returned an infeasible point")
-                take(x)
-                if sense > 0:
-                    seen_min[i] = min(seen_min[i], float(x[js[i]]))
-                    exact_min[i] = True
-                else:
-                    seen_max[i] = max(seen_max[i], float(x[js[i]]))
-                    exact_max[i] = True
+        seen_min, seen_max = _audit_component(comp, pos, wanted, values, required, frequency, rng)
         for i, c in enumerate(wanted):
             out[c] = (float(seen_min[i]), float(seen_max[i]))
     return out

@@ -203,11 +203,14 @@ def check(
                 labels=[v.label for v in verdicts],
             )
             try:
+                # Cells withheld by the threshold rule keep its safety range too.
+                small = {v.cell for v in verdicts if "threshold" in v.rules}
                 protection: ProtectionResult = module.protect(
                     table,
                     suppressed,
                     policy,
                     intervals="audit" if table.size > 400 else "all",
+                    threshold_cells=small & suppressed,
                 )
                 for _ in range(3):  # the pattern against the ledger again
                     added = more(protection.suppressed)
@@ -219,6 +222,7 @@ def check(
                         suppressed,
                         policy,
                         intervals="audit" if table.size > 400 else "all",
+                        threshold_cells=small & suppressed,
                     )
             except (FivesafesError, RuntimeError) as exc:
                 result.secondary = "infeasible"
