@@ -23,7 +23,7 @@ import pandas as pd
 
 from fivesafes.errors import FivesafesError, InputError
 from fivesafes.outputs.linear import LinearTable, ProtectionResult
-from fivesafes.outputs.objects import TOTAL, Cells, FrequencyTable, OutputObject
+from fivesafes.outputs.objects import FREQUENCY_KINDS, TOTAL, Cells, FrequencyTable, OutputObject
 from fivesafes.outputs.policy import Policy
 from fivesafes.outputs.primary import STATUSES, Verdict, primary
 from fivesafes.outputs.tablefile import read_table
@@ -203,8 +203,13 @@ def check(
                 labels=[v.label for v in verdicts],
             )
             try:
-                # Cells withheld by the threshold rule keep its safety range too.
-                small = {v.cell for v in verdicts if "threshold" in v.rules}
+                # Counts withheld by the threshold rule keep its safety range too (a
+                # magnitude's value is not a count: its cells keep the percentages).
+                small = (
+                    {v.cell for v in verdicts if "threshold" in v.rules}
+                    if cells.kind in FREQUENCY_KINDS
+                    else set()
+                )
                 protection: ProtectionResult = module.protect(
                     table,
                     suppressed,
