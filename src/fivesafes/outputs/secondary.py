@@ -22,9 +22,10 @@ Methods
 ``"heuristic"``
     For large tables. First, equation by equation: every equation through a primary
     cell gets the cheapest further cells it needs so that, by that equation alone, the
-    primary can move by its protection level both ways. Then the attacker's programs
-    are solved (:func:`~fivesafes.outputs.audit_lp.audit_intervals`) and for each
-    primary still short a "cheapest cycle" linear program finds a deviation of the
+    primary can move by its protection level both ways (and a threshold cell down to
+    0). Then the attacker's programs are solved
+    (:func:`~fivesafes.outputs.audit_lp.audit_intervals`) and for each primary still
+    short a "cheapest cycle" linear program finds a deviation of the
     table that moves it by its protection level while moving published cells as little
     (by cost) as possible; the cells that move are withheld too.
 ``"auto"``
@@ -48,8 +49,13 @@ Choices
   largest value, which rules out exact derivation. ``minimum=`` overrides both. The
   interval is then clipped to the cell's a priori bounds (a count of 0 cannot be
   protected below 0: the attacker knows that already).
-* Only protection-interval (upper/lower level) disclosure is checked; singleton and
-  threshold rules (sdcTable's ``detectSingletons`` and ``threshold``) are not.
+* The threshold rule's safety range: a count withheld for being under the policy's
+  threshold (``threshold_cells=``) must also have an attacker interval reaching 0
+  *or* reaching the threshold (:func:`frequency_for`); otherwise the attacker learns
+  that the group exists and is small, which is what the rule hides. Either end will
+  do: the optimal method chooses one per cell with a binary, the heuristic the
+  cheaper (docs/disclosure-control.md says why, beside tau-Argus's levels).
+* Singleton and coalition attacks (sdcTable's ``detectSingletons``) are not modelled.
 """
 
 from __future__ import annotations
