@@ -141,12 +141,23 @@ def _components(table: LinearTable, suppressed: Iterable[int]) -> list[_Componen
     return out
 
 
-def _solve(comp: _Component, j: int, sense: float) -> tuple[float, np.ndarray | None]:
-    """Minimise ``sense * x_j`` over the component; return (optimum of x_j, solution)."""
+def _solve(
+    comp: _Component, j: int, sense: float, solver: _Solver | None = None
+) -> tuple[float, np.ndarray | None]:
+    """Minimise ``sense * x_j`` over the component; return (optimum of x_j, solution).
+
+    With ``solver`` (the component's warm-started model) HiGHS re-solves from its
+    last basis; without, :func:`scipy.optimize.linprog` solves from scratch.
+    """
     if comp.a_eq is None:
         return (comp.lo[j] if sense > 0 else comp.hi[j]), None
     c = np.zeros(len(comp.cells))
     c[j] = sense
+    if solver is not None:
+        x = solver.solve(c)
+        if x is None:
+            return (-np.inf if sense > 0 else np.inf), None
+        return float(x[j]), x
     res = linprog(
         c,
         A_eq=comp.a_eq,
@@ -186,12 +197,14 @@ def attacker_intervals(
         # its interval exactly, without a program of its own.
         at_lo = np.isclose(values[comp.cells], comp.lo)
         at_hi = np.isclose(values[comp.cells], comp.hi)
+        # Many programs over one component: one model, re-solved from its last basis.
+        solver = _Solver(comp) if comp.a_eq is not None and len(js) > 2 else None
         his: dict[int, float] = {}
         for j in js:
             if at_hi[j]:
                 his[j] = float(comp.hi[j])
                 continue
-            his[j], x = _solve(comp, j, -1.0)
+            his[j], x = _solve(comp, j, -1.0, solver)
             if x is not None:
                 at_lo |= np.isclose(x, comp.lo, rtol=0.0, atol=1e-9)
                 at_hi |= np.isclose(x, comp.hi, rtol=0.0, atol=1e-9)
@@ -199,7 +212,7 @@ def attacker_intervals(
             if at_lo[j]:
                 lo = float(comp.lo[j])
             else:
-                lo, x = _solve(comp, j, 1.0)
+                lo, x = _solve(comp, j, 1.0, solver)
                 if x is not None:
                     at_hi |= np.isclose(x, comp.hi, rtol=0.0, atol=1e-9)
             out[int(comp.cells[j])] = (lo, his[j])
