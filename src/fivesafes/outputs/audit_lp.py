@@ -337,7 +337,7 @@ class _Solver:
 
 #: Cycle certificates are skipped for components whose dense equation matrix would
 #: exceed this many entries (the programs alone then prove the intervals).
-_CYCLES_MAX_ENTRIES = 4_000_000
+_CYCLES_MAX_ENTRIES = 2_000_000
 
 
 def _cycle_reach(
