@@ -26,6 +26,11 @@ whole process (data included) via ``resource.getrusage``:
 Margins are checked against totals computed independently (pandas group-bys on
 the microdata): "margins correct" means every published margin equals its true
 total. Prints a Markdown table and JSON.
+
+``--before SRC`` also runs the fivesafes cases with another copy of the package
+(e.g. ``--before /work/main/src``, the code before a change) in the same run,
+as ``CASE@before``; the import of secondary suppression (scipy.optimize) is timed
+apart from the check (``import_secondary``), in both.
 """
 
 from __future__ import annotations
@@ -143,6 +148,11 @@ def run_case(case: str, rows: int, seed: int) -> dict:
 
         policy = load_policy("acro")
         person = "pid" if case.endswith("persons") else None
+        if "check" in case:  # once per process in real use: timed on its own
+            ti = time.perf_counter()
+            import fivesafes.outputs.secondary  # noqa: F401
+
+            timings["import_secondary"] = time.perf_counter() - ti
         t0 = time.perf_counter()
         table = FrequencyTable.from_microdata(df, dims, person=person)
         t1 = time.perf_counter()
@@ -224,6 +234,8 @@ def run_case(case: str, rows: int, seed: int) -> dict:
             out["grand_total_true"] = truth[("Total", "Total")]
 
     elif case.startswith("secondary"):
+        import inspect
+
         from fivesafes.outputs import FrequencyTable, load_policy
         from fivesafes.outputs.audit_lp import audit
         from fivesafes.outputs.linear import LinearTable
@@ -241,10 +253,18 @@ def run_case(case: str, rows: int, seed: int) -> dict:
             labels=[v.label for v in verdicts],
         )
         out["primary_suppressed"] = len(prim)
+        # The threshold rule's safety range, where the code has it (issue 17).
+        small = {v.cell for v in verdicts if "threshold" in v.rules}
+        extra, freq = {}, {}
+        if "threshold_cells" in inspect.signature(protect).parameters:
+            from fivesafes.outputs.secondary import frequency_for
+
+            extra = {"threshold_cells": small}
+            freq = {"frequency": frequency_for(lin, small, policy.minimum_count)}
         t0 = time.perf_counter()
-        res = protect(lin, prim, policy, method="heuristic", intervals="primary")
+        res = protect(lin, prim, policy, method="heuristic", intervals="primary", **extra)
         t1 = time.perf_counter()
-        failures = audit(lin, res.suppressed, required_for(lin, prim, policy))
+        failures = audit(lin, res.suppressed, required_for(lin, prim, policy), **freq)
         t2 = time.perf_counter()
         timings.update(protect=t1 - t0, audit=t2 - t1, total=t2 - t0)
         out.update(
@@ -271,10 +291,18 @@ def run_case(case: str, rows: int, seed: int) -> dict:
 # Driver
 
 
-def child(case: str, rows: int, seed: int, timeout: float | None = None) -> dict | None:
+def child(
+    case: str, rows: int, seed: int, timeout: float | None = None, src: str | None = None
+) -> dict | None:
+    """Run one case in a fresh process; ``src`` puts another copy of the package first."""
     cmd = [sys.executable, __file__, "--child", case, "--rows", str(rows), "--seed", str(seed)]
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
     try:
-        done = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            cmd, check=True, capture_output=True, text=True, timeout=timeout, env=env
+        )
     except subprocess.TimeoutExpired:
         return None
     except subprocess.CalledProcessError as exc:
@@ -303,6 +331,11 @@ def main() -> None:
         "--case-timeout", type=float, default=480.0, help="stop any other case after this"
     )
     parser.add_argument("--only", nargs="*", default=None, help="run only these cases")
+    parser.add_argument(
+        "--before",
+        default=None,
+        help="also run the fivesafes cases with the package at this src folder (CASE@before)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -325,16 +358,25 @@ def main() -> None:
         plan.append(("acro-3way-suppress", args.rows_3way))
     if args.only:
         plan = [p for p in plan if p[0] in args.only]
+    if args.before:
+        plan += [
+            (f"{case}@before", rows)
+            for case, rows in plan
+            if case.startswith(("fivesafes", "secondary"))
+        ]
     results: dict[str, dict] = {}
-    for case, rows in plan:
-        print(f"running {case} ({rows:,} rows) ...", file=sys.stderr, flush=True)
+    for name, rows in plan:
+        case, _, tag = name.partition("@")
+        print(f"running {name} ({rows:,} rows) ...", file=sys.stderr, flush=True)
         timeout = args.acro_timeout if case.startswith("acro") else args.case_timeout
-        r = child(case, rows, args.seed, timeout)
+        r = child(case, rows, args.seed, timeout, src=args.before if tag else None)
+        if r is not None:
+            r["case"] = name
         if r is None and not case.startswith("acro"):
             print(f"  {case} stopped after {timeout:.0f} s", file=sys.stderr, flush=True)
             like = results.get(case.replace("-check", "-primary"), {})
             r = {
-                "case": case,
+                "case": name,
                 "rows": rows,
                 "cells": like.get("cells", 0),
                 "small_cells": like.get("small_cells", 0),
@@ -359,15 +401,15 @@ def main() -> None:
                     f"{args.acro_sample:,} rows and scaled by rows and by flagged cells"
                 ),
             )
-        results[case] = r
+        results[name] = r
     load_after = os.getloadavg()
 
     acro = results.get("acro-suppress")
     same_data = {"pandas-2way", "fivesafes-primary", "fivesafes-check", "fivesafes-primary-persons"}
     lines = [
         "| case | rows | cells | small cells | wall s | peak MiB | margins correct | "
-        "ACRO time / this |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "withheld (secondary) | ACRO time / this |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for case, r in results.items():
         ratio = ""
@@ -387,10 +429,15 @@ def main() -> None:
             secs = f"≈ {secs} (est.)"
         if r.get("timed_out"):
             secs = f"> {secs} (stopped)"
+        withheld = ""
+        if r.get("suppressed") is not None and not case.startswith("acro"):
+            withheld = f"{r['suppressed']:,}"
+            if r.get("secondary_cells") is not None:
+                withheld += f" ({r['secondary_cells']:,})"
         lines.append(
             f"| {case} | {r['rows']:,} | {r['cells']:,} | {r['small_cells']:,} | {secs} | "
             f"{'?' if r['peak_mib'] is None else format(r['peak_mib'], ',.0f')} | "
-            f"{margins} | {ratio} |"
+            f"{margins} | {withheld} | {ratio} |"
         )
     report = {
         "machine": machine(),

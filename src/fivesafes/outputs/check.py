@@ -23,7 +23,7 @@ import pandas as pd
 
 from fivesafes.errors import FivesafesError, InputError
 from fivesafes.outputs.linear import LinearTable, ProtectionResult
-from fivesafes.outputs.objects import TOTAL, Cells, FrequencyTable, OutputObject
+from fivesafes.outputs.objects import FREQUENCY_KINDS, TOTAL, Cells, FrequencyTable, OutputObject
 from fivesafes.outputs.policy import Policy
 from fivesafes.outputs.primary import STATUSES, Verdict, primary
 from fivesafes.outputs.tablefile import read_table
@@ -203,11 +203,19 @@ def check(
                 labels=[v.label for v in verdicts],
             )
             try:
+                # Counts withheld by the threshold rule keep its safety range too (a
+                # magnitude's value is not a count: its cells keep the percentages).
+                small = (
+                    {v.cell for v in verdicts if "threshold" in v.rules}
+                    if cells.kind in FREQUENCY_KINDS
+                    else set()
+                )
                 protection: ProtectionResult = module.protect(
                     table,
                     suppressed,
                     policy,
                     intervals="audit" if table.size > 400 else "all",
+                    threshold_cells=small & suppressed,
                 )
                 for _ in range(3):  # the pattern against the ledger again
                     added = more(protection.suppressed)
@@ -219,6 +227,7 @@ def check(
                         suppressed,
                         policy,
                         intervals="audit" if table.size > 400 else "all",
+                        threshold_cells=small & suppressed,
                     )
             except (FivesafesError, RuntimeError) as exc:
                 result.secondary = "infeasible"
