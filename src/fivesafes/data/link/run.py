@@ -124,6 +124,7 @@ def stacked_sql(datasets: list[Dataset]) -> str:
             f"{_clean_name_sql('surname')} AS surname, "
             f"{_name_parts_sql('surname')} AS surname_parts, "
             "date_of_birth AS dob, "
+            f"{model.filler_dob_sql('date_of_birth', ds.dob_filler)} AS dob_filler, "
             "nullif(upper(trim(sex)), '') AS sex, "
             "nullif(regexp_replace(upper(trim(postcode)), '\\s+', ' ', 'g'), '') AS postcode"
             f"{refs} "
