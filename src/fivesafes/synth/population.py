@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fivesafes.synth import names
+from fivesafes.synth import name_forms, names
 from fivesafes.synth.config import WorldConfig
 from fivesafes.synth.geography import UNITS_PER_AREA, Geography
 
@@ -145,6 +145,19 @@ def make_population(cfg: WorldConfig, geo: Geography, rng: np.random.Generator) 
         idx = np.flatnonzero(origin == o)
         if idx.size:
             surname[idx] = _draw_names(names.SURNAMES[o], idx.size, rng)
+
+    # Double-barrelled surnames for some people of British or Welsh origin, drawn
+    # from a stream of their own so that every other draw is as before.
+    barrels = np.random.default_rng([cfg.seed, 16])
+    double = np.isin(origin, ["british", "welsh"]) & (
+        barrels.random(n) < cfg.errors.double_barrelled
+    )
+    second = np.array(name_forms.SECOND_BARRELS, dtype=object)[
+        barrels.integers(len(name_forms.SECOND_BARRELS), size=n)
+    ]
+    double &= second != surname
+    joiner = np.where(barrels.random(n) < 0.8, "-", " ")
+    surname[double] = surname[double] + joiner[double] + second[double]
 
     # Change of surname (marriage) for some women, between ages 22 and 40.
     changes = (sex == "F") & (rng.random(n) < 0.35)
