@@ -39,7 +39,7 @@ class ErrorRates:
     forename_form: float = 0.04  # a Welsh or English form, where the name has one
     name_transliterated: float = 0.15  # another romanisation, where the name has one
     name_formatting: float = 0.02  # accents, case and stray spaces
-    dob_filler: float = 0.003  # 1 January of the year of birth (or 1900-01-01)
+    dob_filler: float = 0.003  # 1 January of the year of birth
     double_barrelled: float = 0.03  # persons of British or Welsh origin
     filler_immigrant_multiplier: float = 4.0  # born abroad: date often unknown
     older_multiplier: float = 2.0  # initials and filler dates, aged 65 or over

@@ -114,14 +114,20 @@ def _real_world_names(
     flags: dict[str, np.ndarray],
 ) -> None:
     """Plant the real-world name kinds in ``forename`` and ``surname`` (in place),
-    at most one per record, and set their flags."""
+    at most one per record and only in records whose names carry no other error
+    (so each is the true name in use), and set their flags."""
     n = len(pid)
     m_ds = rates.dataset_multiplier.get(dataset, 1.0)
     k_ds = rates.kind_dataset_multiplier.get(dataset, {})
     origin = pop.origin[pid]
     foreign = (origin != "british") & (origin != "welsh")
     older = (day != NO_DAY) & (age_at(pop.dob[pid], day) >= 65)
-    free = np.ones(n, dtype=bool)
+    free = ~(
+        flags["forename_alternative"]
+        | flags["forename_typo"]
+        | flags["surname_variant"]
+        | flags["surname_typo"]
+    )
 
     def pick(kind: str, rate: float | np.ndarray, eligible: np.ndarray) -> np.ndarray:
         chosen = free & eligible & (rng.random(n) < np.minimum(rate * k_ds.get(kind, 1.0), 1.0))
@@ -260,8 +266,9 @@ def recorded_identifiers(
     recorded_dob = _days_from_ymd(y2, m2, d2)
     day_off = off & (which == 0)
     recorded_dob[day_off] = dob[day_off] + step[day_off]
-    # A filler date: 1 January of the year of birth, sometimes 1900-01-01; more
-    # often for people born abroad and for older people.
+    # A filler date: 1 January of the year of birth (1900-01-01, also common in
+    # real data, lies outside the catalogue's range of dates of birth); more often
+    # for people born abroad and for older people.
     k_ds = rates.kind_dataset_multiplier.get(dataset, {})
     older = (day != NO_DAY) & (age_at(dob, day) >= 65)
     filler_rate = (
@@ -272,11 +279,8 @@ def recorded_identifiers(
         * np.where(older, rates.older_multiplier, 1.0)
     )
     filler = chance(filler_rate) & ~((m == 1) & (d == 1))
-    from_1900 = rng.random(n) < 0.1
-    recorded_dob[filler] = np.where(
-        from_1900[filler],
-        _days_from_ymd(np.array([1900]), np.array([1]), np.array([1]))[0],
-        _days_from_ymd(y[filler], np.ones_like(y[filler]), np.ones_like(y[filler])),
+    recorded_dob[filler] = _days_from_ymd(
+        y[filler], np.ones_like(y[filler]), np.ones_like(y[filler])
     )
     swap &= ~filler
     off &= ~filler
