@@ -260,9 +260,16 @@ def unique_numbers(n: int, space: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def make_upns(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Unique pupil numbers: twelve digits and the DfE's check letter in front (the
+    weighted sum, weights 2 to 13, of the digits modulo 23)."""
     digits = unique_numbers(n, 10**12, rng)
     letters = np.array(list("ABCDEFGHJKLMNPQRTUVWXYZ"), dtype=object)
-    check = letters[digits % len(letters)]
+    total = np.zeros(n, dtype=np.int64)
+    rest = digits.copy()
+    for weight in range(13, 1, -1):  # the last digit has weight 13, the first 2
+        total += (rest % 10) * weight
+        rest //= 10
+    check = letters[total % len(letters)]
     return np.array([f"{c}{d:012d}" for c, d in zip(check, digits, strict=True)], dtype=object)
 
 

@@ -465,6 +465,7 @@ def _quality(data: _Linkage, r: pd.DataFrame, store: Path, truth: Path | None) -
         },
         "datasets": _datasets(r),
         "estimated_by_model": run.get("estimated_by_model", {}),
+        "cluster_step": run.get("cluster_step", {}),
         "measured": None,
         "borderline": _borderline_rows(data.borderline, r if truth is not None else None),
     }
@@ -1030,6 +1031,25 @@ def _quality_html(q: dict[str, Any]) -> str:
         ),
         "</section>",
     ]
+    split = q.get("cluster_step") or {}
+    body += [
+        "<section><h2>Clusters split after Splink's clustering</h2>",
+        "<p>Clusters whose records hold two different valid values of a strong identifier "
+        "(NHS number, UPN, National Insurance number) are rejoined strongest pair first "
+        "without joining the two values; clusters held together by one weak pair (a bridge "
+        "below the bridge probability) between two groups of records are cut there.</p>",
+        _table(
+            "What the cluster step did",
+            ["measure", "value"],
+            [
+                [k.replace("_", " "), _fmt(v) if not isinstance(v, dict) else json.dumps(v)]
+                for k, v in split.items()
+            ],
+        )
+        if split
+        else "<p>This run recorded no cluster step.</p>",
+        "</section>",
+    ]
     m = q["measured"]
     body.append("<section><h2>Quality measured against the truth</h2>")
     if m is None:
@@ -1296,6 +1316,7 @@ def link_report(store: Path, out: Path, truth: Path | None = None) -> dict[str, 
         "pairs_matched": quality["run"]["pairs_matched"],
         "estimated_precision": quality["estimated_by_model"].get("precision"),
         "estimated_recall": quality["estimated_by_model"].get("recall_of_scored_pairs"),
+        "cluster_step": quality["cluster_step"],
         "link_rate": bias["overall"]["link_rate"],
         "summary": bias["summary"],
     }
