@@ -142,7 +142,7 @@ def _transpose(ref: str, rng: np.random.Generator) -> str | None:
     return ref[:i] + ref[i + 1] + ref[i] + ref[i + 2 :]
 
 
-def _perturb(world: Path, rng: np.random.Generator) -> dict[str, int]:
+def _perturb(world: Path, rng: np.random.Generator, per_kind: int = PER_KIND) -> dict[str, int]:
     """Plant PER_KIND errors of each kind in records with no error yet, write them
     into the provider files, and add one flag column per kind to the truth."""
     truth_path = world / "truth" / "records.csv"
@@ -159,7 +159,7 @@ def _perturb(world: Path, rng: np.random.Generator) -> dict[str, int]:
         truth[kind] = 0
 
     # Double-barrelled surnames: every record of some persons gets a second part.
-    people = rng.choice(truth["person_id"].unique(), size=PER_KIND * 3, replace=False)
+    people = rng.choice(truth["person_id"].unique(), size=per_kind * 3, replace=False)
     barrelled = {int(p): SECOND_PARTS[int(rng.integers(len(SECOND_PARTS)))] for p in people}
     for name, frame in files.items():
         rows = truth[(truth["file"] == name) & truth["person_id"].isin(list(barrelled))]
@@ -172,7 +172,7 @@ def _perturb(world: Path, rng: np.random.Generator) -> dict[str, int]:
     for kind in KINDS:
         count = 0
         for i in order:
-            if count == PER_KIND:
+            if count == per_kind:
                 break
             if i in used:
                 continue
