@@ -9,8 +9,10 @@ threshold, so one false link joins two people. Two checks follow:
   check digit; UPN, by its check letter; National Insurance number, by its
   format) holds two people: a mistyped number almost never passes its check
   (modulus 11 catches every single-digit error and every transposition of
-  adjacent digits). Its pairs are rejoined strongest first, as Kruskal's
-  algorithm would, but never joining two parts that hold different values of
+  adjacent digits). A National Insurance number has no check character, so two
+  of them conflict only if they are more than one edit apart (Damerau-
+  Levenshtein): a transposed NINO is still well-formed. Its pairs are rejoined
+  strongest first, as Kruskal's algorithm would, but never joining two parts that hold different values of
   one identifier ("cannot-link" constraints).
 - **Weak bridges.** A cluster whose pair graph has a bridge (an edge whose
   removal disconnects it: Tarjan's algorithm, via networkx) with a match
@@ -34,6 +36,7 @@ from typing import Any
 import duckdb
 import networkx as nx
 import pyarrow as pa
+from jellyfish import damerau_levenshtein_distance
 
 #: Strong identifiers: one person has one.
 STRONG_IDENTIFIERS: tuple[str, ...] = ("nhs_number", "upn", "nino")
@@ -79,6 +82,15 @@ def valid_nino(value: str) -> bool:
 
 
 VALIDATORS = {"nhs_number": valid_nhs_number, "upn": valid_upn, "nino": valid_nino}
+#: Identifiers whose validity says nothing about a typo (no check character).
+UNCHECKED = frozenset({"nino"})
+
+
+def conflicting(col: str, a: str, b: str) -> bool:
+    """Whether two valid values of ``col`` must be two people's."""
+    if a == b:
+        return False
+    return col not in UNCHECKED or damerau_levenshtein_distance(a, b) > 1
 
 
 @dataclass
@@ -124,7 +136,7 @@ def _constrained(
         if ra == rb:
             continue
         ha, hb = held[ra], held[rb]
-        if any(k in hb and hb[k] != v for k, v in ha.items()):
+        if any(k in hb and conflicting(k, hb[k], v) for k, v in ha.items()):
             continue
         parent[rb] = ra
         ha.update(hb)
@@ -228,7 +240,11 @@ def split_clusters(
         for uid in members_of:
             for col, v in values.get(uid, {}).items():
                 seen[col].add(v)
-        conflicts = [col for col, vs in seen.items() if len(vs) > 1]
+        conflicts = [
+            col
+            for col, vs in seen.items()
+            if any(conflicting(col, a, b) for a in vs for b in vs if a < b)
+        ]
         if conflicts:
             parts = _constrained(members_of, by_cluster[cid], values)
             step.split_conflicting_identifiers += 1
