@@ -10,10 +10,11 @@ threshold, so one false link joins two people. Two checks follow:
   format) holds two people: a mistyped number almost never passes its check
   (modulus 11 catches every single-digit error and every transposition of
   adjacent digits). A National Insurance number has no check character, so two
-  of them conflict only if they are more than one edit apart (Damerau-
-  Levenshtein): a transposed NINO is still well-formed. Its pairs are rejoined
-  strongest first, as Kruskal's algorithm would, but never joining two parts that hold different values of
-  one identifier ("cannot-link" constraints).
+  of them conflict only if they are more than two edits apart (Damerau-
+  Levenshtein): a transposed NINO is still well-formed, and two copies of one
+  record may each carry a slip of their own. Its pairs are rejoined strongest
+  first, as Kruskal's algorithm would, but never joining two parts that hold
+  conflicting values of one identifier ("cannot-link" constraints).
 - **Weak bridges.** A cluster whose pair graph has a bridge (an edge whose
   removal disconnects it: Tarjan's algorithm, via networkx) with a match
   probability below :data:`BRIDGE_PROBABILITY`, joining two parts of at least
@@ -90,7 +91,7 @@ def conflicting(col: str, a: str, b: str) -> bool:
     """Whether two valid values of ``col`` must be two people's."""
     if a == b:
         return False
-    return col not in UNCHECKED or damerau_levenshtein_distance(a, b) > 1
+    return col not in UNCHECKED or damerau_levenshtein_distance(a, b) > 2
 
 
 @dataclass
@@ -123,7 +124,9 @@ def _constrained(
     """Join the pairs strongest first, never joining two parts that hold different
     values of one strong identifier."""
     parent = {n: n for n in nodes}
-    held: dict[int, dict[str, str]] = {n: dict(values.get(n, {})) for n in nodes}
+    held: dict[int, dict[str, set[str]]] = {
+        n: {k: {v} for k, v in values.get(n, {}).items()} for n in nodes
+    }
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -136,10 +139,11 @@ def _constrained(
         if ra == rb:
             continue
         ha, hb = held[ra], held[rb]
-        if any(k in hb and conflicting(k, hb[k], v) for k, v in ha.items()):
+        if any(conflicting(k, x, y) for k, xs in ha.items() for x in xs for y in hb.get(k, ())):
             continue
         parent[rb] = ra
-        ha.update(hb)
+        for k, ys in hb.items():
+            ha.setdefault(k, set()).update(ys)
     parts: dict[int, set[int]] = defaultdict(set)
     for n in nodes:
         parts[find(n)].add(n)
@@ -247,9 +251,10 @@ def split_clusters(
         ]
         if conflicts:
             parts = _constrained(members_of, by_cluster[cid], values)
-            step.split_conflicting_identifiers += 1
-            for col in conflicts:
-                step.by_identifier[col] = step.by_identifier.get(col, 0) + 1
+            if len(parts) > 1:
+                step.split_conflicting_identifiers += 1
+                for col in conflicts:
+                    step.by_identifier[col] = step.by_identifier.get(col, 0) + 1
         else:
             parts = [set(members_of)]
         final: list[set[int]] = []
