@@ -226,6 +226,10 @@ class Dataset:
     description: str
     yearly: bool
     columns: tuple[Column, ...]
+    #: The date of birth this provider writes when it does not know one
+    #: (``YYYY-MM-DD``), if its spec names one: the linkage treats it as weak
+    #: evidence, as it does 1 January and 1900-01-01.
+    dob_filler: str | None = None
 
     def file_name(self, year: int | None = None) -> str:
         if self.yearly:

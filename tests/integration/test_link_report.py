@@ -255,7 +255,9 @@ def test_bias_report_holds_no_identifier_and_no_record_id(reports: Reports) -> N
         for key in ("bias_json", "bias_html"):
             text = reports.text(key, truth)
             words = set(re.findall(r"[A-Za-z][A-Za-z'-]*", text))
-            assert words & ids["name"] <= labels, sorted(words & ids["name"] - labels)
+            # A forename reduced to its initial is no word of the report's.
+            names = {n for n in ids["name"] if len(n) > 1}
+            assert words & names <= labels, sorted(words & names - labels)
             compact = re.sub(r"\s+", "", text).upper()
             found = [v for v in ids["other"] if re.sub(r"\s+", "", v).upper() in compact]
             assert not found, found[:5]

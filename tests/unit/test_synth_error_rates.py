@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from fivesafes.datasets import PERSON_DATASETS
-from fivesafes.synth import names
+from fivesafes.synth import name_forms, names
 from fivesafes.synth.config import ErrorRates
 from fivesafes.synth.identifiers import ERROR_FLAGS
 from fivesafes.synth.world import UPN_MISSING_IN_CARE
@@ -97,6 +97,58 @@ def chances(name: str, d: pd.DataFrame, rates: ErrorRates) -> dict[str, np.ndarr
     p["reference_missing"] = np.full(n, missing)
     present = d["reference_missing"].to_numpy() == 0
     p["reference_typo"] = rates.reference_typo * m * has_ref * present
+
+    # The real-world kinds: at most one name kind per record, in this order, and
+    # only where no other name error was made; filler dates of birth.
+    k = rates.kind_dataset_multiplier.get(name, {})
+    record_day = d["record_day"].to_numpy()
+    older = np.floor((record_day - d["true_dob_days"].to_numpy()) / 365.25) >= 65
+    free = d[["forename_alternative", "forename_typo", "surname_variant", "surname_typo"]] == 0
+    free_now = free.all(axis=1).to_numpy()
+    forename = d["true_forename"]
+    eligible = {
+        "names_swapped": np.ones(n, dtype=bool),
+        "forename_initial": (forename.str.len() > 1).to_numpy(),
+        "surname_part": in_use.str.contains(r"[- ]").to_numpy(),
+        "forename_form": forename.isin(name_forms.WELSH_ENGLISH).to_numpy() & ~foreign_name(d),
+        "name_transliterated": (
+            forename.isin(name_forms.TRANSLITERATIONS) | in_use.isin(name_forms.TRANSLITERATIONS)
+        ).to_numpy(),
+        "name_formatting": np.ones(n, dtype=bool),
+    }
+    base = {
+        "names_swapped": rates.names_swapped
+        * m
+        * np.where(foreign_name(d), rates.foreign_swap_multiplier, 1.0),
+        "forename_initial": rates.forename_initial
+        * m
+        * np.where(older, rates.older_multiplier, 1.0),
+        "surname_part": np.full(n, rates.surname_part),
+        "forename_form": np.full(n, rates.forename_form),
+        "name_transliterated": np.full(n, rates.name_transliterated),
+        "name_formatting": np.full(n, rates.name_formatting * m),
+    }
+    for kind in base:
+        rate = np.minimum(base[kind] * k.get(kind, 1.0), 1.0)
+        p[kind] = rate * eligible[kind] * free_now
+        free_now = free_now & (d[kind].to_numpy() == 0)
+    immigrant = pd.to_numeric(d["true_arrival_year"], errors="coerce").fillna(0).to_numpy() > 0
+    jan1 = (month == 1) & (day == 1)
+    p["dob_filler"] = (
+        np.minimum(
+            rates.dob_filler
+            * m
+            * k.get("dob_filler", 1.0)
+            * np.where(immigrant, rates.filler_immigrant_multiplier, 1.0)
+            * np.where(older, rates.older_multiplier, 1.0),
+            1.0,
+        )
+        * ~jan1
+    )
+    # A filler date replaces a swap or a component off (drawn independently).
+    filler = d["dob_filler"].to_numpy() == 1
+    for kind in ("dob_day_month_swap", "dob_one_component_off"):
+        p[kind] = np.where(filler, 0.0, p[kind])
     return {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in p.items()}
 
 

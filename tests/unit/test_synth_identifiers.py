@@ -4,6 +4,7 @@ well-formed, unique reference numbers."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fivesafes.datasets import BY_NAME, DATASETS, dataset_for_file
-from fivesafes.synth import names
+from fivesafes.synth import name_forms, names
 from fivesafes.synth.identifiers import digit_swap, typo
 from fivesafes.synth.population import (
     make_nhs_numbers,
@@ -199,12 +200,16 @@ def test_dates_of_birth_match_their_flags(synth_world) -> None:
         true, rec = d["true_dob_days"].to_numpy(), d["recorded_dob"].to_numpy()
         swap = d["dob_day_month_swap"].to_numpy() == 1
         off = d["dob_one_component_off"].to_numpy() == 1
-        assert not (swap & off).any()
-        clean = ~swap & ~off
+        filler = d["dob_filler"].to_numpy() == 1
+        assert not (swap & off).any() and not ((swap | off) & filler).any()
+        clean = ~swap & ~off & ~filler
         assert (rec[clean] == true[clean]).all(), bad_rows(d, clean & (rec != true), [])
 
         y, m, dd = ymd(true)
         ry, rm, rd = ymd(rec)
+        # A filler: 1 January of the true year, never where that is the true date.
+        assert ((ry == y) & (rm == 1) & (rd == 1))[filler].all()
+        assert not ((m == 1) & (dd == 1))[filler].any()
         # Swapped: the recorded date is the true one with day and month exchanged.
         ok = (ry == y) & (rm == dd) & (rd == m)
         assert ok[swap].all(), bad_rows(d, swap & ~ok, ["date_of_birth", "true_date_of_birth"])
@@ -263,8 +268,17 @@ def test_forenames_match_their_flags(synth_world) -> None:
         alt = (d["forename_alternative"] == 1).to_numpy()
         slip = (d["forename_typo"] == 1).to_numpy()
         rec, true = d["forename"].to_numpy(), d["true_forename"].to_numpy()
-        clean = ~alt & ~slip
+        real = {k: (d[k] == 1).to_numpy() for k in FORENAME_KINDS}
+        clean = ~alt & ~slip & ~np.logical_or.reduce(list(real.values()))
         assert (rec[clean] == true[clean]).all(), bad_rows(d, clean & (rec != true), ["forename"])
+        # The real-world kinds touch only names with no other error.
+        assert not ((alt | slip) & np.logical_or.reduce(list(real.values()))).any()
+        for r, t in zip(rec[real["forename_initial"]], true[real["forename_initial"]], strict=True):
+            assert r == t[0], (r, t)
+        for r, t in zip(rec[real["forename_form"]], true[real["forename_form"]], strict=True):
+            assert r in name_forms.WELSH_ENGLISH[t], (r, t)
+        for r, t in zip(rec[real["name_formatting"]], true[real["name_formatting"]], strict=True):
+            assert fold(r) == fold(t), (r, t)
         for r, t in zip(rec[alt & ~slip], true[alt & ~slip], strict=True):
             assert r in names.ALTERNATIVES[t], (r, t)
             alternatives_seen += 1
@@ -291,13 +305,35 @@ def test_surnames_match_their_flags(synth_world) -> None:
             changed & ~old, d["true_new_surname"].to_numpy(), d["true_surname"].to_numpy()
         )
         rec = d["surname"].to_numpy()
-        clean = ~var & ~slip
+        real = {k: (d[k] == 1).to_numpy() for k in SURNAME_KINDS}
+        clean = ~var & ~slip & ~np.logical_or.reduce(list(real.values()))
         assert (rec[clean] == in_use[clean]).all(), bad_rows(d, clean & (rec != in_use), [])
+        part = real["surname_part"]
+        for r, t in zip(rec[part], in_use[part], strict=True):
+            assert r in t.replace("-", " ").split(), (r, t)
+        swapped = real["names_swapped"]
+        assert (rec[swapped] == d["true_forename"].to_numpy()[swapped]).all()
         for r, t in zip(rec[var & ~slip], in_use[var & ~slip], strict=True):
             assert r in names.SURNAME_VARIANTS[t], (r, t)
         for r, t in zip(rec[slip & ~var], in_use[slip & ~var], strict=True):
             assert osa_distance(r, t) == 1, (r, t)
     assert old_seen > 1000
+
+
+FORENAME_KINDS = (
+    "names_swapped",
+    "forename_initial",
+    "forename_form",
+    "name_transliterated",
+    "name_formatting",
+)
+SURNAME_KINDS = ("names_swapped", "surname_part", "name_transliterated", "name_formatting")
+
+
+def fold(name: str) -> str:
+    """Accents, case and spaces removed, to compare a name as formatted."""
+    plain = unicodedata.normalize("NFKD", name)
+    return "".join(ch for ch in plain if ch.isalpha() and not unicodedata.combining(ch)).lower()
 
 
 def test_reference_numbers_match_their_flags(synth_world) -> None:

@@ -32,6 +32,25 @@ class ErrorRates:
     reference_missing: float = 0.04
     reference_typo: float = 0.005
     sex_wrong: float = 0.002
+    # Real-world kinds (issue 16), from the generator's own lists (synth/name_forms.py):
+    names_swapped: float = 0.004  # forename and surname exchanged between the fields
+    forename_initial: float = 0.004  # forename reduced to its initial
+    surname_part: float = 0.25  # of a double-barrelled surname, one part only
+    forename_form: float = 0.04  # a Welsh or English form, where the name has one
+    name_transliterated: float = 0.15  # another romanisation, where the name has one
+    name_formatting: float = 0.02  # accents, case and stray spaces
+    dob_filler: float = 0.003  # 1 January of the year of birth
+    double_barrelled: float = 0.03  # persons of British or Welsh origin
+    filler_immigrant_multiplier: float = 4.0  # born abroad: date often unknown
+    older_multiplier: float = 2.0  # initials and filler dates, aged 65 or over
+    foreign_swap_multiplier: float = 3.0  # names swapped: naming orders differ
+    kind_dataset_multiplier: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "hospital_admissions": {"forename_initial": 3.0, "dob_filler": 2.0},
+            "justice_offences": {"names_swapped": 2.0, "dob_filler": 2.0},
+            "census_2021": {"name_formatting": 0.5, "forename_initial": 0.5},
+        }
+    )
     duplicate: float = 0.01  # the same record sent twice, with its own errors
     non_british_name_multiplier: float = 2.5
     deprived_postcode_multiplier: float = 2.0  # most deprived quintile

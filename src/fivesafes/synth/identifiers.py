@@ -3,9 +3,15 @@
 Given the person behind each record and the record's date, this gives the
 identifier columns a provider would send (names, date of birth, sex, postcode,
 a reference number) after typos, nicknames, changes of surname, swapped day and
-month, outdated or missing postcodes and missing reference numbers, each at the
-rates of :class:`~fivesafes.synth.config.ErrorRates`. It also returns a flag per
-error so that the truth file says exactly what was done to each record.
+month, outdated or missing postcodes and missing reference numbers, and the
+kinds real administrative data carries (forename and surname swapped between the
+fields, a forename reduced to its initial, one part of a double-barrelled
+surname, Welsh and English forms, other transliterations, accents, case and
+stray spaces, filler dates of birth, transposed digits in a reference number),
+each at the rates of :class:`~fivesafes.synth.config.ErrorRates`, which differ
+by dataset, by the name's origin and by age. Other forms of names come from the
+generator's own lists (:mod:`fivesafes.synth.name_forms`), never the linkage's.
+It also returns a flag per error so that the truth file says exactly what was done to each record.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fivesafes.synth import names
+from fivesafes.synth import name_forms, names
 from fivesafes.synth.config import ErrorRates
 from fivesafes.synth.geography import Geography
 from fivesafes.synth.population import Population
+from fivesafes.synth.records import NO_DAY, age_at
 
 LOWER = "abcdefghijklmnopqrstuvwxyz"
 ERROR_FLAGS = (
@@ -32,7 +39,19 @@ ERROR_FLAGS = (
     "reference_missing",
     "reference_typo",
     "sex_wrong",
+    # Real-world kinds (issue 16), at most one of the name kinds per record:
+    "names_swapped",
+    "forename_initial",
+    "surname_part",
+    "forename_form",
+    "name_transliterated",
+    "name_formatting",
+    "dob_filler",
 )
+#: The error kinds the quality report counts per kind (``reference_typo`` is a
+#: transposition of two adjacent digits).
+REAL_WORLD_KINDS = (*ERROR_FLAGS[-7:], "reference_typo")
+VOWEL_ACCENTS = {"a": "á", "e": "é", "i": "í", "o": "ó", "u": "ú"}
 
 
 def typo(word: str, rng: np.random.Generator) -> str:
@@ -61,6 +80,98 @@ def digit_swap(ref: str, rng: np.random.Generator) -> str:
         return ref
     i = pos[int(rng.integers(len(pos)))]
     return ref[:i] + ref[i + 1] + ref[i] + ref[i + 2 :]
+
+
+def _formatted(name: str, rng: np.random.Generator) -> str:
+    """The name as a careless form or system writes it: accented, all upper or
+    lower case, or with stray or inner spaces."""
+    kind = int(rng.integers(4))
+    if kind == 0:
+        if name in name_forms.ACCENTED:
+            return name_forms.ACCENTED[name]
+        vowels = [i for i, ch in enumerate(name) if ch in VOWEL_ACCENTS]
+        if vowels:
+            i = vowels[int(rng.integers(len(vowels)))]
+            return name[:i] + VOWEL_ACCENTS[name[i]] + name[i + 1 :]
+        kind = 1
+    if kind == 1:
+        return name.upper()
+    if kind == 2:
+        return name.lower()
+    cut = int(rng.integers(1, len(name))) if len(name) > 3 else len(name)
+    return " " + name[:cut] + (" " if cut < len(name) else "") + name[cut:] + "  "
+
+
+def _real_world_names(
+    forename: np.ndarray,
+    surname: np.ndarray,
+    pid: np.ndarray,
+    day: np.ndarray,
+    dataset: str,
+    pop: Population,
+    rates: ErrorRates,
+    rng: np.random.Generator,
+    flags: dict[str, np.ndarray],
+) -> None:
+    """Plant the real-world name kinds in ``forename`` and ``surname`` (in place),
+    at most one per record and only in records whose names carry no other error
+    (so each is the true name in use), and set their flags."""
+    n = len(pid)
+    m_ds = rates.dataset_multiplier.get(dataset, 1.0)
+    k_ds = rates.kind_dataset_multiplier.get(dataset, {})
+    origin = pop.origin[pid]
+    foreign = (origin != "british") & (origin != "welsh")
+    older = (day != NO_DAY) & (age_at(pop.dob[pid], day) >= 65)
+    free = ~(
+        flags["forename_alternative"]
+        | flags["forename_typo"]
+        | flags["surname_variant"]
+        | flags["surname_typo"]
+    )
+
+    def pick(kind: str, rate: float | np.ndarray, eligible: np.ndarray) -> np.ndarray:
+        chosen = free & eligible & (rng.random(n) < np.minimum(rate * k_ds.get(kind, 1.0), 1.0))
+        free[chosen] = False
+        flags[kind] = chosen
+        return chosen
+
+    every = np.ones(n, dtype=bool)
+    swap = pick(
+        "names_swapped",
+        rates.names_swapped * m_ds * np.where(foreign, rates.foreign_swap_multiplier, 1.0),
+        every,
+    )
+    forename[swap], surname[swap] = surname[swap], forename[swap].copy()
+    initial = pick(
+        "forename_initial",
+        rates.forename_initial * m_ds * np.where(older, rates.older_multiplier, 1.0),
+        np.array([len(f) > 1 for f in forename]),
+    )
+    forename[initial] = [f[0] for f in forename[initial]]
+    barrelled = np.array([("-" in s) or (" " in s.strip()) for s in surname])
+    part = pick("surname_part", rates.surname_part, barrelled)
+    for i in np.flatnonzero(part):
+        pieces = [p for p in surname[i].replace("-", " ").split() if p]
+        surname[i] = pieces[int(rng.integers(len(pieces)))]
+    has_form = pd.Series(forename).isin(name_forms.WELSH_ENGLISH.keys()).to_numpy()
+    form = pick("forename_form", rates.forename_form, has_form & ~foreign)
+    for i in np.flatnonzero(form):
+        options = name_forms.WELSH_ENGLISH[forename[i]]
+        forename[i] = options[int(rng.integers(len(options)))]
+    known = name_forms.TRANSLITERATIONS.keys()
+    fore_t = pd.Series(forename).isin(known).to_numpy()
+    sur_t = pd.Series(surname).isin(known).to_numpy()
+    trans = pick("name_transliterated", rates.name_transliterated, fore_t | sur_t)
+    for i in np.flatnonzero(trans):
+        col = forename if fore_t[i] and (not sur_t[i] or rng.random() < 0.5) else surname
+        options = name_forms.TRANSLITERATIONS[col[i]]
+        col[i] = options[int(rng.integers(len(options)))]
+    fmt = pick("name_formatting", rates.name_formatting * m_ds, every)
+    for i in np.flatnonzero(fmt):
+        if rng.random() < 0.5:
+            forename[i] = _formatted(forename[i], rng)
+        else:
+            surname[i] = _formatted(surname[i], rng)
 
 
 def _days_from_ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -131,6 +242,7 @@ def recorded_identifiers(
     for i in np.flatnonzero(stypo):
         surname[i] = typo(surname[i], rng)
     flags["surname_typo"] = stypo
+    _real_world_names(forename, surname, pid, day, dataset, pop, rates, rng, flags)
 
     # Date of birth: day and month swapped, or one component off by one.
     dob = pop.dob[pid].astype(np.int64)
@@ -154,8 +266,27 @@ def recorded_identifiers(
     recorded_dob = _days_from_ymd(y2, m2, d2)
     day_off = off & (which == 0)
     recorded_dob[day_off] = dob[day_off] + step[day_off]
+    # A filler date: 1 January of the year of birth (1900-01-01, also common in
+    # real data, lies outside the catalogue's range of dates of birth); more often
+    # for people born abroad and for older people.
+    k_ds = rates.kind_dataset_multiplier.get(dataset, {})
+    older = (day != NO_DAY) & (age_at(dob, day) >= 65)
+    filler_rate = (
+        rates.dob_filler
+        * m_ds
+        * k_ds.get("dob_filler", 1.0)
+        * np.where(pop.arrival_year[pid] > 0, rates.filler_immigrant_multiplier, 1.0)
+        * np.where(older, rates.older_multiplier, 1.0)
+    )
+    filler = chance(filler_rate) & ~((m == 1) & (d == 1))
+    recorded_dob[filler] = _days_from_ymd(
+        y[filler], np.ones_like(y[filler]), np.ones_like(y[filler])
+    )
+    swap &= ~filler
+    off &= ~filler
     flags["dob_day_month_swap"] = swap
     flags["dob_one_component_off"] = off
+    flags["dob_filler"] = filler
 
     # Sex, rarely mis-recorded.
     sex = pop.sex[pid].copy()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fivesafes.synth import names
+from fivesafes.synth import name_forms, names
 from fivesafes.synth.config import WorldConfig
 from fivesafes.synth.geography import UNITS_PER_AREA, Geography
 
@@ -146,6 +146,19 @@ def make_population(cfg: WorldConfig, geo: Geography, rng: np.random.Generator) 
         if idx.size:
             surname[idx] = _draw_names(names.SURNAMES[o], idx.size, rng)
 
+    # Double-barrelled surnames for some people of British or Welsh origin, drawn
+    # from a stream of their own so that every other draw is as before.
+    barrels = np.random.default_rng([cfg.seed, 16])
+    double = np.isin(origin, ["british", "welsh"]) & (
+        barrels.random(n) < cfg.errors.double_barrelled
+    )
+    second = np.array(name_forms.SECOND_BARRELS, dtype=object)[
+        barrels.integers(len(name_forms.SECOND_BARRELS), size=n)
+    ]
+    double &= second != surname
+    joiner = np.where(barrels.random(n) < 0.8, "-", " ")
+    surname[double] = surname[double] + joiner[double] + second[double]
+
     # Change of surname (marriage) for some women, between ages 22 and 40.
     changes = (sex == "F") & (rng.random(n) < 0.35)
     change_day = dob + (rng.uniform(22, 40, n) * 365.25).astype(np.int32)
@@ -247,9 +260,16 @@ def unique_numbers(n: int, space: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def make_upns(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Unique pupil numbers: twelve digits and the DfE's check letter in front (the
+    weighted sum, weights 2 to 13, of the digits modulo 23)."""
     digits = unique_numbers(n, 10**12, rng)
     letters = np.array(list("ABCDEFGHJKLMNPQRTUVWXYZ"), dtype=object)
-    check = letters[digits % len(letters)]
+    total = np.zeros(n, dtype=np.int64)
+    rest = digits.copy()
+    for weight in range(13, 1, -1):  # the last digit has weight 13, the first 2
+        total += (rest % 10) * weight
+        rest //= 10
+    check = letters[total % len(letters)]
     return np.array([f"{c}{d:012d}" for c, d in zip(check, digits, strict=True)], dtype=object)
 
 

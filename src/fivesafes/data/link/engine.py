@@ -51,6 +51,9 @@ class SplinkResult:
     estimated: dict[str, float]  # the model's own precision/recall at the threshold
     borderline: pa.Table  # unique_id_l, unique_id_r, match_weight, match_probability
     notes: list[str] = field(default_factory=list)
+    #: unique_id_l, unique_id_r, match_probability of the pairs at or above the
+    #: threshold, if asked for (the cluster step reads them)
+    matched_pairs: pa.Table | None = None
 
 
 #: Spark's own loggers that warn about nothing the user can act on in local mode.
@@ -229,6 +232,7 @@ def run_splink(
     engine: str = "duckdb",
     spark_master: str | None = None,
     progress: Progress | None = None,
+    keep_matched_pairs: bool = False,
 ) -> SplinkResult:
     """Train, score and cluster ``records`` (one table, or ``source_dataset`` set
     for link-only models) with the Splink ``settings`` on ``engine``."""
@@ -311,6 +315,15 @@ def run_splink(
             f"SELECT DISTINCT unique_id, cluster_id FROM {clusters.physical_name}",
             output_type="splink_df",
         ).as_pyarrow_table()
+        matched_pairs = (
+            linker.misc.query_sql(
+                f"SELECT unique_id_l, unique_id_r, match_probability FROM {t} "
+                f"WHERE match_probability >= {threshold}",
+                output_type="splink_df",
+            ).as_pyarrow_table()
+            if keep_matched_pairs
+            else None
+        )
         model = linker.misc.save_model_to_json()
     finally:
         close()
@@ -335,4 +348,5 @@ def run_splink(
             "expected_matching_pairs": round(expected_all, 1),
         },
         borderline=pa.Table.from_pandas(borderline, preserve_index=False),
+        matched_pairs=matched_pairs,
     )

@@ -114,6 +114,7 @@ def standardise(df_a: pd.DataFrame, df_b: pd.DataFrame) -> pa.Table:
             f"""
             SELECT r.* EXCLUDE (surname_parts),
                 year(r.dob) AS dob_year,
+                {model.filler_dob_sql("r.dob")} AS dob_filler,
                 CASE WHEN r.forename IS NOT NULL THEN coalesce(f.names, [r.forename]) END
                     AS forename_names,
                 CASE WHEN r.surname IS NOT NULL THEN list_distinct(

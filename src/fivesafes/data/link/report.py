@@ -207,6 +207,8 @@ def _group_columns(records: pd.DataFrame) -> pd.DataFrame:
     return r.rename(columns={"sex": "sex_recorded", "sex_group": "sex"})
 
 
+#: The prefix of the truth's error flags among a report's record columns.
+ERROR_PREFIX = "error:"
 #: The columns of a truth file that are not identifier error flags.
 TRUTH_KEYS = frozenset({"dataset", "source_file", "source_row", "true_id", "duplicate"})
 
@@ -221,8 +223,21 @@ def _with_truth(records: pd.DataFrame, truth: Path) -> pd.DataFrame:
     # Every column beside the record's key, its person and the duplicate mark is an
     # identifier error flag (0/1) of the truth file (docs/linkage.md).
     flags = [c for c in t.columns if c not in TRUTH_KEYS]
+    for f in flags:
+        values = pd.to_numeric(t[f], errors="coerce")
+        bad = values.notna() & ~values.isin([0, 1])
+        if values.isna().any() or bad.any():
+            at = int(np.flatnonzero(values.isna() | bad)[0])
+            raise FivesafesError(
+                f"{truth}, line {at + 2}: the error flag {f!r} must be 0 or 1, "
+                f"not {t[f].iloc[at]!r}"
+            )
+        t[ERROR_PREFIX + f] = values.astype(bool)
     t["identifier_error"] = t[flags].astype(bool).any(axis=1).astype(float) if flags else np.nan
-    t = t[["dataset", "source_file", "source_row", "true_id", "identifier_error"]]
+    t = t[
+        ["dataset", "source_file", "source_row", "true_id", "identifier_error"]
+        + [ERROR_PREFIX + f for f in flags]
+    ]
     r = records.merge(t, on=["dataset", "source_file", "source_row"], how="left", validate="m:1")
     people = truth.parent / "people.csv"
     r["true_deprivation_quintile"] = UNKNOWN
@@ -332,6 +347,49 @@ def _clusters(r: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _found_own_person(k: pd.DataFrame) -> pd.Series:
+    """Whether each record (of a true person with more than one record) was put
+    with its own person: its cluster holds at least one other record of its
+    person, and at least as many as the person has in other clusters."""
+    n_true = k.groupby("true_id")["record_id"].transform("size")
+    n_both = k.groupby(["person_id", "true_id"])["record_id"].transform("size")
+    inside = n_both - 1
+    outside = n_true - n_both
+    return (inside > 0) & (inside >= outside)
+
+
+def _error_kinds(r: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per error kind of the truth file: the records with it (of true persons with
+    more than one record, since a lone record has no person to find), how many
+    were put with their own person, and how many share a cluster with another
+    person's records; then any error, and records with none (untouched)."""
+    kinds = [c for c in r.columns if c.startswith(ERROR_PREFIX)]
+    k = r[r["true_id"].notna()].copy()
+    if k.empty:
+        return []
+    k["found"] = _found_own_person(k)
+    n_true = k.groupby("true_id")["record_id"].transform("size")
+    persons_in_cluster = k.groupby("person_id")["true_id"].transform("nunique")
+    k["mixed"] = persons_in_cluster > 1
+    k = k[n_true > 1]
+    rows = []
+    any_error = k[kinds].any(axis=1) if kinds else pd.Series(False, index=k.index)
+    groups = [(c[len(ERROR_PREFIX) :], k[c].astype(bool)) for c in kinds]
+    groups += [("any error", any_error), ("untouched", ~any_error)]
+    for name, mask in groups:
+        g = k[mask]
+        rows.append(
+            {
+                "kind": name,
+                "records": len(g),
+                "with_own_person": int(g["found"].sum()),
+                "share_with_own_person": round(float(g["found"].mean()), 5) if len(g) else None,
+                "in_cluster_with_another_person": int(g["mixed"].sum()),
+            }
+        )
+    return rows
+
+
 def _borderline_rows(b: pd.DataFrame, r: pd.DataFrame | None) -> list[dict[str, Any]]:
     true_of: dict[str, Any] = {}
     if r is not None:
@@ -407,12 +465,17 @@ def _quality(data: _Linkage, r: pd.DataFrame, store: Path, truth: Path | None) -
         },
         "datasets": _datasets(r),
         "estimated_by_model": run.get("estimated_by_model", {}),
+        "cluster_step": run.get("cluster_step", {}),
         "measured": None,
         "borderline": _borderline_rows(data.borderline, r if truth is not None else None),
     }
     if truth is not None:
         pairwise = measured_quality(store, truth)
-        report["measured"] = {"pairwise": pairwise, "clusters": _clusters(r)}
+        report["measured"] = {
+            "pairwise": pairwise,
+            "clusters": _clusters(r),
+            "error_kinds": _error_kinds(r),
+        }
     return report
 
 
@@ -968,6 +1031,25 @@ def _quality_html(q: dict[str, Any]) -> str:
         ),
         "</section>",
     ]
+    split = q.get("cluster_step") or {}
+    body += [
+        "<section><h2>Clusters split after Splink's clustering</h2>",
+        "<p>Clusters whose records hold two different valid values of a strong identifier "
+        "(NHS number, UPN, National Insurance number) are rejoined strongest pair first "
+        "without joining the two values; clusters held together by one weak pair (a bridge "
+        "below the bridge probability) between two groups of records are cut there.</p>",
+        _table(
+            "What the cluster step did",
+            ["measure", "value"],
+            [
+                [k.replace("_", " "), _fmt(v) if not isinstance(v, dict) else json.dumps(v)]
+                for k, v in split.items()
+            ],
+        )
+        if split
+        else "<p>This run recorded no cluster step.</p>",
+        "</section>",
+    ]
     m = q["measured"]
     body.append("<section><h2>Quality measured against the truth</h2>")
     if m is None:
@@ -1003,6 +1085,24 @@ def _quality_html(q: dict[str, Any]) -> str:
                     ["records in mixed clusters", _fmt(c["records_in_mixed_clusters"])],
                     ["persons split over several clusters", _fmt(c["persons_split"])],
                     ["records of split persons", _fmt(c["records_of_split_persons"])],
+                ],
+            ),
+            "<p>Per identifier error of the truth file: the records with it (of persons "
+            "with more than one record), how many were put with their own person (their "
+            "cluster holds another of their person's records, and at least as many as "
+            "lie elsewhere), and how many share a cluster with another person.</p>",
+            _table(
+                "Records found with their own person, per error kind",
+                ["error kind", "records", "with own person", "share", "with another person"],
+                [
+                    [
+                        e["kind"].replace("_", " "),
+                        _fmt(e["records"]),
+                        _fmt(e["with_own_person"]),
+                        _fmt(e["share_with_own_person"]),
+                        _fmt(e["in_cluster_with_another_person"]),
+                    ]
+                    for e in m.get("error_kinds", [])
                 ],
             ),
         ]
@@ -1216,6 +1316,7 @@ def link_report(store: Path, out: Path, truth: Path | None = None) -> dict[str, 
         "pairs_matched": quality["run"]["pairs_matched"],
         "estimated_precision": quality["estimated_by_model"].get("precision"),
         "estimated_recall": quality["estimated_by_model"].get("recall_of_scored_pairs"),
+        "cluster_step": quality["cluster_step"],
         "link_rate": bias["overall"]["link_rate"],
         "summary": bias["summary"],
     }
@@ -1233,6 +1334,10 @@ def link_report(store: Path, out: Path, truth: Path | None = None) -> dict[str, 
                 "persons_split": cl["persons_split"],
                 "false_match_rate": bias["overall"]["false_match_rate"],
                 "missed_match_rate": bias["overall"]["missed_match_rate"],
+                "share_with_own_person_by_error_kind": {
+                    e["kind"]: e["share_with_own_person"]
+                    for e in quality["measured"]["error_kinds"]
+                },
             }
         )
     return {"paths": {k: str(v) for k, v in paths.items()}, "headline": headline}

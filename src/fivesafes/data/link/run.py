@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fivesafes.data.link import settings as model
+from fivesafes.data.link.clusters import split_clusters
 from fivesafes.data.link.engine import ENGINES, SplinkResult, run_splink
 from fivesafes.data.store import IDENTIFIERS_DB, open_store, table_names
 from fivesafes.datasets import PERSON_DATASETS, Dataset
@@ -62,6 +63,7 @@ class LinkSummary:
     notes: list[str] = field(default_factory=list)  # Splink's warnings, if any
     engine: str = "duckdb"
     estimated: dict[str, float] = field(default_factory=dict)  # the model's own estimates
+    cluster_step: dict[str, Any] = field(default_factory=dict)  # what the split did
 
     @property
     def paths(self) -> list[Path]:
@@ -80,6 +82,7 @@ class LinkSummary:
             "probability_two_random_records_match": self.probability_two_random_records_match,
             "engine": self.engine,
             "estimated_by_model": self.estimated,
+            "cluster_step": self.cluster_step,
             "map": f"{IDENTIFIERS_DB}:{MAP_TABLE}",
             "notes": self.notes,
             "paths": [str(p) for p in self.paths],
@@ -124,6 +127,7 @@ def stacked_sql(datasets: list[Dataset]) -> str:
             f"{_clean_name_sql('surname')} AS surname, "
             f"{_name_parts_sql('surname')} AS surname_parts, "
             "date_of_birth AS dob, "
+            f"{model.filler_dob_sql('date_of_birth', ds.dob_filler)} AS dob_filler, "
             "nullif(upper(trim(sex)), '') AS sex, "
             "nullif(regexp_replace(upper(trim(postcode)), '\\s+', ' ', 'g'), '') AS postcode"
             f"{refs} "
@@ -303,9 +307,14 @@ def link(
                 engine=engine,
                 spark_master=spark_master,
                 progress=lambda m, f: step(m, 0.05 + 0.85 * f),
+                keep_matched_pairs=True,
             )
+            step("splitting clusters that cannot be one person", 0.9)
+            assert result.matched_pairs is not None
+            split, cluster_step = split_clusters(records, result.clusters, result.matched_pairs)
+            result.matched_pairs = None
             del records  # free the memory before the map
-            lcon.register("clusters", result.clusters)
+            lcon.register("clusters", split)
             person_map = lcon.sql(_map_sql("clusters")).to_arrow_table()
             lcon.register("borderline", result.borderline)
             result.borderline = lcon.sql(
@@ -332,6 +341,7 @@ def link(
             probability_two_random_records_match=prior,
             engine=engine,
             estimated=result.estimated,
+            cluster_step=cluster_step.to_dict(),
             records_by_dataset=_records_by_dataset(person_map),
             notes=list(notes),
         )

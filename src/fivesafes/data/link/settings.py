@@ -10,7 +10,8 @@ derives from the identifier zone:
   transliterations), so that *Dave* is a form of *David* — and *Megan* is not a
   form of *Margaret* merely because both list *Meg*; ``surname_names``: the
   surname and, for a double-barrelled or hyphenated one, each of its parts;
-- ``dob`` (DATE) and ``dob_year``;
+- ``dob`` (DATE) and ``dob_year``; ``dob_filler``: whether the date is one a
+  provider writes when it does not know the date (:func:`filler_dob_sql`);
 - ``sex``;
 - ``postcode`` (upper case, one space), ``postcode_sector`` (``AB1 2``) and
   ``postcode_district`` (``AB1``);
@@ -28,6 +29,7 @@ from typing import Any
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
 
@@ -45,6 +47,19 @@ def clean_name(name: str) -> str:
 def forename_groups() -> dict[str, list[str]]:
     """Each listed forename with its direct forms (itself included)."""
     return {name: list(forms) for name, forms in forename_forms().items()}
+
+
+#: Dates of birth that providers write when they do not know the real one:
+#: 1900-01-01 and 1 January of any year (month and day unknown). A dataset's own
+#: default, if its spec names one (:attr:`fivesafes.datasets.Dataset.dob_filler`),
+#: is added to these.
+FILLER_DATE = "1900-01-01"
+
+
+def filler_dob_sql(col: str, default: str | None = None) -> str:
+    """SQL: whether the date ``col`` is a filler (null if the date is)."""
+    extra = f" OR {col} = DATE '{default}'" if default else ""
+    return f"(({col} = DATE '{FILLER_DATE}') OR (month({col}) = 1 AND day({col}) = 1){extra})"
 
 
 def _name_comparison(col: str, label: str, phonetic: bool = False) -> ComparisonCreator:
@@ -100,6 +115,9 @@ def _name_comparison(col: str, label: str, phonetic: bool = False) -> Comparison
 
 
 def _dob_comparison() -> ComparisonCreator:
+    """Null; one side a filler date (``dob_filler``: weak evidence, whatever the
+    other side is, with its own m and u); exact (with term frequencies); day and
+    month swapped; one part off by one; two of the three parts agree; else."""
     y, m, d = "year(dob_{s})", "month(dob_{s})", "day(dob_{s})"
 
     def part(p: str, s: str) -> str:
@@ -116,9 +134,14 @@ def _dob_comparison() -> ComparisonCreator:
     two_of_three = f"({agree}) >= 2"
     return cl.CustomComparison(
         output_column_name="dob",
-        comparison_description="Date of birth: exact, day and month swapped, one part off",
+        comparison_description="Date of birth: a filler, exact, day and month swapped, "
+        "one part off",
         comparison_levels=[
             cll.NullLevel("dob"),
+            cll.CustomLevel(
+                "dob_filler_l OR dob_filler_r",
+                "one side is a filler date (1 January, 1900-01-01, the dataset's default)",
+            ),
             cll.ExactMatchLevel("dob").configure(tf_adjustment_column="dob"),
             cll.CustomLevel(swapped, "day and month swapped"),
             cll.CustomLevel(one_off, "day, month or year off by one"),
@@ -154,12 +177,19 @@ def _reference_comparison(col: str) -> ComparisonCreator:
     # to estimate m from, and then these stand.
     return cl.CustomComparison(
         output_column_name=col,
-        comparison_description=f"{col}: exact, one character different",
+        comparison_description=f"{col}: exact, two adjacent characters transposed, "
+        "one character different",
         comparison_levels=[
             cll.NullLevel(col),
             cll.ExactMatchLevel(col).configure(m_probability=0.95, u_probability=1e-6),
-            cll.DamerauLevenshteinLevel(col, 1).configure(m_probability=0.01, u_probability=1e-5),
-            cll.ElseLevel().configure(m_probability=0.04, u_probability=1 - 1.1e-5),
+            # Damerau-Levenshtein 1 where Levenshtein is 2: the one edit is a
+            # transposition of adjacent characters (a keying slip: 4857 for 4587).
+            cll.CustomLevel(
+                f"damerau_levenshtein({col}_l, {col}_r) = 1 AND levenshtein({col}_l, {col}_r) = 2",
+                f"{col}: two adjacent characters transposed",
+            ).configure(m_probability=0.01, u_probability=1e-7),
+            cll.DamerauLevenshteinLevel(col, 1).configure(m_probability=0.005, u_probability=1e-5),
+            cll.ElseLevel().configure(m_probability=0.035, u_probability=1 - 1.11e-5),
         ],
     )
 
@@ -191,8 +221,14 @@ def prediction_blocking_rules() -> list[BlockingRuleCreator]:
     - both names different: date of birth and initials (a typo rarely hits the
       first letter), date of birth and postcode district, a reference number;
     - day and month swapped, or one part of the date off: both names with the
-      year and the day and month in either order, or with two of the three parts;
-      first initial or surname with the postcode and the year of birth;
+      year, or with the day and month; first initial or surname with the postcode
+      and the year of birth;
+    - a filler date of birth (1 January of the year): both names with the year;
+      (1900-01-01, or a dataset's default): both names with the postcode district;
+    - forename and surname swapped between the fields: each with the other and
+      the year of birth;
+    - a forename reduced to its initial: date of birth and initials;
+    - one part of a double-barrelled surname: date of birth and forename;
     - a missing or outdated postcode: every rule on names and dates;
     - a missing reference number: every other rule.
 
@@ -200,19 +236,18 @@ def prediction_blocking_rules() -> list[BlockingRuleCreator]:
     (docs/benchmarks.md, "Linkage at scale").
     """
     fi, si = "substr(forename, 1, 1)", "substr(surname, 1, 1)"
-    y, m, d = "dob_year", "month(dob)", "day(dob)"
+    m, d = "month(dob)", "day(dob)"
     return [
         block_on("dob", "forename"),
         block_on("dob", "surname"),
         block_on("dob", fi, si),
         block_on("dob", "postcode_district"),
-        # the day and month in either order: a swap is found as well
-        block_on("forename", "surname", y, f"least({m}, {d})", f"greatest({m}, {d})"),
+        block_on("forename", "surname", "dob_year"),
         block_on("forename", "surname", m, d),
-        block_on("forename", "surname", y, m),
-        block_on("forename", "surname", y, d),
-        block_on(fi, "postcode", y),
-        block_on("surname", "postcode", y),
+        block_on("forename", "surname", "postcode_district"),
+        CustomRule("l.forename = r.surname AND l.surname = r.forename AND l.dob_year = r.dob_year"),
+        block_on(fi, "postcode", "dob_year"),
+        block_on("surname", "postcode", "dob_year"),
         *(block_on(c) for c in REFERENCE_COLUMNS),
     ]
 

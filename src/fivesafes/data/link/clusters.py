@@ -1,0 +1,292 @@
+"""The cluster step after Splink's clustering: split clusters that cannot be one
+person.
+
+Splink's clusters are connected components of the pairs at or above the
+threshold, so one false link joins two people. Two checks follow:
+
+- **Conflicting strong identifiers.** A cluster whose records hold two different
+  *valid* values of one strong identifier (NHS number, valid by its modulus-11
+  check digit; UPN, by its check letter; National Insurance number, by its
+  format) holds two people: a mistyped number almost never passes its check
+  (modulus 11 catches every single-digit error and every transposition of
+  adjacent digits). A National Insurance number has no check character, so two
+  of them conflict only if they are more than two edits apart (Damerau-
+  Levenshtein): a transposed NINO is still well-formed, and two copies of one
+  record may each carry a slip of their own. Its pairs are rejoined strongest
+  first, as Kruskal's algorithm would, but never joining two parts that hold
+  conflicting values of one identifier ("cannot-link" constraints).
+- **Weak bridges.** A cluster whose pair graph has a bridge (an edge whose
+  removal disconnects it: Tarjan's algorithm, via networkx) with a match
+  probability below :data:`BRIDGE_PROBABILITY`, joining two parts of at least
+  :data:`MIN_PART` records each, is cut at that bridge: one borderline pair is
+  all that holds two groups of records together. A lone record hanging by one
+  pair stays (it is most often an erroneous record of that person).
+
+Only clusters that could fail a check are examined (those with two values of a
+strong identifier, or with a pair below the bridge probability and at least
+``2 * MIN_PART`` records).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import networkx as nx
+import pyarrow as pa
+from jellyfish import damerau_levenshtein_distance
+
+#: Strong identifiers: one person has one.
+STRONG_IDENTIFIERS: tuple[str, ...] = ("nhs_number", "upn", "nino")
+#: A bridge below this match probability may be cut.
+BRIDGE_PROBABILITY = 0.99
+#: Records each side of a cut bridge must have.
+MIN_PART = 2
+UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+_NINO = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]?$")
+
+
+def valid_nhs_number(value: str) -> bool:
+    """Ten digits whose last is the modulus-11 check digit of the first nine
+    (weights 10 down to 2; a remainder giving 10 is never issued)."""
+    if len(value) != 10 or not value.isdigit():
+        return False
+    total = sum(int(c) * w for c, w in zip(value[:9], range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    check = 0 if check == 11 else check
+    return check != 10 and check == int(value[9])
+
+
+def valid_upn(value: str) -> bool:
+    """A unique pupil number: a check letter, then twelve characters (the last may
+    be a letter for a temporary UPN); the letter is the weighted sum (weights 2 to
+    13) of the other characters' values modulo 23, in ``UPN_LETTERS``."""
+    if len(value) != 13 or value[0] not in UPN_LETTERS or not value[1:12].isdigit():
+        return False
+    last = value[12]
+    if not (last.isdigit() or last in UPN_LETTERS):
+        return False
+    values = [int(c) for c in value[1:12]] + [
+        int(last) if last.isdigit() else UPN_LETTERS.index(last)
+    ]
+    total = sum(v * w for v, w in zip(values, range(2, 14), strict=True))
+    return UPN_LETTERS[total % 23] == value[0]
+
+
+def valid_nino(value: str) -> bool:
+    """A National Insurance number: two prefix letters HMRC issues, six digits and
+    a suffix letter A to D (no check character)."""
+    return bool(_NINO.match(value))
+
+
+VALIDATORS = {"nhs_number": valid_nhs_number, "upn": valid_upn, "nino": valid_nino}
+#: Identifiers whose validity says nothing about a typo (no check character).
+UNCHECKED = frozenset({"nino"})
+
+
+def conflicting(col: str, a: str, b: str) -> bool:
+    """Whether two valid values of ``col`` must be two people's."""
+    if a == b:
+        return False
+    return col not in UNCHECKED or damerau_levenshtein_distance(a, b) > 2
+
+
+@dataclass
+class ClusterStep:
+    """What the step did."""
+
+    clusters_examined: int = 0
+    split_conflicting_identifiers: int = 0
+    split_weak_bridges: int = 0
+    clusters_made: int = 0  # clusters after the step, from the split ones
+    records_moved: int = 0  # records no longer in their cluster's largest part
+    by_identifier: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clusters_examined": self.clusters_examined,
+            "clusters_split_conflicting_identifiers": self.split_conflicting_identifiers,
+            "clusters_split_weak_bridges": self.split_weak_bridges,
+            "clusters_after_split": self.clusters_made,
+            "records_moved": self.records_moved,
+            "conflicts_by_identifier": dict(self.by_identifier),
+            "bridge_probability": BRIDGE_PROBABILITY,
+            "min_part": MIN_PART,
+        }
+
+
+def _constrained(
+    nodes: list[int], edges: list[tuple[int, int, float]], values: dict[int, dict[str, str]]
+) -> list[set[int]]:
+    """Join the pairs strongest first, never joining two parts that hold different
+    values of one strong identifier."""
+    parent = {n: n for n in nodes}
+    held: dict[int, dict[str, set[str]]] = {
+        n: {k: {v} for k, v in values.get(n, {}).items()} for n in nodes
+    }
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, _ in sorted(edges, key=lambda e: (-e[2], e[0], e[1])):
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        ha, hb = held[ra], held[rb]
+        if any(conflicting(k, x, y) for k, xs in ha.items() for x in xs for y in hb.get(k, ())):
+            continue
+        parent[rb] = ra
+        for k, ys in hb.items():
+            ha.setdefault(k, set()).update(ys)
+    parts: dict[int, set[int]] = defaultdict(set)
+    for n in nodes:
+        parts[find(n)].add(n)
+    return list(parts.values())
+
+
+def _cut_weak_bridges(graph: nx.Graph) -> list[set[int]]:
+    """Cut bridges below BRIDGE_PROBABILITY that leave MIN_PART records each side,
+    weakest first, until none is left."""
+    pending, done = [graph], []
+    while pending:
+        g = pending.pop()
+        cut = None
+        if g.number_of_nodes() >= 2 * MIN_PART:
+            for a, b in sorted(nx.bridges(g), key=lambda e: (g.edges[e]["p"], min(e), max(e))):
+                if g.edges[a, b]["p"] >= BRIDGE_PROBABILITY:
+                    break
+                h = g.copy()
+                h.remove_edge(a, b)
+                side = nx.node_connected_component(h, a)
+                if MIN_PART <= len(side) <= g.number_of_nodes() - MIN_PART:
+                    cut = h
+                    break
+        if cut is None:
+            done.append(set(g.nodes))
+        else:
+            pending.extend(cut.subgraph(c).copy() for c in nx.connected_components(cut))
+    return done
+
+
+def split_clusters(
+    records: pa.Table, clusters: pa.Table, pairs: pa.Table
+) -> tuple[pa.Table, ClusterStep]:
+    """The clusters (``unique_id``, ``cluster_id``) after the step, and what it did.
+    ``records`` holds ``unique_id`` and the strong identifiers (any may be absent);
+    ``pairs`` the matched pairs (``unique_id_l``, ``unique_id_r``,
+    ``match_probability``)."""
+    step = ClusterStep()
+    strong = [c for c in STRONG_IDENTIFIERS if c in records.column_names]
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.register("recs", records.select(["unique_id", *strong]))
+        con.register("clusters", clusters)
+        con.register("pairs", pairs)
+        two_values = " OR ".join(f"count(DISTINCT r.{c}) > 1" for c in strong) or "false"
+        candidates = con.sql(
+            f"""
+            WITH conflicting AS (
+                SELECT c.cluster_id FROM clusters c JOIN recs r USING (unique_id)
+                GROUP BY c.cluster_id HAVING {two_values}
+            ),
+            sizes AS (SELECT cluster_id, count(*) AS n FROM clusters GROUP BY cluster_id),
+            weak AS (
+                SELECT DISTINCT c.cluster_id FROM pairs p
+                JOIN clusters c ON c.unique_id = p.unique_id_l
+                JOIN sizes s ON s.cluster_id = c.cluster_id
+                WHERE p.match_probability < {BRIDGE_PROBABILITY} AND s.n >= {2 * MIN_PART}
+            )
+            SELECT cluster_id FROM conflicting UNION SELECT cluster_id FROM weak
+            """
+        ).fetchall()
+        ids = [c[0] for c in candidates]
+        step.clusters_examined = len(ids)
+        if not ids:
+            return clusters, step
+        con.register(
+            "examined", pa.table({"cluster_id": pa.array(ids, clusters["cluster_id"].type)})
+        )
+        members = con.sql(
+            f"SELECT c.cluster_id, c.unique_id{''.join(f', r.{s}' for s in strong)} "
+            "FROM clusters c JOIN examined USING (cluster_id) LEFT JOIN recs r USING (unique_id)"
+        ).fetchall()
+        edges = con.sql(
+            "SELECT c.cluster_id, p.unique_id_l, p.unique_id_r, p.match_probability "
+            "FROM pairs p JOIN clusters c ON c.unique_id = p.unique_id_l "
+            "JOIN examined USING (cluster_id)"
+        ).fetchall()
+    finally:
+        con.close()
+
+    nodes: dict[Any, list[int]] = defaultdict(list)
+    values: dict[int, dict[str, str]] = {}
+    for row in members:
+        cid, uid = row[0], int(row[1])
+        nodes[cid].append(uid)
+        held = {col: v for col, v in zip(strong, row[2:], strict=True) if v and VALIDATORS[col](v)}
+        if held:
+            values[uid] = held
+    by_cluster: dict[Any, list[tuple[int, int, float]]] = defaultdict(list)
+    for cid, a, b, p in edges:
+        by_cluster[cid].append((int(a), int(b), float(p)))
+
+    new_id: dict[int, int] = {}
+    for cid in ids:
+        members_of = nodes[cid]
+        seen: dict[str, set[str]] = defaultdict(set)
+        for uid in members_of:
+            for col, v in values.get(uid, {}).items():
+                seen[col].add(v)
+        conflicts = [
+            col
+            for col, vs in seen.items()
+            if any(conflicting(col, a, b) for a in vs for b in vs if a < b)
+        ]
+        if conflicts:
+            parts = _constrained(members_of, by_cluster[cid], values)
+            if len(parts) > 1:
+                step.split_conflicting_identifiers += 1
+                for col in conflicts:
+                    step.by_identifier[col] = step.by_identifier.get(col, 0) + 1
+        else:
+            parts = [set(members_of)]
+        final: list[set[int]] = []
+        for part in parts:
+            g = nx.Graph()
+            g.add_nodes_from(part)
+            for a, b, p in by_cluster[cid]:
+                if a in part and b in part:
+                    g.add_edge(a, b, p=p)
+            cut = _cut_weak_bridges(g)
+            final.extend(cut)
+        if len(final) > len(parts):
+            step.split_weak_bridges += 1
+        if len(final) == 1:
+            continue
+        step.clusters_made += len(final)
+        step.records_moved += len(members_of) - max(len(p) for p in final)
+        for part in final:
+            rep = min(part)
+            for uid in part:
+                new_id[uid] = rep
+    if not new_id:
+        return clusters, step
+    uids = clusters.column("unique_id").to_pylist()
+    cids = clusters.column("cluster_id").to_pylist()
+    out = [new_id.get(int(u), c) for u, c in zip(uids, cids, strict=True)]
+    return (
+        pa.table(
+            {
+                "unique_id": clusters.column("unique_id"),
+                "cluster_id": pa.array(out, clusters.column("cluster_id").type),
+            }
+        ),
+        step,
+    )

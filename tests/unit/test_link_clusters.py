@@ -1,0 +1,119 @@
+"""The cluster step after Splink's clustering (issue 16, item 3), on constructed
+clusters: two people with a common name and date of birth joined by one false
+link, by a strong link despite two valid NHS numbers, and a true person's lone
+erroneous record hanging by one weak pair."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from fivesafes.data.link.clusters import (
+    split_clusters,
+    valid_nhs_number,
+    valid_nino,
+    valid_upn,
+)
+
+
+def _dense(ids: list[int], p: float = 0.9999) -> list[tuple[int, int, float]]:
+    return [(a, b, p) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+
+
+def _tables(
+    pairs: list[tuple[int, int, float]], nhs: dict[int, str]
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    ids = sorted({x for a, b, _ in pairs for x in (a, b)})
+    records = pa.table(
+        {
+            "unique_id": pa.array(ids, pa.int64()),
+            "nhs_number": pa.array([nhs.get(i) for i in ids], pa.string()),
+            "upn": pa.array([None] * len(ids), pa.string()),
+        }
+    )
+    clusters = pa.table({"unique_id": pa.array(ids, pa.int64()), "cluster_id": [ids[0]] * len(ids)})
+    edges = pa.table(
+        {
+            "unique_id_l": pa.array([a for a, _, _ in pairs], pa.int64()),
+            "unique_id_r": pa.array([b for _, b, _ in pairs], pa.int64()),
+            "match_probability": [p for _, _, p in pairs],
+        }
+    )
+    return records, clusters, edges
+
+
+def _groups(clusters: pa.Table) -> set[frozenset[int]]:
+    out: dict[int, set[int]] = {}
+    for u, c in zip(
+        clusters["unique_id"].to_pylist(), clusters["cluster_id"].to_pylist(), strict=True
+    ):
+        out.setdefault(c, set()).add(u)
+    return {frozenset(g) for g in out.values()}
+
+
+def test_validators_agree_with_published_examples() -> None:
+    # NHS Digital's example NHS number (modulus 11); one digit changed fails.
+    assert valid_nhs_number("9434765919")
+    assert not valid_nhs_number("9434765918")
+    assert not valid_nhs_number("9434765991")  # the last two digits transposed
+    # HMRC's format (two letters, six digits, A-D); its specimen prefix QQ and
+    # the prefixes it never issues fail (no D, F, I, Q, U, V; O not second).
+    assert valid_nino("AB123456C") and valid_nino("OA123456D")
+    assert not valid_nino("QQ123456C") and not valid_nino("AO123456C")
+    assert not valid_nino("GB123456A") and not valid_nino("DA123456A")
+    # A UPN's check letter is the weighted sum of its 12 digits modulo 23.
+    digits = "820200100001"
+    total = sum(int(c) * w for c, w in zip(digits, range(2, 14), strict=True))
+    letter = "ABCDEFGHJKLMNPQRTUVWXYZ"[total % 23]
+    assert valid_upn(letter + digits)
+    assert not valid_upn(("B" if letter == "A" else "A") + digits)
+
+
+def test_two_people_joined_by_one_false_link_are_split() -> None:
+    pairs = [*_dense([1, 2, 3]), *_dense([4, 5, 6]), (3, 4, 0.96)]
+    clusters, step = split_clusters(*_tables(pairs, {}))
+    assert _groups(clusters) == {frozenset({1, 2, 3}), frozenset({4, 5, 6})}
+    assert step.split_weak_bridges == 1 and step.split_conflicting_identifiers == 0
+    assert step.records_moved == 3 and step.clusters_made == 2
+
+
+def test_a_strong_bridge_is_kept() -> None:
+    pairs = [*_dense([1, 2, 3]), *_dense([4, 5, 6]), (3, 4, 0.995)]
+    clusters, step = split_clusters(*_tables(pairs, {}))
+    assert _groups(clusters) == {frozenset(range(1, 7))}
+    assert step.clusters_made == 0
+
+
+def test_a_lone_record_hanging_by_a_weak_pair_stays() -> None:
+    pairs = [*_dense([1, 2, 3, 4]), (4, 5, 0.96)]
+    clusters, step = split_clusters(*_tables(pairs, {}))
+    assert _groups(clusters) == {frozenset(range(1, 6))}
+    assert step.clusters_examined == 1 and step.clusters_made == 0
+
+
+def test_two_valid_nhs_numbers_split_a_cluster_at_its_weakest_join() -> None:
+    # Two people, each with a valid NHS number on one record, joined strongly
+    # (two links, so no bridge) but not as strongly as each person's own records.
+    pairs = [*_dense([1, 2, 3]), *_dense([4, 5, 6]), (3, 4, 0.995), (2, 5, 0.993)]
+    nhs = {1: "9434765919", 6: "4010232137"}
+    assert valid_nhs_number(nhs[6])
+    clusters, step = split_clusters(*_tables(pairs, nhs))
+    assert _groups(clusters) == {frozenset({1, 2, 3}), frozenset({4, 5, 6})}
+    assert step.split_conflicting_identifiers == 1
+    assert step.by_identifier == {"nhs_number": 1}
+
+
+def test_an_invalid_number_is_a_typo_not_a_conflict() -> None:
+    pairs = _dense([1, 2, 3, 4])
+    nhs = {1: "9434765919", 2: "9434765991"}  # the second mistyped: fails mod 11
+    clusters, step = split_clusters(*_tables(pairs, nhs))
+    assert _groups(clusters) == {frozenset({1, 2, 3, 4})}
+    assert step.split_conflicting_identifiers == 0
+
+
+def test_a_transposed_nino_is_no_conflict_but_another_is() -> None:
+    pairs = _dense([1, 2, 3, 4])
+    for other, split in (("AB123465C", False), ("AB213465C", False), ("AB654321C", True)):
+        records, clusters, edges = _tables(pairs, {})
+        records = records.append_column("nino", pa.array(["AB123456C", other, None, None]))
+        _, step = split_clusters(records, clusters, edges)
+        assert (step.split_conflicting_identifiers == 1) is split, other
