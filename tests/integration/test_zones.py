@@ -88,7 +88,9 @@ def leaks(values: dict[tuple[str, str], set[str]], ids: dict[str, set[str]]) -> 
     with spaces and punctuation ignored (so 'qb20xn' matches 'QB2 0XN'). Dates of
     birth are left to the record-by-record test: any date is somebody's birthday."""
     wanted = {normal(v): kind for kind, vs in ids.items() if kind != "date_of_birth" for v in vs}
-    wanted.pop("", None)
+    # A forename reduced to its initial ("M.") identifies nobody, and would match
+    # every one-letter code (sex M/F): a value must be two characters or more.
+    wanted = {w: kind for w, kind in wanted.items() if len(w) > 1}
     found = []
     for (table, column), vs in values.items():
         for v in vs:
