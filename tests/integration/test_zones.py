@@ -86,7 +86,8 @@ def content_values(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[
 def leaks(values: dict[tuple[str, str], set[str]], ids: dict[str, set[str]]) -> list[str]:
     """Identifiers found as a whole value, or as a word in a value, in any case and
     with spaces and punctuation ignored (so 'qb20xn' matches 'QB2 0XN'). Dates of
-    birth are left to the record-by-record test: any date is somebody's birthday."""
+    birth are left to the record-by-record test: any date is somebody's birthday;
+    a single letter (an initial) to no test."""
     wanted = {normal(v): kind for kind, vs in ids.items() if kind != "date_of_birth" for v in vs}
     # A forename reduced to its initial ("M.") identifies nobody, and would match
     # every one-letter code (sex M/F): a value must be two characters or more.

@@ -145,10 +145,11 @@ def _real_world_names(
     initial = pick(
         "forename_initial",
         rates.forename_initial * m_ds * np.where(older, rates.older_multiplier, 1.0),
-        np.array([len(f) > 1 for f in forename]),
+        np.array([len(f) > 1 for f in forename], dtype=bool),
     )
-    forename[initial] = [f[0] for f in forename[initial]]
-    barrelled = np.array([("-" in s) or (" " in s.strip()) for s in surname])
+    # Written with a stop ("J."), as forms do; a bare letter would read as a code.
+    forename[initial] = [f[0] + "." for f in forename[initial]]
+    barrelled = np.array([("-" in s) or (" " in s.strip()) for s in surname], dtype=bool)
     part = pick("surname_part", rates.surname_part, barrelled)
     for i in np.flatnonzero(part):
         pieces = [p for p in surname[i].replace("-", " ").split() if p]
@@ -242,7 +243,10 @@ def recorded_identifiers(
     for i in np.flatnonzero(stypo):
         surname[i] = typo(surname[i], rng)
     flags["surname_typo"] = stypo
-    _real_world_names(forename, surname, pid, day, dataset, pop, rates, rng, flags)
+    # The real-world kinds draw from a stream of their own (spawning leaves this
+    # one's state as it was), so every other draw of a world is as before.
+    own = rng.spawn(1)[0]
+    _real_world_names(forename, surname, pid, day, dataset, pop, rates, own, flags)
 
     # Date of birth: day and month swapped, or one component off by one.
     dob = pop.dob[pid].astype(np.int64)
@@ -278,7 +282,7 @@ def recorded_identifiers(
         * np.where(pop.arrival_year[pid] > 0, rates.filler_immigrant_multiplier, 1.0)
         * np.where(older, rates.older_multiplier, 1.0)
     )
-    filler = chance(filler_rate) & ~((m == 1) & (d == 1))
+    filler = (own.random(n) < np.minimum(filler_rate, 1.0)) & ~((m == 1) & (d == 1))
     recorded_dob[filler] = _days_from_ymd(
         y[filler], np.ones_like(y[filler]), np.ones_like(y[filler])
     )
