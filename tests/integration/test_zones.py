@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from pathlib import Path
 
 import duckdb
@@ -46,7 +47,9 @@ FORMS = {
 
 
 def normal(value: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", value.casefold())
+    """Accents folded (Fórd is ford, not frd), case and punctuation ignored."""
+    folded = unicodedata.normalize("NFKD", value.casefold())
+    return re.sub(r"[^0-9a-z]", "", "".join(c for c in folded if not unicodedata.combining(c)))
 
 
 @pytest.fixture(scope="module")
