@@ -322,14 +322,16 @@ async def _chosen_file(
     if isinstance(upload, UploadFile) and upload.filename:
         content = await upload.read(MAX_UPLOAD + 1)
         if len(content) > MAX_UPLOAD:
-            errors[field] = f"The file is larger than {MAX_UPLOAD // (1024 * 1024)} MB."
+            errors[field] = _(
+                "The file is larger than %(limit)s MB.", limit=MAX_UPLOAD // (1024 * 1024)
+            )
         return upload.filename, content
     if chosen:
         files = {f.name: f for f in apps.workspace_output_files(access.project)}
         try:
             return chosen, apps.read_workspace_output(files[chosen])
         except (KeyError, OSError):
-            errors[field] = "That file is not among the workspace's outputs."
+            errors[field] = _("That file is not among the workspace's outputs.")
     return "", b""
 
 
@@ -382,7 +384,7 @@ async def add_model(request: Request, access: Member, request_id: int, db: DB) -
     return done(
         request,
         db,
-        f"Model {name} added: its model check runs when you submit the request.",
+        _("Model %(name)s added: its model check runs when you submit the request.", name=name),
         _member_url(access, req.id),
     )
 
@@ -394,7 +396,7 @@ def _roc_png(req: ReleaseRequest, output_id: int) -> Response:
         if out.id == output_id and out.model_data is not None and out.check_report:
             png = roc_figure_png(out.check_report)
             return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
-    raise HTTPException(404, "This output has no model check to draw.")
+    raise HTTPException(404, _("This output has no model check to draw."))
 
 
 @router.get("/projects/{project_id}/airlock/{request_id}/roc/{output_id}.png")
@@ -404,7 +406,7 @@ def member_roc(
     """The ROC curves of a model output's attacks, for the request's authors."""
     req = _member_request(db, access, request_id)
     if _member_plan_refused(request, access, db, "see a release request") is not None:
-        raise HTTPException(403, "Complete your learning plan for the project first.")
+        raise HTTPException(403, _("Complete your learning plan for the project first."))
     return _roc_png(req, output_id)
 
 
@@ -417,7 +419,7 @@ def checker_roc(request_id: int, output_id: int, user: Checker, writer: WriteDB)
     except PolicyRefusal as exc:
         raise HTTPException(403, str(exc)) from None
     except FivesafesError:
-        raise HTTPException(404, "There is no such release request.") from None
+        raise HTTPException(404, _("There is no such release request.")) from None
     return _roc_png(req, output_id)
 
 
