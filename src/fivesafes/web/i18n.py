@@ -29,7 +29,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -249,3 +249,11 @@ def long_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
     return format_date(value, format="d MMMM y", locale=BABEL_LOCALES[current()])
+
+
+def long_datetime(value: datetime | None) -> str:
+    """A moment as "Monday 21 December 2026, 10:00" / "Dydd Llun 21 Rhagfyr 2026,
+    10:00", in the current language (on the value's own clock: give it local time)."""
+    if value is None:
+        return ""
+    return format_datetime(value, format="EEEE d MMMM y, HH:mm", locale=BABEL_LOCALES[current()])

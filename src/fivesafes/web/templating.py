@@ -151,6 +151,7 @@ env.globals.update(
 
 long_date = i18n.long_date
 env.filters["long_date"] = long_date
+env.filters["long_datetime"] = i18n.long_datetime
 env.filters["translate"] = i18n.gettext_plain
 #: ``{{ (course | here).title }}``: a course, lesson or question in the reader's language.
 env.filters["here"] = lambda row: in_language(row, i18n.current())
