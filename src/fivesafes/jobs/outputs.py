@@ -249,6 +249,30 @@ def _manifest(
     return found[0], found[1], data["target"].strip()
 
 
+def _request_for(
+    session: Session,
+    project: Any,
+    job: Any,
+    user: User,
+    request_id: int | None,
+    request_title: str | None,
+    kind: str,
+) -> ReleaseRequest:
+    """The release request a job's output goes into: a new one (titled after the
+    job unless a title is given), or ``request_id``, of which ``user`` must be an
+    author."""
+    from fivesafes.projects import release
+
+    if request_id is None:
+        return release.start_request(
+            session, project, user, (request_title or f"{kind} of job {job.id}: {job.title}")
+        )
+    req = release.request_of(session, project, request_id)
+    if user.name != req.author.name and not any(a.user_id == user.id for a in req.co_authors):
+        raise PolicyRefusal(f"{user.name} is not an author of release request {req.id}")
+    return req
+
+
 def _model_into_request(
     session: Session,
     project: Any,
@@ -270,14 +294,7 @@ def _model_into_request(
     release.require_plan_complete(
         session, project, user, "put a trained model into a release request", release.MODEL
     )
-    if request_id is None:
-        req = release.start_request(
-            session, project, user, (request_title or f"Model of job {job.id}: {job.title}")
-        )
-    else:
-        req = release.request_of(session, project, request_id)
-        if user.name != req.author.name and not any(a.user_id == user.id for a in req.co_authors):
-            raise PolicyRefusal(f"{user.name} is not an author of release request {req.id}")
+    req = _request_for(session, project, job, user, request_id, request_title, "Model")
     release.add_model_output(
         session,
         project,
@@ -364,14 +381,7 @@ def _into_request(
     from fivesafes.audit import record
     from fivesafes.projects import release
 
-    if request_id is None:
-        req = release.start_request(
-            session, project, user, (request_title or f"Outputs of job {job.id}: {job.title}")
-        )
-    else:
-        req = release.request_of(session, project, request_id)
-        if user.name != req.author.name and not any(a.user_id == user.id for a in req.co_authors):
-            raise PolicyRefusal(f"{user.name} is not an author of release request {req.id}")
+    req = _request_for(session, project, job, user, request_id, request_title, "Outputs")
     release.add_output(
         session,
         project,
