@@ -10,6 +10,10 @@ Synthetic world (``synth_*``): one world of 20,000 people (seed 7), generated on
 test session (once per xdist worker, each in its own temporary directory), and the
 same world read back and joined to its truth, so that tests can compare what the
 providers sent with what is true. Never modify either: they are shared.
+
+Property tests (hypothesis): ``HYPOTHESIS_PROFILE=ci`` (set by ``.ci/run``) draws the
+same examples on every run, so that the gate is reproducible; run without it to
+explore new ones, and add what they find as a plain test.
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from fivesafes.datasets import BY_NAME, dataset_for_file
 from fivesafes.synth import WorldConfig, make_world
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 _POSTGRES_ENV = "FIVESAFES_TEST_POSTGRES_URL"
 _postgres_stack = contextlib.ExitStack()

@@ -273,6 +273,14 @@ def silent_highs() -> highspy.Highs:
     return h
 
 
+#: The statuses a solve can end with that answer the attacker's question.
+_SETTLED = (
+    highspy.HighsModelStatus.kOptimal,
+    highspy.HighsModelStatus.kUnbounded,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible,
+)
+
+
 class _Solver:
     """One component's attacker programs in one HiGHS model, warm-started.
 
@@ -313,10 +321,22 @@ class _Solver:
             self.cost = cost.copy()
         self.h.run()
         status = self.h.getModelStatus()
-        if status in (highspy.HighsModelStatus.kUnbounded,):
+        if status not in _SETTLED:
+            # A warm start can end without a status (HiGHS reports "Unknown", seen
+            # on small degenerate tables): solve this objective again from scratch,
+            # with presolve, before giving up.
+            self.h.clearSolver()
+            self.h.setOptionValue("presolve", "on")
+            try:
+                self.h.run()
+            finally:
+                self.h.setOptionValue("presolve", "off")
+            status = self.h.getModelStatus()
+        if status in (
+            highspy.HighsModelStatus.kUnbounded,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,  # the true table is feasible
+        ):
             return None
-        if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:
-            return None  # the true table is feasible, so it is unbounded
         if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(
                 f"attacker linear program failed: {self.h.modelStatusToString(status)}"
