@@ -8,7 +8,8 @@ The world is generated and ingested under ``--workdir`` unless already there
 its own wall time and peak resident memory:
 
 - ``link``: ``fivesafes.data.link.link(store)``, the whole command (reading the
-  identifiers, standardising, Splink, writing the person map), then its pairwise
+  identifiers, standardising, Splink, the cluster step that splits clusters with
+  conflicting identifiers or weak bridges, writing the person map), then its pairwise
   precision and recall against the world's truth (not timed);
 - ``splink``: the same records (``run.stacked_sql`` and ``run._prepare``) and
   ``settings.settings()`` given to Splink directly: the same training calls,
@@ -55,7 +56,7 @@ elif stage == "link":
               file=sys.stderr, flush=True)
     s = link(store, threshold=threshold, progress=progress)
     out.update(records=s.records, persons=s.persons, pairs_scored=s.pairs_scored,
-               pairs_matched=s.pairs_matched, notes=s.notes)
+               pairs_matched=s.pairs_matched, notes=s.notes, cluster_step=s.cluster_step)
 elif stage in ("splink", "pairs"):
     import duckdb
     from fivesafes.data.link import run, settings as model

@@ -4,14 +4,16 @@ side by side (issue 16; run by hand, not in CI).
     .venv/bin/python benchmarks/bench_link_errors.py --people 10000 [--seed 7]
         [--per-kind 300] [--workdir DIR]
 
-Two worlds of the same size and seed:
+Three worlds of the same size and seed:
 
 - ``generator``: the world as generated, with the generator's real-world error
   kinds drawn from its own lists (``synth/name_forms.py``);
 - ``independent``: the same world generated without those kinds, then perturbed
   with ``--per-kind`` records of each kind from the name lists of
-  ``tests/integration/test_link_independent_errors.py`` (neither the generator's
-  nor the linkage's).
+  ``tests/integration/independent_errors.py`` (neither the generator's nor the
+  linkage's);
+- ``unperturbed``: that same world before it is perturbed, so that the false
+  pairs and mixed clusters the independent errors add can be counted.
 
 Each is ingested, linked (``fivesafes.data.link.link``, the cluster step
 included) and reported against its truth (``link_report``): pairwise precision,
@@ -38,14 +40,12 @@ from machine_info import machine  # benchmarks/machine_info.py
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from test_link_independent_errors import _perturb  # noqa: E402
+from independent_errors import perturb, world_without_its_real_world_errors  # noqa: E402
 
 from fivesafes.data import ingest  # noqa: E402
 from fivesafes.data.link import link  # noqa: E402
 from fivesafes.data.link.report import link_report  # noqa: E402
 from fivesafes.synth import WorldConfig, make_world  # noqa: E402
-from fivesafes.synth.config import ErrorRates  # noqa: E402
-from fivesafes.synth.identifiers import REAL_WORLD_KINDS  # noqa: E402
 
 
 def _run(world: Path, work: Path) -> dict[str, Any]:
@@ -86,16 +86,15 @@ def main() -> None:
     results["generator"] = _run(gen / "world", gen)
 
     ind = base / "independent"
-    zero: dict[str, Any] = {k: 0.0 for k in REAL_WORLD_KINDS if k != "reference_typo"}
-    cfg = WorldConfig(
-        people=args.people, seed=args.seed, errors=ErrorRates(**zero, double_barrelled=0.0)
-    )
-    make_world(cfg, ind / "world")
-    results["planted"] = _perturb(ind / "world", np.random.default_rng(args.seed), args.per_kind)
+    plain = base / "unperturbed"
+    world_without_its_real_world_errors(ind / "world", args.people, args.seed)
+    shutil.copytree(ind / "world", plain / "world")
+    results["planted"] = perturb(ind / "world", np.random.default_rng(args.seed), args.per_kind)
     results["independent"] = _run(ind / "world", ind)
+    results["unperturbed"] = _run(plain / "world", plain)
 
     print(json.dumps(results, indent=2))
-    for name in ("generator", "independent"):
+    for name in ("generator", "independent", "unperturbed"):
         r = results[name]
         print(
             f"| {name} | {r['records']:,} | {r['precision']:.5f} | {r['recall']:.5f} | "
@@ -103,7 +102,7 @@ def main() -> None:
             f"{r['cluster_step'].get('clusters_split_conflicting_identifiers')} / "
             f"{r['cluster_step'].get('clusters_split_weak_bridges')} | {r['link_seconds']} |"
         )
-        for kind, share in r["by_kind"].items():
+        for kind, share in (r["by_kind"] or {}).items():
             print(f"|   {name} | {kind} | {share} |")
 
 
