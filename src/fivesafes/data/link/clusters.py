@@ -15,6 +15,13 @@ threshold, so one false link joins two people. Two checks follow:
   record may each carry a slip of their own. Its pairs are rejoined strongest
   first, as Kruskal's algorithm would, but never joining two parts that hold
   conflicting values of one identifier ("cannot-link" constraints).
+- **Conflicting dates of birth.** A cluster holding two dates of birth that are
+  each on at least :data:`MIN_DOB_RECORDS` of its records, and that no slip
+  explains (more than two edits apart, and not the day and month swapped), holds
+  two people: in practice a parent and child, or two namesakes, with one name
+  and one address. Filler dates (1 January, 1900-01-01, a dataset's default)
+  say nothing. A date on only one record may be a slip, and constrains nothing.
+  The cluster is rejoined as for identifiers, the two dates cannot-link.
 - **Weak bridges.** A cluster whose pair graph has a bridge (an edge whose
   removal disconnects it: Tarjan's algorithm, via networkx) with a match
   probability below :data:`BRIDGE_PROBABILITY`, joining two parts of at least
@@ -23,8 +30,8 @@ threshold, so one false link joins two people. Two checks follow:
   pair stays (it is most often an erroneous record of that person).
 
 Only clusters that could fail a check are examined (those with two values of a
-strong identifier, or with a pair below the bridge probability and at least
-``2 * MIN_PART`` records).
+strong identifier, two dates of birth each on two records, or with a pair below
+the bridge probability and at least ``2 * MIN_PART`` records).
 """
 
 from __future__ import annotations
@@ -36,11 +43,19 @@ from typing import Any
 
 import duckdb
 import networkx as nx
+import numpy as np
 import pyarrow as pa
 from jellyfish import damerau_levenshtein_distance
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 #: Strong identifiers: one person has one.
 STRONG_IDENTIFIERS: tuple[str, ...] = ("nhs_number", "upn", "nino")
+#: The prepared records' date of birth, as a cannot-link key (not an identifier:
+#: people share dates, so only two dates in one cluster are a conflict).
+DOB = "dob"
+#: Records a date of birth must be on before it can conflict with another.
+MIN_DOB_RECORDS = 2
 #: A bridge below this match probability may be cut.
 BRIDGE_PROBABILITY = 0.99
 #: Records each side of a cut bridge must have.
@@ -88,9 +103,13 @@ UNCHECKED = frozenset({"nino"})
 
 
 def conflicting(col: str, a: str, b: str) -> bool:
-    """Whether two valid values of ``col`` must be two people's."""
+    """Whether two valid values of ``col`` must be two people's (``col`` may be
+    :data:`DOB`, ISO dates)."""
     if a == b:
         return False
+    if col == DOB:
+        swapped = a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]
+        return not swapped and damerau_levenshtein_distance(a, b) > 2
     return col not in UNCHECKED or damerau_levenshtein_distance(a, b) > 2
 
 
@@ -174,6 +193,49 @@ def _cut_weak_bridges(graph: nx.Graph) -> list[set[int]]:
     return done
 
 
+def _may_have_weak_cut(
+    nodes: dict[Any, list[int]], edges: list[tuple[Any, Any, Any, Any]]
+) -> set[Any]:
+    """The clusters in which cutting one weak bridge could leave :data:`MIN_PART`
+    records each side; the others need no search for bridges.
+
+    Exact, from the components of the strong pairs alone (at or above
+    :data:`BRIDGE_PROBABILITY`), found for all clusters at once: a cut leaves
+    whole strong components on each side, and the side without the largest one
+    has :data:`MIN_PART` (2) records only if another component has two, or a weak
+    pair joins two records outside the largest."""
+    if not edges:
+        return set()
+    cids = list(nodes)
+    uids = np.fromiter((u for c in cids for u in nodes[c]), dtype=np.int64)
+    owner = np.repeat(np.arange(len(cids)), [len(nodes[c]) for c in cids])
+    order = np.argsort(uids)
+    uids, owner = uids[order], owner[order]
+    e = np.array([(a, b) for _, a, b, _ in edges], dtype=np.int64).reshape(-1, 2)
+    prob = np.fromiter((p for *_, p in edges), dtype=float, count=len(edges))
+    ia, ib = np.searchsorted(uids, e[:, 0]), np.searchsorted(uids, e[:, 1])
+    strong = prob >= BRIDGE_PROBABILITY
+    n = len(uids)
+    graph = coo_matrix((np.ones(int(strong.sum())), (ia[strong], ib[strong])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    size = np.bincount(label)
+    # the largest strong component of each cluster
+    big = np.full(len(cids), -1)
+    best = np.zeros(len(cids), dtype=np.int64)
+    for i in np.argsort(size[label], kind="stable"):
+        if size[label[i]] >= best[owner[i]]:
+            best[owner[i]], big[owner[i]] = size[label[i]], label[i]
+    counts = np.bincount(owner, minlength=len(cids))
+    other = label != big[owner]
+    need = np.zeros(len(cids), dtype=bool)
+    need[owner[other & (size[label] >= MIN_PART)]] = True
+    weak = ~strong
+    both_out = weak & other[ia] & other[ib]
+    need[owner[ia[both_out]]] = True
+    need &= counts >= 2 * MIN_PART
+    return {cids[i] for i in np.flatnonzero(need)}
+
+
 def split_clusters(
     records: pa.Table, clusters: pa.Table, pairs: pa.Table
 ) -> tuple[pa.Table, ClusterStep]:
@@ -183,18 +245,45 @@ def split_clusters(
     ``match_probability``)."""
     step = ClusterStep()
     strong = [c for c in STRONG_IDENTIFIERS if c in records.column_names]
+    dated = DOB in records.column_names
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
-        con.register("recs", records.select(["unique_id", *strong]))
+        con.register("recs_in", records.select(["unique_id", *strong, *[DOB] * dated]))
+        filler = "dob_filler" in records.column_names
+        if dated and filler:
+            con.register("fillers", records.select(["unique_id", "dob_filler"]))
+        dob_key = (
+            "NULL::VARCHAR"
+            if not dated
+            else "CASE WHEN NOT coalesce(f.dob_filler, false) THEN CAST(r.dob AS VARCHAR) END"
+            if filler
+            else "CAST(r.dob AS VARCHAR)"
+        )
+        join_filler = "LEFT JOIN fillers f USING (unique_id)" if dated and filler else ""
+        con.sql(
+            f"CREATE TEMP VIEW recs AS SELECT r.* EXCLUDE ({DOB}), {dob_key} AS {DOB} "
+            f"FROM recs_in r {join_filler}"
+            if dated
+            else "CREATE TEMP VIEW recs AS SELECT * FROM recs_in"
+        )
         con.register("clusters", clusters)
         con.register("pairs", pairs)
         two_values = " OR ".join(f"count(DISTINCT r.{c}) > 1" for c in strong) or "false"
+        two_dates = (
+            f"""UNION SELECT cluster_id FROM (
+                SELECT c.cluster_id, r.{DOB} FROM clusters c JOIN recs r USING (unique_id)
+                WHERE r.{DOB} IS NOT NULL GROUP BY ALL HAVING count(*) >= {MIN_DOB_RECORDS}
+            ) GROUP BY cluster_id HAVING count(*) > 1"""
+            if dated
+            else ""
+        )
         candidates = con.sql(
             f"""
             WITH conflicting AS (
                 SELECT c.cluster_id FROM clusters c JOIN recs r USING (unique_id)
                 GROUP BY c.cluster_id HAVING {two_values}
+                {two_dates}
             ),
             sizes AS (SELECT cluster_id, count(*) AS n FROM clusters GROUP BY cluster_id),
             weak AS (
@@ -213,8 +302,9 @@ def split_clusters(
         con.register(
             "examined", pa.table({"cluster_id": pa.array(ids, clusters["cluster_id"].type)})
         )
+        keys = [*strong, *[DOB] * dated]
         members = con.sql(
-            f"SELECT c.cluster_id, c.unique_id{''.join(f', r.{s}' for s in strong)} "
+            f"SELECT c.cluster_id, c.unique_id{''.join(f', r.{s}' for s in keys)} "
             "FROM clusters c JOIN examined USING (cluster_id) LEFT JOIN recs r USING (unique_id)"
         ).fetchall()
         edges = con.sql(
@@ -227,16 +317,28 @@ def split_clusters(
 
     nodes: dict[Any, list[int]] = defaultdict(list)
     values: dict[int, dict[str, str]] = {}
+    dates: dict[tuple[Any, str], list[int]] = defaultdict(list)
     for row in members:
         cid, uid = row[0], int(row[1])
         nodes[cid].append(uid)
-        held = {col: v for col, v in zip(strong, row[2:], strict=True) if v and VALIDATORS[col](v)}
+        held = {
+            col: v
+            for col, v in zip(strong, row[2 : 2 + len(strong)], strict=True)
+            if v and VALIDATORS[col](v)
+        }
         if held:
             values[uid] = held
+        if dated and row[-1] is not None:
+            dates[(cid, row[-1])].append(uid)
+    for (_, dob), holders in dates.items():  # a date on one record constrains nothing
+        if len(holders) >= MIN_DOB_RECORDS:
+            for uid in holders:
+                values.setdefault(uid, {})[DOB] = dob
     by_cluster: dict[Any, list[tuple[int, int, float]]] = defaultdict(list)
     for cid, a, b, p in edges:
         by_cluster[cid].append((int(a), int(b), float(p)))
 
+    bridged = _may_have_weak_cut(nodes, edges)
     new_id: dict[int, int] = {}
     for cid in ids:
         members_of = nodes[cid]
@@ -257,6 +359,8 @@ def split_clusters(
                     step.by_identifier[col] = step.by_identifier.get(col, 0) + 1
         else:
             parts = [set(members_of)]
+        if len(parts) == 1 and cid not in bridged:
+            continue
         final: list[set[int]] = []
         for part in parts:
             g = nx.Graph()
