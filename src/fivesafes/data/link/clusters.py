@@ -194,46 +194,40 @@ def _cut_weak_bridges(graph: nx.Graph) -> list[set[int]]:
 
 
 def _may_have_weak_cut(
-    nodes: dict[Any, list[int]], edges: list[tuple[Any, Any, Any, Any]]
+    owner: np.ndarray, uids: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np.ndarray
 ) -> set[Any]:
-    """The clusters in which cutting one weak bridge could leave :data:`MIN_PART`
-    records each side; the others need no search for bridges.
+    """The clusters (of the records ``uids``, in clusters ``owner``; pairs
+    ``left``-``right`` of probability ``prob``) in which cutting one weak bridge
+    could leave :data:`MIN_PART` records each side; the others need no search.
 
     Exact, from the components of the strong pairs alone (at or above
     :data:`BRIDGE_PROBABILITY`), found for all clusters at once: a cut leaves
     whole strong components on each side, and the side without the largest one
     has :data:`MIN_PART` (2) records only if another component has two, or a weak
     pair joins two records outside the largest."""
-    if not edges:
+    if not len(prob):
         return set()
-    cids = list(nodes)
-    uids = np.fromiter((u for c in cids for u in nodes[c]), dtype=np.int64)
-    owner = np.repeat(np.arange(len(cids)), [len(nodes[c]) for c in cids])
+    cids, cluster = np.unique(owner, return_inverse=True)
     order = np.argsort(uids)
-    uids, owner = uids[order], owner[order]
-    e = np.array([(a, b) for _, a, b, _ in edges], dtype=np.int64).reshape(-1, 2)
-    prob = np.fromiter((p for *_, p in edges), dtype=float, count=len(edges))
-    ia, ib = np.searchsorted(uids, e[:, 0]), np.searchsorted(uids, e[:, 1])
+    uids, cluster = uids[order], cluster[order]
+    ia, ib = np.searchsorted(uids, left), np.searchsorted(uids, right)
     strong = prob >= BRIDGE_PROBABILITY
     n = len(uids)
     graph = coo_matrix((np.ones(int(strong.sum())), (ia[strong], ib[strong])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
     size = np.bincount(label)
-    # the largest strong component of each cluster
-    big = np.full(len(cids), -1)
-    best = np.zeros(len(cids), dtype=np.int64)
-    for i in np.argsort(size[label], kind="stable"):
-        if size[label[i]] >= best[owner[i]]:
-            best[owner[i]], big[owner[i]] = size[label[i]], label[i]
-    counts = np.bincount(owner, minlength=len(cids))
-    other = label != big[owner]
+    # each cluster's largest strong component: records sorted by cluster, then size
+    by = np.lexsort((size[label], cluster))
+    last = np.r_[cluster[by][1:] != cluster[by][:-1], True]
+    big = np.empty(len(cids), dtype=label.dtype)
+    big[cluster[by][last]] = label[by][last]
+    other = label != big[cluster]
     need = np.zeros(len(cids), dtype=bool)
-    need[owner[other & (size[label] >= MIN_PART)]] = True
-    weak = ~strong
-    both_out = weak & other[ia] & other[ib]
-    need[owner[ia[both_out]]] = True
-    need &= counts >= 2 * MIN_PART
-    return {cids[i] for i in np.flatnonzero(need)}
+    need[cluster[other & (size[label] >= MIN_PART)]] = True
+    both_out = ~strong & other[ia] & other[ib]
+    need[cluster[ia[both_out]]] = True
+    need &= np.bincount(cluster, minlength=len(cids)) >= 2 * MIN_PART
+    return set(cids[need].tolist())
 
 
 def split_clusters(
@@ -292,35 +286,44 @@ def split_clusters(
                 JOIN sizes s ON s.cluster_id = c.cluster_id
                 WHERE p.match_probability < {BRIDGE_PROBABILITY} AND s.n >= {2 * MIN_PART}
             )
-            SELECT cluster_id FROM conflicting UNION SELECT cluster_id FROM weak
+            SELECT cluster_id, bool_or(conflict) AS conflict FROM (
+                SELECT cluster_id, true AS conflict FROM conflicting
+                UNION ALL SELECT cluster_id, false FROM weak
+            ) GROUP BY cluster_id
             """
-        ).fetchall()
-        ids = [c[0] for c in candidates]
-        step.clusters_examined = len(ids)
-        if not ids:
+        ).to_arrow_table()
+        step.clusters_examined = candidates.num_rows
+        if not candidates.num_rows:
             return clusters, step
-        con.register(
-            "examined", pa.table({"cluster_id": pa.array(ids, clusters["cluster_id"].type)})
-        )
-        keys = [*strong, *[DOB] * dated]
-        members = con.sql(
-            f"SELECT c.cluster_id, c.unique_id{''.join(f', r.{s}' for s in keys)} "
-            "FROM clusters c JOIN examined USING (cluster_id) LEFT JOIN recs r USING (unique_id)"
-        ).fetchall()
-        edges = con.sql(
+        con.register("examined", candidates)
+        member_table = con.sql(
+            "SELECT c.cluster_id, c.unique_id FROM clusters c JOIN examined USING (cluster_id)"
+        ).to_arrow_table()
+        edge_table = con.sql(
             "SELECT c.cluster_id, p.unique_id_l, p.unique_id_r, p.match_probability "
             "FROM pairs p JOIN clusters c ON c.unique_id = p.unique_id_l "
             "JOIN examined USING (cluster_id)"
+        ).to_arrow_table()
+        keys = [*strong, *[DOB] * dated]
+        held_rows = con.sql(
+            f"SELECT c.cluster_id, c.unique_id{''.join(f', r.{s}' for s in keys)} "
+            "FROM clusters c JOIN examined e USING (cluster_id) "
+            "LEFT JOIN recs r USING (unique_id) WHERE e.conflict"
         ).fetchall()
     finally:
         con.close()
 
-    nodes: dict[Any, list[int]] = defaultdict(list)
+    m_cid = member_table.column("cluster_id").to_numpy()
+    m_uid = member_table.column("unique_id").to_numpy().astype(np.int64)
+    e_cid = edge_table.column("cluster_id").to_numpy()
+    e_l = edge_table.column("unique_id_l").to_numpy().astype(np.int64)
+    e_r = edge_table.column("unique_id_r").to_numpy().astype(np.int64)
+    e_p = edge_table.column("match_probability").to_numpy().astype(float)
+
     values: dict[int, dict[str, str]] = {}
     dates: dict[tuple[Any, str], list[int]] = defaultdict(list)
-    for row in members:
+    for row in held_rows:
         cid, uid = row[0], int(row[1])
-        nodes[cid].append(uid)
         held = {
             col: v
             for col, v in zip(strong, row[2 : 2 + len(strong)], strict=True)
@@ -334,13 +337,31 @@ def split_clusters(
         if len(holders) >= MIN_DOB_RECORDS:
             for uid in holders:
                 values.setdefault(uid, {})[DOB] = dob
-    by_cluster: dict[Any, list[tuple[int, int, float]]] = defaultdict(list)
-    for cid, a, b, p in edges:
-        by_cluster[cid].append((int(a), int(b), float(p)))
 
-    bridged = _may_have_weak_cut(nodes, edges)
+    # Only the clusters a check could split are taken apart in Python.
+    flagged = candidates.column("conflict").to_pylist()
+    conflict_ids = {
+        c for c, f in zip(candidates.column("cluster_id").to_pylist(), flagged, strict=True) if f
+    }
+    bridged = _may_have_weak_cut(m_cid, m_uid, e_l, e_r, e_p)
+    work = np.array(sorted(conflict_ids | bridged), dtype=m_cid.dtype)
+    nodes: dict[Any, list[int]] = defaultdict(list)
+    keep = np.isin(m_cid, work)
+    for cid, uid in zip(m_cid[keep].tolist(), m_uid[keep].tolist(), strict=True):
+        nodes[cid].append(uid)
+    by_cluster: dict[Any, list[tuple[int, int, float]]] = defaultdict(list)
+    keep = np.isin(e_cid, work)
+    for cid, a, b, p in zip(
+        e_cid[keep].tolist(),
+        e_l[keep].tolist(),
+        e_r[keep].tolist(),
+        e_p[keep].tolist(),
+        strict=True,
+    ):
+        by_cluster[cid].append((a, b, p))
+
     new_id: dict[int, int] = {}
-    for cid in ids:
+    for cid in work.tolist():
         members_of = nodes[cid]
         seen: dict[str, set[str]] = defaultdict(set)
         for uid in members_of:
@@ -382,9 +403,14 @@ def split_clusters(
                 new_id[uid] = rep
     if not new_id:
         return clusters, step
-    uids = clusters.column("unique_id").to_pylist()
-    cids = clusters.column("cluster_id").to_pylist()
-    out = [new_id.get(int(u), c) for u, c in zip(uids, cids, strict=True)]
+    moved = np.array(sorted(new_id), dtype=np.int64)
+    to = np.array([new_id[u] for u in moved.tolist()], dtype=np.int64)
+    uid_all = clusters.column("unique_id").to_numpy().astype(np.int64)
+    cid_all = clusters.column("cluster_id").to_numpy().copy()
+    at = np.searchsorted(moved, uid_all).clip(max=len(moved) - 1)
+    hit = moved[at] == uid_all
+    cid_all[hit] = to[at[hit]]
+    out = cid_all
     return (
         pa.table(
             {
