@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import networkx as nx
 import numpy as np
 import pyarrow as pa
-import pytest
 
 from fivesafes.data.link.clusters import (
+    BRIDGE_PROBABILITY,
+    MIN_PART,
     split_clusters,
     valid_nhs_number,
     valid_nino,
@@ -170,31 +172,50 @@ def test_filler_dates_constrain_nothing() -> None:
     assert step.split_conflicting_identifiers == 0
 
 
-def test_the_bridge_filter_skips_only_clusters_no_cut_could_split(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The strong-component filter gives what searching every cluster gives, on
-    random clusters of strong and weak pairs."""
-    from fivesafes.data.link import clusters as module
+def _reference_cuts(pairs: list[tuple[int, int, float]]) -> set[frozenset[int]]:
+    """The weak-bridge rule as first written (main at 03ee0f7): every bridge of
+    the records' own graph, weakest first, recomputed after each cut."""
+    pending = [nx.Graph([(a, b, {"p": p}) for a, b, p in pairs])]
+    done: set[frozenset[int]] = set()
+    while pending:
+        g = pending.pop()
+        cut = None
+        if g.number_of_nodes() >= 2 * MIN_PART:
+            for a, b in sorted(nx.bridges(g), key=lambda e: (g.edges[e]["p"], min(e), max(e))):
+                if g.edges[a, b]["p"] >= BRIDGE_PROBABILITY:
+                    break
+                h = g.copy()
+                h.remove_edge(a, b)
+                side = nx.node_connected_component(h, a)
+                if MIN_PART <= len(side) <= g.number_of_nodes() - MIN_PART:
+                    cut = h
+                    break
+        if cut is None:
+            done.add(frozenset(g.nodes))
+        else:
+            pending.extend(cut.subgraph(c).copy() for c in nx.connected_components(cut))
+    return done
 
+
+def test_bridges_cut_on_strong_components_as_on_the_records_graph() -> None:
+    """The filter and the search on the graph of strong components give what the
+    first rule gave on the records' own graph, on random clusters of strong and
+    weak pairs."""
     rng = np.random.default_rng(16)
     split = 0
-    for _ in range(120):
-        n = int(rng.integers(2, 12))
+    for _ in range(150):
+        n = int(rng.integers(2, 14))
         ids = list(range(1, n + 1))
         pairs = [
-            (a, b, float(rng.choice([0.96, 0.999])))
+            (a, b, float(rng.choice([0.96, 0.97, 0.98, 0.999])))
             for i, a in enumerate(ids)
             for b in ids[i + 1 :]
-            if rng.random() < 0.35
+            if rng.random() < 0.3
         ]
         linked = {(a, b) for a, b, _ in pairs}
-        pairs += [(a, a + 1, 0.97) for a in ids[:-1] if (a, a + 1) not in linked]  # connected
-        tables = _tables(pairs, {})
-        filtered, _ = split_clusters(*tables)
-        with monkeypatch.context() as m:
-            m.setattr(module, "_may_have_weak_cut", lambda owner, *_: set(owner.tolist()))
-            searched, _ = split_clusters(*tables)
-        assert _groups(filtered) == _groups(searched), pairs
-        split += len(_groups(searched)) > 1
-    assert split >= 5  # the search had cuts to find
+        pairs += [(a, a + 1, 0.975) for a in ids[:-1] if (a, a + 1) not in linked]  # connected
+        got, _ = split_clusters(*_tables(pairs, {}))
+        want = _reference_cuts(pairs)
+        assert _groups(got) == want, pairs
+        split += len(want) > 1
+    assert split >= 5  # the reference had cuts to find

@@ -169,25 +169,65 @@ def _constrained(
     return list(parts.values())
 
 
-def _cut_weak_bridges(graph: nx.Graph) -> list[set[int]]:
+def _strong_components(part: set[int], edges: list[tuple[int, int, float]]) -> dict[int, int]:
+    """Each record's component in the graph of the strong pairs within ``part``."""
+    parent = {n: n for n in part}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, p in edges:
+        if p >= BRIDGE_PROBABILITY and a in part and b in part:
+            parent[find(a)] = find(b)
+    return {n: find(n) for n in part}
+
+
+def _cut_weak_bridges(
+    part: set[int], component: dict[int, int], weak: list[tuple[int, int, float]]
+) -> list[set[int]]:
     """Cut bridges below BRIDGE_PROBABILITY that leave MIN_PART records each side,
-    weakest first, until none is left."""
+    weakest first (ties by the records' ids), until none is left.
+
+    Works on the graph of the strong components (``component``: each record's,
+    from the pairs at or above the probability) joined by the ``weak`` pairs: a
+    pair is a bridge of the records' graph exactly when it is the one pair
+    between two components that is a bridge of that smaller graph, and strong
+    pairs are never cut."""
+    members: dict[int, set[int]] = defaultdict(set)
+    for n in part:
+        members[component[n]].add(n)
+    graph = nx.Graph()
+    for c, ns in members.items():
+        graph.add_node(c, w=len(ns))
+    for a, b, p in weak:
+        if a not in part or b not in part:
+            continue
+        ca, cb = component[a], component[b]
+        if ca == cb:
+            continue
+        if graph.has_edge(ca, cb):
+            graph.edges[ca, cb]["n"] += 1
+        else:
+            graph.add_edge(ca, cb, p=p, key=(p, min(a, b), max(a, b)), n=1)
     pending, done = [graph], []
     while pending:
         g = pending.pop()
+        total = sum(w for _, w in g.nodes(data="w"))
         cut = None
-        if g.number_of_nodes() >= 2 * MIN_PART:
-            for a, b in sorted(nx.bridges(g), key=lambda e: (g.edges[e]["p"], min(e), max(e))):
-                if g.edges[a, b]["p"] >= BRIDGE_PROBABILITY:
-                    break
+        if total >= 2 * MIN_PART and g.number_of_edges():
+            single = [e for e in nx.bridges(g) if g.edges[e]["n"] == 1]
+            for a, b in sorted(single, key=lambda e: g.edges[e]["key"]):
                 h = g.copy()
                 h.remove_edge(a, b)
-                side = nx.node_connected_component(h, a)
-                if MIN_PART <= len(side) <= g.number_of_nodes() - MIN_PART:
+                side = sum(h.nodes[c]["w"] for c in nx.node_connected_component(h, a))
+                if MIN_PART <= side <= total - MIN_PART:
                     cut = h
                     break
         if cut is None:
-            done.append(set(g.nodes))
+            done.append(set().union(*(members[c] for c in g.nodes)))
         else:
             pending.extend(cut.subgraph(c).copy() for c in nx.connected_components(cut))
     return done
@@ -195,10 +235,11 @@ def _cut_weak_bridges(graph: nx.Graph) -> list[set[int]]:
 
 def _may_have_weak_cut(
     owner: np.ndarray, uids: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np.ndarray
-) -> set[Any]:
+) -> tuple[set[Any], dict[int, int]]:
     """The clusters (of the records ``uids``, in clusters ``owner``; pairs
     ``left``-``right`` of probability ``prob``) in which cutting one weak bridge
-    could leave :data:`MIN_PART` records each side; the others need no search.
+    could leave :data:`MIN_PART` records each side (the others need no search),
+    and the strong component of each of their records.
 
     Exact, from the components of the strong pairs alone (at or above
     :data:`BRIDGE_PROBABILITY`), found for all clusters at once: a cut leaves
@@ -206,7 +247,7 @@ def _may_have_weak_cut(
     has :data:`MIN_PART` (2) records only if another component has two, or a weak
     pair joins two records outside the largest."""
     if not len(prob):
-        return set()
+        return set(), {}
     cids, cluster = np.unique(owner, return_inverse=True)
     order = np.argsort(uids)
     uids, cluster = uids[order], cluster[order]
@@ -227,7 +268,10 @@ def _may_have_weak_cut(
     both_out = ~strong & other[ia] & other[ib]
     need[cluster[ia[both_out]]] = True
     need &= np.bincount(cluster, minlength=len(cids)) >= 2 * MIN_PART
-    return set(cids[need].tolist())
+    keep = need[cluster]
+    return set(cids[need].tolist()), dict(
+        zip(uids[keep].tolist(), label[keep].tolist(), strict=True)
+    )
 
 
 def split_clusters(
@@ -343,22 +387,23 @@ def split_clusters(
     conflict_ids = {
         c for c, f in zip(candidates.column("cluster_id").to_pylist(), flagged, strict=True) if f
     }
-    bridged = _may_have_weak_cut(m_cid, m_uid, e_l, e_r, e_p)
+    bridged, component = _may_have_weak_cut(m_cid, m_uid, e_l, e_r, e_p)
     work = np.array(sorted(conflict_ids | bridged), dtype=m_cid.dtype)
     nodes: dict[Any, list[int]] = defaultdict(list)
     keep = np.isin(m_cid, work)
     for cid, uid in zip(m_cid[keep].tolist(), m_uid[keep].tolist(), strict=True):
         nodes[cid].append(uid)
-    by_cluster: dict[Any, list[tuple[int, int, float]]] = defaultdict(list)
-    keep = np.isin(e_cid, work)
-    for cid, a, b, p in zip(
-        e_cid[keep].tolist(),
-        e_l[keep].tolist(),
-        e_r[keep].tolist(),
-        e_p[keep].tolist(),
-        strict=True,
-    ):
-        by_cluster[cid].append((a, b, p))
+
+    def grouped(mask: np.ndarray) -> dict[Any, list[tuple[int, int, float]]]:
+        out: dict[Any, list[tuple[int, int, float]]] = defaultdict(list)
+        cols = (e_cid[mask], e_l[mask], e_r[mask], e_p[mask])
+        for cid, a, b, p in zip(*(c.tolist() for c in cols), strict=True):
+            out[cid].append((a, b, p))
+        return out
+
+    # every pair of the clusters with a conflict; only the weak pairs of the rest
+    every = grouped(np.isin(e_cid, np.array(sorted(conflict_ids), dtype=m_cid.dtype)))
+    weak = grouped(np.isin(e_cid, work) & (e_p < BRIDGE_PROBABILITY))
 
     new_id: dict[int, int] = {}
     for cid in work.tolist():
@@ -373,7 +418,7 @@ def split_clusters(
             if any(conflicting(col, a, b) for a in vs for b in vs if a < b)
         ]
         if conflicts:
-            parts = _constrained(members_of, by_cluster[cid], values)
+            parts = _constrained(members_of, every[cid], values)
             if len(parts) > 1:
                 step.split_conflicting_identifiers += 1
                 for col in conflicts:
@@ -384,13 +429,8 @@ def split_clusters(
             continue
         final: list[set[int]] = []
         for part in parts:
-            g = nx.Graph()
-            g.add_nodes_from(part)
-            for a, b, p in by_cluster[cid]:
-                if a in part and b in part:
-                    g.add_edge(a, b, p=p)
-            cut = _cut_weak_bridges(g)
-            final.extend(cut)
+            comp = component if len(parts) == 1 else _strong_components(part, every[cid])
+            final.extend(_cut_weak_bridges(part, comp, weak[cid]))
         if len(final) > len(parts):
             step.split_weak_bridges += 1
         if len(final) == 1:
