@@ -5,6 +5,9 @@ by fivesafes (load the skops file, read the CSVs, run LiRA, worst-case and the
 structural checks, build the verdict) and, in the same run, by SACRO-ML's three
 attacks called directly on the same model and arrays with the same settings.
 Run by hand: ``python benchmarks/bench_model_check.py [--rows N] [--shadow K]``.
+``--attribute`` adds SACRO-ML's attribute-inference attack to both runs (the
+policy's ``attribute_inference``); it asks the model about 100 values of each of
+the 10 features for every row, so give it far fewer rows (``--rows 500``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def main() -> None:
     ap.add_argument("--trees", type=int, default=100)
     ap.add_argument("--shadow", type=int, default=10)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--attribute", action="store_true", help="add the attribute attack")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     n = args.rows
@@ -39,7 +43,12 @@ def main() -> None:
     xtr, ytr, xte, yte = x[:n], y[:n], x[n:], y[n:]
     model = RandomForestClassifier(n_estimators=args.trees, n_jobs=1, random_state=0)
     model.fit(xtr, ytr)
-    policy = replace(tre_policy(), lira_shadow_models=args.shadow, worst_case_reps=args.reps)
+    policy = replace(
+        tre_policy(),
+        lira_shadow_models=args.shadow,
+        worst_case_reps=args.reps,
+        attribute_inference=args.attribute,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         sio.dump(model, d / "m.skops")
@@ -60,6 +69,23 @@ def main() -> None:
             output_dir=out, write_report=False, n_reps=args.reps, n_dummy_reps=0
         ).attack(target)
         StructuralAttack(output_dir=out, write_report=False).attack(target)
+        if args.attribute:
+            from sacroml.attacks.attribute_attack import AttributeAttack
+
+            raw = Target(
+                model=model,
+                X_train=xtr,
+                y_train=ytr,
+                X_test=xte,
+                y_test=yte,
+                X_train_orig=xtr,
+                y_train_orig=ytr,
+                X_test_orig=xte,
+                y_test_orig=yte,
+            )
+            for i, col in enumerate(cols):
+                raw.add_feature(col, [i], "float")
+            AttributeAttack(output_dir=out, write_report=False).attack(raw)
         direct = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -71,6 +97,9 @@ def main() -> None:
     )
     print(f"{args.trees}-tree forest, {n} train + {n} test rows, {args.shadow} shadow models")
     print(f"verdict {check.verdict}: " + ", ".join(f"{a.name} AUC {a.auc}" for a in check.attacks))
+    if args.attribute:
+        attr = check.attacks[-1]
+        print(f"attribute: at risk {attr.metrics['attributes_at_risk'] or 'none'}")
     print(
         f"sacroml direct: {direct:.1f} s; fivesafes check-model: {ours:.1f} s; "
         f"overhead {100 * (ours - direct) / direct:+.1f}%"

@@ -99,16 +99,29 @@ def check_model(
             "($FIVESAFES_POLICY, default acro).",
         ),
     ] = None,
+    categorical: Annotated[
+        str | None,
+        typer.Option(
+            "--categorical",
+            help="Comma-separated feature columns the attribute attack (when the policy "
+            "turns it on) treats as categorical; every other feature is quantitative. "
+            "Default: whole-number columns with at most 10 distinct values.",
+        ),
+    ] = None,
 ) -> None:
-    """Check a trained model with SACRO-ML's membership-inference and structural attacks.
+    """Check a trained model with SACRO-ML's membership-inference and structural attacks
+    (and its attribute-inference attack when the policy asks for it).
 
     Exits 0 whatever the verdict; 2 when the model is refused or the data unreadable."""
     from fivesafes.outputs.models import check_model_files
     from fivesafes.outputs.policy import effective_policy
 
     rules = effective_policy(policy)
+    cats = None
+    if categorical is not None:
+        cats = [c.strip() for c in categorical.split(",") if c.strip()]
     with console.status("running the attacks (LiRA trains shadow models)..."):
-        result = check_model_files(model, train, test, target, rules)
+        result = check_model_files(model, train, test, target, rules, categorical=cats)
     if json_:
         emit_json({"command": "outputs check-model", "model": str(model), **result.to_dict()})
         return

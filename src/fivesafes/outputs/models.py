@@ -9,10 +9,17 @@ numpy's own is refused before anything in it is built.
 :func:`check_model` runs SACRO-ML's attacks that fit the model — LiRA and the
 worst-case membership-inference attack for a classifier with probabilities,
 the structural checks (leaves with too few records, residual degrees of
-freedom, risky hyperparameters) — and turns their results into a verdict
-under the disclosure policy's thresholds. A structural rule that does not apply
-to the model's type (records per leaf for a logistic regression) is reported
-but does not make the model unsafe.
+freedom, risky hyperparameters) and, when the policy asks for it
+(``attribute_inference``), the attribute-inference attack — and turns their
+results into a verdict under the disclosure policy's thresholds. A structural
+rule that does not apply to the model's type (records per leaf for a logistic
+regression) is reported but does not make the model unsafe.
+
+The attribute attack needs to know which features are categorical (it tries
+every value of those) and which quantitative (it sweeps their range): a column
+named as categorical by the caller, or else (:func:`categorical_features`) one
+whose values are all whole numbers with at most :data:`CATEGORICAL_MAX_VALUES`
+distinct values in the train and test data together.
 """
 
 from __future__ import annotations
@@ -48,6 +55,10 @@ TREE_TYPES = (
     "GradientBoostingClassifier",
     "XGBClassifier",
 )
+
+
+#: most distinct whole-number values a feature may take and still be taken as categorical
+CATEGORICAL_MAX_VALUES = 10
 
 
 def load_model(path: Path) -> Any:
@@ -283,12 +294,128 @@ def run_structural(model: Any, data: _Data, policy: Policy, workdir: str) -> Att
     return AttackResult("structural", None, unsafe, reasons, metrics)
 
 
+def risk_ratio(train_share: float, test_share: float) -> float | None:
+    """SACRO-ML's Attribute Risk Ratio: the share of training records whose
+    attribute the attack infers correctly over the share of test records;
+    infinite when it infers some training records and no test record, ``None``
+    when it infers none of either (nothing to compare: no risk)."""
+    if test_share > 0:
+        return train_share / test_share
+    return float("inf") if train_share > 0 else None
+
+
+def attribute_shares(metrics: Mapping[str, Any], n_train: int, n_test: int) -> list[dict[str, Any]]:
+    """Each attacked attribute's counts and shares of training and test records at
+    risk, from ``AttributeAttack.attack_metrics``: for a categorical attribute the
+    records whose value the attack infers correctly (SACRO-ML's ``correct`` over
+    the set's size), for a quantitative one the records whose value it pins
+    within SACRO-ML's protection limit (its ``train`` and ``test`` risks, which
+    are shares of the ``n_train`` and ``n_test`` records)."""
+    rows: list[dict[str, Any]] = []
+    for f in metrics.get("categorical", []):
+        correct_a, total_a, base_a, n_unique, n_a = f["train"]
+        correct_b, total_b, base_b, _, n_b = f["test"]
+        rows.append(
+            {
+                "name": str(f["name"]),
+                "kind": "categorical",
+                "n_values": int(n_unique),
+                "train_at_risk": int(correct_a),
+                "test_at_risk": int(correct_b),
+                "train_share": correct_a / n_a if n_a else 0.0,
+                "test_share": correct_b / n_b if n_b else 0.0,
+                "train_inferred": int(total_a),
+                "test_inferred": int(total_b),
+                "train_baseline_percent": float(base_a),
+                "test_baseline_percent": float(base_b),
+            }
+        )
+    for f in metrics.get("quantitative", []):
+        rows.append(
+            {
+                "name": str(f["name"]),
+                "kind": "quantitative",
+                "train_at_risk": round(float(f["train"]) * n_train),
+                "test_at_risk": round(float(f["test"]) * n_test),
+                "train_share": float(f["train"]),
+                "test_share": float(f["test"]),
+            }
+        )
+    for row in rows:
+        row["n_train"], row["n_test"] = n_train, n_test
+    return rows
+
+
+def excess_p_value(train_at_risk: int, n_train: int, test_at_risk: int, n_test: int) -> float:
+    """One-sided p-value of Fisher's exact test that a larger share of training
+    records than of test records is at risk (``scipy.stats.fisher_exact``)."""
+    from scipy.stats import fisher_exact
+
+    table = [[train_at_risk, n_train - train_at_risk], [test_at_risk, n_test - test_at_risk]]
+    return float(fisher_exact(table, alternative="greater").pvalue)
+
+
+def run_attribute(model: Any, data: _Data, policy: Policy, workdir: str) -> AttackResult:
+    """SACRO-ML's attribute-inference attack. An attribute is at risk when its
+    Attribute Risk Ratio is above the policy's ``attribute_risk_ratio_max``
+    (SACRO-ML's rule: above 1) and the excess of training over test records is
+    significant at ``attribute_p_value`` (one-sided Fisher's exact test)."""
+    from sacroml.attacks.attribute_attack import AttributeAttack
+
+    attack = AttributeAttack(output_dir=workdir, write_report=False)
+    target = data.attribute_target(model)
+    if not AttributeAttack.attackable(target):
+        return AttackResult(
+            "attribute",
+            None,
+            True,
+            ["attribute: SACRO-ML could not run its attribute attack on this model and data"],
+        )
+    attack.attack(target)
+    limit, p_limit = policy.attribute_risk_ratio_max, policy.attribute_p_value
+    rows = attribute_shares(attack.attack_metrics, len(data.y_train), len(data.y_test))
+    reasons: list[str] = []
+    at_risk: list[str] = []
+    for row in rows:
+        ratio = risk_ratio(row["train_share"], row["test_share"])
+        p = excess_p_value(row["train_at_risk"], row["n_train"], row["test_at_risk"], row["n_test"])
+        row["risk_ratio"] = None if ratio is None or ratio == float("inf") else ratio
+        row["p_value"] = p
+        row["at_risk"] = ratio is not None and ratio > limit and p < p_limit
+        if not row["at_risk"]:
+            continue
+        at_risk.append(row["name"])
+        how = "infers" if row["kind"] == "categorical" else "pins within 10% of its value"
+        ratio_text = f"risk ratio {ratio:.2f}" if ratio != float("inf") else "none of the test rows"
+        reasons.append(
+            f"attribute: an attacker who knows the rest of a record {how} its "
+            f"{row['kind']} attribute {row['name']!r} for {row['train_share']:.1%} of the "
+            f"training rows but {row['test_share']:.1%} of the test rows ({ratio_text}, "
+            f"significant, p = {p:.2g}); the policy allows a risk ratio of at most {limit} "
+            f"or a difference not significant at p < {p_limit}"
+        )
+    if not at_risk:
+        reasons.append(
+            f"attribute: none of the {len(rows)} attributes attacked is inferred for "
+            f"significantly more training rows than {limit} times the share of test rows"
+        )
+    metrics: dict[str, Any] = {
+        "risk_ratio_max": limit,
+        "p_value_max": p_limit,
+        "attributes_at_risk": at_risk,
+        "attributes": rows,
+    }
+    return AttackResult("attribute", None, bool(at_risk), reasons, metrics)
+
+
 @dataclass
 class _Data:
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    features: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
 
     def target(self, model: Any) -> Any:
         from sacroml.attacks.target import Target
@@ -300,6 +427,78 @@ class _Data:
             X_test=self.x_test,
             y_test=self.y_test,
         )
+
+    def attribute_target(self, model: Any) -> Any:
+        """The Target SACRO-ML's attribute attack needs: the data as the model saw
+        it is also the "original" data (the CSV's features are the model's inputs,
+        none encoded), and each feature is described (one column each, encoding
+        ``int`` for a categorical feature, ``float`` for a quantitative one)."""
+        return attribute_target(
+            model,
+            self.x_train,
+            self.y_train,
+            self.x_test,
+            self.y_test,
+            self.features,
+            self.categorical,
+        )
+
+
+def attribute_target(
+    model: Any,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    features: Sequence[str],
+    categorical: Sequence[str],
+) -> Any:
+    """A SACRO-ML ``Target`` for its attribute attack, built as the model check builds it."""
+    from sacroml.attacks.target import Target
+
+    target = Target(
+        model=_label_indices(model),
+        X_train=x_train,
+        y_train=y_train,
+        X_test=x_test,
+        y_test=y_test,
+        X_train_orig=x_train,
+        y_train_orig=y_train,
+        X_test_orig=x_test,
+        y_test_orig=y_test,
+    )
+    for i, name in enumerate(features):
+        target.add_feature(name, [i], "int" if name in categorical else "float")
+    return target
+
+
+def _label_indices(model: Any) -> Any:
+    """The model itself when its classes are 0, 1, ..., k-1; otherwise the model
+    seen through :class:`~fivesafes.outputs.label_index.LabelIndexModel`.
+    SACRO-ML's attribute attack compares the model's predicted label with the
+    position of its largest probability, so it needs labels that are positions."""
+    from fivesafes.outputs.label_index import LabelIndexModel
+
+    classes = np.asarray(getattr(model, "classes_", []))
+    if classes.dtype.kind in "iub" and np.array_equal(classes, np.arange(len(classes))):
+        return model
+    return LabelIndexModel(model)
+
+
+def categorical_features(
+    x_train: np.ndarray, x_test: np.ndarray, features: Sequence[str]
+) -> list[str]:
+    """The features taken as categorical when none are named: those whose values,
+    in the train and test data together, are all whole numbers and number at most
+    :data:`CATEGORICAL_MAX_VALUES` (a 0/1 flag, a code for one of a few groups).
+    Every other feature is quantitative (an age, a measurement)."""
+    both = np.vstack([x_train, x_test])
+    out = []
+    for i, name in enumerate(features):
+        col = both[:, i]
+        if np.all(col == np.round(col)) and len(np.unique(col)) <= CATEGORICAL_MAX_VALUES:
+            out.append(name)
+    return out
 
 
 def _require_sacroml() -> None:
@@ -319,24 +518,52 @@ def check_model(
     test: tuple[np.ndarray, np.ndarray],
     policy: Policy,
     attacks: Sequence[str] | None = None,
+    features: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
 ) -> ModelCheck:
-    """Run the attacks that fit ``model`` and give the verdict under ``policy``."""
+    """Run the attacks that fit ``model`` and give the verdict under ``policy``.
+
+    ``features`` names the columns of the data (``x0``, ``x1``, ... if not
+    given); ``categorical`` names those the attribute attack treats as
+    categorical (if not given, :func:`categorical_features` decides)."""
     _require_sacroml()
     logging.getLogger("sacroml").setLevel(logging.WARNING)
-    data = _Data(train[0], train[1], test[0], test[1])
-    names = list(attacks) if attacks is not None else ["lira", "worst-case", "structural"]
+    names = list(features) if features is not None else [f"x{i}" for i in range(train[0].shape[1])]
+    if len(names) != train[0].shape[1]:
+        raise FivesafesError(
+            f"{len(names)} feature names given for {train[0].shape[1]} feature columns"
+        )
+    if categorical is None:
+        cats = categorical_features(train[0], test[0], names)
+    else:
+        unknown = [c for c in categorical if c not in names]
+        if unknown:
+            raise FivesafesError(
+                f"categorical column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+                f"not among the features ({', '.join(names)})"
+            )
+        cats = list(categorical)
+    data = _Data(train[0], train[1], test[0], test[1], names, cats)
+    todo = list(attacks) if attacks is not None else ["lira", "worst-case", "structural"]
+    if attacks is None and policy.attribute_inference:
+        todo.append("attribute")
     has_proba = hasattr(model, "predict_proba") and hasattr(model, "classes_")
     results: list[AttackResult] = []
     reasons: list[str] = []
+    run = {
+        "lira": run_lira,
+        "worst-case": run_worst_case,
+        "structural": run_structural,
+        "attribute": run_attribute,
+    }
     with tempfile.TemporaryDirectory(prefix="fivesafes-model-") as workdir:
-        for name in names:
-            if name in ("lira", "worst-case") and not has_proba:
+        for name in todo:
+            if name in ("lira", "worst-case", "attribute") and not has_proba:
                 reasons.append(
                     f"{name}: not run, the model gives no class probabilities "
-                    "(membership-inference attacks need them)"
+                    "(the inference attacks need them)"
                 )
                 continue
-            run = {"lira": run_lira, "worst-case": run_worst_case, "structural": run_structural}
             results.append(run[name](model, data, policy, workdir))
     unsafe = any(a.unsafe for a in results)
     for a in results:
@@ -361,6 +588,13 @@ def load_model_files(
     """The model and its train and test data, read and matched to each other (the
     same columns, as many features as the model was fitted on); any problem is a
     :class:`FivesafesError` naming the file."""
+    model, train, test, _ = _load_model_files(model_path, train_csv, test_csv, target)
+    return model, train, test
+
+
+def _load_model_files(
+    model_path: Path, train_csv: Path, test_csv: Path, target: str
+) -> tuple[Any, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], list[str]]:
     model = load_model(model_path)
     x_train, y_train, cols = read_xy(train_csv, target)
     x_test, y_test, test_cols = read_xy(test_csv, target)
@@ -374,15 +608,29 @@ def load_model_files(
         raise FivesafesError(
             f"{train_csv}: {len(cols)} feature columns, but the model was fitted on {n_in}"
         )
-    return model, (x_train, y_train), (x_test, y_test)
+    return model, (x_train, y_train), (x_test, y_test), cols
 
 
 def check_model_files(
-    model_path: Path, train_csv: Path, test_csv: Path, target: str, policy: Policy
+    model_path: Path,
+    train_csv: Path,
+    test_csv: Path,
+    target: str,
+    policy: Policy,
+    categorical: Sequence[str] | None = None,
 ) -> ModelCheck:
-    """:func:`check_model` on a skops file and its train and test CSVs."""
-    model, train, test = load_model_files(model_path, train_csv, test_csv, target)
-    return check_model(model, train, test, policy)
+    """:func:`check_model` on a skops file and its train and test CSVs;
+    ``categorical`` names the feature columns the attribute attack treats as
+    categorical (by default :func:`categorical_features` decides)."""
+    model, train, test, cols = _load_model_files(model_path, train_csv, test_csv, target)
+    if categorical is not None:
+        unknown = [c for c in categorical if c not in cols]
+        if unknown:
+            raise FivesafesError(
+                f"{train_csv}: no feature column {', '.join(map(repr, unknown))} to treat as "
+                f"categorical (the feature columns are {', '.join(cols)})"
+            )
+    return check_model(model, train, test, policy, features=cols, categorical=categorical)
 
 
 #: Most points of an ROC curve kept in a stored report (enough to draw it).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
+from math import inf
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,15 @@ class Policy:
     ``worst_case_reps``: repetitions of the worst-case attack (SACRO-ML's default 10).
     A model's structural checks use ``threshold`` (records in a leaf, SACRO-ML's
     k-anonymity, as ACRO's ``safe_threshold``) and ``min_dof`` (ACRO's
-    ``safe_dof_threshold``).
+    ``safe_dof_threshold``). ``attribute_inference``: also run SACRO-ML's
+    attribute-inference attack on a model (off by default: it is slow, and a
+    TRE turns it on). ``attribute_risk_ratio_max``: a model is unsafe when, for
+    some attribute, the share of training records the attack infers correctly
+    is more than this many times the share of test records (SACRO-ML's
+    Attribute Risk Ratio; its documentation counts a model as leaking when the
+    ratio exceeds 1) and the excess is significant at ``attribute_p_value``
+    (a one-sided Fisher's exact test of the two shares; 1 counts every excess,
+    SACRO-ML's rule alone).
     """
 
     name: str
@@ -70,6 +79,9 @@ class Policy:
     mia_p_value: float = 0.05
     lira_shadow_models: int = 100
     worst_case_reps: int = 10
+    attribute_inference: bool = False
+    attribute_risk_ratio_max: float = 1.0
+    attribute_p_value: float = 0.05
     source: str = ""
     tightened_by: tuple[str, ...] = ()
 
@@ -95,6 +107,21 @@ class Policy:
             raise FivesafesError(
                 f"policy {self.name}: lira_shadow_models must be at least 2, "
                 "worst_case_reps at least 1"
+            )
+        if not isinstance(self.attribute_inference, bool):
+            raise FivesafesError(
+                f"policy {self.name}: attribute_inference is true or false, "
+                f"not {self.attribute_inference!r}"
+            )
+        ratio = self.attribute_risk_ratio_max
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio < inf:
+            raise FivesafesError(
+                f"policy {self.name}: attribute_risk_ratio_max is a positive number "
+                f"(SACRO-ML's rule is 1), not {ratio!r}"
+            )
+        if not 0 < self.attribute_p_value <= 1:
+            raise FivesafesError(
+                f"policy {self.name}: attribute_p_value is a probability in (0, 1]"
             )
 
     @property
@@ -162,6 +189,13 @@ class Policy:
         more("mia_p_value", self.mia_p_value, other.mia_p_value)
         more("lira_shadow_models", self.lira_shadow_models, other.lira_shadow_models)
         more("worst_case_reps", self.worst_case_reps, other.worst_case_reps)
+        flag("attribute_inference", self.attribute_inference, other.attribute_inference)
+        less(
+            "attribute_risk_ratio_max",
+            self.attribute_risk_ratio_max,
+            other.attribute_risk_ratio_max,
+        )
+        more("attribute_p_value", self.attribute_p_value, other.attribute_p_value)
         # p% rule: a larger p flags more cells; off is loosest.
         if self.p is not None and other.p is None:
             looser.append(f"p% rule off (the TRE's is p = {self.p}%)")
