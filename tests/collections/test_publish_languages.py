@@ -6,6 +6,7 @@ the English one, and the web app's statistics pages show the reader's language."
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -19,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from fivesafes.analysis.indicators import long_table
 from fivesafes.collections import publish_html
-from fivesafes.collections.publish import TableSpec, publish_table, write_index
+from fivesafes.collections.publish import NOTE_WORDS, TableSpec, publish_table, write_index
 from fivesafes.collections.publish_collections import (
     cla_spec,
     code_labels,
@@ -156,6 +157,18 @@ def test_every_word_of_the_page_templates_has_its_welsh() -> None:
     with (LOCALE_DIR / "cy" / "LC_MESSAGES" / "messages.po").open("rb") as f:
         welsh = read_po(f, locale="cy")
     assert sorted(m for m in found if not (welsh.get(m) and welsh[m].string)) == []
+
+
+def test_every_note_has_its_welsh_with_the_same_placeholders() -> None:
+    def fields(text: str) -> set[str]:
+        return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+
+    for key, words in NOTE_WORDS.items():
+        assert set(words) == {"en", "cy"}, key
+        en, cy = words["en"], words["cy"]
+        pairs = zip(en, cy, strict=True) if isinstance(en, tuple) else [(en, cy)]
+        for english, welsh in pairs:
+            assert welsh and fields(english) == fields(welsh), (key, english, welsh)
 
 
 def test_the_collections_give_their_welsh_names() -> None:
