@@ -6,6 +6,7 @@ the English one, and the web app's statistics pages show the reader's language."
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -13,10 +14,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
 from fivesafes.analysis.indicators import long_table
-from fivesafes.collections.publish import TableSpec, publish_table, write_index
+from fivesafes.collections import publish_html
+from fivesafes.collections.publish import NOTE_WORDS, TableSpec, publish_table, write_index
 from fivesafes.collections.publish_collections import (
     cla_spec,
     code_labels,
@@ -25,6 +29,7 @@ from fivesafes.collections.publish_collections import (
 from fivesafes.collections.publish_indicators import publish_indicators
 from fivesafes.collections.spec import SpecError, load_spec
 from fivesafes.outputs.policy import PRESETS
+from fivesafes.web.i18n import LOCALE_DIR
 
 SLUG = "children-by-placement"
 TITLE_CY = "Plant sy'n derbyn gofal yn ôl lleoliad"
@@ -136,6 +141,34 @@ def test_the_static_pages_come_in_both_languages_linked(site: Path) -> None:
     assert table["cy"]["title"] == TITLE_CY and table["files"]["html_cy"] == f"{SLUG}.cy.html"
     dash = next(e for e in entries if e["kind"] == "dashboard")
     assert dash["cy"]["title"] == "Dangosyddion cyfiawnder troseddol yn ôl ardal bwrdd"
+
+
+def test_every_word_of_the_page_templates_has_its_welsh() -> None:
+    """The pages' own words (``_()`` in collections/templates) are messages of the web
+    app's catalogue, each with its Welsh."""
+    folder = Path(publish_html.__file__).parent / "templates"
+    found = {
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(folder), [("**.html", "jinja2")], {"**.html": {"extensions": "jinja2.ext.i18n"}}
+        )
+    }
+    assert {"Source", "released", "Skip to main content"} <= found
+    with (LOCALE_DIR / "cy" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        welsh = read_po(f, locale="cy")
+    assert sorted(m for m in found if not (welsh.get(m) and welsh[m].string)) == []
+
+
+def test_every_note_has_its_welsh_with_the_same_placeholders() -> None:
+    def fields(text: str) -> set[str]:
+        return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+
+    for key, words in NOTE_WORDS.items():
+        assert set(words) == {"en", "cy"}, key
+        en, cy = words["en"], words["cy"]
+        pairs = zip(en, cy, strict=True) if isinstance(en, tuple) else [(en, cy)]
+        for english, welsh in pairs:
+            assert welsh and fields(english) == fields(welsh), (key, english, welsh)
 
 
 def test_the_collections_give_their_welsh_names() -> None:

@@ -77,73 +77,173 @@ def publication_ledger(out_dir: str | Path) -> Ledger:
     return Ledger(Path(out_dir) / LEDGER_DIR)
 
 
-def _policy_notes(policy: Policy, unit: str, counts: Mapping[str, int]) -> list[str]:
-    notes = []
-    minimum = policy.minimum_count
-    zeros = " Zeros are suppressed too." if policy.zeros else ""
-    if minimum:
-        notes.append(
-            f"Cells counting fewer than {minimum} {unit} are suppressed and shown as "
-            f"{SUPPRESSED_SYMBOL} (blank in the CSV and null in the JSON).{zeros}"
-        )
-    elif policy.zeros:
-        notes.append(f"Zero cells are suppressed and shown as {SUPPRESSED_SYMBOL}.")
-    notes.append(
-        "Further cells are suppressed where a suppressed cell could otherwise be worked out "
-        "from the totals (secondary suppression); totals are true totals, never the sum of "
-        "the cells shown."
-    )
-    if policy.rounding == "nearest":
-        notes.append(
-            f"Counts, totals included, are rounded to the nearest {policy.rounding_base} "
-            "(halves up), so cells may not add up to the totals."
-        )
-    elif policy.rounding == "midpoint6":
-        notes.append(
-            f"Counts are rounded to the midpoint of their band of {policy.rounding_base} "
-            "(zero stays zero), so cells may not add up to the totals."
-        )
-    else:
-        notes.append("Counts are not rounded.")
-    notes.append(
-        f"{counts.get('suppress', 0)} of {sum(counts.values())} cells are suppressed; "
-        f"disclosure control policy {policy.label}."
-    )
-    return notes
+#: The words of a table's notes, each in the languages a table is published in
+#: (the Welsh says the same facts, no more). A pair is (one, more than one) for
+#: a count; Welsh counts with the singular noun after a number.
+NOTE_WORDS: dict[str, dict[str, Any]] = {
+    "zeros_too": {
+        "en": " Zeros are suppressed too.",
+        "cy": " Caiff sero eu hatal hefyd.",
+    },
+    "minimum": {
+        "en": (
+            "Cells counting fewer than {minimum} {unit} are suppressed and shown as "
+            "{symbol} (blank in the CSV and null in the JSON).{zeros}"
+        ),
+        "cy": (
+            "Caiff celloedd sy'n cyfrif llai na {minimum} {unit} eu hatal a'u dangos fel "
+            "{symbol} (yn wag yn y CSV ac yn null yn y JSON).{zeros}"
+        ),
+    },
+    "zeros": {
+        "en": "Zero cells are suppressed and shown as {symbol}.",
+        "cy": "Caiff celloedd sero eu hatal a'u dangos fel {symbol}.",
+    },
+    "secondary": {
+        "en": (
+            "Further cells are suppressed where a suppressed cell could otherwise be "
+            "worked out from the totals (secondary suppression); totals are true totals, "
+            "never the sum of the cells shown."
+        ),
+        "cy": (
+            "Caiff celloedd eraill eu hatal lle gellid fel arall gyfrifo cell a ataliwyd "
+            "o'r cyfansymiau (ataliad eilaidd); gwir gyfansymiau yw'r cyfansymiau, nid "
+            "swm y celloedd a ddangosir."
+        ),
+    },
+    "nearest": {
+        "en": (
+            "Counts, totals included, are rounded to the nearest {base} (halves up), so "
+            "cells may not add up to the totals."
+        ),
+        "cy": (
+            "Caiff cyfrifon, gan gynnwys cyfansymiau, eu talgrynnu i'r {base} agosaf "
+            "(haneri i fyny), felly efallai na fydd y celloedd yn adio i'r cyfansymiau."
+        ),
+    },
+    "midpoint6": {
+        "en": (
+            "Counts are rounded to the midpoint of their band of {base} (zero stays "
+            "zero), so cells may not add up to the totals."
+        ),
+        "cy": (
+            "Caiff cyfrifon eu talgrynnu i ganolbwynt eu band o {base} (mae sero yn aros "
+            "yn sero), felly efallai na fydd y celloedd yn adio i'r cyfansymiau."
+        ),
+    },
+    "unrounded": {
+        "en": "Counts are not rounded.",
+        "cy": "Nid yw'r cyfrifon wedi'u talgrynnu.",
+    },
+    "suppressed": {
+        "en": "{suppressed} of {cells} cells are suppressed; disclosure control policy {policy}.",
+        "cy": (
+            "Mae {suppressed} o {cells} cell wedi'u hatal; polisi rheoli datgelu "
+            "ystadegol {policy}."
+        ),
+    },
+    "no_earlier": {
+        "en": (
+            "Disclosure by differencing: no table had been published earlier in this "
+            "series, so there was none to check this one against."
+        ),
+        "cy": (
+            "Datgelu drwy wahaniaethu: nid oedd tabl wedi'i gyhoeddi'n gynharach yn y "
+            "gyfres hon, felly nid oedd un i wirio'r tabl hwn yn ei erbyn."
+        ),
+    },
+    "none_withheld": {
+        "en": (
+            "Disclosure by differencing: checked against the {tables} published earlier "
+            "in this series; no cell needed to be withheld."
+        ),
+        "cy": (
+            "Datgelu drwy wahaniaethu: wedi'i wirio yn erbyn y {tables} a gyhoeddwyd yn "
+            "gynharach yn y gyfres hon; nid oedd angen atal unrhyw gell."
+        ),
+    },
+    "withheld": {
+        "en": (
+            "{cells} suppressed because, subtracted from {what}, {they} would give away a"
+            " count of fewer than {minimum} {unit} (disclosure by differencing); checked "
+            "against the {tables} published earlier in this series."
+        ),
+        "cy": (
+            "{cells} wedi'u hatal oherwydd, o'u tynnu o {what}, {they} yn datgelu cyfrif "
+            "o lai na {minimum} {unit} (datgelu drwy wahaniaethu); wedi'i wirio yn erbyn "
+            "y {tables} a gyhoeddwyd yn gynharach yn y gyfres hon."
+        ),
+    },
+    "tables": {
+        "en": ("{n} table", "{n} tables"),
+        "cy": ("{n} tabl", "{n} tabl"),
+    },
+    "cells": {
+        "en": ("{n} cell is", "{n} cells are"),
+        "cy": ("Mae {n} cell", "Mae {n} cell"),
+    },
+    "they": {
+        "en": ("it", "they"),
+        "cy": ("y byddent", "y byddent"),
+    },
+    "and": {
+        "en": " and ",
+        "cy": " a ",
+    },
+    "an_earlier_table": {
+        "en": "a table published earlier",
+        "cy": "dabl a gyhoeddwyd yn gynharach",
+    },
+    "years": {
+        "en": "{title} {first} to {last}",
+        "cy": "{title} {first} i {last}",
+    },
+    "year": {
+        "en": "{title} {first}",
+        "cy": "{title} {first}",
+    },
+    "values": {
+        "en": "{n} values of {title}",
+        "cy": "{n} gwerth o {title}",
+    },
+}
 
 
-def _policy_notes_cy(policy: Policy, unit: str, counts: Mapping[str, int]) -> list[str]:
-    """The notes of :func:`_policy_notes` in Welsh (``unit``: the Welsh word)."""
+def _words(language: str) -> dict[str, Any]:
+    """The notes' words in ``language``."""
+    return {key: by_language[language] for key, by_language in NOTE_WORDS.items()}
+
+
+def _count(words: Mapping[str, Any], key: str, n: int) -> str:
+    """The words for ``n`` of something: the first of the pair for one, else the second."""
+    return str(words[key][0 if n == 1 else 1]).format(n=n)
+
+
+def _policy_notes(
+    policy: Policy, unit: str, counts: Mapping[str, int], language: str = "en"
+) -> list[str]:
+    """What the policy did to the table, in ``language`` (``unit``: its word in it)."""
+    words = _words(language)
     notes = []
     minimum = policy.minimum_count
-    zeros = " Caiff sero eu hatal hefyd." if policy.zeros else ""
     if minimum:
+        zeros = words["zeros_too"] if policy.zeros else ""
         notes.append(
-            f"Caiff celloedd sy'n cyfrif llai na {minimum} {unit} eu hatal a'u dangos fel "
-            f"{SUPPRESSED_SYMBOL} (yn wag yn y CSV ac yn null yn y JSON).{zeros}"
+            words["minimum"].format(
+                minimum=minimum, unit=unit, symbol=SUPPRESSED_SYMBOL, zeros=zeros
+            )
         )
     elif policy.zeros:
-        notes.append(f"Caiff celloedd sero eu hatal a'u dangos fel {SUPPRESSED_SYMBOL}.")
-    notes.append(
-        "Caiff celloedd eraill eu hatal lle gellid fel arall gyfrifo cell a ataliwyd o'r "
-        "cyfansymiau (ataliad eilaidd); gwir gyfansymiau yw'r cyfansymiau, nid swm y "
-        "celloedd a ddangosir."
-    )
-    if policy.rounding == "nearest":
-        notes.append(
-            f"Caiff cyfrifon, gan gynnwys cyfansymiau, eu talgrynnu i'r {policy.rounding_base} "
-            "agosaf (haneri i fyny), felly efallai na fydd y celloedd yn adio i'r cyfansymiau."
-        )
-    elif policy.rounding == "midpoint6":
-        notes.append(
-            f"Caiff cyfrifon eu talgrynnu i ganolbwynt eu band o {policy.rounding_base} (mae "
-            "sero yn aros yn sero), felly efallai na fydd y celloedd yn adio i'r cyfansymiau."
-        )
+        notes.append(words["zeros"].format(symbol=SUPPRESSED_SYMBOL))
+    notes.append(words["secondary"])
+    if policy.rounding in ("nearest", "midpoint6"):
+        notes.append(words[policy.rounding].format(base=policy.rounding_base))
     else:
-        notes.append("Nid yw'r cyfrifon wedi'u talgrynnu.")
+        notes.append(words["unrounded"])
     notes.append(
-        f"Mae {counts.get('suppress', 0)} o {sum(counts.values())} cell wedi'u hatal; "
-        f"polisi rheoli datgelu ystadegol {policy.label}."
+        words["suppressed"].format(
+            suppressed=counts.get("suppress", 0), cells=sum(counts.values()), policy=policy.label
+        )
     )
     return notes
 
@@ -170,73 +270,32 @@ def _earlier(checks: Sequence[CheckResult], ledger: Ledger, series: str) -> list
 
 
 def _differencing_note(
-    policy: Policy, unit: str, checks: Sequence[CheckResult], earlier: int, against: list[str]
+    policy: Policy,
+    unit: str,
+    checks: Sequence[CheckResult],
+    earlier: int,
+    against: list[str],
+    language: str = "en",
 ) -> str:
-    """The note on disclosure by differencing. It never names the cells nor the counts
-    they would give away (saying a difference is small would itself be a disclosure)."""
+    """The note on disclosure by differencing, in ``language``. It never names the cells
+    nor the counts they would give away (saying a difference is small would itself be
+    a disclosure)."""
+    words = _words(language)
     minimum = policy.minimum_count
     if earlier == 0:
-        return (
-            "Disclosure by differencing: no table had been published earlier in this series, "
-            "so there was none to check this one against."
-        )
+        return str(words["no_earlier"])
     n = _differencing_cells(checks)
-    tables = f"{earlier} table{'' if earlier == 1 else 's'}"
+    tables = _count(words, "tables", earlier)
     if n == 0 or minimum <= 1:
-        return (
-            f"Disclosure by differencing: checked against the {tables} published earlier in "
-            "this series; no cell needed to be withheld."
-        )
-    cells = f"{n} cell{' is' if n == 1 else 's are'}"
-    what = " and ".join(against) if against else "a table published earlier"
-    return (
-        f"{cells} suppressed because, subtracted from {what}, "
-        f"{'it' if n == 1 else 'they'} would give away a count of fewer than {minimum} "
-        f"{unit} (disclosure by differencing); checked against the {tables} published earlier "
-        "in this series."
+        return str(words["none_withheld"]).format(tables=tables)
+    return str(words["withheld"]).format(
+        cells=_count(words, "cells", n),
+        what=words["and"].join(against) if against else words["an_earlier_table"],
+        they=_count(words, "they", n),
+        minimum=minimum,
+        unit=unit,
+        tables=tables,
     )
-
-
-def _differencing_note_cy(
-    policy: Policy, unit: str, checks: Sequence[CheckResult], earlier: int, against: list[str]
-) -> str:
-    """The note of :func:`_differencing_note` in Welsh (the same facts, no more)."""
-    minimum = policy.minimum_count
-    if earlier == 0:
-        return (
-            "Datgelu drwy wahaniaethu: nid oedd tabl wedi'i gyhoeddi'n gynharach yn y gyfres "
-            "hon, felly nid oedd un i wirio'r tabl hwn yn ei erbyn."
-        )
-    n = _differencing_cells(checks)
-    if n == 0 or minimum <= 1:
-        return (
-            f"Datgelu drwy wahaniaethu: wedi'i wirio yn erbyn y {earlier} tabl a gyhoeddwyd yn "
-            "gynharach yn y gyfres hon; nid oedd angen atal unrhyw gell."
-        )
-    what = " a ".join(against) if against else "dabl a gyhoeddwyd yn gynharach"
-    return (
-        f"Mae {n} cell wedi'u hatal oherwydd, o'u tynnu o {what}, y byddent yn datgelu "
-        f"cyfrif o lai na {minimum} {unit} (datgelu drwy wahaniaethu); wedi'i wirio yn erbyn "
-        f"y {earlier} tabl a gyhoeddwyd yn gynharach yn y gyfres hon."
-    )
-
-
-def _coverage_cy(records: pd.DataFrame, spec: TableSpec) -> str:
-    if spec.coverage_cy:
-        return spec.coverage_cy
-    titles = spec.welsh_column_titles()
-    parts = []
-    for col in (*spec.by, *spec.dims):
-        values = sorted(records[col].dropna().astype(str).unique())
-        if not values:
-            continue
-        if col in spec.by and len(values) > 1:
-            parts.append(f"{titles[col]} {values[0]} i {values[-1]}")
-        elif col in spec.by:
-            parts.append(f"{titles[col]} {values[0]}")
-        else:
-            parts.append(f"{len(values)} gwerth o {titles[col].lower()}")
-    return "; ".join(parts)
 
 
 def welsh_metadata(
@@ -256,32 +315,40 @@ def welsh_metadata(
         "title": spec.title_cy,
         "description": spec.description_cy or spec.description,
         "source": spec.source_cy or spec.source,
-        "coverage": _coverage_cy(records, spec),
+        "coverage": _coverage(records, spec, "cy"),
         "unit": unit,
         "column_titles": spec.welsh_column_titles(),
         "labels": spec.welsh_labels(),
         "notes": [
             *(spec.notes_cy or spec.notes),
-            *_policy_notes_cy(policy, unit, counts),
-            _differencing_note_cy(policy, unit, checks, earlier, against),
+            *_policy_notes(policy, unit, counts, "cy"),
+            _differencing_note(policy, unit, checks, earlier, against, "cy"),
         ],
     }
 
 
-def _coverage(records: pd.DataFrame, spec: TableSpec) -> str:
-    if spec.coverage:
-        return spec.coverage
+def _coverage(records: pd.DataFrame, spec: TableSpec, language: str = "en") -> str:
+    """What the table covers, in ``language``: the spec's words, else the range of
+    each ``by`` column and the number of values of each dimension."""
+    given = spec.coverage_cy if language == "cy" else spec.coverage
+    if given:
+        return given
+    words = _words(language)
+    titles = (
+        spec.welsh_column_titles()
+        if language == "cy"
+        else {c: spec.title_of(c) for c in (*spec.by, *spec.dims)}
+    )
     parts = []
     for col in (*spec.by, *spec.dims):
         values = sorted(records[col].dropna().astype(str).unique())
         if not values:
             continue
-        if col in spec.by and len(values) > 1:
-            parts.append(f"{spec.title_of(col)} {values[0]} to {values[-1]}")
-        elif col in spec.by:
-            parts.append(f"{spec.title_of(col)} {values[0]}")
+        if col in spec.by:
+            key = "years" if len(values) > 1 else "year"
+            parts.append(words[key].format(title=titles[col], first=values[0], last=values[-1]))
         else:
-            parts.append(f"{len(values)} values of {spec.title_of(col).lower()}")
+            parts.append(words["values"].format(n=len(values), title=titles[col].lower()))
     return "; ".join(parts)
 
 

@@ -91,7 +91,7 @@ def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("fivesafes.reports", "templates"),
         autoescape=select_autoescape(["html"]),
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

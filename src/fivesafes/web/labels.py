@@ -22,7 +22,7 @@ MARKED = (
     # fivesafes.projects.applications.MEMBER_ROLE_LABELS
     N_("Lead researcher"),
     N_("Researcher"),
-    # fivesafes.collections.publish_html: the static publication pages' own words that
+    # fivesafes/collections/templates: the static publication pages' own words that
     # no web page shows (the others are the statistics pages' messages)
     N_("released"),
 )

@@ -1,7 +1,10 @@
 """Reports on a linkage run: its quality, for the operator, and its bias, for researchers.
 
 :func:`link_report` writes two reports into a folder, each as JSON and as a
-self-contained HTML page (inline CSS and SVG, no script, nothing fetched):
+self-contained HTML page (the report templates ``link_quality.html`` and
+``link_bias.html`` of :mod:`fivesafes.reports`, with the site's stylesheet inlined
+and the charts matplotlib PNGs embedded with their alternative text; no script,
+nothing fetched):
 
 ``link-quality``
     For the linkage operator (trusted third party). It shows identifiers (the
@@ -22,7 +25,6 @@ A record is *linked* when its person has at least one record in another dataset.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -39,6 +41,7 @@ from fivesafes.data.link.run import BORDERLINE_TABLE, MAP_TABLE, RUNS_TABLE
 from fivesafes.data.store import open_store, table_names
 from fivesafes.datasets import BY_NAME, ETHNICITY_5, ETHNICITY_NOT_GIVEN
 from fivesafes.errors import FivesafesError
+from fivesafes.reports.render import figure_png, render
 
 QUALITY = "link-quality"
 BIAS = "linkage-bias"
@@ -706,30 +709,10 @@ def _bias(data: _Linkage, r: pd.DataFrame, with_truth: bool) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- HTML
 
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;
-background:#fff;line-height:1.45}
-main{max-width:70rem;margin:0 auto;padding:1rem 1.5rem 3rem}
-h1{font-size:1.7rem;margin:.5rem 0}h2{font-size:1.3rem;margin-top:2rem;
-border-bottom:2px solid #0b4f6c;padding-bottom:.2rem}h3{font-size:1.08rem;margin-top:1.4rem}
-.banner{border:3px solid #a4161a;background:#fff1f0;padding:.6rem 1rem;font-weight:600}
-.note{background:#eef6fa;border-left:4px solid #0b4f6c;padding:.5rem 1rem}
-table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
-caption{text-align:left;font-weight:600;padding:.3rem 0;caption-side:top}
-th,td{border:1px solid #c8c8c8;padding:.25rem .5rem;text-align:right;vertical-align:top}
-th[scope=row],td.text,th.text{text-align:left}thead th{background:#e8eef2}
-tr.flag td,tr.flag th{background:#fff4d6}
-.pair td.l{border-left:3px solid #0b4f6c}.wrap{overflow-x:auto}
-svg{max-width:100%;height:auto}svg text{font-family:inherit;font-size:12px;fill:#1b1b1b}
-ul.summary li{margin:.3rem 0}
-"""
-
-
-def _e(v: Any) -> str:
-    return html.escape(str(v), quote=True)
-
 
 def _fmt(v: Any, pct: bool = False, digits: int = 4) -> str:
+    """A value as the reports show it: a dash for none, percentages of rates with
+    two decimals under 1%, four significant figures."""
     if v is None:
         return "—"
     if isinstance(v, bool):
@@ -750,401 +733,138 @@ def _fmt(v: Any, pct: bool = False, digits: int = 4) -> str:
     return str(v)
 
 
-def _table(
-    caption: str,
-    headers: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    row_classes: Iterable[str] | None = None,
-    text_cols: int = 1,
-) -> str:
-    """A table whose first column heads each row."""
-    head = "".join(
-        f'<th scope="col"{" class=text" if i < text_cols else ""}>{_e(h)}</th>'
-        for i, h in enumerate(headers)
-    )
-    classes = list(row_classes) if row_classes is not None else None
-    body = []
-    for k, row in enumerate(rows):
-        cells = []
-        for i, cell in enumerate(row):
-            text = cell if isinstance(cell, _Raw) else _e(cell)
-            if i == 0:
-                cells.append(f'<th scope="row">{text}</th>')
-            else:
-                cls = ' class="text"' if i < text_cols else ""
-                cells.append(f"<td{cls}>{text}</td>")
-        cls = f' class="{classes[k]}"' if classes and classes[k] else ""
-        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    return (
-        f'<div class="wrap"><table><caption>{_e(caption)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-    )
+def _value(v: Any) -> str:
+    """A cluster step measure: a number, or its breakdown as JSON."""
+    return json.dumps(v) if isinstance(v, dict) else _fmt(v)
 
 
-class _Raw(str):
-    """HTML already escaped."""
+#: The charts' colours: the site's blue and red (web/static/style.css), a pale blue.
+DARK, PALE, RED = "#1d70b8", "#9cc2e5", "#d4351c"
 
 
-def _page(title: str, body: Sequence[str]) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{CSS}</style></head>"
-        f"<body><main>{''.join(body)}</main></body></html>\n"
-    )
+@dataclass
+class _Chart:
+    """A chart for a report: the PNG, its alternative text (what a reader who cannot
+    see it needs: the values it shows) and its caption."""
+
+    png: bytes
+    description: str
+    caption: str
 
 
-def _histogram_svg(bins: list[dict[str, Any]], threshold_w: float) -> str:
-    title = "Distribution of match weights of the scored pairs"
+def _histogram(bins: list[dict[str, Any]], threshold_w: float) -> _Chart | None:
+    """Pairs per unit of match weight (log scale), the threshold a red line, the bins
+    from the threshold's up dark."""
     if not bins:
-        return "<p>No pairs were scored.</p>"
+        return None
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
     lo = min(float(b["match_weight_from"]) for b in bins)
     hi = max(float(b["match_weight_from"]) for b in bins) + 1
     lo, hi = min(lo, math.floor(threshold_w)), max(hi, math.ceil(threshold_w) + 1)
     top = max(int(b["pairs"]) for b in bins)
-    ymax = math.ceil(math.log10(top + 1)) or 1
-    w, h, left, bottom, pad = 900, 320, 60, 40, 12
-    pw, ph = w - left - pad, h - bottom - pad
-
-    def x(v: float) -> float:
-        return left + (v - lo) / (hi - lo) * pw
-
-    def y(n: float) -> float:
-        return pad + ph - math.log10(n + 1) / ymax * ph
-
-    above = sum(
-        int(b["pairs"]) for b in bins if float(b["match_weight_from"]) >= math.floor(threshold_w)
+    from_bin = math.floor(threshold_w)
+    above = sum(int(b["pairs"]) for b in bins if float(b["match_weight_from"]) >= from_bin)
+    fig = Figure(figsize=(9.0, 3.6))
+    ax = fig.add_subplot()
+    left = [float(b["match_weight_from"]) for b in bins]
+    ax.bar(
+        left,
+        [int(b["pairs"]) for b in bins],
+        width=0.95,
+        align="edge",
+        color=[DARK if v >= from_bin else PALE for v in left],
     )
-    desc = (
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=0.8)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.set_xlim(lo, hi)
+    ax.axvline(threshold_w, color=RED, linestyle="--", linewidth=2)
+    ax.annotate(
+        f"threshold {threshold_w:.2f}",
+        (threshold_w, 1),
+        xycoords=("data", "axes fraction"),
+        xytext=(4, -14),
+        textcoords="offset points",
+        color=RED,
+    )
+    ax.set_xlabel("match weight (log2 Bayes factor)")
+    ax.set_ylabel("pairs (log scale)")
+    ax.grid(axis="y", color="#ddd")
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right"]].set_visible(False)
+    description = (
+        "Distribution of match weights of the scored pairs. "
         f"Bar chart, logarithmic vertical scale: pairs per unit of match weight from {lo:g} "
         f"to {hi:g}; the threshold, match weight {threshold_w:.2f}, is a red line; "
-        f"{above:,} pairs lie in the bins from {math.floor(threshold_w)} up (dark bars), "
+        f"{above:,} pairs lie in the bins from {from_bin} up (dark bars), "
         f"{top:,} pairs in the fullest bin."
     )
-    parts = [
-        f'<svg role="img" aria-labelledby="hist-t hist-d" viewBox="0 0 {w} {h}" '
-        f'width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">'
-        f'<title id="hist-t">{_e(title)}</title><desc id="hist-d">{_e(desc)}</desc>'
-    ]
-    for k in range(ymax + 1):
-        yy = y(10**k - 1)
-        parts.append(
-            f'<line x1="{left}" x2="{w - pad}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#ddd"/>'
-            f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">{10**k:,}</text>'
+    caption = "Match weights of scored pairs, threshold marked."
+    return _Chart(figure_png(fig), description, caption)
+
+
+def _bars(title: str, rows: list[dict[str, Any]], overall: float | None) -> _Chart:
+    """Horizontal bars of each group's link rate, a suppressed group written '<10',
+    the rate of all records a red line."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.4, 0.32 * len(rows) + 0.9))
+    ax = fig.add_subplot()
+    pos = list(range(len(rows)))
+    rates = [0.0 if r["suppressed"] else 100 * float(r["link_rate"]) for r in rows]
+    ax.barh(pos, rates, height=0.75, color=DARK)
+    for y, (r, rate) in enumerate(zip(rows, rates, strict=True)):
+        shown = SUPPRESSED if r["suppressed"] else f"{rate:.1f}%"
+        ax.annotate(
+            shown,
+            (rate, y),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            zorder=4,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
         )
-    bw = pw / (hi - lo)
-    for b in bins:
-        v, n = float(b["match_weight_from"]), int(b["pairs"])
-        colour = "#0b4f6c" if v >= math.floor(threshold_w) else "#8fb8cc"
-        parts.append(
-            f'<rect x="{x(v):.1f}" y="{y(n):.1f}" width="{max(bw - 0.5, 0.5):.1f}" '
-            f'height="{pad + ph - y(n):.1f}" fill="{colour}">'
-            f"<title>match weight {v:g} to {v + 1:g}: {n:,} pairs</title></rect>"
+    if overall is not None:
+        ax.axvline(
+            100 * overall,
+            color=RED,
+            linestyle="--",
+            linewidth=2,
+            label=f"all records: {100 * overall:.1f}%",
         )
-    step = 10 if hi - lo > 40 else 5
-    for t in range(int(math.ceil(lo / step) * step), int(hi) + 1, step):
-        parts.append(f'<text x="{x(t):.1f}" y="{h - bottom + 16}" text-anchor="middle">{t}</text>')
-    tx = x(threshold_w)
-    parts.append(
-        f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{pad}" y2="{pad + ph}" stroke="#c1121f" '
-        f'stroke-width="2" stroke-dasharray="6 3"/>'
-        f'<text x="{tx + 4:.1f}" y="{pad + 12}" fill="#c1121f">threshold '
-        f"{threshold_w:.2f}</text>"
-        f'<text x="{left + pw / 2:.1f}" y="{h - 6}" text-anchor="middle">match weight '
-        "(log2 Bayes factor)</text>"
-        f'<line x1="{left}" x2="{w - pad}" y1="{pad + ph}" y2="{pad + ph}" stroke="#333"/>'
-        "</svg>"
-    )
-    return "".join(parts)
-
-
-def _bars_svg(ident: str, title: str, rows: list[dict[str, Any]], overall: float | None) -> str:
-    """Horizontal bars of each group's link rate, suppressed groups written '<10'."""
-    bar_h, gap, left, right = 22, 6, 300, 70
-    w = 840
-    h = len(rows) * (bar_h + gap) + 40
-    pw = w - left - right
-
-    def x(p: float) -> float:
-        return left + p * pw
-
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
+    ax.set_yticks(pos, labels=[str(r["group"]) for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 108)
+    ax.set_xticks([0, 25, 50, 75, 100], labels=["0%", "25%", "50%", "75%", "100%"])
+    ax.grid(axis="x", color="#ddd")
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right"]].set_visible(False)
     described = "; ".join(
         f"{row['group']}: "
         + (SUPPRESSED + " records" if row["suppressed"] else f"{100 * row['link_rate']:.1f}%")
         for row in rows
     )
-    parts = [
-        f'<svg role="img" aria-labelledby="{ident}-t {ident}-d" viewBox="0 0 {w} {h}" '
-        f'width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">'
-        f'<title id="{ident}-t">{_e(title)}</title>'
-        f'<desc id="{ident}-d">Bar chart of link rates. {_e(described)}.</desc>'
-    ]
-    for t in (0, 0.25, 0.5, 0.75, 1.0):
-        parts.append(
-            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="4" y2="{h - 26}" stroke="#ddd"/>'
-            f'<text x="{x(t):.1f}" y="{h - 10}" text-anchor="middle">{int(100 * t)}%</text>'
-        )
-    for i, row in enumerate(rows):
-        yy = 6 + i * (bar_h + gap)
-        parts.append(
-            f'<text x="{left - 8}" y="{yy + bar_h * 0.7:.1f}" text-anchor="end">'
-            f"{_e(row['group'])}</text>"
-        )
-        if row["suppressed"]:
-            parts.append(f'<text x="{left + 4}" y="{yy + bar_h * 0.7:.1f}">{SUPPRESSED}</text>')
-            continue
-        p = float(row["link_rate"])
-        parts.append(
-            f'<rect x="{left}" y="{yy}" width="{p * pw:.1f}" height="{bar_h}" fill="#0b4f6c">'
-            f"<title>{_e(row['group'])}: {100 * p:.1f}% linked</title></rect>"
-            f'<text x="{x(p) + 4:.1f}" y="{yy + bar_h * 0.7:.1f}">{100 * p:.1f}%</text>'
-        )
-    if overall is not None:
-        parts.append(
-            f'<line x1="{x(overall):.1f}" x2="{x(overall):.1f}" y1="2" y2="{h - 26}" '
-            'stroke="#c1121f" stroke-width="2" stroke-dasharray="5 3">'
-            f"<title>all records: {100 * overall:.1f}%</title></line>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    return _Chart(
+        figure_png(fig),
+        f"Link rate by {title.lower()}. Bar chart of link rates. {described}.",
+        f"Link rate by {title.lower()}; the red line is all records.",
+    )
 
 
 def _quality_html(q: dict[str, Any]) -> str:
-    run = q["run"]
-    body = [
-        "<header><h1>Linkage quality report</h1>"
-        '<p class="banner" role="note">Identifier zone only. This report shows names, dates '
-        "of birth, postcodes and record ids: it is for the linkage operator and must not "
-        "leave the identifier zone. Researchers get the linkage bias report instead.</p>"
-        "</header>",
-        "<section><h2>The run</h2>",
-        _table(
-            "Linkage run",
-            ["item", "value"],
-            [
-                ["run id", run["run_id"]],
-                ["run at", run["created_at"]],
-                ["engine", run["engine"]],
-                ["threshold (match probability)", run["threshold"]],
-                ["threshold (match weight)", run["threshold_match_weight"]],
-                ["records", run["records"]],
-                ["persons found", run["persons"]],
-                ["pairs scored", run["pairs_scored"]],
-                ["pairs matched (at or above the threshold)", run["pairs_matched"]],
-                ["time (seconds)", run["seconds"]],
-                [
-                    "prior: probability two random records match",
-                    run["probability_two_random_records_match"],
-                ],
-            ],
-            text_cols=2,
-        ),
-    ]
-    if run["notes"]:
-        body.append(
-            "<p>Splink's notes:</p><ul>"
-            + "".join(f"<li>{_e(n)}</li>" for n in run["notes"])
-            + "</ul>"
-        )
-    body.append("</section>")
     dist = q["match_weight_distribution"]
-    body += [
-        "<section><h2>Match-weight distribution</h2>",
-        "<p>Pairs scored, by match weight (one bar per unit; vertical scale logarithmic). "
-        "Pairs right of the red line are matched. A well-separated model has few pairs near "
-        "the line.</p>",
-        "<figure>",
-        _histogram_svg(dist["bins"], dist["threshold_match_weight"]),
-        "<figcaption>Match weights of scored pairs, threshold marked.</figcaption></figure>",
-        "</section>",
-    ]
-    params = q["parameters"]
-    rows, classes = [], []
-    for comp in params["comparisons"]:
-        for level in comp["levels"]:
-            rows.append(
-                [
-                    comp["comparison"],
-                    level["level"],
-                    level["m_probability"],
-                    level["u_probability"],
-                    level["bayes_factor"],
-                    level["match_weight"],
-                    "null level"
-                    if level["null_level"]
-                    else ("term frequency adjusted" if level["term_frequency_adjusted"] else ""),
-                ]
-            )
-            classes.append("")
-    body += [
-        "<section><h2>Parameters learnt</h2>",
-        f"<p>Prior (probability two random records match): "
-        f"{_e(_fmt(params['probability_two_random_records_match']))}. For each comparison "
-        "level: m (the probability of the level among true matches), u (among non-matches), "
-        "the Bayes factor m/u and the match weight log2(m/u). Null levels carry no "
-        "evidence; a level with no m was never observed in training.</p>",
-        _table(
-            "m and u probabilities, Bayes factors and match weights per comparison level",
-            ["comparison", "level", "m", "u", "Bayes factor", "match weight", "note"],
-            [[r[0], r[1], *(_fmt(v) for v in r[2:6]), r[6]] for r in rows],
-            classes,
-            text_cols=2,
-        ),
-        "</section>",
-    ]
-    ds = q["datasets"]
-    names = [row["dataset"] for row in ds["rows"]]
-    body += [
-        "<section><h2>Links per dataset</h2>",
-        _table(
-            "Records, persons and records linked to another dataset, per dataset",
-            ["dataset", "records", "persons", "records linked to another dataset", "share"],
-            [
-                [
-                    r["dataset"],
-                    _fmt(r["records"]),
-                    _fmt(r["persons"]),
-                    _fmt(r["records_linked_to_another_dataset"]),
-                    _fmt(r["share_linked"], pct=True),
-                ]
-                for r in ds["rows"]
-            ],
-        ),
-        _table(
-            "Persons found in both datasets (the diagonal: persons in the dataset)",
-            ["dataset", *names],
-            [[a, *(_fmt(ds["persons_in_both"][a][b]) for b in names)] for a in names],
-        ),
-        "</section>",
-    ]
-    est = q["estimated_by_model"]
-    body += [
-        "<section><h2>Quality estimated by the model</h2>",
-        "<p>From the match probabilities alone, without any truth: precision is the mean "
-        "probability of matched pairs; recall is the share of the expected matching pairs "
-        "among scored pairs that are matched (pairs no blocking rule generated are not "
-        "counted).</p>",
-        _table(
-            "The model's own estimates at the threshold",
-            ["estimate", "value"],
-            [[k.replace("_", " "), _fmt(v)] for k, v in est.items()],
-        ),
-        "</section>",
-    ]
-    split = q.get("cluster_step") or {}
-    body += [
-        "<section><h2>Clusters split after Splink's clustering</h2>",
-        "<p>Clusters whose records hold two different valid values of a strong identifier "
-        "(NHS number, UPN, National Insurance number) are rejoined strongest pair first "
-        "without joining the two values; clusters held together by one weak pair (a bridge "
-        "below the bridge probability) between two groups of records are cut there.</p>",
-        _table(
-            "What the cluster step did",
-            ["measure", "value"],
-            [
-                [k.replace("_", " "), _fmt(v) if not isinstance(v, dict) else json.dumps(v)]
-                for k, v in split.items()
-            ],
-        )
-        if split
-        else "<p>This run recorded no cluster step.</p>",
-        "</section>",
-    ]
-    m = q["measured"]
-    body.append("<section><h2>Quality measured against the truth</h2>")
-    if m is None:
-        body.append("<p>No truth was given (only a synthetic world has one).</p>")
-    else:
-        p, c = m["pairwise"], m["clusters"]
-        body += [
-            _table(
-                "Pairwise quality against the truth",
-                ["measure", "value"],
-                [
-                    ["precision", _fmt(p["precision"])],
-                    ["recall", _fmt(p["recall"])],
-                    ["F1", _fmt(p["f1"])],
-                    ["pairs found", _fmt(p["pairs_found"])],
-                    ["true pairs", _fmt(p["pairs_true"])],
-                    ["false matches (pairs)", _fmt(p["false_matches"])],
-                    ["missed matches (pairs)", _fmt(p["missed_matches"])],
-                ],
-            ),
-            _table(
-                "Cluster-level quality against the truth",
-                ["measure", "value"],
-                [
-                    ["true persons", _fmt(c["true_persons"])],
-                    ["clusters found", _fmt(c["clusters_found"])],
-                    [
-                        "true persons whose records are exactly one cluster",
-                        _fmt(c["true_persons_exactly_one_cluster"]),
-                    ],
-                    ["share exactly one cluster", _fmt(c["share_exactly_one_cluster"], pct=True)],
-                    ["clusters that mix persons", _fmt(c["clusters_mixing_persons"])],
-                    ["records in mixed clusters", _fmt(c["records_in_mixed_clusters"])],
-                    ["persons split over several clusters", _fmt(c["persons_split"])],
-                    ["records of split persons", _fmt(c["records_of_split_persons"])],
-                ],
-            ),
-            "<p>Per identifier error of the truth file: the records with it (of persons "
-            "with more than one record), how many were put with their own person (their "
-            "cluster holds another of their person's records, and at least as many as "
-            "lie elsewhere), and how many share a cluster with another person.</p>",
-            _table(
-                "Records found with their own person, per error kind",
-                ["error kind", "records", "with own person", "share", "with another person"],
-                [
-                    [
-                        e["kind"].replace("_", " "),
-                        _fmt(e["records"]),
-                        _fmt(e["with_own_person"]),
-                        _fmt(e["share_with_own_person"]),
-                        _fmt(e["in_cluster_with_another_person"]),
-                    ]
-                    for e in m.get("error_kinds", [])
-                ],
-            ),
-        ]
-    body.append("</section>")
-    pairs = q["borderline"]
-    truth_col = bool(pairs) and "same_person_in_truth" in pairs[0]
-    headers = ["match weight", "probability", "side", "dataset", *IDENTIFIER_FIELDS]
-    if truth_col:
-        headers.append("same person in truth")
-    prow, pcls = [], []
-    for k, pair in enumerate(pairs, 1):
-        for side in ("left", "right"):
-            rec = pair[side]
-            first = side == "left"
-            prow.append(
-                [
-                    f"pair {k}",
-                    _fmt(pair["match_weight"]) if first else "",
-                    _fmt(pair["match_probability"]) if first else "",
-                    side,
-                    rec["dataset"] or "",
-                    *(rec[f] or "" for f in IDENTIFIER_FIELDS),
-                    *([_fmt(pair["same_person_in_truth"]) if first else ""] if truth_col else []),
-                ]
-            )
-            pcls.append("pair-start" if first else "")
-    body += [
-        "<section><h2>Borderline pairs for clerical review</h2>",
-        f"<p>The {len(pairs)} scored pairs nearest the threshold, highest match weight "
-        "first, each pair's two records one above the other.</p>",
-        _table(
-            "Borderline pairs with their identifiers",
-            ["pair", *headers],
-            prow,
-            pcls,
-            text_cols=11,
-        )
-        if pairs
-        else "<p>No borderline pairs were recorded.</p>",
-        "</section>",
-    ]
-    return _page("Linkage quality report (identifier zone only)", body)
+    return render(
+        "link_quality.html",
+        q=q,
+        run=q["run"],
+        histogram=_histogram(dist["bins"], dist["threshold_match_weight"]),
+        fields=IDENTIFIER_FIELDS,
+        fmt=_fmt,
+        value=_value,
+    )
 
 
 def _rate_cells(row: dict[str, Any], with_truth: bool) -> list[str]:
@@ -1160,103 +880,19 @@ def _rate_cells(row: dict[str, Any], with_truth: bool) -> list[str]:
 
 def _bias_html(b: dict[str, Any]) -> str:
     with_truth = b["truth_given"]
-    headers = ["group", "records", "link rate"]
-    if with_truth:
-        headers += ["identifier error rate (truth)", "false-match rate", "missed-match rate"]
-    body = [
-        "<header><h1>Linkage bias report</h1>",
-        '<p class="note">Aggregates only: no identifiers and no record ids. Groups of fewer '
-        f"than {MIN_GROUP} records are shown as {SUPPRESSED}.</p></header>",
-        '<section><h2>Summary</h2><ul class="summary">',
-        *(f"<li>{_e(line)}</li>" for line in b["summary"]),
-        "</ul></section>",
-        "<section><h2>What the figures mean</h2><dl>",
-        *(
-            f"<dt>{_e(k.replace('_', ' '))}</dt><dd>{_e(v)}</dd>"
-            for k, v in b["definitions"].items()
-        ),
-        "</dl></section>",
-        "<section><h2>Link rate by group</h2>",
-        _table("All records", headers, [["all records", *_rate_cells(b["overall"], with_truth)]]),
-    ]
     overall = b["overall"]["link_rate"]
-    for attr, rows in b["groups"].items():
-        title = ATTRIBUTE_TITLES.get(attr, attr)
-        body += [
-            f"<h3>{_e(title)}</h3>",
-            f"<figure>{_bars_svg(f'bars-{attr}', f'Link rate by {title.lower()}', rows, overall)}"
-            f"<figcaption>Link rate by {_e(title.lower())}; the red line is all records."
-            "</figcaption></figure>",
-            _table(
-                f"Link rate by {title.lower()}",
-                headers,
-                [[r["group"], *_rate_cells(r, with_truth)] for r in rows],
-            ),
-        ]
-    body.append("</section><section><h2>Ethnicity as recorded, by dataset</h2>")
-    for ds, rows in b["ethnicity_by_dataset"].items():
-        body += [
-            f"<h3>{_e(ds)}</h3>",
-            _table(
-                f"Link rate by ethnicity recorded in {ds}",
-                headers,
-                [[r["group"], *_rate_cells(r, with_truth)] for r in rows],
-            ),
-        ]
-    if b["truth_groups"]:
-        body.append(
-            "</section><section><h2>Groups known only from the truth</h2>"
-            "<p>The synthetic world's truth gives each record's true person: here, by "
-            "the deprivation of their true home area and the origin of their true name, "
-            "how often the identifiers carry errors and how often the linkage missed or "
-            "falsely made a match.</p>"
-        )
-        for attr, rows in b["truth_groups"].items():
-            title = ATTRIBUTE_TITLES.get(attr, attr)
-            body += [
-                f"<h3>{_e(title)}</h3>",
-                _table(
-                    f"Link and error rates by {title.lower()}",
-                    headers,
-                    [[r["group"], *_rate_cells(r, with_truth)] for r in rows],
-                ),
-            ]
-    body.append("</section><section><h2>Linked and unlinked records compared</h2>")
-    body.append(
-        "<p>The share of linked and of unlinked records in each group, and their standardised "
-        f"difference; rows with |d| &gt; {FLAG_D} are highlighted and marked.</p>"
+    titles = {a: ATTRIBUTE_TITLES.get(a, a) for a in (*b["groups"], *b["truth_groups"])}
+    return render(
+        "link_bias.html",
+        b=b,
+        titles=titles,
+        charts={a: _bars(titles[a], rows, overall) for a, rows in b["groups"].items()},
+        rates=lambda row: _rate_cells(row, with_truth),
+        min_group=MIN_GROUP,
+        suppressed=SUPPRESSED,
+        flag_d=FLAG_D,
+        fmt=_fmt,
     )
-    rows_b = b["balance"]
-    body.append(
-        _table(
-            "Standardised differences between linked and unlinked records",
-            [
-                "attribute",
-                "group",
-                "records",
-                "share of linked",
-                "share of unlinked",
-                "d",
-                "|d| > 0.1",
-            ],
-            [
-                [
-                    ATTRIBUTE_TITLES.get(r["attribute"], r["attribute"]),
-                    r["group"],
-                    _fmt(r["records"]),
-                    SUPPRESSED if r["suppressed"] else _fmt(r["share_of_linked"], pct=True),
-                    SUPPRESSED if r["suppressed"] else _fmt(r["share_of_unlinked"], pct=True),
-                    SUPPRESSED if r["suppressed"] else f"{r['standardised_difference']:+.3f}",
-                    "flagged" if r["flag"] else "",
-                ]
-                for r in rows_b
-            ],
-            ["flag" if r["flag"] else "" for r in rows_b],
-            text_cols=2,
-        )
-    )
-    body.append("</section>")
-    return _page("Linkage bias report", body)
 
 
 # --------------------------------------------------------------------------- entry
