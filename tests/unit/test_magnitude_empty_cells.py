@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fivesafes.outputs import MagnitudeTable, check, load_policy
+from fivesafes.outputs import FrequencyTable, MagnitudeTable, check, load_policy
 from fivesafes.outputs.audit_lp import attacker_intervals
 from fivesafes.outputs.check import CheckResult
 from fivesafes.outputs.linear import LinearTable
@@ -130,6 +130,26 @@ def test_a_missing_value_is_withheld_and_does_not_poison_the_programs() -> None:
     assert result.protection is not None
     assert not gone & result.protection.secondary  # withheld already, not as secondaries
     assert_protected(result, true, gone)
+
+
+def test_a_count_table_with_a_missing_value_still_protects_counts_by_one() -> None:
+    """A count table with a missing value: the missing cell is withheld for itself,
+    and the small count is still protected as a count (at least 1 either way, not
+    a magnitude's millionth of the largest value)."""
+    labels = pd.DataFrame(
+        [(r, s) for r in ("N", "S", "Total") for s in ("F", "M", "Total")],
+        columns=["region", "sex"],
+    )
+    true = np.array([40, 4, 44, 25, 31, 56, 65, 35, 100], dtype=float)
+    given = true.copy()
+    given[4] = np.nan  # S × M not known
+    result = check(FrequencyTable(labels, given), ACRO)
+    assert result.verdicts[4].rules == ["missing"]
+    assert result.verdicts[1].rules == ["threshold"]
+    withheld = {v.cell for v in result.verdicts if v.status == "suppress"}
+    table = FrequencyTable(labels, true).linear()
+    lo, hi = attacker_intervals(table, withheld)[1]
+    assert lo <= 3 and hi >= 5  # N × M (4) moves by at least 1 either way
 
 
 def test_missing_values_the_margins_cannot_meet_are_refused() -> None:

@@ -242,6 +242,10 @@ def check(
         else:
             try:
                 table, missing = _attacker_table(cells, verdicts, module)
+                # Counts are counts whatever the missing cells were filled in with.
+                known = np.asarray(cells.values, dtype=float)
+                known = known[np.isfinite(known)]
+                whole = bool(np.all(known == np.round(known)))
                 # Counts withheld by the threshold rule keep its safety range too (a
                 # magnitude's value is not a count: its cells keep the percentages).
                 small = (
@@ -256,6 +260,7 @@ def check(
                     intervals="audit" if table.size > 400 else "all",
                     threshold_cells=small & suppressed,
                     withheld=missing,
+                    counts=whole,
                 )
                 for _ in range(3):  # the pattern against the ledger again
                     added = more(protection.suppressed)
@@ -269,6 +274,7 @@ def check(
                         intervals="audit" if table.size > 400 else "all",
                         threshold_cells=small & suppressed,
                         withheld=missing,
+                        counts=whole,
                     )
             except (FivesafesError, RuntimeError) as exc:
                 result.secondary = "infeasible"
