@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fixed_secrets import fixed_project_secrets
 
 from fivesafes.data import ingest
 from fivesafes.data.link.run import MAP_TABLE
 from fivesafes.data.provision import provision
 from fivesafes.data.store import open_store
 from fivesafes.synth import WorldConfig, make_world
+from shared.fixed_secrets import fixed_project_secrets
 
 #: Datasets of the curation workspace (earnings are not needed, and are big).
 WORKSPACE_DATASETS = (

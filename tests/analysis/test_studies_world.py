@@ -1,5 +1,5 @@
 """The studies on a demo-sized world (10,000 people, seed 1: real synth, ingest,
-link and provision; see study_world.py), each recovering its planted effect.
+link and provision; see tests/shared/study_world.py), each recovering its planted effect.
 
 True values (docs/synthetic-world.md, ``Effects`` in synth/config.py):
 - trajectories: shares 0.20 stable high, 0.35 stable middle, 0.10 rising, 0.10
@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from study_world import DEMO_PROJECT, PAY_PROJECT, study_world, workspace_copy
 
 from fivesafes.analysis.studies import run_demo_study, run_study
+from shared.study_world import DEMO_PROJECT, PAY_PROJECT, study_world, workspace_copy
 
 pytestmark = pytest.mark.slow
 

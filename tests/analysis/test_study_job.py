@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from study_world import study_world
 
 from fivesafes.analysis.studies import run_study
 from fivesafes.appdb import session_factory
@@ -21,6 +20,7 @@ from fivesafes.demo.jobs import DEMO_STUDY, describe, run_demo_job
 from fivesafes.demo.site import DEMO_USERS, seed_demo
 from fivesafes.jobs.models import Job, JobOutput
 from fivesafes.projects import applications as apps
+from shared.study_world import study_world
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,5 @@
 """The synthetic twin of a real (synthetic-world) workspace, as an attacker and as
-a researcher: the demo-sized world of study_world.py (10,000 people, linked
+a researcher: the demo-sized world of tests/shared/study_world.py (10,000 people, linked
 and provisioned), its twin searched for every real pseudonym and every value
 held by fewer than 10 persons, and the four example studies run on the twin.
 """
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from study_world import DEMO_PROJECT, PAY_PROJECT, study_world
 
 from fivesafes.analysis.studies import run_study
 from fivesafes.data.twin import make_twin
 from fivesafes.outputs.policy import ACRO
+from shared.study_world import DEMO_PROJECT, PAY_PROJECT, study_world
 
 pytestmark = pytest.mark.slow
 PSEUDONYM = "person_pseudonym"

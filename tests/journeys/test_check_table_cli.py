@@ -60,6 +60,12 @@ BAD_TABLES = {
         "count",
         "row 5 (line 6), field 'count': the value is not a number (got 'thirty')",
     ),
+    "an empty value (a combination with no records, left blank)": (
+        CLEAN.replace("South,M,31", "South,M,"),
+        "count",
+        "row 5 (line 6), field 'count': the value is empty: write 0 for a combination "
+        "with no records",
+    ),
     "a negative count": (
         CLEAN.replace("South,F,25", "South,F,-25"),
         "count",

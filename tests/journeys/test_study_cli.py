@@ -1,7 +1,7 @@
 """``fivesafes study list`` and ``fivesafes study run NAME --workspace W [--json]``.
 
 The run is the ASD clustering study on the demo-sized world (10,000 people, real
-linkage: tests/analysis/study_world.py). Planted (docs/synthetic-world.md,
+linkage: tests/shared/study_world.py). Planted (docs/synthetic-world.md,
 "Schools"): ASD has 4 times the weight among special-needs types in a hotspot,
 the 6% of areas nearest a random centre. In this small world most areas have
 fewer than 10 pupils with a special need, so the disclosure rules (ACRO: at least
@@ -10,8 +10,6 @@ fewer than 10 pupils with a special need, so the disclosure rules (ACRO: at leas
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,13 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "study_world", Path(__file__).parents[1] / "analysis" / "study_world.py"
-)
-assert _spec is not None and _spec.loader is not None
-study_world = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("study_world", study_world)
-_spec.loader.exec_module(study_world)
+from shared import study_world
 
 
 def test_study_list_and_refusals(

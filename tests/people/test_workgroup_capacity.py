@@ -1,24 +1,19 @@
 """A workgroup session's capacity holds under concurrent enrolments (threads, each
-with its own database connection), as a course's does (test_capacity.py): never
-more places taken than the session has, and ``enrolled_count`` equal to the rows.
-On a SQLite file always, and on PostgreSQL where ``$FIVESAFES_TEST_POSTGRES_URL``
-reaches a server (its ``public`` schema is dropped and made again)."""
+with its own database connection), as a course's does (test_capacity.py, the same
+race: people_helpers.race): never more places taken than the session has, and
+``enrolled_count`` equal to the rows. On a SQLite file always, and on PostgreSQL
+where ``$FIVESAFES_TEST_POSTGRES_URL`` reaches a server (its ``public`` schema is
+dropped and made again)."""
 
 from __future__ import annotations
 
-import os
-import threading
-
 import pytest
-from people_helpers import make_user
-from sqlalchemy import create_engine, func, select
+from people_helpers import fresh_postgres, make_user, postgres_url, race
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 from workgroup_helpers import make_session, make_workgroup
 
-from fivesafes.appdb import engine_for, session_factory
-from fivesafes.appdb.models import Base, User
-from fivesafes.appdb.pgcluster import reachable
+from fivesafes.appdb.models import User
 from fivesafes.people.workgroups import groups, live
 from fivesafes.people.workgroups.live import EnrolmentRefused
 from fivesafes.people.workgroups.models import LiveSession, SessionEnrolment
@@ -33,39 +28,26 @@ def _race(session: Session, url: str, places: int, members: int, outsiders: int 
     for person in people:
         groups.join(session, workgroup, person)
     strangers = [make_user(session, f"outsider{i}") for i in range(outsiders)]
-    attempts = [p.id for p in people] + [s.id for s in strangers]
-    factory = session_factory(create_engine(url, poolclass=NullPool))
-    barrier = threading.Barrier(len(attempts), timeout=60)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def attempt(user_id: int) -> None:
-        with factory() as s:
-            mine = s.get(LiveSession, target.id)
-            me = s.get(User, user_id)
-            assert mine is not None and me is not None
-            mine.workgroup  # noqa: B018  (loaded before the race)
-            barrier.wait()
-            try:
-                live.enrol(s, mine, me)
-                result = "enrolled"
-            except EnrolmentRefused as exc:
-                result = exc.state
-        with lock:
-            outcomes.append(result)
+    def attempt(s: Session, me: User) -> str:
+        mine = s.get(LiveSession, target.id)
+        assert mine is not None
+        mine.workgroup  # noqa: B018  (loaded before the race)
+        s.info["barrier"].wait()
+        try:
+            live.enrol(s, mine, me)
+        except EnrolmentRefused as exc:
+            return exc.state
+        return "enrolled"
 
-    threads = [threading.Thread(target=attempt, args=(u,)) for u in attempts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(url, [p.id for p in people] + [s.id for s in strangers], attempt)
     session.expire_all()
     rows = session.scalar(select(func.count()).select_from(SessionEnrolment))
     assert rows == places
     assert session.get(LiveSession, target.id).enrolled_count == places  # type: ignore[union-attr]
     holders = set(session.scalars(select(SessionEnrolment.user_id)))
     assert holders <= {p.id for p in people}  # no outsider got in
-    return sorted(outcomes)
+    return outcomes
 
 
 def test_concurrent_enrolments_never_exceed_a_sessions_capacity(
@@ -75,21 +57,13 @@ def test_concurrent_enrolments_never_exceed_a_sessions_capacity(
     assert outcomes == ["enrolled"] * 4 + ["full"] * 6 + ["not_member"] * 2
 
 
-def _postgres_url() -> str | None:
-    return reachable(os.environ.get("FIVESAFES_TEST_POSTGRES_URL"))
-
-
 @pytest.mark.skipif(
-    _postgres_url() is None,
+    postgres_url() is None,
     reason="no PostgreSQL server reachable at $FIVESAFES_TEST_POSTGRES_URL",
 )
 def test_concurrent_enrolments_never_exceed_a_sessions_capacity_on_postgresql() -> None:
-    url = _postgres_url()
+    url = postgres_url()
     assert url is not None
-    engine = engine_for(url)
-    with engine.begin() as c:
-        c.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    Base.metadata.create_all(engine)
-    with session_factory(engine)() as session:
+    with fresh_postgres(url) as session:
         outcomes = _race(session, url, places=3, members=12)
     assert outcomes == ["enrolled"] * 3 + ["full"] * 9 + ["not_member"] * 2

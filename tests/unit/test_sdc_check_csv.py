@@ -59,6 +59,17 @@ def test_non_numeric_value_names_row(tmp_path: Path) -> None:
     assert e.value.row == 4 and e.value.field == "count"
 
 
+def test_an_empty_value_is_refused_saying_to_write_zero(tmp_path: Path) -> None:
+    """A blank could be 0 (no records) or a value not known: the margins cannot be
+    checked either way, so the file is refused, naming the file, row and field."""
+    path = write(tmp_path, GOOD.replace("South,F,25", "South,F, "))
+    with pytest.raises(InputError) as e:
+        check_table_csv(path, "count", load_policy("acro"))
+    assert (e.value.row, e.value.field) == (4, "count")
+    assert str(path) in str(e.value)
+    assert "the value is empty: write 0 for a combination with no records" in str(e.value)
+
+
 def test_total_that_is_not_its_parts(tmp_path: Path) -> None:
     bad = GOOD.replace("North,Total,44", "North,Total,45")
     with pytest.raises(InputError, match="this Total is 45 but its 2 parts add up to 44") as e:

@@ -10,6 +10,7 @@ withheld, counts rounded as the policy says, margins at their *true* values
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import json
@@ -123,6 +124,48 @@ def _secondary_module() -> Any:
     return module if hasattr(module, "protect") else None
 
 
+def _empty_sums(cells: Cells) -> Cells:
+    """A sum over no records is 0, whatever the table says (NaN, as some tools give
+    a combination with no records): an empty cell, not a missing value."""
+    if cells.kind != "magnitude" or cells.statistic != "sum":
+        return cells
+    values = np.asarray(cells.values, dtype=float)
+    counts = np.asarray(cells.counts, dtype=float)
+    empty = np.isnan(values) & (counts == 0)
+    if not empty.any():
+        return cells
+    return dataclasses.replace(cells, values=np.where(empty, 0.0, values))
+
+
+def _attacker_table(
+    cells: Cells, verdicts: list[Verdict], module: Any
+) -> tuple[LinearTable, set[int]]:
+    """The table as the attacker's linear programs see it, and its missing cells.
+
+    A magnitude cell with no records is an *empty cell*: its sum is 0 and, like a
+    structural zero, the attacker is taken to know it (a priori bounds ``[0, 0]``),
+    so it can neither be protected nor protect another cell. A missing value (NaN,
+    withheld by the rule ``missing``) is unknown to everyone: it is filled in with
+    values consistent with the published cells and margins
+    (:func:`fivesafes.outputs.secondary.complete_missing`) and needs no protection.
+    """
+    values = np.asarray(cells.values, dtype=float)
+    upper = np.full(len(values), np.inf)
+    if cells.kind == "magnitude":
+        # (a sum of no records is already 0: see _empty_sums)
+        counts = np.asarray(cells.counts, dtype=float)
+        upper[(counts == 0) & (values == 0)] = 0.0
+    table = LinearTable(
+        values=values,
+        constraints=cells.constraints,
+        labels=[v.label for v in verdicts],
+        upper_bounds=upper if np.isfinite(upper).any() else None,
+    )
+    completed: LinearTable
+    completed, missing = module.complete_missing(table)
+    return completed, missing
+
+
 #: A differencing rule: given the cells and those withheld so far, the further
 #: cells to withhold and why (see :func:`fivesafes.outputs.differencing.ledger_rule`).
 DifferencingRule = Callable[[Cells, set[int]], Mapping[int, str]]
@@ -156,7 +199,7 @@ def check(
     would give away a small cell when subtracted from an earlier release are
     suppressed too (rule ``differencing``), before secondary suppression protects
     them; the pattern is then checked against the ledger again."""
-    cells = obj if isinstance(obj, Cells) else obj.cells()
+    cells = _empty_sums(obj if isinstance(obj, Cells) else obj.cells())
     notes = list(cells.notes)
     if policy.person_counts_required and not cells.persons and cells.kind != "regression":
         notes.append(
@@ -197,12 +240,12 @@ def check(
                 "a checker must review this table"
             )
         else:
-            table = LinearTable(
-                values=np.asarray(cells.values, dtype=float),
-                constraints=cells.constraints,
-                labels=[v.label for v in verdicts],
-            )
             try:
+                table, missing = _attacker_table(cells, verdicts, module)
+                # Counts are counts whatever the missing cells were filled in with.
+                known = np.asarray(cells.values, dtype=float)
+                known = known[np.isfinite(known)]
+                whole = bool(np.all(known == np.round(known)))
                 # Counts withheld by the threshold rule keep its safety range too (a
                 # magnitude's value is not a count: its cells keep the percentages).
                 small = (
@@ -212,10 +255,12 @@ def check(
                 )
                 protection: ProtectionResult = module.protect(
                     table,
-                    suppressed,
+                    suppressed - missing,
                     policy,
                     intervals="audit" if table.size > 400 else "all",
                     threshold_cells=small & suppressed,
+                    withheld=missing,
+                    counts=whole,
                 )
                 for _ in range(3):  # the pattern against the ledger again
                     added = more(protection.suppressed)
@@ -224,10 +269,12 @@ def check(
                     suppressed |= added
                     protection = module.protect(
                         table,
-                        suppressed,
+                        suppressed - missing,
                         policy,
                         intervals="audit" if table.size > 400 else "all",
                         threshold_cells=small & suppressed,
+                        withheld=missing,
+                        counts=whole,
                     )
             except (FivesafesError, RuntimeError) as exc:
                 result.secondary = "infeasible"
@@ -280,9 +327,14 @@ def read_table_csv(
     numbers = pd.to_numeric(df[value_column].str.strip(), errors="coerce")
     bad = np.flatnonzero(numbers.isna().to_numpy())
     if len(bad):
+        blank = not df[value_column].iloc[bad[0]].strip()
         raise _table_error(
             name,
-            "the value is not a number",
+            "the value is empty: write 0 for a combination with no records (a blank is "
+            "not read as 0, since it could as well be a value that is not known, and "
+            "the margins cannot be checked without it)"
+            if blank
+            else "the value is not a number",
             row=int(bad[0]) + 1,
             field=value_column,
             value=df[value_column].iloc[bad[0]],

@@ -100,6 +100,23 @@ def constraints_from_labels(
     return out
 
 
+def additive(values: np.ndarray, total: int, parts: Sequence[int]) -> bool:
+    """Whether ``values[total]`` can be the sum of ``values[parts]``.
+
+    With every value known: whether it is (to rounding). A missing value (NaN) is
+    withheld and its true value unknown here, so the equation is kept (the attacker
+    still knows it) when the known parts do not already exceed a known total.
+    """
+    v = np.asarray(values, dtype=float)
+    t, ps = float(v[total]), v[list(parts)]
+    if not np.isnan(t) and not np.isnan(ps).any():
+        return bool(np.isclose(t, ps.sum()))
+    if np.isnan(t):
+        return True
+    known = float(np.nansum(ps))
+    return bool(known <= t or np.isclose(known, t))
+
+
 def _subsets(dims: Sequence[str]) -> list[list[str]]:
     return [list(c) for r in range(len(dims), -1, -1) for c in combinations(dims, r)]
 
@@ -227,11 +244,7 @@ class FrequencyTable:
         return constraints_from_labels(self.labels, hierarchies=self.hierarchies)
 
     def cells(self) -> Cells:
-        cons = [
-            (t, p)
-            for t, p in self.constraints()
-            if np.isclose(self.values[t], self.values[p].sum())
-        ]
+        cons = [(t, p) for t, p in self.constraints() if additive(self.values, t, p)]
         outer = None
         if self.kind == "histogram" and self.size:
             outer = np.zeros(self.size, dtype=bool)
@@ -412,6 +425,10 @@ class MagnitudeTable:
             rank = pd.Series(sc).groupby(sc, sort=False).cumcount().to_numpy()
             keep = rank < keep_top
             top[sc[keep], rank[keep]] = sx[keep]
+        if statistic == "sum":
+            # A combination with no records sums to 0 (the empty sum), so its margins
+            # still add up; other statistics of no records stay undefined (NaN).
+            values[counts == 0] = 0.0
         return cls(
             labels=grid.labels,
             values=values,
@@ -460,11 +477,8 @@ class MagnitudeTable:
     def cells(self) -> Cells:
         cons: list[tuple[int, list[int]]] = []
         if self.statistic == "sum":
-            cons = [
-                (t, p)
-                for t, p in constraints_from_labels(self.labels)
-                if np.isclose(self.values[t], self.values[p].sum())
-            ]
+            equations = constraints_from_labels(self.labels)
+            cons = [(t, p) for t, p in equations if additive(self.values, t, p)]
         return Cells(
             kind="magnitude",
             labels=self.labels,

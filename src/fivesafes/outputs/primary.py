@@ -98,6 +98,17 @@ def primary(cells: Cells, policy: Policy) -> list[Verdict]:
 
     known = ~np.isnan(counts)
     if cells.kind in (*FREQUENCY_KINDS, "magnitude"):
+        # Nothing to publish: withheld, and never a number an attacker could be shown.
+        flags.add(
+            np.isnan(values),
+            "missing",
+            "suppress",
+            lambda i: (
+                "no value: the cell has no records, so its statistic is undefined"
+                if known[i] and counts[i] == 0
+                else "no value: the value is missing, so there is nothing to publish"
+            ),
+        )
         _frequency_rules(cells, policy, flags, counts, known, units)
     if cells.kind == "magnitude":
         _magnitude_rules(cells, policy, flags, counts)

@@ -85,6 +85,7 @@ __all__ = [
     "OPTIMAL_MAX_CELLS",
     "ProtectionPolicy",
     "SuppressionInfeasible",
+    "complete_missing",
     "frequency_for",
     "link_tables",
     "protect",
@@ -283,6 +284,56 @@ def frequency_for(
         if 0 < values[c] < threshold:
             out[int(c)] = (0.0, float(threshold))
     return out
+
+
+def complete_missing(table: LinearTable) -> tuple[LinearTable, set[int]]:
+    """The table with its missing values (NaN) filled in, and which cells they were.
+
+    A missing value is withheld (there is nothing to publish) and nobody, the
+    attacker included, knows it; but the attacker still knows the equations it is
+    in. Their feasible set (every table consistent with the published cells, the
+    equations and the a priori bounds) does not depend on the withheld cells'
+    values, so any one table in it will do as the "true" table the search and the
+    audit start from: one is found by a linear program. Raises
+    :class:`SuppressionInfeasible` when there is none (the published cells and
+    margins contradict each other whatever the missing values are).
+    """
+    values = np.asarray(table.values, dtype=float).copy()
+    missing = np.flatnonzero(np.isnan(values))
+    if not len(missing):
+        return table, set()
+    n = table.size
+    lo = np.zeros(n) if table.lower_bounds is None else np.asarray(table.lower_bounds, float)
+    hi = np.full(n, np.inf) if table.upper_bounds is None else np.asarray(table.upper_bounds, float)
+    a = equality_matrix_sparse(table).tocsc()
+    known = np.setdiff1d(np.arange(n), missing)
+    a_m = a[:, missing]
+    rows = np.flatnonzero(a_m.getnnz(axis=1) > 0)
+    if len(rows):
+        b = -(a[:, known] @ values[known])[rows]
+        res = linprog(
+            np.zeros(len(missing)),
+            A_eq=a_m[rows],
+            b_eq=b,
+            bounds=np.column_stack([lo[missing], hi[missing]]),
+            method="highs",
+        )
+        if res.status != 0:
+            names = ", ".join(table.label(int(c)) for c in missing[:5])
+            raise SuppressionInfeasible(
+                f"no values of the missing cells ({names}) make the margins add up"
+            )
+        values[missing] = np.asarray(res.x, dtype=float)
+    else:  # in no equation: any value within its bounds
+        values[missing] = lo[missing]
+    done = LinearTable(
+        values=values,
+        constraints=table.constraints,
+        labels=table.labels,
+        lower_bounds=table.lower_bounds,
+        upper_bounds=table.upper_bounds,
+    )
+    return done, {int(c) for c in missing}
 
 
 def published_values(table: LinearTable, suppressed: set[int]) -> np.ndarray:
@@ -848,6 +899,7 @@ def protect(
     intervals: str = "all",
     threshold_cells: set[int] | None = None,
     threshold: float | None = None,
+    withheld: set[int] | None = None,
 ) -> ProtectionResult:
     """Choose secondary suppressions protecting every primary cell; audit them.
 
@@ -865,6 +917,10 @@ def protect(
     reaching 0 or reaching ``threshold`` (default: the policy's, see
     :func:`policy_threshold`).
 
+    ``withheld`` are cells withheld for a reason of their own that need no protection
+    (a missing value, see :func:`complete_missing`): they stay withheld, and an
+    attacker's interval for them is not required to reach anywhere.
+
     The pattern returned is always the one the last audit passed: the audit is part
     of the search (it decides when to stop), and it is run again here if the pattern
     differs from the one it passed.
@@ -881,7 +937,15 @@ def protect(
         raise ValueError(f"unknown method {method!r}: use 'optimal', 'heuristic' or 'auto'")
     if intervals not in ("all", "primary", "audit"):
         raise ValueError("intervals must be 'all', 'primary' or 'audit'")
+    withheld = {int(c) for c in withheld or ()} - primary
+    if any(c < 0 or c >= table.size for c in withheld):
+        raise ValueError("withheld cell ids must be in 0..table.size-1")
     required = required_for(table, primary, policy, counts=counts, minimum=minimum)
+    if withheld:
+        # Withheld, protection not sought: any interval holding the value will do.
+        required |= {c: (float(table.values[c]), float(table.values[c])) for c in withheld}
+    sensitive = len(primary)
+    primary = primary | withheld
     threshold_cells = {int(c) for c in threshold_cells or ()}
     if not threshold_cells <= primary:
         raise ValueError("threshold_cells must be among the primary cells")
@@ -920,7 +984,7 @@ def protect(
     if failures:  # pragma: no cover - _repair has already audited the pattern
         raise RuntimeError("secondary suppression failed its audit: " + "; ".join(failures))
     messages.append(
-        f"audited: {len(primary)} primary cell(s) protected"
+        f"audited: {sensitive} primary cell(s) protected"
         + (
             f", {len(frequency)} of them kept within reach of 0 or the threshold"
             if frequency

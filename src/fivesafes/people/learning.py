@@ -1,9 +1,10 @@
 """Enrolment, progress and quizzes.
 
 :func:`enrol` takes a place with one atomic conditional ``UPDATE`` of the course's
-``enrolled_count`` (``... WHERE enrolled_count < capacity``), so that concurrent
-enrolments never exceed the capacity on SQLite or PostgreSQL; the unique
-(course, user) constraint makes a double submit harmless. Progress is saved per
+``enrolled_count`` (``... WHERE enrolled_count < capacity``,
+:func:`fivesafes.people.places.take_place`), so that concurrent enrolments never
+exceed the capacity on SQLite or PostgreSQL; the unique (course, user) constraint
+makes a double submit harmless (:func:`~fivesafes.people.places.add_once`). Progress is saved per
 lesson as the learner goes (:func:`mark_read`, :func:`submit_quiz`) and
 ``last_lesson_id`` records where to resume (:func:`visit`). When every lesson is
 done the course is complete: a statement of participation is issued and, if the
@@ -17,16 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import CursorResult, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb.models import User, utcnow
 from fivesafes.audit import record
 from fivesafes.errors import FivesafesError
-from fivesafes.people import accreditation, statements
+from fivesafes.people import accreditation, places, statements
 from fivesafes.people.catalogue import enrolment_status
 from fivesafes.people.models import (
     Accreditation,
@@ -75,28 +74,17 @@ def enrol(session: Session, course: Course, user: User, today: date | None = Non
     if status.state in ("closed", "opens"):
         label = status.label[0].lower() + status.label[1:]
         raise EnrolmentRefused(f"{course.title}: {label}", status.state)
-    # Take a place atomically: the WHERE is re-checked under the row's write lock.
-    taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(Course)
-        .where(Course.id == course.id)
-        .where((Course.capacity.is_(None)) | (Course.enrolled_count < Course.capacity))
-        .values(enrolled_count=Course.enrolled_count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:
+    if not places.take_place(session, Course, course.id):
         session.rollback()
         session.refresh(course)
         raise EnrolmentRefused(f"{course.title} is full: every place is taken", "full")
-    enrolment = Enrolment(course_id=course.id, user_id=user.id, enrolled_at=utcnow())
-    session.add(enrolment)
-    try:
-        session.flush()
-    except IntegrityError:  # the same user enrolled at the same moment
-        session.rollback()
-        again = find_enrolment(session, course.id, user.id)
-        if again is None:  # pragma: no cover - the constraint fired for another reason
-            raise
-        return again
+    enrolment, added = places.add_once(
+        session,
+        Enrolment(course_id=course.id, user_id=user.id, enrolled_at=utcnow()),
+        lambda: find_enrolment(session, course.id, user.id),
+    )
+    if not added:  # the same user enrolled at the same moment
+        return enrolment
     record(session, user.name, "people.enrol", f"course:{course.slug}", {"user": user.name})
     session.commit()
     session.refresh(course)

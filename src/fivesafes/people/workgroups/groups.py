@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb.models import User, utcnow
 from fivesafes.audit import record
 from fivesafes.errors import FivesafesError
+from fivesafes.people import places
 from fivesafes.people.workgroups import live
 from fivesafes.people.workgroups.models import (
     LiveSession,
@@ -70,16 +70,13 @@ def join(db: Session, workgroup: Workgroup, user: User) -> WorkgroupMember:
     existing = membership(db, workgroup.id, user.id)
     if existing is not None:
         return existing
-    member = WorkgroupMember(workgroup_id=workgroup.id, user_id=user.id, joined_at=utcnow())
-    db.add(member)
-    try:
-        db.flush()
-    except IntegrityError:  # the same user joined at the same moment
-        db.rollback()
-        again = membership(db, workgroup.id, user.id)
-        if again is None:  # pragma: no cover - the constraint fired for another reason
-            raise
-        return again
+    member, added = places.add_once(
+        db,
+        WorkgroupMember(workgroup_id=workgroup.id, user_id=user.id, joined_at=utcnow()),
+        lambda: membership(db, workgroup.id, user.id),
+    )
+    if not added:  # the same user joined at the same moment
+        return member
     record(db, user.name, "workgroup.join", f"workgroup:{workgroup.slug}", {"user": user.name})
     db.commit()
     return member

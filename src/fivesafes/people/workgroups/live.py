@@ -1,8 +1,8 @@
 """Live sessions of a workgroup: their enrolment status, and enrolling on them.
 
 :func:`enrol` takes a place with one atomic conditional ``UPDATE`` of the session's
-``enrolled_count`` (``... WHERE enrolled_count < capacity``), exactly as course
-enrolment does (:func:`fivesafes.people.learning.enrol`), so that concurrent
+``enrolled_count`` (``... WHERE enrolled_count < capacity``), with the same code as
+course enrolment (:mod:`fivesafes.people.places`), so that concurrent
 enrolments never exceed the capacity on SQLite or PostgreSQL; the unique (session,
 user) constraint makes a double submit harmless. Only members of the workgroup
 enrol, only while the trainer has enrolment open and the session has not started.
@@ -18,12 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb.models import User, utcnow
 from fivesafes.audit import record
 from fivesafes.errors import FivesafesError
+from fivesafes.people import places
 from fivesafes.people.workgroups.models import (
     LiveSession,
     SessionEnrolment,
@@ -148,32 +148,19 @@ def enrol(
         raise EnrolmentRefused(f"{live.title} has started: enrolment is over", "started")
     if state == "closed":
         raise EnrolmentRefused(f"enrolment on {live.title} is closed", "closed")
-    # Take a place atomically: the WHERE is re-checked under the row's write lock.
-    taken: CursorResult[Any] = db.execute(  # type: ignore[assignment]
-        update(LiveSession)
-        .where(LiveSession.id == live.id, LiveSession.enrolment_open.is_(True))
-        .where(
-            (LiveSession.capacity.is_(None)) | (LiveSession.enrolled_count < LiveSession.capacity)
-        )
-        .values(enrolled_count=LiveSession.enrolled_count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:
+    if not places.take_place(db, LiveSession, live.id, LiveSession.enrolment_open.is_(True)):
         db.rollback()
         db.refresh(live)
         if not live.enrolment_open:
             raise EnrolmentRefused(f"enrolment on {live.title} is closed", "closed")
         raise EnrolmentRefused(f"{live.title} is full: every place is taken", "full")
-    enrolment = SessionEnrolment(session_id=live.id, user_id=user.id, enrolled_at=utcnow())
-    db.add(enrolment)
-    try:
-        db.flush()
-    except IntegrityError:  # the same user enrolled at the same moment
-        db.rollback()
-        again = find_enrolment(db, live.id, user.id)
-        if again is None:  # pragma: no cover - the constraint fired for another reason
-            raise
-        return again
+    enrolment, added = places.add_once(
+        db,
+        SessionEnrolment(session_id=live.id, user_id=user.id, enrolled_at=utcnow()),
+        lambda: find_enrolment(db, live.id, user.id),
+    )
+    if not added:  # the same user enrolled at the same moment
+        return enrolment
     record(
         db,
         user.name,

@@ -11,8 +11,9 @@ enrolling and resources need a log-in; everything under
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -53,11 +54,25 @@ def _workgroup(db: Session, slug: str) -> Workgroup:
     return workgroup
 
 
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Child = TypeVar("Child", bound=_Identified)
+
+
+def _child(children: Iterable[Child], child_id: int, what: str) -> Child:
+    """The one of a workgroup's ``children`` (sessions, resources) with this id, or
+    404 naming ``what`` it is."""
+    for child in children:
+        if child.id == child_id:
+            return child
+    raise _not_found(what)
+
+
 def _session(workgroup: Workgroup, session_id: int) -> LiveSession:
-    for held in workgroup.sessions:
-        if held.id == session_id:
-            return held
-    raise _not_found(_("session"))
+    return _child(workgroup.sessions, session_id, _("session"))
 
 
 def local(moment: datetime) -> datetime:
@@ -295,10 +310,7 @@ def resource_file(slug: str, resource_id: int, db: DB, user: LoggedIn) -> Respon
 
 
 def _resource(workgroup: Workgroup, resource_id: int) -> WorkgroupResource:
-    for resource in workgroup.resources:
-        if resource.id == resource_id:
-            return resource
-    raise _not_found(_("resource"))
+    return _child(workgroup.resources, resource_id, _("resource"))
 
 
 # --- trainers: running workgroups -------------------------------------------------------
@@ -441,15 +453,30 @@ def new_session_form(request: Request, slug: str, db: DB, _user: Trainer) -> Res
     return _session_form(request, workgroup, None, defaults, {})
 
 
+def _save_session(
+    request: Request,
+    db: Session,
+    workgroup: Workgroup,
+    form: Form,
+    user: User,
+    held: LiveSession | None = None,
+) -> Response:
+    """Add a session to ``workgroup`` (``held`` None) or change ``held``, from the
+    posted form; the form again with its errors (422) if it does not check out."""
+    values, errors = forms.parse_session_form(form, held)
+    if errors:
+        return _session_form(request, workgroup, held, _typed(form), errors, status_code=422)
+    saved = live.save_session(db, workgroup, values, actor=user.name, live=held)
+    if held is None:
+        message = _("The session {title} was added.").format(title=saved.title)
+    else:
+        message = _("The session {title} was saved.").format(title=saved.title)
+    return done(request, db, message, f"{MANAGE}/{workgroup.slug}")
+
+
 @router.post(MANAGE + "/{slug}/sessions/new", response_class=HTMLResponse)
 def create_session(request: Request, slug: str, db: DB, form: Posted, user: Trainer) -> Response:
-    workgroup = _workgroup(db, slug)
-    values, errors = forms.parse_session_form(form)
-    if errors:
-        return _session_form(request, workgroup, None, _typed(form), errors, status_code=422)
-    held = live.save_session(db, workgroup, values, actor=user.name)
-    message = _("The session {title} was added.").format(title=held.title)
-    return done(request, db, message, f"{MANAGE}/{slug}")
+    return _save_session(request, db, _workgroup(db, slug), form, user)
 
 
 @router.get(MANAGE + "/{slug}/sessions/{session_id}/edit", response_class=HTMLResponse)
@@ -466,13 +493,7 @@ def update_session(
     request: Request, slug: str, session_id: int, db: DB, form: Posted, user: Trainer
 ) -> Response:
     workgroup = _workgroup(db, slug)
-    held = _session(workgroup, session_id)
-    values, errors = forms.parse_session_form(form, held)
-    if errors:
-        return _session_form(request, workgroup, held, _typed(form), errors, status_code=422)
-    live.save_session(db, workgroup, values, actor=user.name, live=held)
-    message = _("The session {title} was saved.").format(title=held.title)
-    return done(request, db, message, f"{MANAGE}/{slug}")
+    return _save_session(request, db, workgroup, form, user, _session(workgroup, session_id))
 
 
 @router.post(MANAGE + "/{slug}/sessions/{session_id}/enrolment")

@@ -14,11 +14,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fixed_secrets import fixed_project_secrets
 
 from fivesafes.data import ingest, provision
 from fivesafes.data.link import link
 from fivesafes.synth import WorldConfig, make_world
+from shared.fixed_secrets import fixed_project_secrets
 
 PEOPLE, SEED = 10_000, 1
 DEMO_PROJECT = "attainment-and-offending"
