@@ -11,11 +11,11 @@ its own wall time and peak resident memory:
   identifiers, standardising, Splink, the cluster step that splits clusters with
   conflicting identifiers or weak bridges, writing the person map), then its pairwise
   precision and recall against the world's truth (not timed);
-- ``splink``: the same records (``run.stacked_sql`` and ``run._prepare``) and
-  ``settings.settings()`` given to Splink directly: the same training calls,
-  ``predict`` and ``cluster_pairwise_predictions_at_threshold`` on Splink's own
-  default DuckDB connection, the clusters fetched as Arrow. Timed from reading
-  the store to the clusters;
+- ``splink``: the same records (``run.stacked_sql`` and ``run._prepare``, a
+  table of a DuckDB connection with DuckDB's defaults) and ``settings.settings()``
+  given to Splink directly: the same training calls, ``predict`` and
+  ``cluster_pairwise_predictions_at_threshold``, the clusters fetched as Arrow.
+  Timed from reading the store to the clusters;
 - ``pairs`` (``--count-pairs``): pairs per prediction blocking rule, counted by
   Splink's ``count_comparisons_from_blocking_rules`` (exact, marginal and
   cumulative).
@@ -65,14 +65,14 @@ elif stage in ("splink", "pairs"):
     from splink import DuckDBAPI, Linker
     with open_store(store, read_only=True) as scon:
         raw = scon.sql(run.stacked_sql(run.person_datasets(scon))).to_arrow_table()
+    # The same prepared records, as a table of Splink's own DuckDB connection
+    # (DuckDB's defaults: no memory limit or spill folder of ours).
     pcon = duckdb.connect()
-    records = run._prepare(pcon, raw)
-    pcon.close()
+    run._prepare(pcon, raw)
     del raw
-    db_api = DuckDBAPI()
-    df = db_api.register(records, table_name="records_input")
-    out["records"] = records.num_rows
-    del records
+    db_api = DuckDBAPI(connection=pcon)
+    df = db_api.register(run.RECORDS, table_name="records_input")
+    out["records"] = pcon.sql(f"SELECT count(*) FROM {run.RECORDS}").fetchone()[0]
     if stage == "pairs":
         from splink.blocking_analysis import count_comparisons_from_blocking_rules
         rules = model.prediction_blocking_rules()

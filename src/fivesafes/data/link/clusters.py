@@ -36,6 +36,7 @@ the bridge probability and at least ``2 * MIN_PART`` records).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -281,81 +282,109 @@ def split_clusters(
     ``records`` holds ``unique_id`` and the strong identifiers (any may be absent);
     ``pairs`` the matched pairs (``unique_id_l``, ``unique_id_r``,
     ``match_probability``)."""
-    step = ClusterStep()
-    strong = [c for c in STRONG_IDENTIFIERS if c in records.column_names]
-    dated = DOB in records.column_names
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
-        con.register("recs_in", records.select(["unique_id", *strong, *[DOB] * dated]))
-        filler = "dob_filler" in records.column_names
-        if dated and filler:
-            con.register("fillers", records.select(["unique_id", "dob_filler"]))
-        dob_key = (
-            "NULL::VARCHAR"
-            if not dated
-            else "CASE WHEN NOT coalesce(f.dob_filler, false) THEN CAST(r.dob AS VARCHAR) END"
-            if filler
-            else "CAST(r.dob AS VARCHAR)"
-        )
-        join_filler = "LEFT JOIN fillers f USING (unique_id)" if dated and filler else ""
-        con.sql(
-            f"CREATE TEMP VIEW recs AS SELECT r.* EXCLUDE ({DOB}), {dob_key} AS {DOB} "
-            f"FROM recs_in r {join_filler}"
-            if dated
-            else "CREATE TEMP VIEW recs AS SELECT * FROM recs_in"
-        )
-        con.register("clusters", clusters)
-        con.register("pairs", pairs)
-        two_values = " OR ".join(f"count(DISTINCT r.{c}) > 1" for c in strong) or "false"
-        two_dates = (
-            f"""UNION SELECT cluster_id FROM (
-                SELECT c.cluster_id, r.{DOB} FROM clusters c JOIN recs r USING (unique_id)
-                WHERE r.{DOB} IS NOT NULL GROUP BY ALL HAVING count(*) >= {MIN_DOB_RECORDS}
-            ) GROUP BY cluster_id HAVING count(*) > 1"""
-            if dated
-            else ""
-        )
-        candidates = con.sql(
-            f"""
-            WITH conflicting AS (
-                SELECT c.cluster_id FROM clusters c JOIN recs r USING (unique_id)
-                GROUP BY c.cluster_id HAVING {two_values}
-                {two_dates}
-            ),
-            sizes AS (SELECT cluster_id, count(*) AS n FROM clusters GROUP BY cluster_id),
-            weak AS (
-                SELECT DISTINCT c.cluster_id FROM pairs p
-                JOIN clusters c ON c.unique_id = p.unique_id_l
-                JOIN sizes s ON s.cluster_id = c.cluster_id
-                WHERE p.match_probability < {BRIDGE_PROBABILITY} AND s.n >= {2 * MIN_PART}
-            )
-            SELECT cluster_id, bool_or(conflict) AS conflict FROM (
-                SELECT cluster_id, true AS conflict FROM conflicting
-                UNION ALL SELECT cluster_id, false FROM weak
-            ) GROUP BY cluster_id
-            """
-        ).to_arrow_table()
-        step.clusters_examined = candidates.num_rows
-        if not candidates.num_rows:
-            return clusters, step
-        con.register("examined", candidates)
-        member_table = con.sql(
-            "SELECT c.cluster_id, c.unique_id FROM clusters c JOIN examined USING (cluster_id)"
-        ).to_arrow_table()
-        edge_table = con.sql(
-            "SELECT c.cluster_id, p.unique_id_l, p.unique_id_r, p.match_probability "
-            "FROM pairs p JOIN clusters c ON c.unique_id = p.unique_id_l "
-            "JOIN examined USING (cluster_id)"
-        ).to_arrow_table()
-        keys = [*strong, *[DOB] * dated]
-        held_rows = con.sql(
-            f"SELECT c.cluster_id, c.unique_id{''.join(f', r.{s}' for s in keys)} "
-            "FROM clusters c JOIN examined e USING (cluster_id) "
-            "LEFT JOIN recs r USING (unique_id) WHERE e.conflict"
-        ).fetchall()
+        con.register("records_in", records)
+        con.register("clusters_in", clusters)
+        con.register("pairs_in", pairs)
+        return split_clusters_in(con, "records_in", "clusters_in", "pairs_in")
     finally:
         con.close()
+
+
+def split_clusters_in(
+    con: duckdb.DuckDBPyConnection, records: str, clusters: str, pairs: str
+) -> tuple[pa.Table, ClusterStep]:
+    """:func:`split_clusters` on tables (or views) of ``con`` named ``records``,
+    ``clusters`` and ``pairs``: the linkage runs it in Splink's own DuckDB, where
+    the scored pairs already are, so that only the pairs of the clusters it
+    examines leave the database."""
+    step = ClusterStep()
+    present = {r[0] for r in con.execute(f"SELECT * FROM {records} LIMIT 0").description or []}
+    strong = [c for c in STRONG_IDENTIFIERS if c in present]
+    dated = DOB in present
+    filler = dated and "dob_filler" in present
+    dob_key = (
+        "NULL::VARCHAR"
+        if not dated
+        else f"CASE WHEN NOT coalesce(dob_filler, false) THEN CAST({DOB} AS VARCHAR) END"
+        if filler
+        else f"CAST({DOB} AS VARCHAR)"
+    )
+    keys_sql = "".join(f", {c}" for c in strong) + (f", {dob_key} AS {DOB}" if dated else "")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _split_recs AS SELECT unique_id{keys_sql} FROM {records}"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _split_clusters AS SELECT unique_id, cluster_id "
+        f"FROM {clusters}"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW _split_pairs AS SELECT unique_id_l, unique_id_r, "
+        f"match_probability FROM {pairs}"
+    )
+    try:
+        return _split(con, step, strong, dated)
+    finally:
+        for view in ("_split_recs", "_split_clusters", "_split_pairs"):
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("_split_examined")
+
+
+def _split(
+    con: duckdb.DuckDBPyConnection, step: ClusterStep, strong: list[str], dated: bool
+) -> tuple[pa.Table, ClusterStep]:
+    """The step on the views ``_split_recs``, ``_split_clusters`` and ``_split_pairs``."""
+    two_values = " OR ".join(f"count(DISTINCT r.{c}) > 1" for c in strong) or "false"
+    two_dates = (
+        f"""UNION SELECT cluster_id FROM (
+            SELECT c.cluster_id, r.{DOB} FROM _split_clusters c JOIN _split_recs r USING (unique_id)
+            WHERE r.{DOB} IS NOT NULL GROUP BY ALL HAVING count(*) >= {MIN_DOB_RECORDS}
+        ) GROUP BY cluster_id HAVING count(*) > 1"""
+        if dated
+        else ""
+    )
+    candidates = con.sql(
+        f"""
+        WITH conflicting AS (
+            SELECT c.cluster_id FROM _split_clusters c JOIN _split_recs r USING (unique_id)
+            GROUP BY c.cluster_id HAVING {two_values}
+            {two_dates}
+        ),
+        sizes AS (SELECT cluster_id, count(*) AS n FROM _split_clusters GROUP BY cluster_id),
+        weak AS (
+            SELECT DISTINCT c.cluster_id FROM _split_pairs p
+            JOIN _split_clusters c ON c.unique_id = p.unique_id_l
+            JOIN sizes s ON s.cluster_id = c.cluster_id
+            WHERE p.match_probability < {BRIDGE_PROBABILITY} AND s.n >= {2 * MIN_PART}
+        )
+        SELECT cluster_id, bool_or(conflict) AS conflict FROM (
+            SELECT cluster_id, true AS conflict FROM conflicting
+            UNION ALL SELECT cluster_id, false FROM weak
+        ) GROUP BY cluster_id
+        """
+    ).to_arrow_table()
+    step.clusters_examined = candidates.num_rows
+    if not candidates.num_rows:
+        return _clusters(con), step
+    con.register("_split_examined", candidates)
+    member_table = con.sql(
+        "SELECT c.cluster_id, c.unique_id FROM _split_clusters c "
+        "JOIN _split_examined USING (cluster_id)"
+    ).to_arrow_table()
+    edge_table = con.sql(
+        "SELECT c.cluster_id, p.unique_id_l, p.unique_id_r, p.match_probability "
+        "FROM _split_pairs p JOIN _split_clusters c ON c.unique_id = p.unique_id_l "
+        "JOIN _split_examined USING (cluster_id)"
+    ).to_arrow_table()
+    keys = [*strong, *[DOB] * dated]
+    held_rows = con.sql(
+        f"SELECT c.cluster_id, c.unique_id{''.join(f', r.{s}' for s in keys)} "
+        "FROM _split_clusters c JOIN _split_examined e USING (cluster_id) "
+        "LEFT JOIN _split_recs r USING (unique_id) WHERE e.conflict"
+    ).fetchall()
 
     m_cid = member_table.column("cluster_id").to_numpy()
     m_uid = member_table.column("unique_id").to_numpy().astype(np.int64)
@@ -441,6 +470,7 @@ def split_clusters(
             rep = min(part)
             for uid in part:
                 new_id[uid] = rep
+    clusters = _clusters(con)
     if not new_id:
         return clusters, step
     moved = np.array(sorted(new_id), dtype=np.int64)
@@ -460,3 +490,7 @@ def split_clusters(
         ),
         step,
     )
+
+
+def _clusters(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    return con.sql("SELECT unique_id, cluster_id FROM _split_clusters").to_arrow_table()

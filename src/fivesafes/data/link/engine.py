@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +41,16 @@ SEED = 20240601
 BORDERLINE_PAIRS = 50
 
 
+#: The tables :func:`run_splink` leaves in the connection it is given (``into``).
+CLUSTERS_TABLE = "splink_clusters"  # unique_id, cluster_id
+MATCHED_PAIRS = "matched_pairs"  # unique_id_l, unique_id_r, match_probability
+
+
 @dataclass
 class SplinkResult:
-    clusters: pa.Table  # unique_id, cluster_id (records in no pair are absent)
+    #: unique_id, cluster_id; None when they were left in the connection given
+    #: as ``into`` (as :data:`CLUSTERS_TABLE`, with :data:`MATCHED_PAIRS`)
+    clusters: pa.Table | None
     pairs_scored: int
     pairs_matched: int
     model: dict[str, Any]
@@ -51,9 +58,6 @@ class SplinkResult:
     estimated: dict[str, float]  # the model's own precision/recall at the threshold
     borderline: pa.Table  # unique_id_l, unique_id_r, match_weight, match_probability
     notes: list[str] = field(default_factory=list)
-    #: unique_id_l, unique_id_r, match_probability of the pairs at or above the
-    #: threshold, if asked for (the cluster step reads them)
-    matched_pairs: pa.Table | None = None
 
 
 #: Spark's own loggers that warn about nothing the user can act on in local mode.
@@ -207,22 +211,35 @@ def _check_similarity_functions(spark: Any) -> None:
         ) from exc
 
 
-def duckdb_memory_limit() -> str:
-    """DuckDB's memory limit for linkage: 70% of the machine's memory (DuckDB's own
-    default is 80%; the records Splink reads, held as Arrow outside DuckDB, need
-    the rest), or ``FIVESAFES_LINK_MEMORY`` (``8GB``, say)."""
-    configured = os.environ.get("FIVESAFES_LINK_MEMORY")
-    if configured:
-        return configured
+def duckdb_memory_limit() -> str | None:
+    """DuckDB's memory limit for linkage: ``FIVESAFES_LINK_MEMORY`` (``8GB``, say),
+    or None for DuckDB's own default (80% of the machine's memory). The records,
+    the scored pairs and the clusters all live inside DuckDB, which spills to
+    disk past its limit."""
+    return os.environ.get("FIVESAFES_LINK_MEMORY") or None
+
+
+@contextmanager
+def linkage_duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB for a linkage run: spilling to a temporary folder of
+    its own (removed afterwards) rather than failing when the scored pairs
+    outgrow memory, without the progress bar (it would print into ``--json``)."""
+    spill = tempfile.mkdtemp(prefix="fivesafes-link-")
+    config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": spill}
+    limit = duckdb_memory_limit()
+    if limit:
+        config["memory_limit"] = limit
+    con = duckdb.connect(config=config)
     try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return "8GB"
-    return f"{max(1, total * 7 // 10 // 2**20)}MB"
+        con.execute("SET enable_progress_bar = false")
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def run_splink(
-    records: pa.Table,
+    records: pa.Table | str,
     settings: Any,
     *,
     deterministic_rules: Sequence[Any],
@@ -232,10 +249,16 @@ def run_splink(
     engine: str = "duckdb",
     spark_master: str | None = None,
     progress: Progress | None = None,
-    keep_matched_pairs: bool = False,
+    into: duckdb.DuckDBPyConnection | None = None,
 ) -> SplinkResult:
     """Train, score and cluster ``records`` (one table, or ``source_dataset`` set
-    for link-only models) with the Splink ``settings`` on ``engine``."""
+    for link-only models) with the Splink ``settings`` on ``engine``.
+
+    With ``into`` (a DuckDB connection, as :func:`linkage_duckdb` makes), the
+    clusters and the pairs at or above the threshold are left there, as
+    :data:`CLUSTERS_TABLE` and :data:`MATCHED_PAIRS`, for the caller's own SQL;
+    on DuckDB, Splink then runs in that connection, and ``records`` may name a
+    table of it."""
     from splink import Linker
 
     def step(message: str, fraction: float) -> None:
@@ -246,27 +269,16 @@ def run_splink(
     if engine == "duckdb":
         from splink import DuckDBAPI
 
-        # Spill to disk rather than fail: at 1,000,000 people the scored pairs
-        # outgrow what the other processes on the machine leave free.
-        spill = tempfile.mkdtemp(prefix="fivesafes-link-")
-        con = duckdb.connect(
-            config={
-                "temp_directory": spill,
-                "memory_limit": duckdb_memory_limit(),
-            }
-        )
-        # DuckDB's own progress bar would print into the command's --json.
-        con.execute("SET enable_progress_bar = false")
-        # Splink reads the Arrow table in place (no copy inside DuckDB): the caller
-        # holds it anyway, and Splink makes its own working tables from it.
+        own = ExitStack()
+        con = into if into is not None else own.enter_context(linkage_duckdb())
+        close = own.close
         db_api: Any = DuckDBAPI(connection=con)
         inputs = db_api.register(records, table_name="records_input")
-
-        def close() -> None:
-            con.close()
-            shutil.rmtree(spill, ignore_errors=True)
-
     elif engine == "spark":
+        if isinstance(records, str):
+            if into is None:
+                raise ValueError("a table name for the records needs the connection holding it")
+            records = into.table(records).to_arrow_table()
         db_api, inputs, close = _spark_inputs(records, spark_master)
     else:
         raise ValueError(f"engine must be one of {ENGINES}")
@@ -279,7 +291,14 @@ def run_splink(
         )
         step("estimating u by random sampling", 0.2)
         training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
-        probe = min(1.0, EM_PROBE_RECORDS / max(1, records.num_rows))
+        n_records = (
+            records.num_rows
+            if isinstance(records, pa.Table)
+            else linker.misc.query_sql(
+                f"SELECT count(*) AS n FROM {inputs.physical_name}", output_type="pandas"
+            )["n"].iloc[0]
+        )
+        probe = min(1.0, EM_PROBE_RECORDS / max(1, int(n_records)))
         for i, rule in enumerate(training_rules):
             step("estimating m by expectation maximisation", 0.35 + 0.2 * i / len(training_rules))
             training.estimate_parameters_using_expectation_maximisation(
@@ -311,19 +330,27 @@ def run_splink(
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
             predictions, threshold_match_probability=threshold
         )
-        cluster_table = linker.misc.query_sql(
-            f"SELECT DISTINCT unique_id, cluster_id FROM {clusters.physical_name}",
-            output_type="splink_df",
-        ).as_pyarrow_table()
-        matched_pairs = (
-            linker.misc.query_sql(
-                f"SELECT unique_id_l, unique_id_r, match_probability FROM {t} "
-                f"WHERE match_probability >= {threshold}",
-                output_type="splink_df",
-            ).as_pyarrow_table()
-            if keep_matched_pairs
-            else None
+        cluster_sql = f"SELECT DISTINCT unique_id, cluster_id FROM {clusters.physical_name}"
+        pairs_sql = (
+            f"SELECT unique_id_l, unique_id_r, match_probability FROM {t} "
+            f"WHERE match_probability >= {threshold}"
         )
+        cluster_table: pa.Table | None = None
+        if into is None:
+            cluster_table = linker.misc.query_sql(
+                cluster_sql, output_type="splink_df"
+            ).as_pyarrow_table()
+        elif engine == "duckdb":
+            # Left where they are: the pairs as a view over Splink's scored pairs.
+            into.execute(f"CREATE OR REPLACE TABLE {CLUSTERS_TABLE} AS {cluster_sql}")
+            into.execute(f"CREATE OR REPLACE VIEW {MATCHED_PAIRS} AS {pairs_sql}")
+        else:
+            for name, sql in ((CLUSTERS_TABLE, cluster_sql), (MATCHED_PAIRS, pairs_sql)):
+                arrow = linker.misc.query_sql(sql, output_type="splink_df").as_pyarrow_table()
+                into.register("_from_spark", arrow)
+                into.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _from_spark")
+                into.unregister("_from_spark")
+                del arrow
         model = linker.misc.save_model_to_json()
     finally:
         close()
@@ -348,5 +375,4 @@ def run_splink(
             "expected_matching_pairs": round(expected_all, 1),
         },
         borderline=pa.Table.from_pandas(borderline, preserve_index=False),
-        matched_pairs=matched_pairs,
     )

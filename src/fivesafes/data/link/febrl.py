@@ -247,6 +247,7 @@ def link_febrl4(
             progress=progress,
         )
         matches = _scored_pairs(records, result.model, threshold)
+    assert result.clusters is not None  # run without ``into``: returned, not left
     summary: dict[str, Any] = {
         "records_a": len(df_a),
         "records_b": len(df_b),

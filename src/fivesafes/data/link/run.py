@@ -31,8 +31,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fivesafes.data.link import settings as model
-from fivesafes.data.link.clusters import split_clusters
-from fivesafes.data.link.engine import ENGINES, SplinkResult, run_splink
+from fivesafes.data.link.clusters import split_clusters_in
+from fivesafes.data.link.engine import (
+    CLUSTERS_TABLE,
+    ENGINES,
+    MATCHED_PAIRS,
+    SplinkResult,
+    linkage_duckdb,
+    run_splink,
+)
 from fivesafes.data.store import IDENTIFIERS_DB, open_store, table_names
 from fivesafes.datasets import PERSON_DATASETS, Dataset
 from fivesafes.errors import FivesafesError
@@ -164,15 +171,23 @@ def _metaphone_table(raw: pa.Table) -> pa.Table:
     )
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
-    """Make ``records``, the table Splink links (standardised identifiers, name
-    variants, postcode sector and district), in ``con``, and return it."""
+#: The prepared records Splink links, and what maps its integer ids back to
+#: records, in the linkage's DuckDB.
+RECORDS = "records_input"
+KEYS = "record_keys"
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> None:
+    """Make :data:`RECORDS`, the table Splink links (standardised identifiers, name
+    variants, postcode sector and district), and :data:`KEYS` (its ids and the
+    records they stand for), in ``con``. Both stay inside DuckDB: Splink reads
+    its own table faster than an Arrow one, and DuckDB can spill it to disk."""
     con.register("raw", raw)
     con.register("forenames", _groups_table(model.forename_groups()))
     con.register("sounds", _metaphone_table(raw))
     con.execute(
-        """
-        CREATE OR REPLACE TABLE records AS
+        f"""
+        CREATE OR REPLACE TABLE {RECORDS} AS
         SELECT r.* EXCLUDE (surname_parts),
             year(r.dob) AS dob_year,
             CASE WHEN r.forename IS NOT NULL THEN coalesce(f.names, [r.forename]) END
@@ -182,9 +197,9 @@ def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
                 AS surname_names,
             fm.code AS forename_metaphone,
             sm.code AS surname_metaphone,
-            nullif(regexp_extract(r.postcode, '^([A-Z]{1,2}[0-9][A-Z0-9]? [0-9])', 1), '')
+            nullif(regexp_extract(r.postcode, '^([A-Z]{{1,2}}[0-9][A-Z0-9]? [0-9])', 1), '')
                 AS postcode_sector,
-            nullif(regexp_extract(r.postcode, '^([A-Z]{1,2}[0-9][A-Z0-9]?)( |$)', 1), '')
+            nullif(regexp_extract(r.postcode, '^([A-Z]{{1,2}}[0-9][A-Z0-9]?)( |$)', 1), '')
                 AS postcode_district
         FROM raw r
         LEFT JOIN forenames f ON f.name = r.forename
@@ -194,13 +209,11 @@ def _prepare(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     )
     for name in ("raw", "forenames", "sounds"):
         con.unregister(name)
-    prepared = con.sql("SELECT * EXCLUDE (record_id) FROM records").to_arrow_table()
-    # Only what maps Splink's integer ids back to records stays here.
     con.execute(
-        "CREATE OR REPLACE TABLE records AS SELECT unique_id, record_id, source_dataset, "
-        "dataset_order, source_file, source_row FROM records"
+        f"CREATE OR REPLACE TABLE {KEYS} AS SELECT unique_id, record_id, source_dataset, "
+        f"dataset_order, source_file, source_row FROM {RECORDS}"
     )
-    return prepared
+    con.execute(f"ALTER TABLE {RECORDS} DROP COLUMN record_id")
 
 
 class _Notes(logging.Handler):
@@ -292,13 +305,11 @@ def link(
 
         # Splink works apart from the store (in memory, or on Spark): it never
         # sees the content zone, and leaves nothing behind in the store.
-        lcon = duckdb.connect()
-        lcon.execute("SET enable_progress_bar = false")
-        try:
-            records = _prepare(lcon, raw)
+        with linkage_duckdb() as lcon:
+            _prepare(lcon, raw)
             del raw  # the prepared records hold all Splink needs
             result = run_splink(
-                records,
+                RECORDS,
                 model.settings(),
                 deterministic_rules=model.deterministic_rules(),
                 deterministic_recall=model.DETERMINISTIC_RECALL,
@@ -307,26 +318,21 @@ def link(
                 engine=engine,
                 spark_master=spark_master,
                 progress=lambda m, f: step(m, 0.05 + 0.85 * f),
-                keep_matched_pairs=True,
+                into=lcon,
             )
             step("splitting clusters that cannot be one person", 0.9)
-            assert result.matched_pairs is not None
-            split, cluster_step = split_clusters(records, result.clusters, result.matched_pairs)
-            result.matched_pairs = None
-            del records  # free the memory before the map
+            split, cluster_step = split_clusters_in(lcon, RECORDS, CLUSTERS_TABLE, MATCHED_PAIRS)
             lcon.register("clusters", split)
             person_map = lcon.sql(_map_sql("clusters")).to_arrow_table()
             lcon.register("borderline", result.borderline)
             result.borderline = lcon.sql(
                 "SELECT l.record_id AS record_id_l, r.record_id AS record_id_r, "
-                "b.match_weight, b.match_probability FROM borderline b "
-                "JOIN records l ON l.unique_id = b.unique_id_l "
-                "JOIN records r ON r.unique_id = b.unique_id_r "
+                f"b.match_weight, b.match_probability FROM borderline b "
+                f"JOIN {KEYS} l ON l.unique_id = b.unique_id_l "
+                f"JOIN {KEYS} r ON r.unique_id = b.unique_id_r "
                 "ORDER BY abs(b.match_weight - "
                 f"{math.log2(threshold / (1 - threshold))}), record_id_l, record_id_r"
             ).to_arrow_table()
-        finally:
-            lcon.close()
 
         step("writing the person map", 0.95)
         prior = float(result.model["probability_two_random_records_match"])
@@ -370,7 +376,7 @@ def _map_sql(clusters: str) -> str:
                 row_number() OVER (
                     ORDER BY rec.dataset_order, rec.source_file, rec.source_row, rec.unique_id
                 ) AS rn
-            FROM records rec
+            FROM {KEYS} rec
             LEFT JOIN {clusters} c USING (unique_id)
         ),
         firsts AS (SELECT cluster_id, min(rn) AS first FROM r GROUP BY cluster_id),
