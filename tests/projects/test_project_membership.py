@@ -17,6 +17,7 @@ Each attack is refused with a sentence, writes ``project.refused`` (or
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -24,11 +25,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from fivesafes import audit, jobs
 from fivesafes.appdb import add_user
 from fivesafes.appdb.models import ReleaseRequest, RequestOutput, User, utcnow
 from fivesafes.appdb.users import set_roles
+from fivesafes.cli.main import app as cli
 from fivesafes.demo.projects import FLAGGED_TABLE
 from fivesafes.errors import PolicyRefusal
 from fivesafes.jobs.models import Job
@@ -536,3 +539,27 @@ def test_a_membership_from_before_invitations_meets_todays_rule(
     assert release.start_request(db, project, old, "Old habits").author.name == "olga"
     # being listed still counts as membership for independence: never a reviewer
     assert apps.is_conflicted(db, project, old)
+
+
+def test_the_members_to_review_are_listed_for_the_operator(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = _approved(db, owned, application())
+    assert apps.members_to_review(db) == []
+    old = add_user(db, "olga", "trainer")
+    db.add(ProjectMember(project_id=project.id, user_id=old.id, role="researcher"))
+    db.commit()
+    _lapse(db, owned["ben"], "expired")
+    found = {m["member"]: m for m in apps.members_to_review(db)}
+    assert set(found) == {"olga", "ben"}
+    assert found["olga"]["by_invitation"] is False and found["ben"]["by_invitation"] is True
+    assert "researcher role" in found["olga"]["reason"]
+    assert "expired on" in found["ben"]["reason"]
+    # the same from the command line, without changing anything
+    members = _count(db, ProjectMember)
+    url = str(db.get_bind().url)
+    result = CliRunner().invoke(cli, ["users", "members-to-review", "--db", url, "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)["members"]
+    assert {m["member"] for m in listed} == {"olga", "ben"}
+    assert _count(db, ProjectMember) == members

@@ -321,6 +321,40 @@ def require_member_access(
     return found
 
 
+def members_to_review(session: Session) -> list[dict[str, Any]]:
+    """Every membership that does not meet today's rule (:func:`why_lapsed`), for an
+    operator's review, oldest project first: the project, the member, their project
+    role, whether they joined by accepting an invitation (memberships from before
+    invitations existed did not), and why. Read-only: such members stay members and
+    are refused the project's data and outputs until they meet the rule."""
+    found: list[dict[str, Any]] = []
+    query = select(ProjectMember).order_by(ProjectMember.project_id, ProjectMember.id)
+    for member in session.scalars(query):
+        reason = why_lapsed(session, member.user)
+        if reason is None:
+            continue
+        invited = session.scalar(
+            select(func.count())
+            .select_from(ProjectInvitation)
+            .where(
+                ProjectInvitation.project_id == member.project_id,
+                ProjectInvitation.user_id == member.user_id,
+                ProjectInvitation.state == InvitationState.ACCEPTED.value,
+            )
+        )
+        found.append(
+            {
+                "project": member.project_id,
+                "title": member.project.title,
+                "member": member.user.name,
+                "role": member.role,
+                "by_invitation": bool(invited),
+                "reason": reason,
+            }
+        )
+    return found
+
+
 def record_member_refusal(
     session: Session, project_id: int, user: User, action: str, reason: str
 ) -> None:
