@@ -35,6 +35,7 @@ from fivesafes.cli.main import app as cli
 from fivesafes.demo.projects import FLAGGED_TABLE
 from fivesafes.errors import PolicyRefusal
 from fivesafes.jobs.models import Job
+from fivesafes.jobs.queue import claim_next
 from fivesafes.outputs import airlock
 from fivesafes.people import accreditation
 from fivesafes.projects import applications as apps
@@ -563,3 +564,22 @@ def test_the_members_to_review_are_listed_for_the_operator(
     listed = json.loads(result.output)["members"]
     assert {m["member"] for m in listed} == {"olga", "ben"}
     assert _count(db, ProjectMember) == members
+
+
+@pytest.mark.parametrize("how", LAPSES)
+def test_a_queued_job_of_a_member_who_no_longer_meets_the_rule_is_not_run(
+    db: Session, owned: dict[str, User], application: Form, how: str
+) -> None:
+    project = _approved(db, owned, application())
+    lapsed = _queued_job(db, project, owned["ben"])
+    kept = _queued_job(db, project, owned["ana"])
+    _lapse(db, owned["ben"], how)
+    claimed = claim_next(db, "runner-1")
+    assert claimed is not None and claimed.id == kept.id  # ben's is skipped, not run
+    db.expire_all()
+    job = db.get(Job, lapsed.id)
+    assert job is not None and job.state == "failed" and job.started_at is not None
+    assert job.reason.startswith("not run: ben ") and "stays a member" in job.reason
+    end = audit.entries(db, subject=f"job:{lapsed.id}", action="job.end")[-1]
+    assert audit.details_of(end)["state"] == "failed"
+    assert audit.entries(db, subject=f"job:{lapsed.id}", action="job.start") == []

@@ -296,9 +296,13 @@ def claim_next(session: Session, runner: str) -> Claimed | None:
     """Claim the oldest queued job for ``runner`` (state ``running``, lease taken,
     ``job.start`` in the audit log) or ``None`` when the queue is empty. Safe with
     many runners on PostgreSQL (``FOR UPDATE SKIP LOCKED``); on SQLite a conditional
-    update makes a lost race claim nothing."""
+    update makes a lost race claim nothing. A job whose submitter no longer meets the
+    membership rule (:func:`~fivesafes.projects.applications.why_no_member_access`:
+    their researcher role revoked, their accreditation expired or revoked) is not
+    run: it is marked failed with the reason, and the next job is claimed."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    for _ in range(5):
+    races = 0
+    while races < 5:
         query = select(Job.id).where(Job.state == JobState.QUEUED.value).order_by(Job.id).limit(1)
         if postgres:
             query = query.with_for_update(skip_locked=True)
@@ -316,11 +320,19 @@ def claim_next(session: Session, runner: str) -> Claimed | None:
         )
         if getattr(done, "rowcount", 0) != 1:
             session.rollback()
+            races += 1
             continue
         job = session.get(Job, job_id)
         assert job is not None
         project = session.get(Project, job.project_id)
         assert project is not None and project.slug is not None
+        if refusal := why_no_member_access(session, project, job.submitter):
+            job.state, job.finished_at, job.lease_until = JobState.FAILED.value, now, None
+            job.reason = f"not run: {refusal}"
+            details = {"state": "failed", "runner": runner, "reason": job.reason}
+            record(session, "system", "job.end", _subject(job_id), details)
+            session.commit()
+            continue
         record(session, "system", "job.start", _subject(job_id), {"runner": runner})
         session.commit()
         return Claimed(
