@@ -135,6 +135,11 @@ def test_a_member_whose_role_or_accreditation_lapses_reaches_no_data_until_resto
         assert (last.actor, last.action) == ("researcher2", "project.refused"), path
         assert audit.details_of(last)["attempted"] == f"{method} {path}"
     assert {m: _count(db, m) for m in counts} == counts
+    # the airlock's front page lists none of the project's requests to them
+    link = f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}"
+    index = me.get("/airlock")
+    assert index.status_code == (403 if how == "role" else 200)
+    assert link not in index.text
     # still a member, who sees the project and their plan (to renew)
     assert apps.is_member(db, APPROVED, member.id)
     assert me.get(f"/projects/{APPROVED}").status_code == 200
@@ -146,6 +151,7 @@ def test_a_member_whose_role_or_accreditation_lapses_reaches_no_data_until_resto
     db.commit()
     assert me.get(f"/projects/{APPROVED}/airlock").status_code == 200
     assert "stays a member" not in me.get(f"/projects/{APPROVED}/workspace").text
+    assert link in me.get("/airlock").text
 
 
 def test_a_lead_cannot_add_a_roleless_account_or_make_a_researcher_a_member(

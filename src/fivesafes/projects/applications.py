@@ -31,7 +31,10 @@ project), unless a membership rule they all set on the project allows it
 :func:`why_not_invited` and :func:`why_cannot_join`: a holder of the researcher role
 (an administrator does not hold it by being one), never a linkage operator, with
 a valid ``safe_researcher`` accreditation when they join, and not someone who
-decided on the project.
+decided on the project. The same rule is asked again at every step that reaches
+a project's data or outputs through membership (:func:`why_no_member_access`): a
+member whose role is revoked, or whose accreditation expires or is revoked, stays
+a member but is refused until they meet it again.
 - on approval the workspace is provisioned (:func:`fivesafes.data.provision`) if
   a data store is configured (``store`` argument, else ``$FIVESAFES_STORE``);
   otherwise, or if provisioning fails, the project is marked as awaiting
@@ -298,7 +301,7 @@ def why_no_member_access(session: Session, project: Project, user: User) -> str 
     if problem := why_lapsed(session, user):
         return (
             f"{problem}. {user.name} stays a member of project {project.id}, but its "
-            "workspace, jobs and outputs are closed to them until then"
+            "workspace, jobs and outputs are closed to them while this lasts"
         )
     return None
 

@@ -132,7 +132,9 @@ def index(request: Request, user: AirlockUser, db: DB) -> HTMLResponse:
                 .order_by(ReleaseRequest.id)
             )
         )
-    projects = {p.slug: p for p in apps.projects_of(db, user)}
+    # the requests of the projects whose outputs the user reaches as a member today
+    reached = [p for p in apps.projects_of(db, user) if apps.has_member_access(db, p, user)]
+    projects = {p.slug: p for p in reached}
     mine = [(projects[r.project], r) for p in projects.values() for r in release.requests_of(db, p)]
     by_slug = {
         p.slug: p
