@@ -10,6 +10,8 @@ import duckdb
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb.models import User
+from fivesafes.people import accreditation
+from fivesafes.projects.applications import MEMBER_ACCREDITATION
 from fivesafes.projects.models import (
     MemberRole,
     Project,
@@ -42,6 +44,8 @@ def make_workspace(path: Path, rows: int = 40) -> Path:
 def add_project(
     session: Session, store: Path, slug: str, members: list[User], title: str = "A project"
 ) -> Project:
+    """An approved, provisioned project with ``members`` (the first its lead), each
+    given a valid safe researcher accreditation if they hold none."""
     workspace = make_workspace(store / "workspaces" / slug / "workspace.duckdb")
     project = Project(
         slug=slug,
@@ -59,6 +63,9 @@ def add_project(
     for i, user in enumerate(members):
         role = MemberRole.LEAD_RESEARCHER if i == 0 else MemberRole.RESEARCHER
         project.members.append(ProjectMember(user_id=user.id, role=role.value))
+        # members meet the membership rule: the researcher role and a valid accreditation
+        if accreditation.valid_accreditation(session, user.id, MEMBER_ACCREDITATION) is None:
+            accreditation.grant(session, user.id, MEMBER_ACCREDITATION)
     session.add(project)
     session.commit()
     return project

@@ -17,19 +17,25 @@ Each attack is refused with a sentence, writes ``project.refused`` (or
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
-from fivesafes import audit
+from fivesafes import audit, jobs
 from fivesafes.appdb import add_user
-from fivesafes.appdb.models import ReleaseRequest, User
+from fivesafes.appdb.models import ReleaseRequest, RequestOutput, User, utcnow
 from fivesafes.appdb.users import set_roles
+from fivesafes.cli.main import app as cli
 from fivesafes.demo.projects import FLAGGED_TABLE
 from fivesafes.errors import PolicyRefusal
+from fivesafes.jobs.models import Job
+from fivesafes.jobs.queue import claim_next
 from fivesafes.outputs import airlock
 from fivesafes.people import accreditation
 from fivesafes.projects import applications as apps
@@ -396,3 +402,184 @@ def test_a_pending_invitation_does_not_stop_a_checker(
     airlock.review(db, rid, "by_area.csv", "cy", "approve")
     airlock.review(db, rid, "by_area.csv", "di", "approve")
     assert airlock.release(db, rid, "di", tmp_path / "bundles").exists()
+
+
+# --- members who no longer meet the rule, and members from before invitations ----------------
+
+LAPSES = ("role", "expired", "revoked")
+
+
+def _lapse(db: Session, user: User, how: str) -> None:
+    """The member's researcher role is revoked, or their accreditation expires or is
+    revoked."""
+    rows = [h.row for h in accreditation.accreditations_of(db, user.id) if h.valid]
+    if how == "role":
+        set_roles(db, user, {"trainer"}, "adam")
+    elif how == "expired":
+        for row in rows:
+            row.expires_at = utcnow() - timedelta(days=1)
+    else:
+        for row in rows:
+            accreditation.revoke(db, row, "adam", "left the organisation")
+    db.commit()
+
+
+def _restore(db: Session, user: User, how: str) -> None:
+    if how == "role":
+        set_roles(db, user, {"researcher"}, "adam")
+    else:
+        accreditation.grant(db, user.id, apps.MEMBER_ACCREDITATION)  # the refresher
+    db.commit()
+
+
+def _queued_job(db: Session, project: Project, submitter: User) -> Job:
+    job = Job(
+        project_id=project.id,
+        submitter_id=submitter.id,
+        title="Counts by area",
+        kind="script",
+        script_name="counts.py",
+        script=b"print(1)\n",
+        state="queued",
+        cancel_requested=False,
+        reason="",
+    )
+    db.add(job)
+    db.commit()
+    return job
+
+
+@pytest.mark.parametrize("how", LAPSES)
+def test_a_member_who_no_longer_meets_the_rule_reaches_nothing_until_restored(
+    db: Session,
+    owned: dict[str, User],
+    checked_request: tuple[Project, int],
+    tmp_path: Path,
+    how: str,
+) -> None:
+    project, rid = checked_request
+    ben = owned["ben"]
+    airlock.start_review(db, rid, "cy")
+    airlock.review(db, rid, "by_area.csv", "cy", "approve")
+    airlock.review(db, rid, "by_area.csv", "di", "approve")
+    airlock.release(db, rid, "di", tmp_path / "bundles", as_zip=True)
+    draft = release.start_request(db, project, owned["ana"], "Second table")  # ben co-authors
+    job = _queued_job(db, project, owned["ana"])
+    assert apps.why_no_member_access(db, project, ben) is None
+    _lapse(db, ben, how)
+
+    reason = apps.why_no_member_access(db, project, ben)
+    expected = {
+        "role": "no longer holds the researcher role",
+        "expired": "accreditation that expired on",
+        "revoked": "accreditation revoked on",
+    }[how]
+    assert reason is not None and expected in reason
+    assert "stays a member" in reason and ("renew" in reason or "grants it again" in reason)
+    assert "ben" in _members(db, project)  # the history is kept
+    counts = {m: _count(db, m) for m in (ReleaseRequest, RequestOutput, ProjectMember)}
+    project_refusals, job_refusals = _refusals(db, project), len(_job_refusals(db))
+    attempts: list[Callable[[], object]] = [
+        lambda: release.start_request(db, project, ben, "Mine"),
+        lambda: release.add_output(
+            db, project, draft.id, ben, "t.csv", "A table", b"a,b\n1,2\n", "t.csv"
+        ),
+        lambda: release.submit_request(db, project, draft.id, ben),
+        lambda: release.download_bundle(db, project, rid, ben),
+        lambda: apps.workspace_twin(db, project, ben),
+        lambda: jobs.submit_job(db, project.id, ben, "Mine", script=b"print(2)\n"),
+        lambda: jobs.cancel_job(db, project.id, job.id, ben),
+    ]
+    for attempt in attempts:
+        with pytest.raises(PolicyRefusal, match="stays a member") as refusal:
+            attempt()
+        assert expected in str(refusal.value)
+    assert jobs.why_cannot_submit(db, project, ben) == reason
+    # refused, each refusal in the audit log, nothing else written
+    assert {m: _count(db, m) for m in counts} == counts
+    assert _refusals(db, project) == project_refusals + 5
+    assert len(_job_refusals(db)) == job_refusals + 2
+    assert all(e.actor == "ben" for e in audit.entries(db, action="project.refused")[-5:])
+    assert audit.entries(db, subject=f"request:{rid}", action="airlock.download") == []
+    db.expire_all()
+    assert db.get(Job, job.id).state == "queued"  # type: ignore[union-attr]
+
+    _restore(db, ben, how)
+    assert apps.why_no_member_access(db, project, ben) is None
+    assert release.download_bundle(db, project, rid, ben).is_file()
+    assert release.start_request(db, project, ben, "Mine").author.name == "ben"
+    assert jobs.cancel_job(db, project.id, job.id, ben).state == "cancelled"
+
+
+def _job_refusals(db: Session) -> list[object]:
+    return list(audit.entries(db, action="job.refused"))
+
+
+def test_a_membership_from_before_invitations_meets_todays_rule(
+    db: Session, owned: dict[str, User], application: Form, tmp_path: Path
+) -> None:
+    """An older database's member was added without an invitation and without the
+    researcher role (finding 1 of issue 14): they stay listed, but reach nothing
+    until they hold the role and a valid accreditation."""
+    project = _approved(db, owned, application())
+    old = add_user(db, "olga", "trainer")  # no researcher role, no accreditation
+    db.add(ProjectMember(project_id=project.id, user_id=old.id, role="researcher"))
+    db.commit()
+    assert apps.is_member(db, project.id, old.id)
+    reason = apps.why_no_member_access(db, project, old)
+    assert reason is not None and "no longer holds the researcher role" in reason
+    with pytest.raises(PolicyRefusal, match="stays a member"):
+        release.start_request(db, project, old, "Old habits")
+    set_roles(db, old, {"researcher"}, "adam")
+    db.commit()
+    reason = apps.why_no_member_access(db, project, old)
+    assert reason is not None and "holds no safe researcher accreditation" in reason
+    accreditation.grant(db, old.id, apps.MEMBER_ACCREDITATION)
+    db.commit()
+    assert apps.why_no_member_access(db, project, old) is None
+    assert release.start_request(db, project, old, "Old habits").author.name == "olga"
+    # being listed still counts as membership for independence: never a reviewer
+    assert apps.is_conflicted(db, project, old)
+
+
+def test_the_members_to_review_are_listed_for_the_operator(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = _approved(db, owned, application())
+    assert apps.members_to_review(db) == []
+    old = add_user(db, "olga", "trainer")
+    db.add(ProjectMember(project_id=project.id, user_id=old.id, role="researcher"))
+    db.commit()
+    _lapse(db, owned["ben"], "expired")
+    found = {m["member"]: m for m in apps.members_to_review(db)}
+    assert set(found) == {"olga", "ben"}
+    assert found["olga"]["by_invitation"] is False and found["ben"]["by_invitation"] is True
+    assert "researcher role" in found["olga"]["reason"]
+    assert "expired on" in found["ben"]["reason"]
+    # the same from the command line, without changing anything
+    members = _count(db, ProjectMember)
+    url = str(db.get_bind().url)
+    result = CliRunner().invoke(cli, ["users", "members-to-review", "--db", url, "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)["members"]
+    assert {m["member"] for m in listed} == {"olga", "ben"}
+    assert _count(db, ProjectMember) == members
+
+
+@pytest.mark.parametrize("how", LAPSES)
+def test_a_queued_job_of_a_member_who_no_longer_meets_the_rule_is_not_run(
+    db: Session, owned: dict[str, User], application: Form, how: str
+) -> None:
+    project = _approved(db, owned, application())
+    lapsed = _queued_job(db, project, owned["ben"])
+    kept = _queued_job(db, project, owned["ana"])
+    _lapse(db, owned["ben"], how)
+    claimed = claim_next(db, "runner-1")
+    assert claimed is not None and claimed.id == kept.id  # ben's is skipped, not run
+    db.expire_all()
+    job = db.get(Job, lapsed.id)
+    assert job is not None and job.state == "failed" and job.started_at is not None
+    assert job.reason.startswith("not run: ben ") and "stays a member" in job.reason
+    end = audit.entries(db, subject=f"job:{lapsed.id}", action="job.end")[-1]
+    assert audit.details_of(end)["state"] == "failed"
+    assert audit.entries(db, subject=f"job:{lapsed.id}", action="job.start") == []

@@ -12,6 +12,7 @@ library refuses too.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ from sqlalchemy.orm import Session
 
 from fivesafes import audit
 from fivesafes.appdb import add_user, session_factory
-from fivesafes.appdb.models import ReleaseRequest, User
+from fivesafes.appdb.models import Comment, ReleaseRequest, User, utcnow
 from fivesafes.appdb.users import get_user, set_roles
+from fivesafes.jobs.models import Job
 from fivesafes.outputs import airlock
+from fivesafes.people import accreditation
 from fivesafes.projects import applications as apps
 from fivesafes.projects.models import (
     ProjectInvitation,
@@ -80,6 +83,75 @@ def _post(client: Any, path: str, data: dict[str, str], token_from: str = "/proj
 
 
 # --- 1. members of an approved project ------------------------------------------------------
+
+
+#: Every page of the seeded approved project that reaches its data or outputs, as
+#: (method, path, form).
+DATA_PAGES = [
+    ("GET", f"/projects/{APPROVED}/workspace", None),
+    ("GET", f"/projects/{APPROVED}/workspace/twin", None),
+    ("GET", f"/projects/{APPROVED}/jobs", None),
+    ("POST", f"/projects/{APPROVED}/jobs", {"title": "Mine"}),
+    ("GET", f"/projects/{APPROVED}/airlock", None),
+    ("POST", f"/projects/{APPROVED}/airlock", {"title": "Mine"}),
+    ("GET", f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}", None),
+    ("POST", f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}/submit", {}),
+    ("POST", f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}/comment", {"body": "hello"}),
+    ("GET", f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}/bundle", None),
+]
+
+
+@pytest.mark.parametrize("how", ["role", "expired", "revoked"])
+def test_a_member_whose_role_or_accreditation_lapses_reaches_no_data_until_restored(
+    client: Any, db: Session, how: str
+) -> None:
+    member = get_user(db, "researcher2")
+    accredit(db, member)
+    assert apps.is_member(db, APPROVED, member.id)
+    assert apps.why_no_member_access(db, apps.get_project(db, APPROVED), member) is None
+    me = client.login_as("researcher2")
+    assert me.get(f"/projects/{APPROVED}/airlock").status_code == 200
+    if how == "role":
+        set_roles(db, member, {"trainer"}, "administrator")
+    else:
+        for held in accreditation.accreditations_of(db, member.id):
+            if held.valid and how == "expired":
+                held.row.expires_at = utcnow() - timedelta(days=1)
+            elif held.valid:
+                accreditation.revoke(db, held.row, "administrator", "left")
+    db.commit()
+    counts = {m: _count(db, m) for m in (ReleaseRequest, ProjectMember, Job, Comment)}
+    for method, path, form in DATA_PAGES:
+        before = audit.count(db)
+        if method == "GET":
+            response = me.get(path, follow_redirects=False)
+        else:
+            response = _post(me, path, form or {})
+        assert response.status_code == 403, (path, response.status_code)
+        assert "stays a member" in response.text, path
+        assert "renew" in response.text or "grants it again" in response.text, path
+        assert audit.count(db) == before + 1, path
+        last = audit.entries(db, subject=f"project:{APPROVED}")[-1]
+        assert (last.actor, last.action) == ("researcher2", "project.refused"), path
+        assert audit.details_of(last)["attempted"] == f"{method} {path}"
+    assert {m: _count(db, m) for m in counts} == counts
+    # the airlock's front page lists none of the project's requests to them
+    link = f"/projects/{APPROVED}/airlock/{SEEDED_REQUEST}"
+    index = me.get("/airlock")
+    assert index.status_code == (403 if how == "role" else 200)
+    assert link not in index.text
+    # still a member, who sees the project and their plan (to renew)
+    assert apps.is_member(db, APPROVED, member.id)
+    assert me.get(f"/projects/{APPROVED}").status_code == 200
+    assert me.get(f"/learning/plan?project={APPROVED}").status_code == 200
+    if how == "role":
+        set_roles(db, member, {"researcher"}, "administrator")
+    else:
+        accreditation.grant(db, member.id, apps.MEMBER_ACCREDITATION)
+    db.commit()
+    assert me.get(f"/projects/{APPROVED}/airlock").status_code == 200
+    assert "stays a member" not in me.get(f"/projects/{APPROVED}/workspace").text
+    assert link in me.get("/airlock").text
 
 
 def test_a_lead_cannot_add_a_roleless_account_or_make_a_researcher_a_member(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -378,3 +379,71 @@ def test_a_locked_page_says_when_to_come_back(client: WebClient) -> None:
         attempt(stranger, token, email, WRONG)
     text = attempt(stranger, token, email, WRONG).text
     assert re.search(r"try again after \d\d:\d\d UTC, or ask an administrator", text)
+
+
+# --- the limits are site settings -------------------------------------------------------
+
+
+def test_lower_limits_from_the_settings_take_effect(
+    seeded_db: str, demo_users: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(throttle.LOCK_AFTER_ENV, "2")
+    monkeypatch.setenv(throttle.CLIENT_LOCK_AFTER_ENV, "3")
+    monkeypatch.setenv(throttle.LOCK_MINUTES_ENV, "1")
+    site = create_app(seeded_db)
+    try:
+        assert site.state.login_limits == throttle.Limits(
+            pair=2, client=3, account=throttle.ACCOUNT_LOCK_AFTER, lock_for=timedelta(minutes=1)
+        )
+        with WebClient(site) as client:
+            client.users = demo_users
+            admin, trainer = demo_users["administrator"], demo_users["trainer"]
+            stranger, token = visitor(client, STRANGER)
+            answers = [attempt(stranger, token, admin["email"], WRONG).text for _ in range(3)]
+            # the pair locks after 2 (not the default 5), for a minute (not 15)
+            assert "is not right" in answers[1] and LOCKED_ADDRESS in answers[2]
+            # the client locks after 3 failures across accounts (not the default 20)
+            assert "is not right" in attempt(stranger, token, trainer["email"], WRONG).text
+            assert LOCKED_CLIENT in attempt(stranger, token, trainer["email"], WRONG).text
+            with site.state.db.session() as s:
+                locks = {
+                    row.scope: row
+                    for row in s.scalars(select(LoginThrottle)).all()
+                    if row.locked_until is not None
+                }
+                throttled = audit.entries(s, action="user.login_throttled")
+            assert set(locks) == {throttle.PAIR, throttle.CLIENT}
+            for row in locks.values():  # a minute's lock (the default's would be 15)
+                assert row.locked_until - row.window_start < timedelta(minutes=5)  # type: ignore[operator]
+            assert sorted(audit.details_of(e)["failures"] for e in throttled) == [2, 3]
+            # the owner, from their own address, still logs in
+            owner, owner_token = visitor(client, OWNER)
+            assert attempt(owner, owner_token, admin["email"], admin["password"]).status_code == 303
+    finally:
+        site.state.db.dispose()
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "five", "2.5", "1e3"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        throttle.LOCK_AFTER_ENV,
+        throttle.CLIENT_LOCK_AFTER_ENV,
+        throttle.ACCOUNT_LOCK_AFTER_ENV,
+        throttle.LOCK_MINUTES_ENV,
+    ],
+)
+def test_a_limit_that_is_not_a_positive_whole_number_is_refused(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=rf"{name}={value!r}: give .* whole number, at least 1"):
+        throttle.limits_from_env({name: value})
+
+
+def test_unset_limits_are_the_defaults_and_the_app_refuses_a_bad_one(
+    seeded_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert throttle.limits_from_env({}) == throttle.DEFAULT_LIMITS
+    assert throttle.limits_from_env({throttle.LOCK_AFTER_ENV: " 7 "}).pair == 7
+    assert throttle.Limits(5, 20, 100, timedelta(minutes=15)) == throttle.DEFAULT_LIMITS
+    monkeypatch.setenv(throttle.ACCOUNT_LOCK_AFTER_ENV, "0")
+    with pytest.raises(ValueError, match=throttle.ACCOUNT_LOCK_AFTER_ENV):
+        create_app(seeded_db)

@@ -10,7 +10,11 @@ project in the path gets 403, a data owner who owns none of the project's
 datasets gets 403 on its review pages (membership changes and rules included), a
 user who was not invited gets 403 on an invitation's pages, and every POST
 without a valid CSRF token gets 403 — and none of these refusals changes anything
-(the audit log does not grow). Path parameters come from the seeded demo site.
+(the audit log does not grow). A member of the project who no longer meets the
+membership rule (their accreditation expired, or their researcher role revoked)
+gets 403 with the reason on every route to the project's data and outputs, and
+only the refusal is written (one ``project.refused`` line). Path parameters come
+from the seeded demo site.
 """
 
 from __future__ import annotations
@@ -20,22 +24,28 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from joining import join
 from sqlalchemy import inspect, text
 from webclient import WebClient
 
 from fivesafes import audit
-from fivesafes.appdb.models import Role, User, UserRole
+from fivesafes.appdb.models import Role, User, UserRole, utcnow
+from fivesafes.appdb.users import set_roles
+from fivesafes.people import accreditation
 from fivesafes.web.access import PUBLIC, RouteInfo, route_table, unprotected
 from fivesafes.web.app import ROUTER_MODULES, create_app
 from fivesafes.web.security import hash_password
 from fivesafes.web.sessions import is_json_path
 
 OUTSIDER_PASSWORD = "outsider-pass-2026"
+#: How a member stops meeting the membership rule.
+LAPSES = ("expired", "role")
 NON_ADMIN_ROLES = [r.value for r in Role if r != Role.ADMINISTRATOR]
 
 
@@ -66,6 +76,10 @@ class Site:
     #: role -> a client logged in as a user holding only that role and member of nothing.
     outsiders: dict[str, WebClient]
     params: dict[str, str]
+    #: how -> a client logged in as a member of the project of the path parameters who
+    #: no longer meets the membership rule (``expired``: their accreditation; ``role``:
+    #: their researcher role revoked).
+    lapsed: dict[str, WebClient]
 
     def route(self, method: str, path: str) -> RouteInfo:
         for info in route_table(self.app.routes):
@@ -79,6 +93,15 @@ class Site:
     def audit_count(self) -> int:
         with self.app.state.db.session() as s:
             return audit.count(s)
+
+    def rows(self) -> dict[str, int]:
+        """The number of rows of every table but the audit log's and the sessions'
+        (which a refusal may write: its line, a session's last use)."""
+        skip = {"audit_log", "audit_checkpoint", "web_sessions", "login_throttle"}
+        engine = self.app.state.db.engine
+        names = sorted(set(inspect(engine).get_table_names()) - skip)
+        with engine.connect() as c:
+            return {n: c.execute(text(f'SELECT count(*) FROM "{n}"')).scalar() or 0 for n in names}
 
 
 def _placeholders(path: str) -> list[str]:
@@ -133,6 +156,34 @@ def _param_values(app: FastAPI) -> dict[str, str]:
     return values
 
 
+def _lapsed_member(app: FastAPI, project_id: str, how: str) -> tuple[str, str]:
+    """A researcher who joined the project as the rules require, and then no longer
+    meets them: their accreditation expired (``expired``) or their researcher role
+    was revoked (``role``)."""
+    email = f"lapsed.{how}@example.org"
+    with app.state.db.session(write=True) as s:
+        user = User(
+            name=f"lapsed-{how}",
+            role=Role.RESEARCHER.value,
+            email=email,
+            password_hash=hash_password(OUTSIDER_PASSWORD),
+            display_name=f"Lapsed {how}",
+            organisation="Elsewhere",
+            is_active=True,
+        )
+        user.role_rows.append(UserRole(role=Role.RESEARCHER.value, granted_by="test"))
+        s.add(user)
+        s.commit()
+        join(s, int(project_id), user.name)
+        if how == "role":
+            set_roles(s, user, {Role.TRAINER.value}, "test")
+        else:
+            for held in accreditation.accreditations_of(s, user.id):
+                held.row.expires_at = utcnow() - timedelta(days=1)
+        s.commit()
+    return email, OUTSIDER_PASSWORD
+
+
 def _outsider(app: FastAPI, role: str) -> tuple[str, str]:
     email = f"outsider.{role}@example.org"
     with app.state.db.session(write=True) as s:
@@ -174,7 +225,13 @@ def site(
         outsiders[role].login(*_outsider(app, role))
     anonymous = client()
     anonymous.csrf_token("/login")  # a visitor's session, so that CSRF is not what stops it
-    yield Site(app, anonymous, client().login_as("administrator"), outsiders, _param_values(app))
+    params = _param_values(app)
+    lapsed = {}
+    for how in LAPSES:
+        lapsed[how] = client()
+        lapsed[how].login(*_lapsed_member(app, params["project_id"], how))
+    admin = client().login_as("administrator")
+    yield Site(app, anonymous, admin, outsiders, params, lapsed)
     for c in clients:
         c.close()
     app.state.db.dispose()
@@ -279,6 +336,50 @@ def test_a_user_without_the_role_or_membership_is_refused(
         response = _request(site, site.outsiders[right], method, path)
         assert response.status_code == 403, (right, response.status_code, response.text[:300])
         assert site.audit_count() == before
+
+
+#: Where a project's data and outputs are reached through membership.
+DATA_PREFIXES = (
+    "/projects/{project_id}/workspace",
+    "/projects/{project_id}/jobs",
+    "/projects/{project_id}/airlock",
+)
+DATA_ROUTES = [(m, p) for m, p in PROTECTED if p.startswith(DATA_PREFIXES)]
+
+
+def test_every_route_to_a_projects_data_needs_a_member_who_meets_the_rule(site: Site) -> None:
+    assert len(DATA_ROUTES) >= 15, DATA_ROUTES
+    for method, path in DATA_ROUTES:
+        assert _needs(site, method, path, "member_access"), (method, path)
+
+
+@pytest.mark.parametrize(("method", "path"), DATA_ROUTES, ids=[f"{m} {p}" for m, p in DATA_ROUTES])
+def test_a_member_who_no_longer_meets_the_rule_is_refused(
+    site: Site, method: str, path: str
+) -> None:
+    for how, client in site.lapsed.items():
+        rows, before = site.rows(), site.audit_count()
+        response = _request(site, client, method, path)
+        assert response.status_code == 403, (how, response.status_code, response.text[:300])
+        text = response.json()["detail"] if is_json_path(path) else response.text
+        assert "stays a member" in text, (how, text[:300])
+        assert site.rows() == rows
+        assert site.audit_count() == before + 1
+        with site.app.state.db.session() as s:
+            last = audit.entries(s, subject=f"project:{site.params['project_id']}")[-1]
+        assert (last.actor, last.action) == (f"lapsed-{how}", "project.refused")
+
+
+def test_a_member_who_no_longer_meets_the_rule_still_sees_the_project_and_their_plan(
+    site: Site,
+) -> None:
+    """Their membership and its history stay: the project's page lists them, and
+    their learning plan says what to renew."""
+    project = site.params["project_id"]
+    for how, client in site.lapsed.items():
+        page = client.get(f"/projects/{project}")
+        assert page.status_code == 200 and f"lapsed-{how}" in page.text, how
+        assert client.get(f"/learning/plan?project={project}").status_code == 200
 
 
 @pytest.mark.parametrize(("method", "path"), POSTS, ids=[f"{m} {p}" for m, p in POSTS])

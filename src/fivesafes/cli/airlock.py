@@ -413,6 +413,38 @@ def users_list(db: DbOption = None, json_: JsonOption = False) -> None:
         console.print(f"{u['name']}: {u['role']}")
 
 
+@users_app.command(
+    "members-to-review", epilog="Example: [bold]fivesafes users members-to-review[/]"
+)
+def users_members_to_review(db: DbOption = None, json_: JsonOption = False) -> None:
+    """List project members who do not meet today's membership rule (the researcher
+    role and a valid safe researcher accreditation): their project's data and
+    outputs are closed to them until they do. Read-only; after an upgrade it shows
+    the members added before invitations existed who never met the rule."""
+    from fivesafes.projects.applications import members_to_review
+
+    with _session(db) as session:
+        found = members_to_review(session)
+    if json_:
+        emit_json({"command": "users members-to-review", "members": found})
+        return
+    if not found:
+        console.print("Every project member meets today's membership rule.")
+        return
+    table = Table(title="Members who do not meet the membership rule")
+    for col in ("project", "member", "role", "joined by invitation", "why"):
+        table.add_column(col)
+    for m in found:
+        table.add_row(
+            f"{m['project']}: {m['title']}",
+            m["member"],
+            m["role"],
+            "yes" if m["by_invitation"] else "no (before invitations)",
+            m["reason"],
+        )
+    console.print(table)
+
+
 def _anchor(text: str | None) -> tuple[int, str] | None:
     """``SEQ:HASH``, or a bundle (folder or zip) whose manifest has an audit head."""
     from fivesafes.errors import FivesafesError

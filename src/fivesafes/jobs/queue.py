@@ -32,7 +32,7 @@ from fivesafes.appdb.models import User, as_utc, utcnow
 from fivesafes.audit import record
 from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.jobs.models import FINISHED, Job, JobKind, JobOutput, JobState
-from fivesafes.projects.applications import FormErrors, get_project, is_member
+from fivesafes.projects.applications import FormErrors, get_project, why_no_member_access
 from fivesafes.projects.models import Project, ProjectState, Provisioning
 
 #: The largest script accepted (bytes).
@@ -55,11 +55,13 @@ def _refuse(session: Session, actor: str, action: str, subject: str, reason: str
 
 def why_cannot_submit(session: Session, project: Project, user: User) -> str | None:
     """Why ``user`` may not submit a job to ``project`` (``None``: they may): only a
-    member of an approved, provisioned project whose learning plan for it is complete."""
+    member who today meets the membership rule
+    (:func:`~fivesafes.projects.applications.why_no_member_access`) of an approved,
+    provisioned project whose learning plan for it is complete."""
     from fivesafes.projects.release import require_plan_complete
 
-    if not is_member(session, project.id, user.id):
-        return f"{user.name} is not a member of project {project.id}"
+    if reason := why_no_member_access(session, project, user):
+        return reason
     if project.state != ProjectState.APPROVED:
         return f"project {project.id} is {project.state}; it is not approved"
     if project.provisioning != Provisioning.PROVISIONED.value or not project.workspace:
@@ -182,18 +184,12 @@ def get_output(session: Session, project_id: int, job_id: int, output_id: int) -
 
 
 def cancel_job(session: Session, project_id: int, job_id: int, user: User) -> Job:
-    """A member cancels a queued job (at once) or a running one (its runner stops
-    it within a heartbeat and marks it cancelled). Anyone else is refused, as is
-    cancelling a finished job."""
+    """A member (who meets the membership rule today) cancels a queued job (at once)
+    or a running one (its runner stops it within a heartbeat and marks it
+    cancelled). Anyone else is refused, as is cancelling a finished job."""
     job = get_job(session, project_id, job_id)
-    if not is_member(session, project_id, user.id):
-        _refuse(
-            session,
-            user.name,
-            "cancel",
-            _subject(job_id),
-            f"{user.name} is not a member of project {project_id}",
-        )
+    if reason := why_no_member_access(session, job.project, user):
+        _refuse(session, user.name, "cancel", _subject(job_id), reason)
     if job.state == JobState.QUEUED:
         done = session.execute(
             update(Job)
@@ -300,9 +296,13 @@ def claim_next(session: Session, runner: str) -> Claimed | None:
     """Claim the oldest queued job for ``runner`` (state ``running``, lease taken,
     ``job.start`` in the audit log) or ``None`` when the queue is empty. Safe with
     many runners on PostgreSQL (``FOR UPDATE SKIP LOCKED``); on SQLite a conditional
-    update makes a lost race claim nothing."""
+    update makes a lost race claim nothing. A job whose submitter no longer meets the
+    membership rule (:func:`~fivesafes.projects.applications.why_no_member_access`:
+    their researcher role revoked, their accreditation expired or revoked) is not
+    run: it is marked failed with the reason, and the next job is claimed."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    for _ in range(5):
+    races = 0
+    while races < 5:
         query = select(Job.id).where(Job.state == JobState.QUEUED.value).order_by(Job.id).limit(1)
         if postgres:
             query = query.with_for_update(skip_locked=True)
@@ -320,11 +320,19 @@ def claim_next(session: Session, runner: str) -> Claimed | None:
         )
         if getattr(done, "rowcount", 0) != 1:
             session.rollback()
+            races += 1
             continue
         job = session.get(Job, job_id)
         assert job is not None
         project = session.get(Project, job.project_id)
         assert project is not None and project.slug is not None
+        if refusal := why_no_member_access(session, project, job.submitter):
+            job.state, job.finished_at, job.lease_until = JobState.FAILED.value, now, None
+            job.reason = f"not run: {refusal}"
+            details = {"state": "failed", "runner": runner, "reason": job.reason}
+            record(session, "system", "job.end", _subject(job_id), details)
+            session.commit()
+            continue
         record(session, "system", "job.start", _subject(job_id), {"runner": runner})
         session.commit()
         return Claimed(

@@ -31,7 +31,10 @@ project), unless a membership rule they all set on the project allows it
 :func:`why_not_invited` and :func:`why_cannot_join`: a holder of the researcher role
 (an administrator does not hold it by being one), never a linkage operator, with
 a valid ``safe_researcher`` accreditation when they join, and not someone who
-decided on the project.
+decided on the project. The same rule is asked again at every step that reaches
+a project's data or outputs through membership (:func:`why_no_member_access`): a
+member whose role is revoked, or whose accreditation expires or is revoked, stays
+a member but is refused until they meet it again.
 - on approval the workspace is provisioned (:func:`fivesafes.data.provision`) if
   a data store is configured (``store`` argument, else ``$FIVESAFES_STORE``);
   otherwise, or if provisioning fails, the project is marked as awaiting
@@ -251,6 +254,124 @@ def _member_problem(session: Session, user: User) -> str | None:
             "researcher induction (or its refresher, to renew it)"
         )
     return None
+
+
+def why_lapsed(session: Session, user: User) -> str | None:
+    """Why a member no longer meets the membership rule today (None: they do): the
+    rule of :func:`_member_problem` (the researcher role, never a linkage operator, a
+    valid :data:`MEMBER_ACCREDITATION`), said as what changed and what to do."""
+    if problem := why_never_a_member(session, user):
+        return problem
+    if not has_role(session, user, Role.RESEARCHER.value):
+        return (
+            f"{user.name} no longer holds the researcher role, which membership needs: "
+            "an administrator grants it again once it is due"
+        )
+    if accreditation.valid_accreditation(session, user.id, MEMBER_ACCREDITATION) is not None:
+        return None
+    kind = accreditation.label(MEMBER_ACCREDITATION).lower()
+    held = [
+        h
+        for h in accreditation.accreditations_of(session, user.id)
+        if h.kind == MEMBER_ACCREDITATION
+    ]
+    latest = max(held, key=lambda h: h.row.expires_at, default=None)
+    if latest is None:
+        what = f"holds no {kind} accreditation"
+    elif latest.status == "revoked" and latest.row.revoked_at is not None:
+        what = f"had their {kind} accreditation revoked on {latest.row.revoked_at:%Y-%m-%d}"
+    else:
+        what = f"holds a {kind} accreditation that expired on {latest.row.expires_at:%Y-%m-%d}"
+    return (
+        f"{user.name} {what}, and membership needs a valid one: renew it with the safe "
+        "researcher refresher or the induction (your learning plan lists them)"
+    )
+
+
+def why_no_member_access(session: Session, project: Project, user: User) -> str | None:
+    """Why ``user`` does not reach the project's data and outputs as its member
+    today (None: they do). The one predicate of every way in through membership
+    (the workspace and its synthetic twin, jobs, release requests, bundles), in the
+    web app and the library: a member who *today* holds the researcher role and a
+    valid safe researcher accreditation (:func:`why_lapsed`). A member who no
+    longer does stays a member (their history is kept) but is refused until they do
+    again; so is a member from before invitations existed who never met the rule."""
+    if membership(session, project.id, user.id) is None:
+        return f"{user.name} is not a member of project {project.id}"
+    if problem := why_lapsed(session, user):
+        return (
+            f"{problem}. {user.name} stays a member of project {project.id}, but its "
+            "workspace, jobs and outputs are closed to them while this lasts"
+        )
+    return None
+
+
+def has_member_access(session: Session, project: Project, user: User) -> bool:
+    """Whether :func:`why_no_member_access` lets ``user`` in."""
+    return why_no_member_access(session, project, user) is None
+
+
+def require_member_access(
+    session: Session, project: Project, user: User, action: str
+) -> ProjectMember:
+    """The user's membership of the project if :func:`why_no_member_access` lets them
+    in; else ``project.refused`` is recorded (``attempted``: ``action``) and
+    :class:`~fivesafes.errors.PolicyRefusal` raised (the session is rolled back)."""
+    if reason := why_no_member_access(session, project, user):
+        _refuse(session, user.name, action, _subject(project.id), reason)
+    found = membership(session, project.id, user.id)
+    assert found is not None
+    return found
+
+
+def members_to_review(session: Session) -> list[dict[str, Any]]:
+    """Every membership that does not meet today's rule (:func:`why_lapsed`), for an
+    operator's review, oldest project first: the project, the member, their project
+    role, whether they joined by accepting an invitation (memberships from before
+    invitations existed did not), and why. Read-only: such members stay members and
+    are refused the project's data and outputs until they meet the rule."""
+    found: list[dict[str, Any]] = []
+    query = select(ProjectMember).order_by(ProjectMember.project_id, ProjectMember.id)
+    for member in session.scalars(query):
+        reason = why_lapsed(session, member.user)
+        if reason is None:
+            continue
+        invited = session.scalar(
+            select(func.count())
+            .select_from(ProjectInvitation)
+            .where(
+                ProjectInvitation.project_id == member.project_id,
+                ProjectInvitation.user_id == member.user_id,
+                ProjectInvitation.state == InvitationState.ACCEPTED.value,
+            )
+        )
+        found.append(
+            {
+                "project": member.project_id,
+                "title": member.project.title,
+                "member": member.user.name,
+                "role": member.role,
+                "by_invitation": bool(invited),
+                "reason": reason,
+            }
+        )
+    return found
+
+
+def record_member_refusal(
+    session: Session, project_id: int, user: User, action: str, reason: str
+) -> None:
+    """Write the refusal of a member's ``action`` (e.g. a page they opened) to the
+    audit log as ``project.refused`` and commit, as :func:`require_member_access`
+    does (for callers that refuse on another session, such as a web page's)."""
+    record(
+        session,
+        user.name,
+        "project.refused",
+        _subject(project_id),
+        {"attempted": action, "reason": reason},
+    )
+    session.commit()
 
 
 def decided_on(session: Session, project: Project, user: User) -> bool:
@@ -818,12 +939,17 @@ def _releasable(info: os.stat_result) -> bool:
     return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
 
 
-def workspace_twin(session: Session, project: Project, actor: str) -> Path:
+def workspace_twin(session: Session, project: Project, user: User) -> Path:
     """The synthetic twin of the project's workspace (:mod:`fivesafes.data.twin`),
     made on first use and again whenever the workspace is newer; in ``twin/``
-    beside the workspace file. Every download is in the audit log."""
+    beside the workspace file. For a member who meets the membership rule today
+    (:func:`require_member_access`), or an administrator who is not a member. Every
+    download is in the audit log."""
     from fivesafes.data.twin import make_twin
 
+    if membership(session, project.id, user.id) is not None or not is_admin(session, user):
+        require_member_access(session, project, user, "download the synthetic twin")
+    actor = user.name
     if project.workspace is None:
         raise FivesafesError(f"project {project.id} has no workspace yet, so no twin")
     workspace = Path(project.workspace)

@@ -31,8 +31,8 @@ from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.outputs import airlock
 from fivesafes.projects.applications import (
     FormErrors,
-    is_member,
     outstanding_courses,
+    require_member_access,
 )
 from fivesafes.projects.models import Project, ProjectState
 
@@ -89,8 +89,7 @@ def start_request(session: Session, project: Project, user: User, title: str) ->
     may ever review it."""
     if not title.strip():
         raise FormErrors({"title": "Give the request a title."})
-    if not is_member(session, project.id, user.id):
-        raise PolicyRefusal(f"{user.name} is not a member of project {project.id}")
+    require_member_access(session, project, user, "start a release request")
     if project.state != ProjectState.APPROVED:
         raise PolicyRefusal(f"project {project.id} is {project.state}; it is not approved")
     require_plan_complete(session, project, user, "request a release")
@@ -127,8 +126,10 @@ def add_output(
 ) -> None:
     """Add an output to a draft or returned request: the file's bytes (from the
     workspace or uploaded), and, for a table of counts (``value_column`` named), its
-    safe version and disclosure report. Bad input raises :class:`FormErrors`."""
+    safe version and disclosure report. Bad input raises :class:`FormErrors`; a user
+    who is not a member meeting the membership rule today is refused."""
     request_of(session, project, request_id)
+    require_member_access(session, project, user, "add an output to a release request")
     errors: dict[str, str] = {}
     if not name.strip():
         errors["name"] = "Give the output a name."
@@ -175,6 +176,7 @@ def add_model_output(
     courses releasing a model requires may; bad input raises :class:`FormErrors`
     by field (``model``, ``train``, ``test``, ``target``, ``name``, ``description``)."""
     request_of(session, project, request_id)
+    require_member_access(session, project, user, "add a model to a release request")
     require_plan_complete(
         session, project, user, "put a trained model into a release request", MODEL
     )
@@ -246,6 +248,7 @@ def submit_request(session: Session, project: Project, request_id: int, user: Us
     """Submit the request; the automatic check then records every output's report
     (for a trained model, the model check's attacks: this takes a while)."""
     req = request_of(session, project, request_id)
+    require_member_access(session, project, user, "submit a release request")
     kinds = MODEL if any(o.model_data is not None for o in req.outputs) else ()
     require_plan_complete(session, project, user, "submit a release request", kinds)
     airlock.submit(session, request_id, user.name)
@@ -260,6 +263,25 @@ def bundle_of(session: Session, request_id: int) -> Path | None:
         if path and Path(path).exists():
             return Path(path)
     return None
+
+
+def download_bundle(session: Session, project: Project, request_id: int, user: User) -> Path:
+    """The released bundle of the project's request, for a member who meets the
+    membership rule today (:func:`require_member_access`; an administrator who is
+    not a member too); the download is written to the audit log
+    (``airlock.download``). No bundle: :class:`FivesafesError`."""
+    from fivesafes.audit import record
+    from fivesafes.projects.applications import is_admin, membership
+
+    req = request_of(session, project, request_id)
+    if membership(session, project.id, user.id) is not None or not is_admin(session, user):
+        require_member_access(session, project, user, "download a released bundle")
+    path = bundle_of(session, req.id)
+    if path is None or not path.is_file():
+        raise FivesafesError(f"release request {req.id} has no released bundle to download")
+    record(session, user.name, "airlock.download", f"request:{req.id}", {"bundle": path.name})
+    session.commit()
+    return path
 
 
 def released_outputs(session: Session, project: Project) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fivesafes.appdb.db import insert_if_absent, migrate
 from fivesafes.appdb.models import SiteSecret
+from fivesafes.web import throttle
 from fivesafes.web.db import Database
 from fivesafes.web.deps import Forbidden, LoginRequired, ids_in_range
 from fivesafes.web.i18n import LanguageMiddleware, _
@@ -101,10 +102,13 @@ def public_url() -> str | None:
 def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> FastAPI:
     """The web app on the database at ``db_url`` (default: the settings default),
     migrated to the newest schema first. ``secure_cookies`` when served over HTTPS.
-    The largest upload is ``$FIVESAFES_MAX_UPLOAD_MB`` and the public address
-    ``$FIVESAFES_PUBLIC_URL`` (a bad value of either is refused here)."""
+    The largest upload is ``$FIVESAFES_MAX_UPLOAD_MB``, the public address
+    ``$FIVESAFES_PUBLIC_URL``, and the log-in limits ``$FIVESAFES_LOGIN_*``
+    (:func:`fivesafes.web.throttle.limits_from_env`); a bad value of any is refused
+    here."""
     max_upload = max_upload_bytes()
     site = public_url()
+    login_limits = throttle.limits_from_env()
     database = Database(db_url)
     migrate(database.url)
     app = FastAPI(
@@ -120,6 +124,7 @@ def create_app(db_url: str | None = None, *, secure_cookies: bool = False) -> Fa
     app.state.max_upload = max_upload
     app.state.check_workers = CheckWorkers()
     app.state.public_url = site
+    app.state.login_limits = login_limits
     app.add_middleware(
         SessionMiddleware,
         database=database,

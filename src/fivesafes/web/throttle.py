@@ -26,6 +26,19 @@ attempts refused while it lasts are only counted, in the row (``refused``).
 Within one :data:`LOCK_FOR`, one client adds at most :data:`CLIENT_LOCK_AFTER`
 failures and a line for each lock they start.
 
+The limits are site settings, read when the app starts (:func:`limits_from_env`;
+a bad value stops it with a sentence naming the setting): each a whole number, at
+least 1, defaulting to the constants below.
+
+=====================================  ==========================  =======
+setting                                limit                       default
+=====================================  ==========================  =======
+``FIVESAFES_LOGIN_LOCK_AFTER``         :data:`LOCK_AFTER`          5
+``FIVESAFES_LOGIN_CLIENT_LOCK_AFTER``  :data:`CLIENT_LOCK_AFTER`   20
+``FIVESAFES_LOGIN_ACCOUNT_LOCK_AFTER`` :data:`ACCOUNT_LOCK_AFTER`  100
+``FIVESAFES_LOGIN_LOCK_MINUTES``       :data:`LOCK_FOR` (minutes)  15
+=====================================  ==========================  =======
+
 A successful log-in clears its pair's count (not the client's: an attacker holding
 one account of their own could otherwise reset it between guesses); a password
 reset clears the account's and every pair's. Rows are deleted a day after their
@@ -35,6 +48,8 @@ window or lock ended.
 from __future__ import annotations
 
 import ipaddress
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -56,6 +71,70 @@ LOCK_FOR = timedelta(minutes=15)
 #: How long a row is kept after its window or lock ended (for the administrators).
 KEEP_FOR = timedelta(days=1)
 LIMITS = {PAIR: LOCK_AFTER, CLIENT: CLIENT_LOCK_AFTER, ACCOUNT: ACCOUNT_LOCK_AFTER}
+#: The settings of the limits (environment variables), as (name, default).
+LOCK_AFTER_ENV = "FIVESAFES_LOGIN_LOCK_AFTER"
+CLIENT_LOCK_AFTER_ENV = "FIVESAFES_LOGIN_CLIENT_LOCK_AFTER"
+ACCOUNT_LOCK_AFTER_ENV = "FIVESAFES_LOGIN_ACCOUNT_LOCK_AFTER"
+LOCK_MINUTES_ENV = "FIVESAFES_LOGIN_LOCK_MINUTES"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The throttle's limits: wrong passwords that lock each scope, and how long a
+    window (and a lock) lasts."""
+
+    pair: int = LOCK_AFTER
+    client: int = CLIENT_LOCK_AFTER
+    account: int = ACCOUNT_LOCK_AFTER
+    lock_for: timedelta = LOCK_FOR
+
+    def after(self, scope: str) -> int:
+        """The failures that lock ``scope`` (``pair``, ``client`` or ``account``)."""
+        return {PAIR: self.pair, CLIENT: self.client, ACCOUNT: self.account}[scope]
+
+
+#: The limits when nothing is set.
+DEFAULT_LIMITS = Limits()
+
+
+def _setting(environ: Mapping[str, str], name: str, default: int, what: str) -> int:
+    given = environ.get(name, "").strip()
+    if not given:
+        return default
+    if not given.isascii() or not given.isdigit() or int(given) < 1:
+        raise ValueError(
+            f"{name}={given!r}: give {what} as a whole number, at least 1 (the default "
+            f"is {default})"
+        )
+    return int(given)
+
+
+def limits_from_env(environ: Mapping[str, str] | None = None) -> Limits:
+    """The limits the site's settings give (``environ``, default the process's
+    environment); unset ones keep their defaults, and a value that is not a whole
+    number of at least 1 is refused with :class:`ValueError` naming the setting."""
+    env = os.environ if environ is None else environ
+    minutes = _setting(
+        env,
+        LOCK_MINUTES_ENV,
+        int(LOCK_FOR.total_seconds() // 60),
+        "how many minutes failures are counted in and a lock lasts",
+    )
+    return Limits(
+        pair=_setting(
+            env, LOCK_AFTER_ENV, LOCK_AFTER, "the wrong passwords for one account from one client"
+        ),
+        client=_setting(
+            env, CLIENT_LOCK_AFTER_ENV, CLIENT_LOCK_AFTER, "the wrong passwords from one client"
+        ),
+        account=_setting(
+            env,
+            ACCOUNT_LOCK_AFTER_ENV,
+            ACCOUNT_LOCK_AFTER,
+            "the wrong passwords for one account from every client",
+        ),
+        lock_for=timedelta(minutes=minutes),
+    )
 
 
 @dataclass(frozen=True)
@@ -127,10 +206,14 @@ def count_refused(db: Session, subject: str, client: str) -> None:
     )
 
 
-def record_failure(db: Session, subject: str, client: str) -> list[Lock]:
-    """Count a wrong password in its three scopes (the caller commits); returns the
-    locks it started, each a new episode to write to the audit log once."""
+def record_failure(
+    db: Session, subject: str, client: str, limits: Limits = DEFAULT_LIMITS
+) -> list[Lock]:
+    """Count a wrong password in its three scopes under ``limits`` (the caller
+    commits); returns the locks it started, each a new episode to write to the
+    audit log once."""
     moment = now()
+    lock_for = limits.lock_for
     db.execute(delete(LoginThrottle).where(LoginThrottle.expires_at < moment))
     keys = _keys(subject, client)
     insert_if_absent(
@@ -145,7 +228,7 @@ def record_failure(db: Session, subject: str, client: str) -> list[Lock]:
                 "window_start": moment,
                 "locked_until": None,
                 "refused": 0,
-                "expires_at": moment + LOCK_FOR + KEEP_FOR,
+                "expires_at": moment + lock_for + KEEP_FOR,
             }
             for scope, s, c in keys
         ],
@@ -166,15 +249,15 @@ def record_failure(db: Session, subject: str, client: str) -> list[Lock]:
         if locked_until is not None and locked_until > moment:
             row.refused += 1  # locked by another attempt meanwhile
             continue
-        if locked_until is not None or as_utc(row.window_start) + LOCK_FOR <= moment:
+        if locked_until is not None or as_utc(row.window_start) + lock_for <= moment:
             row.failures, row.window_start, row.locked_until = 0, moment, None
             locked_until = None
         row.failures += 1
-        if row.failures >= LIMITS[scope]:
-            locked_until = moment + LOCK_FOR
+        if row.failures >= limits.after(scope):
+            locked_until = moment + lock_for
             row.locked_until, row.refused = locked_until, 0
             started.append(Lock(scope, locked_until))
-        ends = max(as_utc(row.window_start) + LOCK_FOR, locked_until or moment)
+        ends = max(as_utc(row.window_start) + lock_for, locked_until or moment)
         row.expires_at = ends + KEEP_FOR
     db.flush()
     return started

@@ -3,9 +3,11 @@ is there: who reviews, the two-checker rule, authors never reviewing their own
 request, release) and :mod:`fivesafes.projects.release` (a project's requests,
 the learning plan first).
 
-- members of a project assemble a release request from the workspace's output
-  files or uploads, describe each, and submit it; the automatic disclosure check
-  runs on submission; they download the bundle once it is released;
+- members of a project (while they meet the membership rule:
+  :data:`~fivesafes.web.routes.projects.require_member_access`) assemble a release
+  request from the workspace's output files or uploads, describe each, and submit
+  it; the automatic disclosure check runs on submission; they download the bundle
+  once it is released;
 - a trained model goes in with the CSVs it was fitted and tested on and its
   target column (only the model file is ever released); its model check runs on
   submission;
@@ -37,7 +39,7 @@ from fivesafes.web.deps import DB, WriteDB, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.i18n import N_, Labels, _
 from fivesafes.web.routes._common import back_to, done
-from fivesafes.web.routes.projects import LEARNING_PLAN_URL, Member, ProjectAccess, refused
+from fivesafes.web.routes.projects import LEARNING_PLAN_URL, MemberAccess, ProjectAccess, refused
 from fivesafes.web.templating import render
 
 router = APIRouter()
@@ -130,7 +132,9 @@ def index(request: Request, user: AirlockUser, db: DB) -> HTMLResponse:
                 .order_by(ReleaseRequest.id)
             )
         )
-    projects = {p.slug: p for p in apps.projects_of(db, user)}
+    # the requests of the projects whose outputs the user reaches as a member today
+    reached = [p for p in apps.projects_of(db, user) if apps.has_member_access(db, p, user)]
+    projects = {p.slug: p for p in reached}
     mine = [(projects[r.project], r) for p in projects.values() for r in release.requests_of(db, p)]
     by_slug = {
         p.slug: p
@@ -152,7 +156,7 @@ def index(request: Request, user: AirlockUser, db: DB) -> HTMLResponse:
 
 
 @router.get("/projects/{project_id}/airlock", response_class=HTMLResponse)
-def project_requests(request: Request, access: Member, db: DB) -> HTMLResponse:
+def project_requests(request: Request, access: MemberAccess, db: DB) -> HTMLResponse:
     return _project_requests_page(request, db, access)
 
 
@@ -177,7 +181,7 @@ def _project_requests_page(
 
 
 @router.post("/projects/{project_id}/airlock", response_class=HTMLResponse)
-def start_request(request: Request, access: Member, db: DB, form: Posted) -> Response:
+def start_request(request: Request, access: MemberAccess, db: DB, form: Posted) -> Response:
     project = access.project
     plan = _plan_refused(request, project, access.user, db, "request a release")
     if plan is not None:
@@ -233,7 +237,7 @@ def _request_page(
 
 
 @router.get("/projects/{project_id}/airlock/{request_id}", response_class=HTMLResponse)
-def show_request(request: Request, access: Member, request_id: int, db: DB) -> HTMLResponse:
+def show_request(request: Request, access: MemberAccess, request_id: int, db: DB) -> HTMLResponse:
     req = _member_request(db, access, request_id)
     # A request shows the workspace's files and its outputs cell by cell: as much
     # as the workspace, refused to a member until their learning plan is complete.
@@ -255,7 +259,7 @@ def _member_plan_refused(
 
 
 @router.post("/projects/{project_id}/airlock/{request_id}/outputs", response_class=HTMLResponse)
-async def add_output(request: Request, access: Member, request_id: int, db: DB) -> Response:
+async def add_output(request: Request, access: MemberAccess, request_id: int, db: DB) -> Response:
     req = _member_request(db, access, request_id)
     plan = _member_plan_refused(request, access, db, "add outputs to a release request")
     if plan is not None:
@@ -336,7 +340,7 @@ async def _chosen_file(
 
 
 @router.post("/projects/{project_id}/airlock/{request_id}/models", response_class=HTMLResponse)
-async def add_model(request: Request, access: Member, request_id: int, db: DB) -> Response:
+async def add_model(request: Request, access: MemberAccess, request_id: int, db: DB) -> Response:
     """Add a trained model with the data it was fitted and tested on."""
     req = _member_request(db, access, request_id)
     plan = _plan_refused(
@@ -401,7 +405,7 @@ def _roc_png(req: ReleaseRequest, output_id: int) -> Response:
 
 @router.get("/projects/{project_id}/airlock/{request_id}/roc/{output_id}.png")
 def member_roc(
-    access: Member, request_id: int, output_id: int, db: DB, request: Request
+    access: MemberAccess, request_id: int, output_id: int, db: DB, request: Request
 ) -> Response:
     """The ROC curves of a model output's attacks, for the request's authors."""
     req = _member_request(db, access, request_id)
@@ -427,7 +431,7 @@ def checker_roc(request_id: int, output_id: int, user: Checker, writer: WriteDB)
     "/projects/{project_id}/airlock/{request_id}/outputs/remove", response_class=HTMLResponse
 )
 def remove_output(
-    request: Request, access: Member, request_id: int, db: DB, form: Posted
+    request: Request, access: MemberAccess, request_id: int, db: DB, form: Posted
 ) -> Response:
     req = _member_request(db, access, request_id)
     try:
@@ -438,7 +442,7 @@ def remove_output(
 
 
 @router.post("/projects/{project_id}/airlock/{request_id}/submit", response_class=HTMLResponse)
-def submit(request: Request, access: Member, request_id: int, db: DB) -> Response:
+def submit(request: Request, access: MemberAccess, request_id: int, db: DB) -> Response:
     req = _member_request(db, access, request_id)
     kinds = release.MODEL if any(o.model_data is not None for o in req.outputs) else ()
     plan = _plan_refused(
@@ -460,7 +464,7 @@ def submit(request: Request, access: Member, request_id: int, db: DB) -> Respons
 
 @router.post("/projects/{project_id}/airlock/{request_id}/comment", response_class=HTMLResponse)
 def member_comment(
-    request: Request, access: Member, request_id: int, db: DB, form: Posted
+    request: Request, access: MemberAccess, request_id: int, db: DB, form: Posted
 ) -> Response:
     req = _member_request(db, access, request_id)
     if not form.get("body", ""):
@@ -476,15 +480,17 @@ def member_comment(
 
 
 @router.get("/projects/{project_id}/airlock/{request_id}/bundle")
-def bundle(access: Member, request_id: int, db: DB, writer: WriteDB) -> Response:
+def bundle(access: MemberAccess, request_id: int, db: DB, writer: WriteDB) -> Response:
     req = _member_request(db, access, request_id)
-    path = release.bundle_of(db, req.id)
-    if path is None or not path.is_file():
-        raise HTTPException(404, _("This request has no released bundle to download."))
-    from fivesafes.audit import record
-
-    record(writer, access.user.name, "airlock.download", f"request:{req.id}", {"bundle": path.name})
-    writer.commit()
+    project = writer.get(Project, access.project.id)
+    user = writer.get(User, access.user.id)
+    assert project is not None and user is not None
+    try:
+        path = release.download_bundle(writer, project, req.id, user)
+    except PolicyRefusal as exc:
+        raise HTTPException(403, str(exc)) from None
+    except FivesafesError:
+        raise HTTPException(404, _("This request has no released bundle to download.")) from None
     return FileResponse(path, media_type="application/zip", filename=path.name)
 
 

@@ -55,9 +55,17 @@ SELF_SERVICE = {Role.RESEARCHER.value}
 
 
 #: How failed log-ins are throttled: see :mod:`fivesafes.web.throttle` (the names
-#: stay here too for those who read them from this module).
+#: stay here too for those who read them from this module: the defaults; the site's
+#: settings may change them, :func:`login_limits`).
 LOCK_AFTER = throttle.LOCK_AFTER
 LOCK_FOR = throttle.LOCK_FOR
+
+
+def login_limits(request: Request) -> throttle.Limits:
+    """The site's log-in limits, read from its settings when the app started
+    (:func:`fivesafes.web.throttle.limits_from_env`)."""
+    limits = getattr(request.app.state, "login_limits", None)
+    return limits if isinstance(limits, throttle.Limits) else throttle.DEFAULT_LIMITS
 
 
 def login_subject(email: str, user: User | None) -> str:
@@ -214,7 +222,8 @@ def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
             message = _("The e-mail address or the password is not right")
             errors = {"email": message, "password": message}
             audit.record(db, SYSTEM, "user.login_failed", subject, {"client": client})
-            for started in throttle.record_failure(db, subject, client):
+            limits = login_limits(request)
+            for started in throttle.record_failure(db, subject, client, limits):
                 audit.record(
                     db,
                     SYSTEM,
@@ -223,7 +232,7 @@ def login(request: Request, form: Posted, checked: Checked, db: DB) -> Response:
                     {
                         "scope": started.scope,
                         "client": client,
-                        "failures": throttle.LIMITS[started.scope],
+                        "failures": limits.after(started.scope),
                         "until": started.until.isoformat(timespec="seconds"),
                     },
                 )

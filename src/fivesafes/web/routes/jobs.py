@@ -37,7 +37,7 @@ from fivesafes.web.deps import DB, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.i18n import N_, Labels, _
 from fivesafes.web.routes._common import done
-from fivesafes.web.routes.projects import LEARNING_PLAN_URL, Member, ProjectAccess, refused
+from fivesafes.web.routes.projects import LEARNING_PLAN_URL, MemberAccess, ProjectAccess, refused
 from fivesafes.web.templating import render
 
 router = APIRouter()
@@ -71,7 +71,7 @@ VERDICT_LABELS = Labels(
 _READ = MAX_SCRIPT_BYTES + 1
 
 
-def require_project_member(access: Member) -> ProjectAccess:
+def require_project_member(access: MemberAccess) -> ProjectAccess:
     """The project's members only: unlike the project's other pages, an administrator
     who is not a member does not pass (the jobs pages are members only)."""
     if access.member is None:

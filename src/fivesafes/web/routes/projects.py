@@ -6,7 +6,9 @@ membership rules, decided by the approvers), the workspace page, dataset owners
 
 Every rule is in :mod:`fivesafes.projects.applications`; these pages only call it.
 Pages of one project need membership (:data:`require_member`: 403 for a logged-in
-user who is not a member; administrators pass); its review pages need to be one of
+user who is not a member; administrators pass); those that reach its data or
+outputs need a member who meets the membership rule today
+(:data:`require_member_access`); its review pages need to be one of
 its reviewers (:data:`require_reviewer`, :func:`~fivesafes.projects.applications.review_access`);
 an invitation's pages are for the person invited (:data:`require_invitee`).
 """
@@ -103,6 +105,45 @@ class MembershipRequirement:
 
 require_member = MembershipRequirement()
 Member = Annotated[ProjectAccess, Depends(require_member)]
+
+
+class MemberAccessRequirement(MembershipRequirement):
+    """Dependency of the pages that reach a project's data or outputs (workspace,
+    synthetic twin, jobs, release requests, bundles): as :data:`require_member`, and
+    a member must meet the membership rule today
+    (:func:`~fivesafes.projects.applications.why_no_member_access`: the researcher
+    role and a valid safe researcher accreditation). A member who no longer does
+    stays a member but gets 403 with the reason and what to do, and the refusal is
+    written to the audit log (``project.refused``), as the library's are. An
+    administrator who is not a member passes as before (their role, not membership,
+    lets them in)."""
+
+    access: ClassVar[dict[str, Any]] = {
+        "project_member": True,
+        "member_access": True,
+        "path_param": "project_id",
+    }
+
+    def __call__(  # type: ignore[override]
+        self, request: Request, project_id: int, user: LoggedIn, db: DB
+    ) -> ProjectAccess:
+        access = super().__call__(project_id, user, db)
+        if access.member is None:
+            return access  # an administrator, by their role
+        if reason := apps.why_no_member_access(db, access.project, user):
+            with request.app.state.db.session(write=True) as writer:
+                action = f"{request.method} {request.url.path}"
+                apps.record_member_refusal(writer, access.project.id, user, action, reason)
+            raise Forbidden(reason[0].upper() + reason[1:] + ".")
+        return access
+
+    def __repr__(self) -> str:
+        return "require_member_access"
+
+
+require_member_access = MemberAccessRequirement()
+#: The project's data and outputs: a member meeting the membership rule today.
+MemberAccess = Annotated[ProjectAccess, Depends(require_member_access)]
 ReviewerRole = Annotated[User, Depends(require_role("panel_member", "data_owner"))]
 
 
@@ -526,7 +567,7 @@ def provision(request: Request, project_id: int, admin: Admin, db: DB) -> Respon
 
 
 @router.get("/projects/{project_id}/workspace", response_class=HTMLResponse)
-def workspace(request: Request, access: Member, db: DB) -> HTMLResponse:
+def workspace(request: Request, access: MemberAccess, db: DB) -> HTMLResponse:
     project = access.project
     outstanding = apps.outstanding_courses(db, project, access.user) if access.member else []
     if outstanding:
@@ -550,11 +591,11 @@ def workspace(request: Request, access: Member, db: DB) -> HTMLResponse:
 
 
 @router.get("/projects/{project_id}/workspace/twin")
-def workspace_twin(request: Request, access: Member, db: DB) -> Response:
+def workspace_twin(request: Request, access: MemberAccess, db: DB) -> Response:
     """The workspace's synthetic twin (no real row) to develop scripts on."""
     project = access.project
     try:
-        path = apps.workspace_twin(db, project, access.user.name)
+        path = apps.workspace_twin(db, project, access.user)
     except FivesafesError as exc:
         return refused(request, str(exc), 404)
     name = f"{project.slug or project.id}-twin.duckdb"
