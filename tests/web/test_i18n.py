@@ -267,6 +267,30 @@ def test_the_check_finds_a_message_without_welsh() -> None:
     assert len(_untranslated(catalogue, MANAGEMENT)) == 1
 
 
+def test_the_labels_from_outside_the_web_are_in_the_catalogue() -> None:
+    """``web/labels.py`` marks copies of words defined in the domain modules; a copy
+    that no longer matches its original would silently show English."""
+    from fivesafes.collections.report import STATUS_WORDS
+    from fivesafes.outputs.primary import STATUSES
+    from fivesafes.people.catalogue import OUTPUT_KINDS, PLAN_ROLES
+    from fivesafes.people.models import ResourceKind
+    from fivesafes.projects import applications as apps
+
+    originals = [
+        *apps.RULES.values(),
+        *apps.MEMBER_ROLE_LABELS.values(),
+        apps.NO_STORE_NOTE,
+        *STATUS_WORDS.values(),
+        *STATUSES,
+        *(r.replace("_", " ").capitalize() for r in PLAN_ROLES),
+        *(text.capitalize() for text in OUTPUT_KINDS.values()),
+        *(k.value.capitalize() for k in ResourceKind),
+    ]
+    catalogue = _catalogue("cy")
+    missing = [text for text in originals if not (catalogue.get(text) and catalogue[text].string)]
+    assert not missing, f"mark these in web/labels.py and translate them: {missing}"
+
+
 def test_share_of_messages_translated(capsys: pytest.CaptureFixture[str]) -> None:
     """Reports the share translated per catalogue and, for Welsh, per group of pages."""
     lines = []
