@@ -201,9 +201,18 @@ def test_the_checker_finds_hard_coded_text() -> None:
         '<p class="tag tag-green">{{ _("Done") }}</p>{% if s == "Not yet" %}{% endif %}'
         "<code>fivesafes audit verify</code><p>fivesafes</p>"
         '<input type="submit" value="Send">'
+        '{{ forms.field("m", "Pass mark (%)") }}'
+        '{{ d.strftime("%Y-%m-%d") }}{{ "%.3f" | format(x) }}'
     )
     texts = {f.text for f in findings(env, "t.html", source)}
-    assert texts == {"Hello there", "title=Go home", "Save it", "Active", "value=Send"}
+    assert texts == {
+        "Hello there",
+        "title=Go home",
+        "Save it",
+        "Active",
+        "value=Send",
+        "Pass mark (%)",
+    }
 
 
 def test_every_extracted_message_is_in_the_template_and_the_catalogues() -> None:
@@ -270,7 +279,10 @@ def test_the_check_finds_a_message_without_welsh() -> None:
 def test_the_labels_from_outside_the_web_are_in_the_catalogue() -> None:
     """``web/labels.py`` marks copies of words defined in the domain modules; a copy
     that no longer matches its original would silently show English."""
+    from typing import get_args
+
     from fivesafes.collections.report import STATUS_WORDS
+    from fivesafes.datasets import Kind
     from fivesafes.outputs.primary import STATUSES
     from fivesafes.people.catalogue import OUTPUT_KINDS, PLAN_ROLES
     from fivesafes.people.models import ResourceKind
@@ -282,6 +294,7 @@ def test_the_labels_from_outside_the_web_are_in_the_catalogue() -> None:
         apps.NO_STORE_NOTE,
         *STATUS_WORDS.values(),
         *STATUSES,
+        *get_args(Kind),
         *(r.replace("_", " ").capitalize() for r in PLAN_ROLES),
         *(text.capitalize() for text in OUTPUT_KINDS.values()),
         *(k.value.capitalize() for k in ResourceKind),

@@ -34,6 +34,13 @@ MARKED = (
     N_("Article"),
     N_("Video"),
     N_("Podcast"),
+    # fivesafes.datasets.Kind (a column's type, in the featured datasets' dictionary)
+    N_("string"),
+    N_("integer"),
+    N_("number"),
+    N_("date"),
+    N_("code"),
+    N_("flag"),
     # fivesafes.projects.applications.RULES (the membership rules)
     N_(
         "A lead researcher may add researchers (not leads) whose registered organisation "
