@@ -6,6 +6,7 @@ The Accept-Language cases follow RFC 9110 §12.5.4 (weights, ``*``, ``q=0``)."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import gettext
 import shutil
@@ -302,6 +303,51 @@ def test_the_labels_from_outside_the_web_are_in_the_catalogue() -> None:
     catalogue = _catalogue("cy")
     missing = [text for text in originals if not (catalogue.get(text) and catalogue[text].string)]
     assert not missing, f"mark these in web/labels.py and translate them: {missing}"
+
+
+#: The domain modules whose form errors the web's forms show.
+FORM_ERROR_MODULES = (
+    "jobs/queue.py",
+    "people/accreditation.py",
+    "people/catalogue.py",
+    "people/learning.py",
+    "people/workgroups/forms.py",
+    "projects/applications.py",
+    "projects/release.py",
+)
+
+
+def _fixed_form_errors(path: Path) -> list[str]:
+    """The errors a module gives in fixed words: ``errors[field] = "..."``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)):
+            continue
+        target = node.targets[0].value
+        name = getattr(target, "id", None) or getattr(target, "attr", None)
+        if name == "errors" and isinstance(node.value, ast.Constant):
+            found.append(str(node.value.value))
+    return found
+
+
+def test_the_domain_modules_form_errors_are_in_welsh() -> None:
+    """A form error from a domain module shows in Welsh: each one in fixed words is
+    marked in ``web/labels.py`` (DOMAIN_FORM_ERRORS) and translated."""
+    src = WEB.parent
+    errors = {e for module in FORM_ERROR_MODULES for e in _fixed_form_errors(src / module)}
+    assert len(errors) > 30, "the errors were not found: has the code changed shape?"
+    catalogue = _catalogue("cy")
+    missing = sorted(e for e in errors if not (catalogue.get(e) and catalogue[e].string))
+    assert not missing, f"mark in DOMAIN_FORM_ERRORS and translate: {missing}"
+
+
+def test_a_domain_form_error_shows_in_welsh(client: WebClient) -> None:
+    client.login_as("researcher")
+    client.get("/language/cy")
+    page = client.post_form("/projects/new", {"title": "Astudiaeth"})
+    assert page.status_code == 422
+    assert "Dewiswch o leiaf un set ddata." in page.text  # projects.applications' words
+    assert "Choose at least one dataset." not in page.text
 
 
 def test_share_of_messages_translated(capsys: pytest.CaptureFixture[str]) -> None:

@@ -77,6 +77,71 @@ MARKED = (
     N_("released"),
 )
 
+#: The form errors the domain modules give in fixed words (``errors[field] = "..."``,
+#: which a test reads from the modules); the forms translate each error they show
+#: (``field_error`` in :mod:`fivesafes.web.templating`). Errors built with values
+#: (f-strings) stay English.
+DOMAIN_FORM_ERRORS = (
+    # fivesafes.jobs.queue
+    N_("Give the job a title."),
+    N_("Choose a Python script (it must not be empty)."),
+    N_("Keep the title under 200 characters."),
+    # fivesafes.people.accreditation
+    N_("Enter the person's e-mail address or user name"),
+    N_("Enter the accreditation as lower-case letters and underscores"),
+    N_("Enter the number of days as a whole number of at least 1"),
+    # fivesafes.people.catalogue
+    N_("Enter a short name for the address, like justice-data"),
+    N_("Choose self-paced, live online or in person"),
+    N_("Enter how long it takes, like 3 hours"),
+    N_("Enrolment must close on or after the day it opens"),
+    N_("Use lower-case letters, digits and underscores, like safe_researcher"),
+    N_("Enter a title"),
+    N_("Choose reading or quiz"),
+    N_("Write the lesson (Markdown)"),
+    N_("Enter the question"),
+    N_("Enter at least two options, one a line"),
+    N_("Enter the number of the right option, like 2"),
+    N_("Use lower-case letters, digits and single dashes, like sdc-primer"),
+    N_("Choose article, video or podcast"),
+    N_("Enter a web address starting with https://"),
+    N_("Write the article (Markdown) or give its web address"),
+    N_("Use lower-case letters, digits and single dashes (at most 80)"),
+    N_("Enter the fee in pounds, like 0 or 120.50"),
+    N_("Enter the pass mark as a percentage, like 80"),
+    N_("Enter a percentage from 0 to 100"),
+    # fivesafes.people.workgroups.forms
+    N_("Enter the workgroup's address, like courts-justice"),
+    N_("Enter the workgroup's theme, like Courts & Justice"),
+    N_("Enter a description: who the workgroup is for and what it does"),
+    N_("Enter the session's title"),
+    N_("Enter the date and time the session starts"),
+    N_("Enter how long the session lasts, in minutes"),
+    N_("Choose in person or live online"),
+    N_("Enter the fee in pounds, like 0 for free or 25.50"),
+    N_("Fees are in pounds sterling (GBP)"),
+    N_("Enter the resource's title"),
+    N_("Give a link or a file, not both"),
+    N_(
+        "The address may have only lower-case letters, digits and single hyphens (80 "
+        "characters at most), like courts-justice"
+    ),
+    N_("Enter the start as a date and time, like 2027-03-04T14:00"),
+    N_("Enter where the session meets"),
+    N_("Enter the number of places as a whole number, 1 or more"),
+    N_("Enter the link as a web address, like https://…"),
+    N_("Give a link, or choose a file to upload"),
+    N_("Enter the link of the online session (for enrolled members)"),
+    # fivesafes.projects.applications
+    N_("Choose at least one dataset."),
+    # fivesafes.projects.release
+    N_("Give the output a name."),
+    N_("Describe what the output shows and how it was made."),
+    N_("Choose a workspace file or upload one (it must not be empty)."),
+    N_("Describe what the model predicts, from what, and how it was fitted."),
+    N_("Name the target column (the label the model predicts)."),
+    N_("Use letters, digits, spaces, '.', '_' and '-', starting with a letter."),
+)
 
 #: The roles a course can be required for (fivesafes.people.catalogue.PLAN_ROLES).
 PLAN_ROLE_LABELS = {
