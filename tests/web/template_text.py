@@ -93,7 +93,8 @@ def markup_findings(name: str, source: str) -> list[Finding]:
 
 
 def is_prose(text: str) -> bool:
-    if "%" in text or not re.search(r"[^\W\d_]{2}", text):
+    # A format string ("%Y-%m-%d", "%.3f") is not prose; a literal % ("Pass mark (%)") is.
+    if re.search(r"%[-#0-9. +]*[A-Za-z(]", text) or not re.search(r"[^\W\d_]{2}", text):
         return False
     if re.match(r"[A-Z][a-z’']", text):
         return True

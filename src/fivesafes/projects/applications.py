@@ -83,6 +83,11 @@ from fivesafes.projects.models import (
 
 #: The environment variable naming the data store workspaces are provisioned from.
 STORE_ENV = "FIVESAFES_STORE"
+#: The provisioning note of an approved project while no data store is configured.
+NO_STORE_NOTE = (
+    f"No data store is configured (set ${STORE_ENV}); an administrator provisions "
+    "the workspace once there is one."
+)
 PANEL_ROLE = "panel_member"
 DECISIONS = ("approve", "reject")
 MEMBER_ROLE_LABELS = {
@@ -887,10 +892,7 @@ def provision_workspace(
     assert project.slug is not None
     if chosen is None:
         project.provisioning = Provisioning.AWAITING.value
-        project.provisioning_note = (
-            f"No data store is configured (set ${STORE_ENV}); an administrator provisions "
-            "the workspace once there is one."
-        )
+        project.provisioning_note = NO_STORE_NOTE
         record(session, actor, "project.provision", _subject(project.id), {"status": "awaiting"})
         session.commit()
         return project

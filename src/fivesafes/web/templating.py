@@ -89,15 +89,17 @@ def _csrf_field() -> Markup:
 
 def _field_error(errors: Any, name: str) -> str | None:
     """One field's message from ``errors`` (a mapping of field to message(s), a
-    message, or a list of messages)."""
+    message, or a list of messages), in the reader's language: a domain module's
+    error in fixed words is marked in :data:`fivesafes.web.labels.DOMAIN_FORM_ERRORS`;
+    a message already translated, or not in the catalogue, is shown as it is."""
     if not errors:
         return None
     value = errors.get(name) if isinstance(errors, Mapping) else errors
     if not value:
         return None
     if isinstance(value, list | tuple):
-        return ". ".join(str(v) for v in value)
-    return str(value)
+        return ". ".join(i18n.gettext_plain(str(v)) for v in value)
+    return i18n.gettext_plain(str(value))
 
 
 def _options(options: Any) -> list[tuple[str, str]]:

@@ -597,7 +597,11 @@ def _close(
             db,
             user,
             request_id,
-            {"close_comment": _("Say why you %(action)s the request.", action=action)},
+            {
+                "close_comment": _("Say why you return the request.")
+                if action == "return"
+                else _("Say why you reject the request.")
+            },
             dict(form),
             422,
         )

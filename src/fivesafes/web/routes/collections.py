@@ -32,7 +32,7 @@ from fivesafes.collections.spec import available, load_spec, parse_period
 from fivesafes.errors import FivesafesError, InputError, PolicyRefusal
 from fivesafes.web.deps import DB, require_role
 from fivesafes.web.forms import Posted
-from fivesafes.web.i18n import _
+from fivesafes.web.i18n import Labels, _, current, gettext_plain
 from fivesafes.web.templating import flash, render
 from fivesafes.web.uploads import CheckWorkers, save_upload
 
@@ -65,8 +65,8 @@ def _index(
         status_code=status_code,
         submissions=subs.list_submissions(db, user.name),
         providers=[(p.code, f"{p.name} ({p.code})") for p in providers],
-        collections=[(name, load_spec(name).title) for name in available()],
-        status_words=STATUS_WORDS,
+        collections=[(name, _spec_title(load_spec(name))) for name in available()],
+        status_words=Labels(STATUS_WORDS),
         errors=errors or {},
         values=values or {},
     )
@@ -149,7 +149,7 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
         _(
             "Submission %(id)s checked: %(status)s",
             id=sub.id,
-            status=STATUS_WORDS.get(sub.status, sub.status),
+            status=gettext_plain(STATUS_WORDS.get(sub.status, sub.status)),
         ),
     )
     db.commit()
@@ -161,6 +161,12 @@ def _submission(db: Session, user: User, submission_id: int) -> Any:
         return subs.get_submission(db, user.name, submission_id)
     except PolicyRefusal:
         raise HTTPException(404, _("There is no such submission among yours.")) from None
+
+
+def _spec_title(spec: Any) -> str:
+    """A collection's title in the reader's language (``title_cy`` for Welsh, when the
+    rule file gives one)."""
+    return spec.title_cy if current() == "cy" and spec.title_cy else spec.title
 
 
 def _page(
@@ -194,7 +200,7 @@ def _page(
         "collections/submission.html",
         status_code=status_code,
         sub=data,
-        status_words=STATUS_WORDS,
+        status_words=Labels(STATUS_WORDS),
         rules=[
             (rule_id, spec.rule(rule_id).severity, n, spec.rule(rule_id).message)
             for rule_id, n in data["issues_by_rule"].items()

@@ -35,7 +35,7 @@ from fivesafes.projects import applications as apps
 from fivesafes.projects import release
 from fivesafes.web.deps import DB, require_role
 from fivesafes.web.forms import Posted
-from fivesafes.web.i18n import N_, Labels, _
+from fivesafes.web.i18n import N_, Labels, _, gettext_plain
 from fivesafes.web.routes._common import done
 from fivesafes.web.routes.projects import LEARNING_PLAN_URL, MemberAccess, ProjectAccess, refused
 from fivesafes.web.templating import render
@@ -44,14 +44,16 @@ router = APIRouter()
 
 OutputChecker = Annotated[User, Depends(require_role(Role.OUTPUT_CHECKER.value))]
 
-STATE_LABELS = {
-    "queued": "Queued",
-    "running": "Running",
-    "succeeded": "Succeeded",
-    "failed": "Failed",
-    "killed": "Killed",
-    "cancelled": "Cancelled",
-}
+STATE_LABELS = Labels(
+    {
+        "queued": N_("Queued"),
+        "running": N_("Running"),
+        "succeeded": N_("Succeeded"),
+        "failed": N_("Failed"),
+        "killed": N_("Killed"),
+        "cancelled": N_("Cancelled"),
+    }
+)
 STATE_TAGS = {
     "queued": "tag-yellow",
     "running": "tag-yellow",
@@ -131,7 +133,7 @@ async def submit(request: Request, access: JobMember, db: DB) -> Response:
             db, access.project.id, access.user, title, script=script, filename=filename
         )
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=(f"/projects/{access.project.id}/jobs", "Jobs"))
+        return refused(request, str(exc), back=(f"/projects/{access.project.id}/jobs", _("Jobs")))
     except apps.FormErrors as exc:
         db.rollback()
         return _jobs_page(request, db, access, exc.errors, {"title": title}, 422)
@@ -211,7 +213,7 @@ def _into_request(
         return refused(request, str(exc), back=back)
     except apps.FormErrors as exc:
         db.rollback()
-        return refused(request, "; ".join(exc.errors.values()), 422, back=back)
+        return refused(request, "; ".join(map(gettext_plain, exc.errors.values())), 422, back=back)
     except FivesafesError as exc:
         db.rollback()
         return refused(request, str(exc), missing_status, back=back)

@@ -42,6 +42,7 @@ from fivesafes.people.translations import in_language
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, current_user, require_role
 from fivesafes.web.forms import Form, Posted
 from fivesafes.web.i18n import LANGUAGES, N_, _, current, options
+from fivesafes.web.labels import prepares_for
 from fivesafes.web.routes._common import done
 from fivesafes.web.templating import flash, render, site_url
 
@@ -125,7 +126,7 @@ def course_list(request: Request, db: DB, user: Visitor) -> Response:
             "course": _here(c),
             "course_languages": _languages(c),
             "status": catalogue.enrolment_status(c),
-            "prepares": catalogue.prepares_for(c),
+            "prepares": prepares_for(c),
             "enrolment": mine.get(c.id),
             "places_left": catalogue.places_left(c),
         }
@@ -161,7 +162,7 @@ def course_page(request: Request, slug: str, db: DB, user: Visitor) -> Response:
         course=shown,
         course_languages=_languages(course),
         status=catalogue.enrolment_status(course),
-        prepares=catalogue.prepares_for(course),
+        prepares=prepares_for(course),
         places_left=catalogue.places_left(course),
         description=markdown_to_html(shown.description),
         enrolment=enrolment,
@@ -688,9 +689,9 @@ def _course_form(
         values=values,
         errors=errors,
         formats=options(FORMAT_OPTIONS),
-        roles=ROLE_OPTIONS,
+        roles=options(ROLE_OPTIONS),
         datasets=DATASET_OPTIONS,
-        output_kinds=OUTPUT_OPTIONS,
+        output_kinds=options(OUTPUT_OPTIONS),
     )
 
 
@@ -827,7 +828,7 @@ def _lesson_form(
         errors=errors,
         kinds=[
             (LessonKind.READING.value, _("Reading (Markdown)")),
-            (LessonKind.QUIZ.value, "Quiz"),
+            (LessonKind.QUIZ.value, _("Quiz")),
         ],
     )
 
@@ -1036,7 +1037,7 @@ def _resource_form(
         resource=resource,
         values=values,
         errors=errors,
-        kinds=[(k.value, k.value.capitalize()) for k in ResourceKind],
+        kinds=options((k.value, k.value.capitalize()) for k in ResourceKind),
     )
 
 

@@ -39,7 +39,7 @@ from fivesafes.projects.register import public_register
 from fivesafes.projects.release import requests_of
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, require_role
 from fivesafes.web.forms import Posted
-from fivesafes.web.i18n import N_, Labels, _, options
+from fivesafes.web.i18n import N_, Labels, _, gettext_plain, options
 from fivesafes.web.routes._common import done
 from fivesafes.web.templating import render
 
@@ -368,7 +368,7 @@ def _project_page(
         approval_labels=APPROVAL_LABELS,
         invitations=apps.open_invitations(project),
         rules=sorted(apps.rules_in_force(db, project)),
-        rule_texts=apps.RULES,
+        rule_texts=Labels(apps.RULES),
         requests=requests_of(db, project),
         errors=errors or {},
         values=values or {},
@@ -560,7 +560,8 @@ def provision(request: Request, project_id: int, admin: Admin, db: DB) -> Respon
         _("The workspace is provisioned.")
         if project.workspace
         else _(
-            "Not provisioned: %(provisioning_note)s", provisioning_note=project.provisioning_note
+            "Not provisioned: %(provisioning_note)s",
+            provisioning_note=gettext_plain(project.provisioning_note or ""),
         )
     )
     return done(request, db, message, f"/projects/{project_id}")
@@ -635,7 +636,7 @@ def _review_page(
         ],
         invitations=apps.open_invitations(project),
         rules=apps.rule_statuses(db, project),
-        rule_texts=apps.RULES,
+        rule_texts=Labels(apps.RULES),
         in_force=apps.rules_in_force(db, project),
         can_decide=project.state == ProjectState.APPROVED
         and bool(as_options)
