@@ -72,7 +72,7 @@ elif stage in ("splink", "pairs"):
     del raw
     db_api = DuckDBAPI(connection=pcon)
     df = db_api.register(run.RECORDS, table_name="records_input")
-    out["records"] = pcon.sql(f"SELECT count(*) FROM {run.RECORDS}").fetchone()[0]
+    out["records"] = pcon.execute(f"SELECT count(*) FROM {run.RECORDS}").fetchall()[0][0]
     if stage == "pairs":
         from splink.blocking_analysis import count_comparisons_from_blocking_rules
         rules = model.prediction_blocking_rules()
