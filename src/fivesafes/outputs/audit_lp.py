@@ -4,9 +4,9 @@ An attacker who sees a table with some cells withheld knows every published cell
 exactly, knows the equations that tie cells to their totals, and knows a priori
 bounds on every cell (by default non-negative, unbounded above; a cell that can be
 negative has a lower bound of its own, see :mod:`fivesafes.outputs.check`). For a
-withheld cell the best they can do is the *feasible interval*: the minimum and maximum of its value
-over every solution of those equations. Both ends are linear programs
-(:func:`scipy.optimize.linprog`, HiGHS).
+withheld cell the best they can do is the *feasible interval*: the minimum and
+maximum of its value over every solution of those equations. Both ends are linear
+programs (:func:`scipy.optimize.linprog`, HiGHS).
 
 The problem is reduced before it is solved: published cells become constants, only
 the equations that involve a withheld cell are kept, and the withheld cells are split

@@ -371,7 +371,9 @@ def read_table_csv(
         row = int(np.flatnonzero((numbers < 0).to_numpy())[0])
         raise _table_error(
             name,
-            "a count cannot be negative",
+            "a count cannot be negative: this reads a table of counts; a table of amounts "
+            "that can be negative (profits, changes) is checked from its contributions, "
+            "with fivesafes.outputs.MagnitudeTable",
             row=row + 1,
             field=value_column,
             value=df[value_column].iloc[row],
