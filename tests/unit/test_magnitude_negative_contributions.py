@@ -108,7 +108,9 @@ def assert_protected(result: CheckResult, df: pd.DataFrame, t: MagnitudeTable) -
     lower = negative_parts(df, t)
     upper = np.where(t.counts == 0, 0.0, np.inf)
     constraints = t.cells().constraints
-    primary = [v.cell for v in result.verdicts if v.status == "suppress" and "secondary" not in v.rules]
+    primary = [
+        v.cell for v in result.verdicts if v.status == "suppress" and "secondary" not in v.rules
+    ]
     up = result.policy.protection_upper_percent / 100.0
     down = result.policy.protection_lower_percent / 100.0
     for p in primary:
