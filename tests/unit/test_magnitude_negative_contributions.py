@@ -214,3 +214,19 @@ def test_random_tables_with_losses_get_every_primary_protected(df: pd.DataFrame)
     t = MagnitudeTable.from_microdata(df, ["region", "band"], "profit")
     result = check(t, GUARDED)
     assert_protected(result, df, t)
+
+
+def test_handbook_form_contributions_use_absolute_values() -> None:
+    """One cell from its list of contributions: a loss of 1,000 among 10 of profit
+    dominates by absolute value (p% rule: 5 / 1,000 = 0.5% of the largest, n,k:
+    99.7%), whereas signed it would not even have a positive total."""
+    t = MagnitudeTable.from_contributions(["a", "b"], [[-1000, 5, 3, 2], [40, 30, 30, *[3] * 10]])
+    np.testing.assert_array_equal(t.negative_sum, [-1000.0, 0.0])
+    np.testing.assert_array_equal(t.abs_top[0, :4], [1000.0, 5.0, 3.0, 2.0])
+    a, b = check(t, ACRO).verdicts
+    assert (a.status, a.rules) == ("suppress", ["threshold", "negative", "p%", "n,k"])
+    assert a.reasons[2] == (
+        "the total less the two largest contributions (absolute values) is 0.5% of the "
+        "largest (p% rule: 10%)"
+    )
+    assert (b.status, b.rules) == ("pass", [])  # 13 contributors, no dominance

@@ -242,7 +242,7 @@ def _magnitude_rules(cells: Cells, policy: Policy, flags: _Flags, counts: np.nda
         negative = cells.negative if cells.negative is not None else np.zeros(cells.size)
         neg = negative > 0
         # Cells with negative contributions: the rules are applied to the absolute
-        # values of the contributions (Hundepool et al. 2012, 4.2; tau-Argus), when
+        # values of the contributions (docs/disclosure-control.md, "Negative values"), when
         # the table keeps them; a checker still judges the cell (rule "negative").
         absolute = neg.any() and cells.abs_top is not None and cells.negative_sum is not None
         if absolute:
