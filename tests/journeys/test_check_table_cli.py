@@ -71,6 +71,14 @@ BAD_TABLES = {
         "count",
         "row 4 (line 5), field 'count': a count cannot be negative",
     ),
+    "a table of net amounts (profits and losses)": (
+        "region,band,profit\nA,x,-5000\nA,y,120\nA,Total,-4880\nB,x,300\nB,y,410\n"
+        "B,Total,710\nTotal,x,-4700\nTotal,y,530\nTotal,Total,-4170\n",
+        "profit",
+        "row 1 (line 2), field 'profit': a count cannot be negative: this reads a table "
+        "of counts; a table of amounts that can be negative (profits, changes) is checked "
+        "from its contributions, with fivesafes.outputs.MagnitudeTable (got '-5000')",
+    ),
     "a cell given twice": (
         CLEAN + "North,F,40\n",
         "count",

@@ -2,10 +2,11 @@
 
 An attacker who sees a table with some cells withheld knows every published cell
 exactly, knows the equations that tie cells to their totals, and knows a priori
-bounds on every cell (by default non-negative, unbounded above). For a withheld cell
-the best they can do is the *feasible interval*: the minimum and maximum of its value
-over every solution of those equations. Both ends are linear programs
-(:func:`scipy.optimize.linprog`, HiGHS).
+bounds on every cell (by default non-negative, unbounded above; a cell that can be
+negative has a lower bound of its own, see :mod:`fivesafes.outputs.check`). For a
+withheld cell the best they can do is the *feasible interval*: the minimum and
+maximum of its value over every solution of those equations. Both ends are linear
+programs (:func:`scipy.optimize.linprog`, HiGHS).
 
 The problem is reduced before it is solved: published cells become constants, only
 the equations that involve a withheld cell are kept, and the withheld cells are split
@@ -485,6 +486,10 @@ def _audit_component(
         cv = values[comp.cells]
         if comp.a_eq.shape[0] * len(comp.cells) <= _CYCLES_MAX_ENTRIES:
             weight = np.minimum(cv - comp.lo, comp.hi - cv) + 1e-3 * (1 + np.abs(cv))
+            # A cell with no bound either way (one that can be negative, in a table
+            # that does not say how far) gets the most room a bounded cell could have.
+            big = 1e3 * (1.0 + float(np.max(np.abs(cv))))
+            weight = np.where(np.isfinite(weight), weight, big)
             for _ in range(2):  # a second basis covers most of the first's cells
                 # One BLAS thread: these factorisations are small, and threads
                 # fighting over two busy cores made them 40 times slower.

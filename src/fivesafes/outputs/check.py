@@ -148,22 +148,49 @@ def _attacker_table(
     withheld by the rule ``missing``) is unknown to everyone: it is filled in with
     values consistent with the published cells and margins
     (:func:`fivesafes.outputs.secondary.complete_missing`) and needs no protection.
+    A priori lower bounds: see :func:`_lower_bounds`.
     """
     values = np.asarray(cells.values, dtype=float)
     upper = np.full(len(values), np.inf)
+    lower: np.ndarray | None = None
     if cells.kind == "magnitude":
         # (a sum of no records is already 0: see _empty_sums)
         counts = np.asarray(cells.counts, dtype=float)
         upper[(counts == 0) & (values == 0)] = 0.0
+        lower = _lower_bounds(cells)
     table = LinearTable(
         values=values,
         constraints=cells.constraints,
         labels=[v.label for v in verdicts],
+        lower_bounds=lower,
         upper_bounds=upper if np.isfinite(upper).any() else None,
     )
     completed: LinearTable
     completed, missing = module.complete_missing(table)
     return completed, missing
+
+
+def _lower_bounds(cells: Cells) -> np.ndarray | None:
+    """What the attacker knows a priori about how low each magnitude cell can go.
+
+    A cell is at least the sum of its negative contributions: 0 when it has none
+    (today's bound for every non-negative table, so those get ``None``, the
+    default), and below 0 by exactly its losses when it has some. The attacker is
+    taken to know that much (docs/disclosure-control.md, "Negative values"). When
+    the table does not keep its negative contributions (a table built by hand) but
+    some cell is negative or has negative contributions, no cell has a lower bound.
+    """
+    values = np.asarray(cells.values, dtype=float)
+    negative = None if cells.negative is None else np.asarray(cells.negative, dtype=float)
+    if cells.negative_sum is not None:
+        lower = np.minimum(np.asarray(cells.negative_sum, dtype=float), 0.0)
+        # Never above the value itself (a table whose parts disagree with its sums).
+        lower = np.where(np.isfinite(values), np.minimum(lower, values), lower)
+        return lower if (lower < 0).any() else None
+    may_be_negative = bool(np.any(values[np.isfinite(values)] < 0)) or bool(
+        negative is not None and np.any(negative > 0)
+    )
+    return np.full(len(values), -np.inf) if may_be_negative else None
 
 
 #: A differencing rule: given the cells and those withheld so far, the further
@@ -344,7 +371,9 @@ def read_table_csv(
         row = int(np.flatnonzero((numbers < 0).to_numpy())[0])
         raise _table_error(
             name,
-            "a count cannot be negative",
+            "a count cannot be negative: this reads a table of counts; a table of amounts "
+            "that can be negative (profits, changes) is checked from its contributions, "
+            "with fivesafes.outputs.MagnitudeTable",
             row=row + 1,
             field=value_column,
             value=df[value_column].iloc[row],

@@ -2,8 +2,9 @@
 
 Every table whose margins are published (one or more dimensions, hierarchies,
 several tables sharing margins) is, to someone trying to recover a suppressed
-cell, a set of non-negative unknowns bound by linear equations: each total is
-the sum of the cells it totals. :class:`LinearTable` is that view, shared by
+cell, a set of unknowns bound by linear equations (each total is the sum of the
+cells it totals) and by a priori bounds (by default non-negative: see
+``lower_bounds``). :class:`LinearTable` is that view, shared by
 primary checks (which cells are unsafe), secondary suppression (which others
 must go too) and the audit (what an attacker can still work out).
 
@@ -73,12 +74,13 @@ def required_protection(
     minimum: float = 0.0,
 ) -> dict[int, tuple[float, float]]:
     """The protection interval each sensitive cell needs: an attacker's feasible
-    range must reach at least ``value × (1 - lower%)`` below and
-    ``value × (1 + upper%)`` above (and at least ``minimum`` either way)."""
+    range must reach at least ``lower% × |value|`` below the value and
+    ``upper% × |value|`` above it (and at least ``minimum`` either way): for a
+    non-negative cell, ``value × (1 - lower%)`` to ``value × (1 + upper%)``."""
     out: dict[int, tuple[float, float]] = {}
     for c in cells:
         v = float(values[c])
-        up = max(v * upper_percent / 100.0, minimum)
-        down = max(v * lower_percent / 100.0, minimum)
+        up = max(abs(v) * upper_percent / 100.0, minimum)
+        down = max(abs(v) * lower_percent / 100.0, minimum)
         out[c] = (v - down, v + up)
     return out

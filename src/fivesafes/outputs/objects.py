@@ -41,6 +41,11 @@ class Cells:
     top: np.ndarray | None = None  # cells × K largest contributions, descending, 0-padded
     total: np.ndarray | None = None  # sum of contributions per cell
     negative: np.ndarray | None = None  # number of negative contributions per cell
+    #: sum of the negative contributions per cell (0 when there are none, <= 0)
+    negative_sum: np.ndarray | None = None
+    #: cells × K largest *absolute* contributions, descending, 0-padded (the
+    #: dominance rules' input for cells with negative contributions)
+    abs_top: np.ndarray | None = None
     support: np.ndarray | None = None  # units sharing the published min/max/mode
     dof: float | None = None  # a model's residual degrees of freedom
     outer: np.ndarray | None = None  # bool: a histogram's outer bins
@@ -379,6 +384,10 @@ class MagnitudeTable:
     support: np.ndarray | None = None
     persons: bool = False
     notes: list[str] = field(default_factory=list)
+    #: sum of the negative contributions per cell (<= 0; 0 when all are non-negative)
+    negative_sum: np.ndarray | None = None
+    #: the largest absolute contributions, descending (as ``top``, of ``|x|``)
+    abs_top: np.ndarray | None = None
 
     @classmethod
     def from_microdata(
@@ -403,8 +412,11 @@ class MagnitudeTable:
         counts = np.zeros(n)
         total = np.zeros(n)
         negative = np.zeros(n)
+        negative_sum = np.zeros(n)
         top = np.zeros((n, keep_top))
+        abs_top = np.zeros((n, keep_top))
         row_order = np.argsort(-x, kind="stable")
+        abs_order = np.argsort(-np.abs(x), kind="stable")
         for subset in _subsets(dims):
             cell = grid.cell(subset)
             stat, sup = _statistic(cell, x, statistic)
@@ -420,11 +432,11 @@ class MagnitudeTable:
                 ccell, cx = cell, x
             counts += np.bincount(ccell, minlength=n)
             negative += np.bincount(ccell, weights=cx < 0, minlength=n)
+            negative_sum += np.bincount(ccell, weights=np.minimum(cx, 0.0), minlength=n)
             order = row_order if pcode is None else np.argsort(-cx, kind="stable")
-            sc, sx = ccell[order], cx[order]
-            rank = pd.Series(sc).groupby(sc, sort=False).cumcount().to_numpy()
-            keep = rank < keep_top
-            top[sc[keep], rank[keep]] = sx[keep]
+            _keep_largest(top, ccell[order], cx[order], keep_top)
+            order = abs_order if pcode is None else np.argsort(-np.abs(cx), kind="stable")
+            _keep_largest(abs_top, ccell[order], np.abs(cx[order]), keep_top)
         if statistic == "sum":
             # A combination with no records sums to 0 (the empty sum), so its margins
             # still add up; other statistics of no records stay undefined (NaN).
@@ -439,6 +451,8 @@ class MagnitudeTable:
             negative=negative,
             support=support,
             persons=person is not None,
+            negative_sum=negative_sum,
+            abs_top=abs_top,
         )
 
     @classmethod
@@ -453,9 +467,11 @@ class MagnitudeTable:
         form handbook examples are given in)."""
         k = max((len(c) for c in contributions), default=0)
         top = np.zeros((len(contributions), max(k, 2)))
+        abs_top = np.zeros_like(top)
         for i, c in enumerate(contributions):
             s = sorted((float(x) for x in c), reverse=True)
             top[i, : len(s)] = s
+            abs_top[i, : len(s)] = sorted((abs(x) for x in s), reverse=True)
         totals = np.array([float(sum(c)) for c in contributions])
         counts = np.array([float(len(c)) for c in contributions])
         values = {
@@ -472,6 +488,8 @@ class MagnitudeTable:
             top=top,
             statistic=statistic,
             negative=np.array([float(sum(x < 0 for x in c)) for c in contributions]),
+            negative_sum=np.array([float(sum(min(x, 0.0) for x in c)) for c in contributions]),
+            abs_top=abs_top,
         )
 
     def cells(self) -> Cells:
@@ -490,12 +508,22 @@ class MagnitudeTable:
             top=self.top,
             total=self.total,
             negative=self.negative,
+            negative_sum=self.negative_sum,
+            abs_top=self.abs_top,
             support=self.support,
             notes=list(self.notes),
         )
 
     def linear(self) -> LinearTable:
         return _linear(self.cells())
+
+
+def _keep_largest(out: np.ndarray, cells: np.ndarray, x: np.ndarray, keep: int) -> None:
+    """Write each cell's first ``keep`` contributions (``x``, already in descending
+    order within each cell) into ``out[cell, rank]``."""
+    rank = pd.Series(cells).groupby(cells, sort=False).cumcount().to_numpy()
+    kept = rank < keep
+    out[cells[kept], rank[kept]] = x[kept]
 
 
 def _statistic(

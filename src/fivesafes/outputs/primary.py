@@ -239,20 +239,40 @@ def _frequency_rules(
 def _magnitude_rules(cells: Cells, policy: Policy, flags: _Flags, counts: np.ndarray) -> None:
     stat = cells.statistic
     if stat in ("sum", "mean") and cells.top is not None and cells.total is not None:
-        top = cells.top
-        total = cells.total
         negative = cells.negative if cells.negative is not None else np.zeros(cells.size)
         neg = negative > 0
+        # Cells with negative contributions: the rules are applied to the absolute
+        # values of the contributions (docs/disclosure-control.md, "Negative values"), when
+        # the table keeps them; a checker still judges the cell (rule "negative").
+        absolute = neg.any() and cells.abs_top is not None and cells.negative_sum is not None
+        if absolute:
+            assert cells.abs_top is not None and cells.negative_sum is not None
+            top = np.where(neg[:, None], cells.abs_top, cells.top)
+            total = np.where(neg, cells.total - 2.0 * cells.negative_sum, cells.total)
+            ok = total > 0
+        else:
+            top = cells.top
+            total = cells.total
+            ok = ~neg & (total > 0)
         flags.add(
             neg,
             "negative",
             "review",
             lambda i: (
                 f"{_fmt(float(negative[i]))} negative contribution(s): the dominance rules are "
-                "not defined for negative values; a checker must judge this cell"
+                "defined for non-negative values"
+                + (
+                    " and were applied to the contributions' absolute values"
+                    if absolute
+                    else " and were not applied"
+                )
+                + "; a checker must judge this cell"
             ),
         )
-        ok = ~neg & (total > 0)
+
+        def of(i: int) -> str:
+            return " (absolute values)" if absolute and neg[i] else ""
+
         if policy.p is not None:
             x1 = top[:, 0]
             x2 = top[:, 1] if top.shape[1] > 1 else np.zeros(cells.size)
@@ -266,7 +286,7 @@ def _magnitude_rules(cells: Cells, policy: Policy, flags: _Flags, counts: np.nda
                 "p%",
                 "suppress",
                 lambda i: (
-                    f"the total less the two largest contributions is "
+                    f"the total less the two largest contributions{of(i)} is "
                     f"{_pct(float(share[i]))} of the largest (p% rule: {_fmt(p)}%)"
                 ),
             )
@@ -285,8 +305,8 @@ def _magnitude_rules(cells: Cells, policy: Policy, flags: _Flags, counts: np.nda
                 "n,k",
                 "suppress",
                 lambda i: (
-                    f"the largest {nn} contributors make up {_pct(float(dom[i]))} of the total "
-                    f"(n,k rule: {nn}, {_fmt(k)}%)"
+                    f"the largest {nn} contributors{of(i)} make up {_pct(float(dom[i]))} of "
+                    f"the total (n,k rule: {nn}, {_fmt(k)}%)"
                 ),
             )
     unsafe_stat = (stat in ("min", "max") and policy.minmax_unsafe) or (
