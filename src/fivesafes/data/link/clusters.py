@@ -250,29 +250,45 @@ def _may_have_weak_cut(
     if not len(prob):
         return set(), {}
     cids, cluster = np.unique(owner, return_inverse=True)
-    order = np.argsort(uids)
-    uids, cluster = uids[order], cluster[order]
-    ia, ib = np.searchsorted(uids, left), np.searchsorted(uids, right)
+    at, ia, ib, n = _node_index(uids, left, right)
     strong = prob >= BRIDGE_PROBABILITY
-    n = len(uids)
     graph = coo_matrix((np.ones(int(strong.sum())), (ia[strong], ib[strong])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
     size = np.bincount(label)
+    lab = label[at]  # each record's strong component
     # each cluster's largest strong component: records sorted by cluster, then size
-    by = np.lexsort((size[label], cluster))
+    by = np.lexsort((size[lab], cluster))
     last = np.r_[cluster[by][1:] != cluster[by][:-1], True]
     big = np.empty(len(cids), dtype=label.dtype)
-    big[cluster[by][last]] = label[by][last]
-    other = label != big[cluster]
+    big[cluster[by][last]] = lab[by][last]
+    other = lab != big[cluster]
     need = np.zeros(len(cids), dtype=bool)
-    need[cluster[other & (size[label] >= MIN_PART)]] = True
-    both_out = ~strong & other[ia] & other[ib]
-    need[cluster[ia[both_out]]] = True
+    need[cluster[other & (size[lab] >= MIN_PART)]] = True
+    outside = np.zeros(n, dtype=bool)
+    outside[at] = other
+    owner_of = np.zeros(n, dtype=np.int64)
+    owner_of[at] = cluster
+    both_out = ~strong & outside[ia] & outside[ib]
+    need[owner_of[ia[both_out]]] = True
     need &= np.bincount(cluster, minlength=len(cids)) >= 2 * MIN_PART
     keep = need[cluster]
-    return set(cids[need].tolist()), dict(
-        zip(uids[keep].tolist(), label[keep].tolist(), strict=True)
-    )
+    return set(cids[need].tolist()), dict(zip(uids[keep].tolist(), lab[keep].tolist(), strict=True))
+
+
+def _node_index(
+    uids: np.ndarray, left: np.ndarray, right: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Graph node numbers for the records ``uids`` and the pairs' ends, and how
+    many nodes: the ids themselves where they are dense (the linkage numbers its
+    records 1, 2, 3...), else their ranks."""
+    top = int(max(uids.max(), left.max(), right.max()))
+    if int(min(uids.min(), left.min(), right.min())) >= 0 and top < 4 * len(uids) + 2**25:
+        return uids, left, right, top + 1
+    order = np.argsort(uids)
+    ranked = uids[order]
+    at = np.empty(len(uids), dtype=np.int64)
+    at[order] = np.arange(len(uids))
+    return at, np.searchsorted(ranked, left), np.searchsorted(ranked, right), len(uids)
 
 
 def split_clusters(

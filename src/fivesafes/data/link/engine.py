@@ -307,6 +307,7 @@ def run_splink(
         step("scoring pairs", 0.6)
         predictions = linker.inference.predict()
         t = predictions.physical_name
+        step("summarising the scored pairs", 0.8)
         w_threshold = math.log2(threshold / (1 - threshold))
         # One pass over the scored pairs: the match-weight histogram, with the
         # sums the model's own precision and recall estimates need, per bin.
