@@ -11,11 +11,13 @@ its own wall time and peak resident memory:
   identifiers, standardising, Splink, the cluster step that splits clusters with
   conflicting identifiers or weak bridges, writing the person map), then its pairwise
   precision and recall against the world's truth (not timed);
-- ``splink``: the same records (``run.stacked_sql`` and ``run._prepare``, a
-  table of a DuckDB connection with DuckDB's defaults) and ``settings.settings()``
-  given to Splink directly: the same training calls, ``predict`` and
-  ``cluster_pairwise_predictions_at_threshold``, the clusters fetched as Arrow.
-  Timed from reading the store to the clusters;
+- ``splink``: the same records (``run.stacked_sql`` and ``run._prepare``) and
+  ``settings.settings()`` given to Splink directly: the same training calls,
+  ``predict`` and ``cluster_pairwise_predictions_at_threshold``, the clusters
+  fetched as Arrow, on a DuckDB connection with DuckDB's defaults; the records
+  as a table of it (``--direct-input table``, as the wrapper) or as Arrow read
+  in place (``--direct-input arrow``). Timed from reading the store to the
+  clusters;
 - ``pairs`` (``--count-pairs``): pairs per prediction blocking rule, counted by
   Splink's ``count_comparisons_from_blocking_rules`` (exact, marginal and
   cumulative).
@@ -39,6 +41,7 @@ import json, resource, sys, time
 from pathlib import Path
 stage, people, work = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 threshold = float(sys.argv[4])
+direct_input = sys.argv[5]
 world, store = work / "world", work / "store"
 out = {"stage": stage}
 t0 = time.perf_counter()
@@ -65,14 +68,22 @@ elif stage in ("splink", "pairs"):
     from splink import DuckDBAPI, Linker
     with open_store(store, read_only=True) as scon:
         raw = scon.sql(run.stacked_sql(run.person_datasets(scon))).to_arrow_table()
-    # The same prepared records, as a table of Splink's own DuckDB connection
-    # (DuckDB's defaults: no memory limit or spill folder of ours).
+    # The same prepared records, on a DuckDB connection with DuckDB's defaults (no
+    # memory limit or spill folder of ours): a table of it, or Arrow read in place.
     pcon = duckdb.connect()
     run._prepare(pcon, raw)
     del raw
-    db_api = DuckDBAPI(connection=pcon)
-    df = db_api.register(run.RECORDS, table_name="records_input")
     out["records"] = pcon.execute(f"SELECT count(*) FROM {run.RECORDS}").fetchall()[0][0]
+    out["input"] = direct_input
+    if direct_input == "arrow":
+        records = pcon.table(run.RECORDS).to_arrow_table()
+        pcon.close()
+        db_api = DuckDBAPI()
+        df = db_api.register(records, table_name="records_input")
+        del records
+    else:
+        db_api = DuckDBAPI(connection=pcon)
+        df = db_api.register(run.RECORDS, table_name="records_input")
     if stage == "pairs":
         from splink.blocking_analysis import count_comparisons_from_blocking_rules
         rules = model.prediction_blocking_rules()
@@ -112,10 +123,10 @@ print(json.dumps(out, default=str))
 """
 
 
-def stage(name: str, people: int, work: Path, threshold: float) -> dict:
+def stage(name: str, people: int, work: Path, threshold: float, direct: str = "table") -> dict:
     print(f"-- {name}", file=sys.stderr, flush=True)
     done = subprocess.run(
-        [sys.executable, "-c", STAGE, name, str(people), str(work), str(threshold)],
+        [sys.executable, "-c", STAGE, name, str(people), str(work), str(threshold), direct],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -130,6 +141,12 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--threshold", type=float, default=0.95)
+    parser.add_argument(
+        "--direct-input",
+        choices=("table", "arrow"),
+        default="table",
+        help="how Splink direct gets the records: a DuckDB table (as the wrapper) or Arrow",
+    )
     parser.add_argument("--skip-splink", action="store_true", help="time the wrapper only")
     parser.add_argument("--count-pairs", action="store_true", help="pairs per blocking rule")
     args = parser.parse_args()
@@ -143,7 +160,7 @@ def main() -> None:
         results["pairs"] = stage("pairs", args.people, work, args.threshold)
     results["link"] = stage("link", args.people, work, args.threshold)
     if not args.skip_splink:
-        results["splink"] = stage("splink", args.people, work, args.threshold)
+        results["splink"] = stage("splink", args.people, work, args.threshold, args.direct_input)
     print(json.dumps({"machine": machine(), "people": args.people, **results}, indent=1))
     a = results["link"]
     q = a["quality"]
