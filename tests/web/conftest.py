@@ -35,7 +35,6 @@ import pytest
 from fastapi import FastAPI
 from webclient import WebClient
 
-from fivesafes.appdb.pgcluster import free_port
 from fivesafes.demo.site import DEMO_USERS, seed_demo
 from fivesafes.web.app import create_app
 
@@ -84,23 +83,42 @@ def client(app: FastAPI, demo_users: dict[str, dict[str, Any]]) -> Iterator[WebC
 
 @pytest.fixture
 def live_server(app: FastAPI) -> Iterator[str]:
-    """The base URL (http://127.0.0.1:<port>) of uvicorn serving ``app``."""
+    """The base URL (http://127.0.0.1:<port>) of uvicorn serving ``app``.
+
+    The socket is bound here, before uvicorn starts, and handed to it: a port
+    picked free and bound later can be taken in between by another test worker
+    (a CI run once failed so)."""
+    import socket
+
     import uvicorn
 
-    port = free_port()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # noqa: BLE001 - reported by the fixture below
+            failure.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120  # a loaded 2-core CI machine can be slow
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
+            sock.close()
+            raise RuntimeError(f"the test server did not start: {failure or 'timed out'}")
         time.sleep(0.02)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+    sock.close()
 
 
 @pytest.fixture(scope="session")
