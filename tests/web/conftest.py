@@ -104,7 +104,7 @@ def live_server(app: FastAPI) -> Iterator[str]:
     def serve() -> None:
         try:
             server.run(sockets=[sock])
-        except BaseException as exc:  # noqa: BLE001 - reported by the fixture below
+        except BaseException as exc:  # reported by the fixture below
             failure.append(exc)
 
     thread = threading.Thread(target=serve, daemon=True)
