@@ -53,6 +53,7 @@ import os
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -222,59 +223,47 @@ class ApplicationInput:
 def why_never_a_member(session: Session, user: User) -> str | None:
     """Why ``user`` can never be a project's member: a linkage operator (the trusted
     third party) sees identifiers, so never the research zone's content."""
-    if has_role(session, user, Role.LINKAGE_OPERATOR.value):
-        return (
-            f"{user.name} is a linkage operator, who sees identifiers and so can never "
-            "join a project (the zones are never mixed)"
-        )
+    problem = rule_problem(session, user, with_accreditation=False)
+    if problem is not None and problem.condition == "operator":
+        return _joining_words(problem)
     return None
 
 
 # --- the membership rule: who may be invited, who may join --------------------------------
 
 
-def why_not_invited(session: Session, user: User) -> str | None:
-    """Why ``user`` cannot be invited to (or apply for) a project: only a holder of
-    the researcher role (held, not implied by being an administrator), never a
-    linkage operator."""
-    if problem := why_never_a_member(session, user):
-        return problem
+@dataclass(frozen=True)
+class RuleProblem:
+    """The condition of the membership rule a user fails (:func:`rule_problem`), and
+    the facts: ``condition`` is ``operator`` (a linkage operator, never a member),
+    ``role`` (no researcher role) or ``accreditation`` (no valid
+    :data:`MEMBER_ACCREDITATION`); for the last, ``accreditation`` says what their
+    latest one is (``none``, ``expired`` or ``revoked``) and ``on`` when it expired
+    or was revoked."""
+
+    user: str
+    condition: str
+    accreditation: str | None = None
+    on: date | None = None
+
+
+def rule_problem(
+    session: Session, user: User, *, with_accreditation: bool = True
+) -> RuleProblem | None:
+    """The one evaluation of the membership rule (None: ``user`` meets it): never a
+    linkage operator, a holder of the researcher role (held, not implied by being an
+    administrator) and, unless ``with_accreditation`` is false (who may be invited), a
+    valid :data:`MEMBER_ACCREDITATION`; the first condition failed is the one named.
+    Joining (:func:`why_not_invited`, :func:`why_cannot_join`) and staying a member
+    (:func:`why_lapsed`) word the same result their own way."""
+    if has_role(session, user, Role.LINKAGE_OPERATOR.value):
+        return RuleProblem(user.name, "operator")
     if not has_role(session, user, Role.RESEARCHER.value):
-        return (
-            f"{user.name} does not hold the researcher role; only researchers join "
-            "projects (an administrator grants the role)"
-        )
-    return None
-
-
-def _member_problem(session: Session, user: User) -> str | None:
-    """Why ``user`` cannot be a member now: :func:`why_not_invited`, or no valid
-    :data:`MEMBER_ACCREDITATION`."""
-    if problem := why_not_invited(session, user):
-        return problem
-    if accreditation.valid_accreditation(session, user.id, MEMBER_ACCREDITATION) is None:
-        kind = accreditation.label(MEMBER_ACCREDITATION).lower()
-        return (
-            f"{user.name} holds no valid {kind} accreditation; it comes with the safe "
-            "researcher induction (or its refresher, to renew it)"
-        )
-    return None
-
-
-def why_lapsed(session: Session, user: User) -> str | None:
-    """Why a member no longer meets the membership rule today (None: they do): the
-    rule of :func:`_member_problem` (the researcher role, never a linkage operator, a
-    valid :data:`MEMBER_ACCREDITATION`), said as what changed and what to do."""
-    if problem := why_never_a_member(session, user):
-        return problem
-    if not has_role(session, user, Role.RESEARCHER.value):
-        return (
-            f"{user.name} no longer holds the researcher role, which membership needs: "
-            "an administrator grants it again once it is due"
-        )
+        return RuleProblem(user.name, "role")
+    if not with_accreditation:
+        return None
     if accreditation.valid_accreditation(session, user.id, MEMBER_ACCREDITATION) is not None:
         return None
-    kind = accreditation.label(MEMBER_ACCREDITATION).lower()
     held = [
         h
         for h in accreditation.accreditations_of(session, user.id)
@@ -282,15 +271,77 @@ def why_lapsed(session: Session, user: User) -> str | None:
     ]
     latest = max(held, key=lambda h: h.row.expires_at, default=None)
     if latest is None:
-        what = f"holds no {kind} accreditation"
-    elif latest.status == "revoked" and latest.row.revoked_at is not None:
-        what = f"had their {kind} accreditation revoked on {latest.row.revoked_at:%Y-%m-%d}"
-    else:
-        what = f"holds a {kind} accreditation that expired on {latest.row.expires_at:%Y-%m-%d}"
+        return RuleProblem(user.name, "accreditation", "none")
+    if latest.status == "revoked" and latest.row.revoked_at is not None:
+        return RuleProblem(user.name, "accreditation", "revoked", latest.row.revoked_at.date())
+    return RuleProblem(user.name, "accreditation", "expired", latest.row.expires_at.date())
+
+
+def _joining_words(problem: RuleProblem) -> str:
+    """A :class:`RuleProblem` said to someone who would join (or be invited)."""
+    name = problem.user
+    if problem.condition == "operator":
+        return (
+            f"{name} is a linkage operator, who sees identifiers and so can never "
+            "join a project (the zones are never mixed)"
+        )
+    if problem.condition == "role":
+        return (
+            f"{name} does not hold the researcher role; only researchers join "
+            "projects (an administrator grants the role)"
+        )
+    kind = accreditation.label(MEMBER_ACCREDITATION).lower()
     return (
-        f"{user.name} {what}, and membership needs a valid one: renew it with the safe "
+        f"{name} holds no valid {kind} accreditation; it comes with the safe "
+        "researcher induction (or its refresher, to renew it)"
+    )
+
+
+def _lapsed_words(problem: RuleProblem) -> str:
+    """A :class:`RuleProblem` said of a member: what changed and what to do."""
+    name = problem.user
+    if problem.condition == "operator":
+        return _joining_words(problem)
+    if problem.condition == "role":
+        return (
+            f"{name} no longer holds the researcher role, which membership needs: "
+            "an administrator grants it again once it is due"
+        )
+    kind = accreditation.label(MEMBER_ACCREDITATION).lower()
+    if problem.accreditation == "revoked":
+        what = f"had their {kind} accreditation revoked on {problem.on:%Y-%m-%d}"
+    elif problem.accreditation == "expired":
+        what = f"holds a {kind} accreditation that expired on {problem.on:%Y-%m-%d}"
+    else:
+        what = f"holds no {kind} accreditation"
+    return (
+        f"{name} {what}, and membership needs a valid one: renew it with the safe "
         "researcher refresher or the induction (your learning plan lists them)"
     )
+
+
+def why_not_invited(session: Session, user: User) -> str | None:
+    """Why ``user`` cannot be invited to (or apply for) a project: only a holder of
+    the researcher role (held, not implied by being an administrator), never a
+    linkage operator (:func:`rule_problem` without the accreditation)."""
+    problem = rule_problem(session, user, with_accreditation=False)
+    return None if problem is None else _joining_words(problem)
+
+
+def _member_problem(session: Session, user: User) -> str | None:
+    """Why ``user`` cannot be a member now: :func:`why_not_invited`, or no valid
+    :data:`MEMBER_ACCREDITATION` (:func:`rule_problem`, in the words of joining)."""
+    problem = rule_problem(session, user)
+    return None if problem is None else _joining_words(problem)
+
+
+def why_lapsed(session: Session, user: User) -> str | None:
+    """Why a member no longer meets the membership rule today (None: they do): the
+    rule of :func:`_member_problem` (:func:`rule_problem`: the researcher role, never
+    a linkage operator, a valid :data:`MEMBER_ACCREDITATION`), said as what changed
+    and what to do."""
+    problem = rule_problem(session, user)
+    return None if problem is None else _lapsed_words(problem)
 
 
 def why_no_member_access(session: Session, project: Project, user: User) -> str | None:
