@@ -583,3 +583,99 @@ def test_a_queued_job_of_a_member_who_no_longer_meets_the_rule_is_not_run(
     end = audit.entries(db, subject=f"job:{lapsed.id}", action="job.end")[-1]
     assert audit.details_of(end)["state"] == "failed"
     assert audit.entries(db, subject=f"job:{lapsed.id}", action="job.start") == []
+
+
+@pytest.mark.parametrize("how", LAPSES)
+def test_one_evaluation_of_the_rule_names_the_condition_failed_and_its_facts(
+    db: Session, owned: dict[str, User], how: str
+) -> None:
+    ben = owned["ben"]
+    assert apps.rule_problem(db, ben) is None
+    _lapse(db, ben, how)
+    problem = apps.rule_problem(db, ben)
+    assert problem is not None and problem.user == "ben"
+    if how == "role":
+        assert (problem.condition, problem.accreditation, problem.on) == ("role", None, None)
+        assert apps.rule_problem(db, ben, with_accreditation=False) == problem
+    else:
+        assert (problem.condition, problem.accreditation) == ("accreditation", how)
+        assert problem.on is not None
+        assert apps.rule_problem(db, ben, with_accreditation=False) is None
+    # both wordings are made from it: joining's and a lapsed member's
+    joining, lapsed = apps._member_problem(db, ben), apps.why_lapsed(db, ben)
+    assert joining is not None and lapsed is not None and joining != lapsed
+    if how != "role":
+        assert f"on {problem.on:%Y-%m-%d}" in lapsed
+    assert apps.rule_problem(db, owned["rex"]) == apps.RuleProblem("rex", "accreditation", "none")
+    set_roles(db, owned["cat"], {"researcher", "linkage_operator"}, "adam")
+    db.commit()
+    operator = apps.rule_problem(db, owned["cat"])
+    assert operator is not None and operator.condition == "operator"
+    assert apps.why_never_a_member(db, owned["cat"]) == apps.why_lapsed(db, owned["cat"])
+
+
+# --- a lead whose access has lapsed does not widen the membership -----------------------------
+
+
+@pytest.mark.parametrize("how", LAPSES)
+def test_a_lead_who_no_longer_meets_the_rule_invites_nobody_until_renewed(
+    db: Session, owned: dict[str, User], application: Form, how: str
+) -> None:
+    ana = owned["ana"]
+    project = _approved(db, owned, application())  # ana leads, ben is a member
+    draft = apps.save_draft(db, ana, application(members=""))
+    waiting = apps.add_member(db, project.id, ana, "cat", "researcher")
+    _lapse(db, ana, how)
+    expected = {
+        "role": "no longer holds the researcher role",
+        "expired": "accreditation that expired on",
+        "revoked": "accreditation revoked on",
+    }[how]
+    counts = {m: _count(db, m) for m in (ProjectInvitation, ProjectMember, Project)}
+    refusals = len(audit.entries(db, action="project.refused"))
+    attempts: list[tuple[str, Callable[[], object]]] = [
+        ("invite", lambda: apps.invite(db, project.id, ana, "rex", "researcher")),
+        ("invite", lambda: apps.add_member(db, draft.id, ana, "rex", "researcher")),
+        ("update", lambda: apps.save_draft(db, ana, application(members="rex"), draft.id)),
+        (
+            "update",
+            lambda: apps.save_draft(db, ana, application(members="ben, lead_researcher"), draft.id),
+        ),
+    ]
+    for action, attempt in attempts:
+        with pytest.raises(PolicyRefusal, match="invites nobody") as refusal:
+            attempt()
+        assert expected in str(refusal.value) and "stays a member" in str(refusal.value)
+        last = audit.entries(db, action="project.refused")[-1]
+        assert last.actor == "ana" and audit.details_of(last)["attempted"] == action
+    if how != "role":  # without the role, nobody applies at all (a form error)
+        with pytest.raises(PolicyRefusal, match="invites nobody"):
+            apps.save_draft(db, ana, application(members="rex"))
+    with pytest.raises(PolicyRefusal, match="cannot be submitted") as refused:
+        apps.submit(db, draft.id, ana)
+    assert "ana " in str(refused.value)
+    # refused, each in the audit log, nothing else written
+    assert {m: _count(db, m) for m in counts} == counts
+    assert len(audit.entries(db, action="project.refused")) == refusals + len(attempts) + (
+        1 if how == "role" else 2
+    )
+    assert apps.get_project(db, draft.id).state == "draft"
+    # narrowing stays open: the draft's words, withdrawing an invitation, removing a member
+    apps.save_draft(db, ana, application(title="A better title", members=""), draft.id)
+    assert apps.get_project(db, draft.id).title == "A better title"
+    assert apps.withdraw_invitation(db, waiting.id, ana).state == "withdrawn"
+    apps.remove_member(db, project.id, ana, owned["ben"].id)
+    assert _members(db, project) == {"ana"}
+    # renewed, the lead invites again
+    _restore(db, ana, how)
+    assert apps.invite(db, project.id, ana, "rex", "researcher").user.name == "rex"
+    assert apps.why_cannot_manage(db, project, ana) is None
+
+
+def test_an_administrator_who_is_not_a_member_is_not_asked(
+    db: Session, owned: dict[str, User], application: Form
+) -> None:
+    project = _approved(db, owned, application())
+    assert apps.why_lapsed(db, owned["adam"]) is not None  # no researcher role
+    assert apps.why_cannot_manage(db, project, owned["adam"]) is None
+    assert apps.invite(db, project.id, owned["adam"], "cat", "researcher").user.name == "cat"

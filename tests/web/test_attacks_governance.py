@@ -25,6 +25,7 @@ from fivesafes import audit
 from fivesafes.appdb import add_user, session_factory
 from fivesafes.appdb.models import Comment, ReleaseRequest, User, utcnow
 from fivesafes.appdb.users import get_user, set_roles
+from fivesafes.errors import PolicyRefusal
 from fivesafes.jobs.models import Job
 from fivesafes.outputs import airlock
 from fivesafes.people import accreditation
@@ -423,3 +424,64 @@ def test_a_checker_who_joins_the_project_cannot_make_the_second_approval_count(
         assert "can never review its requests" in response.text
     db.expire_all()
     assert db.get(ReleaseRequest, SEEDED_REQUEST).state == "in_review"  # type: ignore[union-attr]
+
+
+def test_a_lead_whose_accreditation_lapsed_invites_nobody_until_renewed(
+    client: Any, db: Session
+) -> None:
+    """A lead who no longer meets the membership rule is refused inviting, listing
+    someone new in a draft and submitting it (403, the reason, ``project.refused``,
+    nothing written), as the library refuses them; removing a member stays open."""
+    lead, member = get_user(db, "researcher"), get_user(db, "researcher2")
+    accredit(db, lead)
+    accredit(db, _account(db, "newbie", "researcher"))
+    form = {
+        "title": "Attendance after moves",
+        "lay_summary": "Whether moving school changes attendance.",
+        "public_benefit": "Better support for pupils who move.",
+        "organisation": "Northbridge",
+        "members": "",
+    }
+    draft = apps.save_draft(
+        db,
+        lead,
+        apps.ApplicationInput(**form, datasets=["pupil_census"]),  # type: ignore[arg-type]
+    )
+    for held in accreditation.accreditations_of(db, lead.id):
+        if held.valid:
+            held.row.expires_at = utcnow() - timedelta(days=1)
+    db.commit()
+    me = client.login_as("researcher")
+    page, mine = f"/projects/{APPROVED}", f"/projects/{draft.id}"
+    listed = {**form, "datasets": "pupil_census", "members": "newbie@example.net, researcher"}
+    counts = {m: _count(db, m) for m in (ProjectMember, ProjectInvitation)}
+    lapsed, invalid = "accreditation that expired on", "holds no valid safe researcher"
+    for path, data, back, attempted, why in (
+        (f"{page}/members", {"who": "newbie", "role": "researcher"}, page, "invite", lapsed),
+        (f"{mine}/members", {"who": "newbie", "role": "researcher"}, mine, "invite", lapsed),
+        (f"{mine}/edit", listed, f"{mine}/edit", "update", lapsed),
+        (f"{mine}/submit", {}, mine, "submit", invalid),
+    ):
+        before = audit.count(db)
+        response = _post(me, path, data, back)
+        assert response.status_code == 403, path
+        assert why in response.text, path
+        assert audit.count(db) == before + 1, path
+        last = audit.entries(db, action="project.refused")[-1]
+        assert last.actor == "researcher" and audit.details_of(last)["attempted"] == attempted
+    assert {m: _count(db, m) for m in counts} == counts
+    db.expire_all()
+    assert apps.get_project(db, draft.id).state == "draft"
+    # the library refuses the same, whoever calls it
+    with pytest.raises(PolicyRefusal, match="invites nobody"):
+        apps.invite(db, APPROVED, lead, "newbie", "researcher")
+    # removing a member stays open to them
+    removed = _post(me, f"{page}/members/{member.id}/remove", {}, page)
+    assert removed.status_code == 303
+    assert not apps.is_member(db, APPROVED, member.id)
+    # renewed, they invite again
+    accreditation.grant(db, lead.id, apps.MEMBER_ACCREDITATION)
+    db.commit()
+    invited = _post(me, f"{page}/members", {"who": "newbie", "role": "researcher"}, page)
+    assert invited.status_code == 303
+    assert apps.open_invitation(db, APPROVED, get_user(db, "newbie").id) is not None

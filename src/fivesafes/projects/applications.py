@@ -380,6 +380,34 @@ def require_member_access(
     return found
 
 
+def why_cannot_manage(session: Session, project: Project | None, user: User) -> str | None:
+    """Why ``user`` may not widen the project's membership today (None: they may):
+    invite someone (:func:`invite`, or by listing them in a draft,
+    :func:`save_draft`) or change a member's or invitee's project role. A member who
+    acts, a lead most often, must meet the membership rule today
+    (:func:`why_lapsed`), as for the project's data; ``project`` None is a new
+    application, whose applicant is asked. An administrator who is not a member acts
+    by their role and is not asked. (Submitting is refused while any member, the
+    lead included, does not meet the rule: :func:`submit`.) Narrowing the
+    membership stays open to a lead whose access has lapsed: withdrawing an
+    invitation, removing a member (themselves too, while another lead remains)."""
+    if project is not None and membership(session, project.id, user.id) is None:
+        return None
+    problem = why_lapsed(session, user)
+    if problem is None:
+        return None
+    if project is None:
+        return (
+            f"{problem}. Until then {user.name} invites nobody: save the application "
+            "without the people to invite, and invite them once it is renewed"
+        )
+    return (
+        f"{problem}. {user.name} stays a member of project {project.id}, but until then "
+        "invites nobody and changes nobody's project role (nor is its application "
+        "submitted); withdrawing an invitation or removing a member stays open"
+    )
+
+
 def members_to_review(session: Session) -> list[dict[str, Any]]:
     """Every membership that does not meet today's rule (:func:`why_lapsed`), for an
     operator's review, oldest project first: the project, the member, their project
@@ -553,6 +581,16 @@ def save_draft(
     if errors:
         session.rollback()
         raise FormErrors(errors)
+    if _widens(project, applicant, members):
+        checked = None if project_id is None else project
+        if reason := why_cannot_manage(session, checked, actor):
+            _refuse(
+                session,
+                actor.name,
+                action.removeprefix("project."),
+                _subject(project_id or "new"),
+                reason,
+            )
     if project_id is None:
         session.add(project)
     project.title = data.title.strip()
@@ -618,6 +656,15 @@ def save_draft(
     )
     session.commit()
     return project
+
+
+def _widens(project: Project, applicant: User, members: list[tuple[User, str]]) -> bool:
+    """Whether saving a draft with ``members`` (besides the applicant) invites
+    someone not yet a member or invited, or changes someone's project role."""
+    now = {m.user_id: m.role for m in project.members}
+    now |= {inv.user_id: inv.role for inv in project.invitations if inv.state in OPEN}
+    now.setdefault(applicant.id, MemberRole.LEAD_RESEARCHER.value)
+    return any(now.get(user.id) != role for user, role in members)
 
 
 def _leads(session: Session, project: Project, user: User) -> bool:
@@ -1131,6 +1178,8 @@ def invite(
             subject,
             f"{actor.name} is not a lead researcher of project {project_id}",
         )
+    if reason := why_cannot_manage(session, project, actor):
+        _refuse(session, actor.name, "invite", subject, reason)
     if role not in MEMBER_ROLE_LABELS:
         raise FormErrors({"role": "Choose researcher or lead researcher."})
     user = find_person(session, who)
