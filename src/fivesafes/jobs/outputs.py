@@ -344,6 +344,9 @@ def add_log_to_release_request(
     job = get_job(session, project_id, job_id)
     if job.state not in ("succeeded", "failed", "killed", "cancelled"):
         raise FivesafesError(f"job {job.id} has not finished; its log is not complete")
+    if job.log is None:
+        why = job.reason or "it was not run"
+        raise FivesafesError(f"job {job.id} kept no log to ask for ({why})")
     content = job.log or b""
     digest = hashlib.sha256(content).hexdigest()
     return _into_request(

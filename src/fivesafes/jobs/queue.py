@@ -14,7 +14,9 @@ A runner claims the oldest queued job (on PostgreSQL with ``SELECT … FOR UPDAT
 SKIP LOCKED``, so many runners share one queue; on SQLite with a conditional
 ``UPDATE``), holds a lease it renews while the job runs, and records the end. A
 running job whose lease has expired was left by a lost runner: the next runner
-marks it failed with the reason; it is never run again by itself.
+marks it failed with the reason; it is never run again by itself. A job whose
+submitter no longer meets the membership rule is not run (:func:`claim_next`), and
+a running one is stopped at its runner's next heartbeat (:func:`why_stop`).
 """
 
 from __future__ import annotations
@@ -359,6 +361,25 @@ def heartbeat(session: Session, job_id: int, runner: str) -> bool:
     if getattr(done, "rowcount", 0) != 1:
         return True
     return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+
+def why_stop(session: Session, job_id: int) -> str | None:
+    """Why a running job must stop now (None: it runs on): its submitter no longer
+    reaches the project as its member
+    (:func:`~fivesafes.projects.applications.why_no_member_access`: their researcher
+    role revoked, their accreditation expired or revoked, or no longer a member).
+    Its runner asks at every heartbeat, stops the job and records it failed
+    (``not finished: <reason>``), keeping none of its outputs."""
+    try:
+        session.expire_all()
+        job = session.get(Job, job_id)
+        if job is None or job.state != JobState.RUNNING:
+            return None
+        project = session.get(Project, job.project_id)
+        assert project is not None
+        return why_no_member_access(session, project, job.submitter)
+    finally:
+        session.rollback()  # hold no transaction open between heartbeats
 
 
 def finish(

@@ -7,6 +7,12 @@ it while the job runs; a job whose runner stopped (killed, machine lost) is
 marked failed by the next runner when its lease runs out, never rerun by
 itself. Before it takes a job a runner checks that the sandbox can be set up
 (:func:`fivesafes.sandbox.self_test`) and refuses to run otherwise.
+
+At every heartbeat (every :data:`HEARTBEAT` seconds) the runner renews its lease,
+stops a job a member cancelled, and stops a job whose submitter no longer meets
+the membership rule (:func:`fivesafes.jobs.queue.why_stop`): that job is recorded
+failed, ``not finished: <reason>``, in the audit log as ``job.end``, and nothing it
+wrote or printed is kept, so none of it can be offered for release.
 """
 
 from __future__ import annotations
@@ -25,11 +31,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fivesafes.jobs.models import JobOutput, JobState
 from fivesafes.jobs.outputs import output_row
-from fivesafes.jobs.queue import Claimed, claim_next, finish, heartbeat, recover_lost
+from fivesafes.jobs.queue import (
+    Claimed,
+    claim_next,
+    finish,
+    heartbeat,
+    recover_lost,
+    why_stop,
+)
 from fivesafes.sandbox import Limits, SandboxError, run_in_sandbox, self_test
 from fivesafes.sandbox.bwrap import SandboxResult
 
 IDLE = 1.0
+#: Seconds between a running job's heartbeats (lease renewed, cancellation and the
+#: submitter's membership checked); well inside the lease
+#: (:data:`fivesafes.jobs.queue.LEASE`).
+HEARTBEAT = 10.0
 
 
 def runner_name(n: int = 0, token: str = "") -> str:
@@ -66,16 +83,25 @@ def run_claimed(
     name: str,
     limits: Limits,
     store: Path | None = None,
+    heartbeat_every: float = HEARTBEAT,
 ) -> JobState:
-    """Run one claimed job in the sandbox and record its end; returns its state."""
+    """Run one claimed job in the sandbox and record its end; returns its state.
+    Every ``heartbeat_every`` seconds the lease is renewed and the job stopped if a
+    member cancelled it or its submitter no longer meets the membership rule."""
     workspace = job.workspace
     if store is not None and not workspace.is_absolute():
         workspace = store / workspace
     work = Path(tempfile.mkdtemp(prefix=f"fivesafes-job-{job.id}-"))
     with factory() as beat:
+        lapsed: list[str] = []
 
         def keep_going() -> bool:
-            return not heartbeat(beat, job.id, name)
+            if heartbeat(beat, job.id, name):
+                return False
+            if reason := why_stop(beat, job.id):
+                lapsed.append(reason)
+                return False
+            return True
 
         try:
             result = run_in_sandbox(
@@ -87,12 +113,27 @@ def run_claimed(
                 limits=limits,
                 study=job.study,
                 keep_going=keep_going,
+                heartbeat_every=heartbeat_every,
             )
         except SandboxError as exc:
             with factory() as s:
                 finish(s, job.id, name, JobState.FAILED, reason=f"not run: {exc}")
             shutil.rmtree(work, ignore_errors=True)
             return JobState.FAILED
+    if result.cancelled and lapsed:
+        shutil.rmtree(work, ignore_errors=True)  # nothing it wrote is kept
+        with factory() as s:
+            finish(
+                s,
+                job.id,
+                name,
+                JobState.FAILED,
+                reason=f"not finished: {lapsed[0]}",
+                duration=round(result.duration, 3),
+                cpu_seconds=round(result.cpu_seconds, 3),
+                max_rss_kb=result.max_rss_kb,
+            )
+        return JobState.FAILED
     try:
         state, reason = _state_and_reason(result, limits)
         outputs = _outputs(result, work / "outputs")
@@ -119,7 +160,7 @@ def run_claimed(
 
 class Runner:
     """Runs queued jobs, ``jobs`` at a time, until stopped (or, with ``once``, until
-    the queue is empty)."""
+    the queue is empty), each with a heartbeat every ``heartbeat_every`` seconds."""
 
     def __init__(
         self,
@@ -129,12 +170,14 @@ class Runner:
         jobs: int = 1,
         limits: Limits | None = None,
         on_job: Callable[[int, JobState], None] | None = None,
+        heartbeat_every: float = HEARTBEAT,
     ) -> None:
         self.factory = factory
         self.store = store
         self.jobs = max(1, jobs)
         self.limits = limits or Limits.from_env()
         self.on_job = on_job
+        self.heartbeat_every = heartbeat_every
         self.stopping = threading.Event()
         self.ran = 0
         self.token = uuid.uuid4().hex[:6]
@@ -155,7 +198,9 @@ class Runner:
                     return
                 self.stopping.wait(IDLE)
                 continue
-            state = run_claimed(self.factory, job, name, self.limits, self.store)
+            state = run_claimed(
+                self.factory, job, name, self.limits, self.store, self.heartbeat_every
+            )
             with self._count:
                 self.ran += 1
             if self.on_job is not None:
