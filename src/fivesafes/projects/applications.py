@@ -34,7 +34,11 @@ a valid ``safe_researcher`` accreditation when they join, and not someone who
 decided on the project. The same rule is asked again at every step that reaches
 a project's data or outputs through membership (:func:`why_no_member_access`): a
 member whose role is revoked, or whose accreditation expires or is revoked, stays
-a member but is refused until they meet it again.
+a member but is refused until they meet it again. Its conditions are evaluated
+once (:func:`rule_problem`) and worded for joining or for a member. A member who
+no longer meets it does not widen the membership either (:func:`why_cannot_manage`:
+no inviting, no role changes; submitting needs every member to meet it), but may
+still withdraw invitations and remove members.
 - on approval the workspace is provisioned (:func:`fivesafes.data.provision`) if
   a data store is configured (``store`` argument, else ``$FIVESAFES_STORE``);
   otherwise, or if provisioning fails, the project is marked as awaiting
