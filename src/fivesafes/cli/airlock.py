@@ -81,6 +81,23 @@ def _show(req: Any, json_: bool, done: str) -> None:
                 out["sha256"][:12],
             )
         console.print(table)
+    for out in data["outputs"]:
+        rows = (out.get("model") or {}).get("attributes")
+        if not rows:
+            continue
+        grid = Table(title=f"Attribute inference on {out['name']}")
+        for col in ("feature", "kind", "risk ratio", "p-value", "passed"):
+            grid.add_column(col)
+        for row in rows:
+            ratio = row["risk_ratio"]
+            grid.add_row(
+                row["name"],
+                "categorical" if row["kind"] == "categorical" else "numeric",
+                "" if ratio is None else f"{ratio:.2f}",
+                f"{row['p_value']:.2g}",
+                "no" if row["at_risk"] else "yes",
+            )
+        console.print(grid)
 
 
 #: Attempts at a step that collided with another user's step at the same moment.

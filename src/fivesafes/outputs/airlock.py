@@ -1582,6 +1582,18 @@ def list_requests(session: Session, actor: str, state: str | None = None) -> lis
     return found
 
 
+def _attribute_rows(report: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    """The attribute-inference attack's result per feature in a model check's report
+    (its name, kind, risk ratio, p-value and whether it is at risk); ``None`` when
+    the attack did not run (the policy does not ask for it, or no check yet)."""
+    attacks = ((report or {}).get("model_check") or {}).get("attacks", [])
+    for attack in attacks:
+        if attack.get("name") == "attribute" and "attributes" in attack:
+            keep = ("name", "kind", "risk_ratio", "p_value", "at_risk")
+            return [{k: row.get(k) for k in keep} for row in attack["attributes"]]
+    return None
+
+
 def summary(req: ReleaseRequest) -> dict[str, Any]:
     """A request as plain data (for ``--json`` and the web app)."""
     return {
@@ -1612,6 +1624,7 @@ def summary(req: ReleaseRequest) -> dict[str, Any]:
                             "verdict": ((out.check_report or {}).get("model_check") or {}).get(
                                 "verdict"
                             ),
+                            "attributes": _attribute_rows(out.check_report),
                         }
                     }
                     if out.model_data is not None
