@@ -170,13 +170,14 @@ def add_model_output(
     train: tuple[str, bytes],
     test: tuple[str, bytes],
     target: str,
-    categorical: str = "",
+    categorical: str | Sequence[str] = "",
 ) -> None:
     """Add a trained model (a skops file, by name and bytes) with the CSVs it was
     fitted and tested on, its target column and, optionally, the feature columns the
     attribute-inference attack treats as categorical (``categorical``, separated by
-    commas; blank: the check decides from the values). Only a member who has passed
-    the courses releasing a model requires may; bad input raises :class:`FormErrors`
+    commas, or a list; blank or empty: the check decides from the values). Only a
+    member who has passed the courses releasing a model requires may; bad input
+    raises :class:`FormErrors`
     by field (``model``, ``train``, ``test``, ``target``, ``categorical``, ``name``,
     ``description``)."""
     request_of(session, project, request_id)
@@ -204,7 +205,8 @@ def add_model_output(
         errors["target"] = "Name the target column (the label the model predicts)."
     if errors:
         raise FormErrors(errors)
-    named = [c.strip() for c in categorical.split(",") if c.strip()]
+    parts = categorical.split(",") if isinstance(categorical, str) else categorical
+    named = [c.strip() for c in parts if c.strip()]
     cats = tuple(named) if named else None
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
