@@ -887,6 +887,7 @@ def update_output(
         )
     if model is not None or (path is not None and out.model_data is not None):
         old = out.model_data
+        categorical: Iterable[str] | None
         if model is not None:
             train, test = _model_inputs(session, req, author, action, name, model)
             target, categorical = model.target, model.categorical
