@@ -268,3 +268,49 @@ def fast_model_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def model_files(tmp_path: Path) -> Callable[[str], ModelOutput]:
     """``model_files("forest")`` / ``model_files("logistic")``: see :func:`write_model_output`."""
     return lambda kind: write_model_output(tmp_path / f"model-{kind}", kind)
+
+
+#: :data:`FAST_MODEL_POLICY` with SACRO-ML's attribute-inference attack turned on.
+ATTRIBUTE_MODEL_POLICY = FAST_MODEL_POLICY.replace(
+    'name = "test-models"', 'name = "test-attribute"'
+).replace("worst_case_reps = 2", "worst_case_reps = 1\nattribute_inference = true")
+
+
+@pytest.fixture
+def attribute_model_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The TRE's policy set to :data:`ATTRIBUTE_MODEL_POLICY` for this test."""
+    path = tmp_path / "attribute-policy.toml"
+    path.write_text(ATTRIBUTE_MODEL_POLICY, encoding="utf-8")
+    monkeypatch.setenv("FIVESAFES_POLICY", str(path))
+    return path
+
+
+def write_coded_model_output(folder: Path) -> ModelOutput:
+    """A regularised logistic regression on 80 rows whose feature ``region`` is a code
+    for one of 12 regions (whole numbers, too many values to be taken as categorical
+    unless named) beside two measurements, ``m1`` and ``m2``; 80 held-out rows."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    def frame(seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        region = np.arange(80) % 12 + 1
+        m = rng.normal(size=(80, 2))
+        y = ((region > 6) + m[:, 0] + rng.normal(scale=2.0, size=80) > 0.5).astype(int)
+        return pd.DataFrame({"region": region, "m1": m[:, 0], "m2": m[:, 1], "outcome": y})
+
+    train, test = frame(21), frame(22)
+    x, y = train.drop(columns="outcome").to_numpy(), train["outcome"].to_numpy()
+    model = LogisticRegression(C=0.1).fit(x, y)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = ModelOutput(folder / "coded.skops", folder / "train.csv", folder / "test.csv")
+    sio.dump(model, out.model)
+    train.to_csv(out.train, index=False)
+    test.to_csv(out.test, index=False)
+    return out
+
+
+@pytest.fixture
+def coded_model_files(tmp_path: Path) -> ModelOutput:
+    """See :func:`write_coded_model_output`."""
+    return write_coded_model_output(tmp_path / "model-coded")

@@ -99,3 +99,43 @@ def test_a_regularised_model_is_released_after_two_checkers(
         "worst-case",
         "structural",
     }
+
+
+@pytest.mark.slow
+def test_categorical_columns_are_checked_stored_and_used_by_the_attribute_attack(
+    tmp_path: Path,
+    fivesafes_at: Any,
+    one_json: Any,
+    refused: Callable[..., str],
+    attribute_model_policy: Path,
+    coded_model_files: Any,
+) -> None:
+    fs = _setup(tmp_path, fivesafes_at, one_json, attribute_model_policy)
+    files = coded_model_files
+    refused(
+        _add(fs, files, "--target", "outcome", "--categorical", "region,sex"),
+        "model output model.skops: train.csv: no feature column 'sex' to treat as categorical",
+        "(the feature columns are region, m1, m2)",
+    )
+    refused(
+        fs("airlock", "add", "1", "--as", "ana", "--name", "t", "--file", files.train,
+           "--description", "d", "--categorical", "region", "--json"),
+        "--categorical is for a trained model",
+    )  # fmt: skip
+    added = one_json(_add(fs, files, "--target", "outcome", "--categorical", "region"))
+    assert added["request"]["outputs"][0]["model"]["categorical"] == ["region"]
+    one_json(fs("airlock", "submit", "1", "--as", "ana", "--json"))
+    shown = one_json(fs("airlock", "show", "1", "--as", "bo", "--json"))["request"]
+    assert shown["outputs"][0]["model"]["categorical"] == ["region"]
+    rows = {r["name"]: r for r in shown["outputs"][0]["model"]["attributes"]}
+    assert {name: r["kind"] for name, r in rows.items()} == {
+        "region": "categorical",
+        "m1": "quantitative",
+        "m2": "quantitative",
+    }
+    assert all(0 <= r["p_value"] <= 1 and isinstance(r["at_risk"], bool) for r in rows.values())
+    text = fs("airlock", "show", "1", "--as", "bo")
+    assert text.returncode == 0, text.stderr
+    said = " ".join(text.stdout.split())
+    assert "Attribute inference on model.skops" in said
+    assert "region │ categorical" in said and "m1 │ numeric" in said

@@ -8,9 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,47 @@ base = "acro"
 threshold = 5
 """
 
+#: ACRO with a protection interval of 10% each way, so that the attacker's a priori
+#: bounds (a cell is at least its negative contributions) decide how far down a
+#: withheld cell is protected.
+GUARDED = """[policy]
+name = "acro-10"
+version = "1"
+base = "acro"
+protection_upper = 10
+protection_lower = 10
+"""
+
+
+def _microdata() -> str:
+    """One row per contribution to the profit of regions A, B by bands x, y: A × x is
+    twelve small profits (10 to 21) and one loss of 50,000, which dominates it; the
+    other cells are twelve profits of thousands each."""
+    base = {("A", "x"): (10, 1), ("A", "y"): (6000, 250), ("B", "x"): (5000, 250)}
+    base[("B", "y")] = (7000, 250)
+    rows = ["region,band,profit"]
+    for (region, band), (first, step) in base.items():
+        rows += [f"{region},{band},{first + step * i}" for i in range(12)]
+    return "\n".join([*rows, "A,x,-50000"]) + "\n"
+
+
+MICRODATA = _microdata()
+
+BAD_MICRODATA = {
+    "an amount that is not a number": (
+        MICRODATA.replace("B,x,5250\n", 'B,x,"5,250"\n'),  # a thousands separator
+        "row 26 (line 27), field 'profit': the amount is not a number (got '5,250')",
+    ),
+    "an empty amount": (
+        MICRODATA.replace("A,y,6000\n", "A,y,\n"),
+        "row 13 (line 14), field 'profit': the amount is empty",
+    ),
+    "a Total row in microdata": (
+        MICRODATA + "Total,x,4\n",
+        "row 50 (line 51), field 'region': the category 'Total' is reserved for the margins",
+    ),
+}
+
 BAD_TABLES = {
     "a Total that is not the sum of its parts": (
         CLEAN.replace("North,Total,54", "North,Total,57"),
@@ -77,7 +119,8 @@ BAD_TABLES = {
         "profit",
         "row 1 (line 2), field 'profit': a count cannot be negative: this reads a table "
         "of counts; a table of amounts that can be negative (profits, changes) is checked "
-        "from its contributions, with fivesafes.outputs.MagnitudeTable (got '-5000')",
+        "from its contributions, one row each (fivesafes outputs check-table --microdata, "
+        "or fivesafes.outputs.MagnitudeTable) (got '-5000')",
     ),
     "a cell given twice": (
         CLEAN + "North,F,40\n",
@@ -107,7 +150,17 @@ CASES = {
     "looser toml": Case(CLEAN, ("--policy", "{looser}")),
     "no such policy": Case(CLEAN, ("--policy", "strictest")),
     "tre opensafely": Case(CLEAN, tre="opensafely"),
+    "microdata with a loss": Case(
+        MICRODATA, ("--microdata", "--policy", "{guarded}", "--json"), value="profit"
+    ),
+    "microdata with a loss, as text": Case(
+        MICRODATA, ("--microdata", "--policy", "{guarded}"), value="profit"
+    ),
+    "person without microdata": Case(CLEAN, ("--person", "region")),
 } | {name: Case(text, value=value) for name, (text, value, _) in BAD_TABLES.items()}
+CASES |= {
+    name: Case(text, ("--microdata",), value="profit") for name, (text, _) in BAD_MICRODATA.items()
+}
 
 
 @dataclass(frozen=True)
@@ -126,7 +179,12 @@ def ran(tmp_path_factory: pytest.TempPathFactory, fivesafes_at, together) -> dic
         table.write_text(case.table)
         (tmp / "tighter.toml").write_text(TIGHTER)
         (tmp / "looser.toml").write_text(LOOSER)
-        subst = {"{tighter}": str(tmp / "tighter.toml"), "{looser}": str(tmp / "looser.toml")}
+        (tmp / "guarded.toml").write_text(GUARDED)
+        subst = {
+            "{tighter}": str(tmp / "tighter.toml"),
+            "{looser}": str(tmp / "looser.toml"),
+            "{guarded}": str(tmp / "guarded.toml"),
+        }
         args = ["outputs", "check-table", str(table), "--value", case.value]
         args += [subst.get(a, a) for a in case.args] + (["--out", str(out)] if case.out else [])
         prepared[name] = (table, out)
@@ -253,3 +311,74 @@ def test_a_bad_table_is_refused_naming_file_row_and_field(ran: dict[str, Ran], r
     if name == "a cell given twice":
         assert "the same cell appears twice (also row 1)" in line
     assert not r.out.exists()
+
+
+def _library(table: Path) -> tuple[Any, Any, int]:
+    """The same microdata checked by the library, under the same policy."""
+    import pandas as pd
+
+    from fivesafes.outputs import MagnitudeTable, check, load_policy
+
+    guarded = replace(
+        load_policy("acro"), name="acro-10", protection_upper=10.0, protection_lower=10.0
+    )
+    t = MagnitudeTable.from_microdata(pd.read_csv(table), ["region", "band"], "profit")
+    labels = t.labels
+    ax = int(((labels.region == "A") & (labels.band == "x")).to_numpy().nonzero()[0][0])
+    return t, check(t, guarded), ax
+
+
+def test_microdata_with_a_dominant_loss_withholds_the_cell_and_reports_the_bound(
+    ran: dict[str, Ran], one_json
+):
+    r = ran["microdata with a loss"]
+    doc = one_json(r.run)
+    report = doc["report"]
+    assert report["object"] == "magnitude" and doc["status"] == "suppress"
+    cells = {(c["labels"]["region"], c["labels"]["band"]): c for c in report["cells"]}
+    ax = cells["A", "x"]
+    assert ax["value"] == sum(range(10, 22)) - 50_000 and ax["safe_value"] is None
+    assert (ax["status"], ax["rules"]) == ("suppress", ["negative", "p%", "n,k"])
+    assert "applied to the contributions' absolute values" in ax["reasons"][0]
+    assert any("1 of the 49 contributions is negative" in n for n in report["notes"])
+    bounds = {(b["labels"]["region"], b["labels"]["band"]): b for b in report["attacker_bounds"]}
+    assert set(bounds) == {k for k, c in cells.items() if c["status"] == "suppress"}
+    assert bounds["A", "x"]["lower_bound"] == -50_000
+    # as the library reports it: the attacker's interval reaches down to the loss
+    _, result, i = _library(r.table)
+    assert result.protection is not None
+    lo, hi = result.protection.intervals[i]
+    assert lo == pytest.approx(-50_000.0)
+    assert bounds["A", "x"]["interval"] == [pytest.approx(lo), pytest.approx(hi)]
+    assert [(c["status"], c["safe_value"]) for c in report["cells"]] == [
+        (v.status, None if v.safe_value is None else pytest.approx(v.safe_value))
+        for v in result.verdicts
+    ]
+    safe = {(s["region"], s["band"]): s for s in rows(r.out.read_text())}
+    assert (safe["A", "x"]["profit"], safe["A", "x"]["status"]) == ("", "suppress")
+    assert safe["A", "Total"]["status"] == "review"  # it holds the loss: a checker judges it
+    # its true value: the small profits and the loss of A × x, and A × y's profits
+    assert safe["A", "Total"]["profit"] == str(sum(range(10, 22)) - 50_000 + 12 * 6000 + 250 * 66)
+
+
+def test_microdata_as_text_names_the_loss_and_the_attackers_bound(ran: dict[str, Ran]):
+    r = ran["microdata with a loss, as text"]
+    assert r.run.returncode == 0, r.run.stderr
+    said = " ".join(r.run.stdout.split())
+    assert "suppress under policy acro" in said
+    assert "1 of the 49 contributions is negative" in said
+    assert "What an attacker knows of the withheld cells" in said
+    assert "│ A × x │ -50000 │ -50000 to" in said
+
+
+@pytest.mark.parametrize("name", list(BAD_MICRODATA))
+def test_bad_microdata_is_refused_naming_file_row_and_field(
+    ran: dict[str, Ran], refused, name: str
+):
+    r = ran[name]
+    refused(r.run, f"error: {r.table}", BAD_MICRODATA[name][1], "Nothing was checked")
+    assert not r.out.exists()
+
+
+def test_person_is_only_for_microdata(ran: dict[str, Ran], refused):
+    refused(ran["person without microdata"].run, "--person is for microdata")

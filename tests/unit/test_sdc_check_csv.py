@@ -92,3 +92,26 @@ def test_rounding_policy_rounds_margins_from_true_values(tmp_path: Path) -> None
     safe = result.safe.set_index(["region", "sex"])
     assert safe.loc[("Total", "Total"), "count"] == 100
     assert safe.loc[("North", "M"), "status"] == "suppress"
+
+
+def test_microdata_rows_of_one_person_are_one_contribution(tmp_path: Path) -> None:
+    """With ``person``, a person's rows are summed into one contribution: ten rows of
+    one firm are one contributor (fewer than the threshold), not ten."""
+    from fivesafes.outputs import check_microdata_csv
+
+    rows = ["firm,region,profit"]
+    rows += [f"f1,A,{100 + i}" for i in range(10)]
+    rows += [f"f{i},B,{50 + i}" for i in range(2, 14)]
+    path = write(tmp_path, "\n".join(rows) + "\n")
+    policy = load_policy("acro")
+    by_row = check_microdata_csv(path, "profit", policy)
+    assert by_row.dims == ["firm", "region"]  # without person, the firm is a category
+    by_firm = check_microdata_csv(path, "profit", policy, person="firm")
+    assert by_firm.dims == ["region"]
+    cells = {v.label: v for v in by_firm.verdicts}
+    assert cells[("A",)].status == "suppress" and "threshold" in cells[("A",)].rules
+    assert cells[("B",)].status == "suppress"  # secondary: A is B's total less B
+    assert by_firm.to_dict()["attacker_bounds"][0]["lower_bound"] == 0
+    blank = write(tmp_path, "firm,region,profit\nf1,A,10\n ,A,12\n")
+    with pytest.raises(InputError, match=r"row 2 \(line 3\), field 'firm': the person is empty"):
+        check_microdata_csv(blank, "profit", policy, person="firm")

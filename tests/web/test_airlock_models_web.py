@@ -6,6 +6,7 @@ model cannot be approved over HTTP."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,54 @@ def test_a_project_that_releases_models_puts_the_course_in_the_learning_plan(
     assert me.post_form(f"/projects/{APPROVED}/airlock", {"title": "t"}).status_code == 403
     _pass_course(db, "researcher")
     assert me.post_form(f"/projects/{APPROVED}/airlock", {"title": "t"}).status_code == 303
+
+
+def test_categorical_columns_from_the_form_reach_the_checkers_attribute_table(
+    client: Any, db: Session, coded_model_files: Any, attribute_model_policy: Path
+) -> None:
+    me = client.login_as("researcher")
+    _pass_course(db, "researcher")
+    page = _request(me, "A coded model")
+    files = coded_model_files
+
+    def upload(categorical: str) -> Any:
+        return me.post(
+            f"{page}/models",
+            data={
+                "csrf_token": me.csrf_token(page),
+                "target": "outcome",
+                "categorical": categorical,
+                "model_name": "model.skops",
+                "model_description": "Outcome from region and two measures",
+            },
+            files={
+                "model_upload": ("coded.skops", files.model.read_bytes(), "application/zip"),
+                "train_upload": ("train.csv", files.train.read_bytes(), "text/csv"),
+                "test_upload": ("test.csv", files.test.read_bytes(), "text/csv"),
+            },
+            follow_redirects=False,
+        )
+
+    form = me.get(page).text
+    assert 'name="categorical"' in form and "Categorical feature columns" in form
+    bad = upload("region, sex")
+    assert bad.status_code == 422
+    assert "no feature column &#39;sex&#39; to treat as categorical" in bad.text
+    assert 'href="#categorical"' in bad.text and 'value="region, sex"' in bad.text
+    request_id = int(page.rsplit("/", 1)[1])
+    assert not db.get(ReleaseRequest, request_id).outputs  # type: ignore[union-attr]
+    assert upload("region").status_code == 303
+    assert me.post_form(f"{page}/submit", {}).status_code == 303
+    db.expire_all()
+    req = db.get(ReleaseRequest, request_id)
+    assert req is not None and req.outputs[0].model_data is not None
+    assert req.outputs[0].model_data.categorical == ["region"]
+
+    checker = client.fresh().login_as("output_checker")
+    text = checker.get(f"/airlock/requests/{request_id}").text
+    assert "Attribute inference on model.skops, feature by feature" in text
+    rows = re.findall(
+        r'<tr(?: class="row-bad")?>\s*<th scope="row">(\w+)</th>\s*<td>(\w+)</td>', text
+    )
+    assert dict(rows) == {"region": "categorical", "m1": "numeric", "m2": "numeric"}
+    assert "Categorical features" in text

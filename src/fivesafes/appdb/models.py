@@ -226,7 +226,9 @@ class RequestOutput(Base):
 class ModelData(Base):
     """The train and test CSVs and the target column of a model output. They stay
     inside the TRE: only the model file is ever released. Their SHA-256 are checked
-    again whenever the model check reads them."""
+    again whenever the model check reads them. ``categorical``: the feature columns
+    the attribute-inference attack treats as categorical, as the researcher named
+    them (``None``: none named, the check decides from the values)."""
 
     __tablename__ = "request_model_data"
 
@@ -238,6 +240,7 @@ class ModelData(Base):
     test_sha256: Mapped[str] = mapped_column(String(64))
     train_name: Mapped[str] = mapped_column(String(256))
     test_name: Mapped[str] = mapped_column(String(256))
+    categorical: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     output: Mapped[RequestOutput] = relationship(back_populates="model_data")
 

@@ -81,6 +81,23 @@ def _show(req: Any, json_: bool, done: str) -> None:
                 out["sha256"][:12],
             )
         console.print(table)
+    for out in data["outputs"]:
+        rows = (out.get("model") or {}).get("attributes")
+        if not rows:
+            continue
+        grid = Table(title=f"Attribute inference on {out['name']}")
+        for col in ("feature", "kind", "risk ratio", "p-value", "passed"):
+            grid.add_column(col)
+        for row in rows:
+            ratio = row["risk_ratio"]
+            grid.add_row(
+                row["name"],
+                "categorical" if row["kind"] == "categorical" else "numeric",
+                "" if ratio is None else f"{ratio:.2f}",
+                f"{row['p_value']:.2g}",
+                "no" if row["at_risk"] else "yes",
+            )
+        console.print(grid)
 
 
 #: Attempts at a step that collided with another user's step at the same moment.
@@ -172,14 +189,25 @@ def add(
     target: Annotated[
         str | None, typer.Option("--target", help="For a model: the label column of both CSVs.")
     ] = None,
+    categorical: Annotated[
+        str | None,
+        typer.Option(
+            "--categorical",
+            help="For a model: comma-separated feature columns the attribute-inference "
+            "attack (when the policy runs it) treats as categorical; every other feature is "
+            "numeric. Default: whole-number columns with at most 10 distinct values.",
+        ),
+    ] = None,
     db: DbOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Add an output (or, with --replace, change one) in a draft or returned request.
 
-    A trained model is a skops file given with --train, --test and --target: only
-    the model file can ever be released, and the airlock's model check
-    (membership-inference and structural attacks) runs when the request is submitted."""
+    A trained model is a skops file given with --train, --test and --target (and,
+    optionally, --categorical): only the model file can ever be released, and the
+    airlock's model check (membership-inference and structural attacks, and
+    attribute inference when the policy asks for it) runs when the request is
+    submitted."""
     import tempfile
 
     from fivesafes.errors import FivesafesError
@@ -197,7 +225,14 @@ def add(
         if value is not None:
             raise FivesafesError("--value is for a table of counts, not a trained model")
         assert train is not None and test is not None and target is not None
-        model = airlock.ModelInputs(train, test, target)
+        cats = None
+        if categorical is not None:
+            cats = tuple(c.strip() for c in categorical.split(",") if c.strip())
+        model = airlock.ModelInputs(train, test, target, cats)
+    elif categorical is not None:
+        raise FivesafesError(
+            "--categorical is for a trained model: give it with --train, --test and --target"
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         path, report = file, None

@@ -25,7 +25,12 @@ outputs_app = typer.Typer(
 )
 def check_table(
     table: Annotated[Path, typer.Argument(help="Long-format CSV: category columns and a value.")],
-    value: Annotated[str, typer.Option("--value", help="The count (or magnitude) column.")],
+    value: Annotated[
+        str,
+        typer.Option(
+            "--value", help="The count column (with --microdata: the amount to sum, any sign)."
+        ),
+    ],
     policy: Annotated[
         str | None,
         typer.Option(
@@ -38,16 +43,41 @@ def check_table(
         Path | None, typer.Option("--out", help="Write the safe version here (CSV).")
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the JSON report instead.")] = False,
+    microdata: Annotated[
+        bool,
+        typer.Option(
+            "--microdata",
+            help="The CSV is microdata, one row per contribution: check the table of sums of "
+            "--value over every combination of the other columns, with its margins, under "
+            "the dominance rules. Amounts may be negative (profits and losses, changes).",
+        ),
+    ] = False,
+    person: Annotated[
+        str | None,
+        typer.Option(
+            "--person",
+            help="With --microdata: the column naming whose contribution each row is "
+            "(a person's rows are summed into one contribution); not a category.",
+        ),
+    ] = None,
 ) -> None:
-    """Check a table made anywhere (R, Stata, a spreadsheet) against the disclosure policy."""
+    """Check a table made anywhere (R, Stata, a spreadsheet) against the disclosure policy.
+
+    With --microdata, check a table of sums (a magnitude table) from its rows."""
     import time
 
-    from fivesafes.outputs.check import check_table_csv
+    from fivesafes.errors import FivesafesError
+    from fivesafes.outputs.check import check_microdata_csv, check_table_csv
     from fivesafes.outputs.policy import effective_policy
 
+    if person is not None and not microdata:
+        raise FivesafesError("--person is for microdata: give it with --microdata")
     t0 = time.perf_counter()
     rules = effective_policy(policy)
-    result = check_table_csv(table, value, rules, out=out)
+    if microdata:
+        result = check_microdata_csv(table, value, rules, out=out, person=person)
+    else:
+        result = check_table_csv(table, value, rules, out=out)
     seconds = round(time.perf_counter() - t0, 3)
     if json_:
         emit_json(
@@ -78,6 +108,28 @@ def check_table(
         console.print(grid)
         if len(flagged) > 40:
             console.print(f"... and {len(flagged) - 40} more (see --json).")
+    for note in result.notes:
+        console.print(f"Note: {note}")
+    if result.attacker:
+        grid = Table(title="What an attacker knows of the withheld cells")
+        for col in ("cell", "at least (its negative contributions)", "attacker's range"):
+            grid.add_column(col)
+        for b in result.attacker[:40]:
+            rng = b["interval"]
+            grid.add_row(
+                " × ".join(b["labels"].values()),
+                f"{b['lower_bound']:g}",
+                "not computed"
+                if rng is None
+                else f"{_bound(rng[0], '-∞')} to {_bound(rng[1], '+∞')}",
+            )
+        console.print(grid)
+        if len(result.attacker) > 40:
+            console.print(f"... and {len(result.attacker) - 40} more (see --json).")
+
+
+def _bound(x: float | None, unbounded: str) -> str:
+    return unbounded if x is None else f"{x:g}"
 
 
 @outputs_app.command(

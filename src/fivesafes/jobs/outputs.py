@@ -16,10 +16,12 @@ named after it (``model.skops.json``)::
     {"train": "train.csv", "test": "test.csv", "target": "outcome"}
 
 naming the CSVs (among the job's outputs, relative to the manifest's folder) it
-was fitted and tested on and their label column. Put into a release request, the
-model goes in as a model output with that data (which stays inside the TRE: the
-train and test CSVs themselves can never be put into a request), and the
-airlock's model check runs on submission. Its verdict here is ``review``.
+was fitted and tested on and their label column, and optionally
+``"categorical": ["sex", "region"]``, the feature columns the attribute-inference
+attack treats as categorical (as ``fivesafes airlock add --categorical``). Put
+into a release request, the model goes in as a model output with that data (which
+stays inside the TRE: the train and test CSVs themselves can never be put into a
+request), and the airlock's model check runs on submission. Its verdict here is ``review``.
 
 Nothing leaves the TRE from here: an output goes out only in a release request,
 through the airlock's two checkers.
@@ -45,6 +47,8 @@ from fivesafes.jobs.models import JobOutput, Verdict
 MODEL_SUFFIX = ".skops"
 #: The keys of a model's manifest.
 MANIFEST_KEYS = ("train", "test", "target")
+#: The keys a model's manifest may have besides.
+MANIFEST_OPTIONAL = ("categorical",)
 
 #: Names of the count column that make a CSV a table of counts for the rules.
 COUNT_COLUMNS = ("n", "count", "value", "frequency", "number", "persons", "people", "records")
@@ -203,10 +207,10 @@ def add_to_release_request(
 
 def _manifest(
     job: Any, model: JobOutput, *, required: bool = True
-) -> tuple[JobOutput, JobOutput, str] | None:
-    """The train and test outputs and the target the model's manifest names; a
-    missing or bad manifest is a :class:`FivesafesError` naming it and its key
-    (or None, when not ``required``)."""
+) -> tuple[JobOutput, JobOutput, str, list[str] | None] | None:
+    """The train and test outputs, the target and the categorical columns (``None``
+    if not named) the model's manifest names; a missing or bad manifest is a
+    :class:`FivesafesError` naming it and its key (or None, when not ``required``)."""
     manifest_name = model.name + ".json"
     by_name = {o.name: o for o in job.outputs}
     manifest = by_name.get(manifest_name)
@@ -234,9 +238,18 @@ def _manifest(
         if not isinstance(data.get(key), str) or not data[key].strip():
             bad(f"key {key!r} is missing or not a name (it needs {', '.join(MANIFEST_KEYS)})")
             return None
-    unknown = sorted(set(data) - set(MANIFEST_KEYS))
+    unknown = sorted(set(data) - set(MANIFEST_KEYS) - set(MANIFEST_OPTIONAL))
     if unknown:
-        bad(f"unknown key {unknown[0]!r} (the keys are {', '.join(MANIFEST_KEYS)})")
+        bad(
+            f"unknown key {unknown[0]!r} (the keys are {', '.join(MANIFEST_KEYS)}, "
+            f"and optionally {', '.join(MANIFEST_OPTIONAL)})"
+        )
+        return None
+    categorical = data.get("categorical")
+    if categorical is not None and not (
+        isinstance(categorical, list) and all(isinstance(c, str) and c.strip() for c in categorical)
+    ):
+        bad("key 'categorical' is not a list of column names")
         return None
     folder = posixpath.dirname(model.name)
     found = []
@@ -246,7 +259,7 @@ def _manifest(
             bad(f"{key!r} names {data[key]!r}, which job {job.id} did not write")
             return None
         found.append(by_name[wanted])
-    return found[0], found[1], data["target"].strip()
+    return found[0], found[1], data["target"].strip(), categorical
 
 
 def _request_for(
@@ -289,7 +302,7 @@ def _model_into_request(
 
     found = _manifest(job, out)
     assert found is not None
-    train, test, target = found
+    train, test, target, categorical = found
     # the course on models first, before a request is started for it
     release.require_plan_complete(
         session, project, user, "put a trained model into a release request", release.MODEL
@@ -306,6 +319,7 @@ def _model_into_request(
         (Path(train.name).name, train.content),
         (Path(test.name).name, test.content),
         target,
+        categorical or "",
     )
     record(
         session,

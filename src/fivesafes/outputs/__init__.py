@@ -3,12 +3,13 @@
 Build an output object (:mod:`fivesafes.outputs.objects`), choose a policy
 (:mod:`fivesafes.outputs.policy`) and :func:`check` it: a verdict per cell with
 its reason, the safe version and a JSON report. :func:`check_table_csv` checks a
-long-format CSV table made anywhere.
+long-format CSV table made anywhere, :func:`check_microdata_csv` a table of sums
+from its microdata (one row per contribution, amounts of any sign).
 """
 
 from __future__ import annotations
 
-from fivesafes.outputs.check import CheckResult, check, check_table_csv
+from fivesafes.outputs.check import CheckResult, check, check_microdata_csv, check_table_csv
 from fivesafes.outputs.objects import (
     FrequencyTable,
     GroupSummary,
@@ -34,6 +35,7 @@ __all__ = [
     "area_table",
     "bar_chart",
     "check",
+    "check_microdata_csv",
     "check_table_csv",
     "histogram",
     "load_policy",

@@ -153,6 +153,7 @@ MODEL_COLUMNS = (
     "test_sha256",
     "train_name",
     "test_name",
+    "categorical",
 )
 
 
@@ -161,11 +162,16 @@ class ModelInputs:
     """What makes an output a trained model: the CSVs it was fitted (``train``) and
     tested (``test``) on and the label column (``target``). They stay inside the
     TRE; the model check reads them on submission, and only the model file (a
-    skops archive) is ever released."""
+    skops archive) is ever released. ``categorical`` names the feature columns the
+    attribute-inference attack (when the policy runs it) treats as categorical,
+    every other feature being numeric; ``None`` (the default) lets the check decide
+    from the values (:func:`fivesafes.outputs.models.categorical_features`). Each
+    must be a feature column of the train CSV."""
 
     train: Path
     test: Path
     target: str
+    categorical: tuple[str, ...] | None = None
 
 
 def transition_for(action: str, state: State | str) -> Transition | None:
@@ -642,10 +648,14 @@ def _model_data(
     train: tuple[str, bytes],
     test: tuple[str, bytes],
     target: str,
+    categorical: Iterable[str] | None = None,
 ) -> ModelData:
     """The model output's data, once the model loads (skops, trusted types only) and
-    matches its train and test CSVs; any problem is refused naming the file."""
-    from fivesafes.outputs.models import load_model_files
+    matches its train and test CSVs, and every column named as categorical is one of
+    the train CSV's features; any problem is refused naming the file."""
+    from fivesafes.outputs.models import check_categorical, model_feature_columns
+
+    cats: list[str] | None = None
 
     with tempfile.TemporaryDirectory(prefix="fivesafes-model-") as tmp:
         folder = Path(tmp)
@@ -657,7 +667,9 @@ def _model_data(
         try:
             if not target.strip():
                 raise FivesafesError("name the target column (the label the model predicts)")
-            load_model_files(paths[0], paths[1], paths[2], target.strip())
+            features = model_feature_columns(paths[0], paths[1], paths[2], target.strip())
+            if categorical is not None:
+                cats = check_categorical(paths[1], features, target.strip(), list(categorical))
         except FivesafesError as exc:
             text = str(exc)
             for p in paths:
@@ -678,6 +690,7 @@ def _model_data(
         test_sha256=sha256_bytes(test[1]),
         train_name=Path(train[0]).name,
         test_name=Path(test[0]).name,
+        categorical=cats,
     )
 
 
@@ -771,7 +784,7 @@ def add_output(
         data, inert_cells = _read_model_file(session, req, author, action, name, path), 0
         train, test = _model_inputs(session, req, author, action, name, model)
         model_data = _model_data(
-            session, req, author, action, name, data, train, test, model.target
+            session, req, author, action, name, data, train, test, model.target, model.categorical
         )
     else:
         data, inert_cells = _load_file(session, req, author, action, name, path)
@@ -825,6 +838,7 @@ def _model_audit(data: ModelData | None) -> dict[str, Any]:
         "target": data.target,
         "train_sha256": data.train_sha256,
         "test_sha256": data.test_sha256,
+        **({"categorical": data.categorical} if data.categorical is not None else {}),
     }
 
 
@@ -873,13 +887,14 @@ def update_output(
         )
     if model is not None or (path is not None and out.model_data is not None):
         old = out.model_data
+        categorical: Iterable[str] | None
         if model is not None:
             train, test = _model_inputs(session, req, author, action, name, model)
-            target = model.target
+            target, categorical = model.target, model.categorical
         else:
             assert old is not None
             train, test = (old.train_name, old.train), (old.test_name, old.test)
-            target = old.target
+            target, categorical = old.target, old.categorical
         if path is not None:
             model_bytes = _read_model_file(session, req, author, action, name, path)
         else:
@@ -887,7 +902,9 @@ def update_output(
             if current is None or sha256_bytes(current) != out.sha256:
                 _tampered(session, req, author, action, out)
             model_bytes = current
-        new_data = _model_data(session, req, author, action, name, model_bytes, train, test, target)
+        new_data = _model_data(
+            session, req, author, action, name, model_bytes, train, test, target, categorical
+        )
         if path is not None:
             out.source_path = str(Path(path).resolve())
             out.content = model_bytes if out.content is not None else None
@@ -1080,15 +1097,21 @@ def record_automatic_check(
     return req
 
 
-def _model_key(out: RequestOutput) -> tuple[str, str, str, str, str]:
+#: What a model check was run on: the output's name and SHA-256, its data's SHA-256s,
+#: its target and its categorical columns (comma-joined; ``None`` when none named).
+ModelKey = tuple[str, str, str, str, str, str | None]
+
+
+def _model_key(out: RequestOutput) -> ModelKey:
     md = out.model_data
     assert md is not None
-    return (out.name, out.sha256, md.train_sha256, md.test_sha256, md.target)
+    cats = None if md.categorical is None else ",".join(md.categorical)
+    return (out.name, out.sha256, md.train_sha256, md.test_sha256, md.target, cats)
 
 
 def _check_models(
     session: Session, request_id: int, actor: str, action: str, policy: Any
-) -> dict[tuple[str, str, str, str, str], dict[str, Any]]:
+) -> dict[ModelKey, dict[str, Any]]:
     """The model check's report on each model output of a submitted request, keyed
     by the output's name, SHA-256s and target (read without a lock; the caller
     matches them under it). Nothing here is written but a refusal."""
@@ -1105,7 +1128,7 @@ def _check_models(
         session.rollback()
         return {}
     rules = policy if policy is not None else tre_policy()
-    found: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
+    found: dict[ModelKey, dict[str, Any]] = {}
     for out in todo:
         md = out.model_data
         assert md is not None
@@ -1127,7 +1150,12 @@ def _check_models(
             (test / md.test_name).write_bytes(md.test)
             try:
                 result = check_model_files(
-                    model_path, train / md.train_name, test / md.test_name, md.target, rules
+                    model_path,
+                    train / md.train_name,
+                    test / md.test_name,
+                    md.target,
+                    rules,
+                    categorical=md.categorical,
                 )
             except FivesafesError as exc:
                 text = str(exc).replace(str(folder) + "/", "")
@@ -1555,6 +1583,18 @@ def list_requests(session: Session, actor: str, state: str | None = None) -> lis
     return found
 
 
+def _attribute_rows(report: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    """The attribute-inference attack's result per feature in a model check's report
+    (its name, kind, risk ratio, p-value and whether it is at risk); ``None`` when
+    the attack did not run (the policy does not ask for it, or no check yet)."""
+    attacks = ((report or {}).get("model_check") or {}).get("attacks", [])
+    for attack in attacks:
+        if attack.get("name") == "attribute" and "attributes" in attack:
+            keep = ("name", "kind", "risk_ratio", "p_value", "at_risk")
+            return [{k: row.get(k) for k in keep} for row in attack["attributes"]]
+    return None
+
+
 def summary(req: ReleaseRequest) -> dict[str, Any]:
     """A request as plain data (for ``--json`` and the web app)."""
     return {
@@ -1581,9 +1621,11 @@ def summary(req: ReleaseRequest) -> dict[str, Any]:
                             "target": out.model_data.target,
                             "train": out.model_data.train_name,
                             "test": out.model_data.test_name,
+                            "categorical": out.model_data.categorical,
                             "verdict": ((out.check_report or {}).get("model_check") or {}).get(
                                 "verdict"
                             ),
+                            "attributes": _attribute_rows(out.check_report),
                         }
                     }
                     if out.model_data is not None

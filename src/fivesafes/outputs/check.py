@@ -5,7 +5,10 @@
 be recovered from the margins, and builds the safe version: suppressed cells
 withheld, counts rounded as the policy says, margins at their *true* values
 (rounded like any count, never recomputed from the released cells).
-:func:`check_table_csv` does the same for a long-format CSV made anywhere.
+:func:`check_table_csv` does the same for a long-format CSV made anywhere, and
+:func:`check_microdata_csv` for a magnitude table given as its microdata (one row
+per contribution, amounts possibly negative: see docs/disclosure-control.md,
+"Negative values").
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ import pandas as pd
 
 from fivesafes.errors import FivesafesError, InputError
 from fivesafes.outputs.linear import LinearTable, ProtectionResult
-from fivesafes.outputs.objects import FREQUENCY_KINDS, TOTAL, Cells, FrequencyTable, OutputObject
+from fivesafes.outputs.objects import (
+    FREQUENCY_KINDS,
+    TOTAL,
+    Cells,
+    FrequencyTable,
+    MagnitudeTable,
+    OutputObject,
+)
 from fivesafes.outputs.policy import Policy
 from fivesafes.outputs.primary import STATUSES, Verdict, primary
 from fivesafes.outputs.tablefile import read_table
@@ -51,6 +61,9 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
     #: The population the table counts, for the release ledger (see differencing).
     population: dict[str, Any] | None = None
+    #: Per withheld cell of a magnitude table, what the attacker knows and can work
+    #: out (see :func:`attacker_bounds`); ``None`` when not computed.
+    attacker: list[dict[str, Any]] | None = None
 
     @property
     def status(self) -> str:
@@ -97,6 +110,8 @@ class CheckResult:
         }
         if self.population is not None:
             report["population"] = self.population
+        if self.attacker is not None:
+            report["attacker_bounds"] = self.attacker
         if self.protection is not None:
             p = self.protection
             report["secondary_suppression"].update(
@@ -373,7 +388,8 @@ def read_table_csv(
             name,
             "a count cannot be negative: this reads a table of counts; a table of amounts "
             "that can be negative (profits, changes) is checked from its contributions, "
-            "with fivesafes.outputs.MagnitudeTable",
+            "one row each (fivesafes outputs check-table --microdata, or "
+            "fivesafes.outputs.MagnitudeTable)",
             row=row + 1,
             field=value_column,
             value=df[value_column].iloc[row],
@@ -424,6 +440,159 @@ def check_table_csv(
     result = check(table, policy)
     result.value_column = value_column
     result.notes[:0] = notes
+    if out is not None:
+        result.write_csv(out)
+    return result
+
+
+def _finite(x: float) -> float | int | None:
+    """A bound for JSON: ``None`` for an unbounded side (no limit that way)."""
+    return _cell(float(x)) if np.isfinite(x) else None
+
+
+def attacker_bounds(result: CheckResult, table: MagnitudeTable) -> list[dict[str, Any]]:
+    """For each withheld cell of a magnitude table, what the attacker is taken to
+    know a priori and what they can work out from the published cells.
+
+    ``lower_bound`` is the cell's sum of negative contributions (0 when it has none):
+    the attacker knows the cell is at least that (docs/disclosure-control.md,
+    "Negative values"). ``interval`` is the attacker's ``[min, max]`` of the cell
+    given every published cell and margin and those bounds, as secondary
+    suppression computed it (``None`` where it was not computed; a side ``None``
+    where there is no limit that way)."""
+    negative_sum = (
+        np.zeros(len(result.verdicts))
+        if table.negative_sum is None
+        else np.asarray(table.negative_sum, dtype=float)
+    )
+    intervals = result.protection.intervals if result.protection is not None else {}
+    out: list[dict[str, Any]] = []
+    for v in result.verdicts:
+        if v.status != "suppress":
+            continue
+        lo_hi = intervals.get(v.cell)
+        out.append(
+            {
+                "cell": v.cell,
+                "labels": dict(zip(result.dims, v.label, strict=True)),
+                "lower_bound": _cell(min(float(negative_sum[v.cell]), 0.0)),
+                "interval": None if lo_hi is None else [_finite(lo_hi[0]), _finite(lo_hi[1])],
+            }
+        )
+    return out
+
+
+def read_microdata_csv(
+    path: str | Path,
+    value_column: str,
+    person: str | None = None,
+    notes: list[str] | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Read and validate microdata for a magnitude table: one row per contribution,
+    the category columns, the amount (``value_column``, any sign) and, optionally,
+    the ``person`` whose contributions are summed into one. Raises
+    :class:`InputError` naming the file, the row and the field. Read as
+    :func:`read_table_csv` reads a table (any encoding, a workbook); how it was read
+    is appended to ``notes``."""
+    name = str(path)
+    df, note = read_table(path)
+    if note is not None and notes is not None:
+        notes.append(f"{Path(name).name}: {note}")
+    df.columns = [c.strip() for c in df.columns]
+    for col in (value_column, person):
+        if col is not None and col not in df.columns:
+            raise _table_error(
+                name,
+                f"has no column {col!r}; its columns are {', '.join(df.columns)}",
+                field=col,
+            )
+    if person == value_column:
+        raise _table_error(name, "the person column cannot be the amount column", field=person)
+    dims = [c for c in df.columns if c not in (value_column, person)]
+    if not dims:
+        raise _table_error(name, "has no category columns besides the amount column")
+    if df.empty:
+        raise _table_error(name, "has no rows")
+    text = df[value_column].str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = np.flatnonzero(~np.isfinite(numbers.to_numpy(dtype=float)))
+    if len(bad):
+        blank = not text.iloc[bad[0]]
+        raise _table_error(
+            name,
+            "the amount is empty: every row is one contribution and needs its amount "
+            "(0 if it contributes nothing)"
+            if blank
+            else "the amount is not a number",
+            row=int(bad[0]) + 1,
+            field=value_column,
+            value=df[value_column].iloc[bad[0]],
+            more=len(bad) - 1,
+        )
+    for d in [*dims, *([person] if person else [])]:
+        df[d] = df[d].str.strip()
+    for d in dims:
+        total = np.flatnonzero((df[d] == TOTAL).to_numpy())
+        if len(total):
+            raise _table_error(
+                name,
+                f"the category {TOTAL!r} is reserved for the margins, which the check adds "
+                "itself: microdata has one row per contribution and no margin rows",
+                row=int(total[0]) + 1,
+                field=d,
+                value=TOTAL,
+                more=len(total) - 1,
+            )
+    if person is not None:
+        blank_person = np.flatnonzero((df[person] == "").to_numpy())
+        if len(blank_person):
+            raise _table_error(
+                name,
+                "the person is empty: each contribution needs the person it belongs to",
+                row=int(blank_person[0]) + 1,
+                field=person,
+                more=len(blank_person) - 1,
+            )
+    df[value_column] = numbers
+    return df, dims
+
+
+def check_microdata_csv(
+    path: str | Path,
+    value_column: str,
+    policy: Policy,
+    out: str | Path | None = None,
+    person: str | None = None,
+) -> CheckResult:
+    """Check the table of sums of ``value_column`` over every combination of the other
+    columns (and its margins, ``Total``) from its microdata, one row per
+    contribution (:func:`read_microdata_csv`). Amounts may be negative (profits and
+    losses, changes): a cell with negative contributions has the p% and n,k rules
+    applied to the absolute values of its contributions, and the attacker is taken
+    to know that each cell is at least the sum of its negative contributions
+    (:class:`~fivesafes.outputs.objects.MagnitudeTable`); the report says how many
+    contributions were negative and, per withheld cell, those bounds and the
+    attacker's interval (:func:`attacker_bounds`, ``attacker_bounds`` in the JSON).
+    Writes the safe table to ``out`` (the categories, the sum, blank where withheld,
+    and ``status``)."""
+    notes: list[str] = []
+    df, dims = read_microdata_csv(path, value_column, person, notes)
+    table = MagnitudeTable.from_microdata(df, dims, value_column, person=person)
+    amounts = df[value_column].to_numpy(dtype=float)
+    negative = int((amounts < 0).sum())
+    if negative:
+        notes.append(
+            f"{negative} of the {len(amounts)} contributions "
+            f"{'is' if negative == 1 else 'are'} negative: the p% and n,k "
+            "rules were applied to the absolute values of the contributions, a cell with "
+            "negative contributions goes to a checker even when it passes, and the attacker "
+            "is taken to know that every cell is at least the sum of its negative "
+            "contributions"
+        )
+    result = check(table, policy)
+    result.value_column = value_column
+    result.notes[:0] = notes
+    result.attacker = attacker_bounds(result, table)
     if out is not None:
         result.write_csv(out)
     return result

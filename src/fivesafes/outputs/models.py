@@ -592,6 +592,14 @@ def load_model_files(
     return model, train, test
 
 
+def model_feature_columns(
+    model_path: Path, train_csv: Path, test_csv: Path, target: str
+) -> list[str]:
+    """The feature columns of a model's train CSV (every column but ``target``), once
+    the model and both CSVs are read and matched as :func:`load_model_files` does."""
+    return _load_model_files(model_path, train_csv, test_csv, target)[3]
+
+
 def _load_model_files(
     model_path: Path, train_csv: Path, test_csv: Path, target: str
 ) -> tuple[Any, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], list[str]]:
@@ -624,13 +632,30 @@ def check_model_files(
     categorical (by default :func:`categorical_features` decides)."""
     model, train, test, cols = _load_model_files(model_path, train_csv, test_csv, target)
     if categorical is not None:
-        unknown = [c for c in categorical if c not in cols]
-        if unknown:
-            raise FivesafesError(
-                f"{train_csv}: no feature column {', '.join(map(repr, unknown))} to treat as "
-                f"categorical (the feature columns are {', '.join(cols)})"
-            )
+        categorical = check_categorical(train_csv, cols, target, categorical)
     return check_model(model, train, test, policy, features=cols, categorical=categorical)
+
+
+def check_categorical(
+    train_csv: Path, features: Sequence[str], target: str, categorical: Sequence[str]
+) -> list[str]:
+    """The columns named as categorical, each once, in the order given, once each is
+    a feature column of ``train_csv``; else a :class:`FivesafesError` naming the
+    file and every unknown column (the target is not a feature: it is what the
+    model predicts, not an attribute the attack infers)."""
+    named = list(dict.fromkeys(c.strip() for c in categorical if c.strip()))
+    if target in named:
+        raise FivesafesError(
+            f"{train_csv}: {target!r} is the target column, not a feature, so it cannot be "
+            f"named as categorical (the feature columns are {', '.join(features)})"
+        )
+    unknown = [c for c in named if c not in features]
+    if unknown:
+        raise FivesafesError(
+            f"{train_csv}: no feature column {', '.join(map(repr, unknown))} to treat as "
+            f"categorical (the feature columns are {', '.join(features)})"
+        )
+    return named
 
 
 #: Most points of an ROC curve kept in a stored report (enough to draw it).

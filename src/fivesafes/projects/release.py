@@ -170,11 +170,16 @@ def add_model_output(
     train: tuple[str, bytes],
     test: tuple[str, bytes],
     target: str,
+    categorical: str | Sequence[str] = "",
 ) -> None:
     """Add a trained model (a skops file, by name and bytes) with the CSVs it was
-    fitted and tested on and its target column. Only a member who has passed the
-    courses releasing a model requires may; bad input raises :class:`FormErrors`
-    by field (``model``, ``train``, ``test``, ``target``, ``name``, ``description``)."""
+    fitted and tested on, its target column and, optionally, the feature columns the
+    attribute-inference attack treats as categorical (``categorical``, separated by
+    commas, or a list; blank or empty: the check decides from the values). Only a
+    member who has passed the courses releasing a model requires may; bad input
+    raises :class:`FormErrors`
+    by field (``model``, ``train``, ``test``, ``target``, ``categorical``, ``name``,
+    ``description``)."""
     request_of(session, project, request_id)
     require_member_access(session, project, user, "add a model to a release request")
     require_plan_complete(
@@ -200,6 +205,9 @@ def add_model_output(
         errors["target"] = "Name the target column (the label the model predicts)."
     if errors:
         raise FormErrors(errors)
+    parts = categorical.split(",") if isinstance(categorical, str) else categorical
+    named = [c.strip() for c in parts if c.strip()]
+    cats = tuple(named) if named else None
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for sub, (file_name, data) in (("model", model), ("train", train), ("test", test)):
@@ -215,7 +223,7 @@ def add_model_output(
                 name.strip(),
                 paths[0],
                 description,
-                model=airlock.ModelInputs(paths[1], paths[2], target.strip()),
+                model=airlock.ModelInputs(paths[1], paths[2], target.strip(), cats),
             )
         except PolicyRefusal:
             raise
@@ -234,6 +242,8 @@ MODEL = ("model",)
 def _field_of(text: str, train_name: str, test_name: str) -> str:
     """The form field a refusal of a model output is about: the airlock's sentence
     is ``model output NAME: FILE: why``."""
+    if "as categorical" in text:
+        return "categorical"
     if "target column" in text:
         return "target"
     rest = text.split(": ", 1)[-1]

@@ -375,6 +375,7 @@ async def add_model(request: Request, access: MemberAccess, request_id: int, db:
             train,
             test,
             values.get("target", ""),
+            values.get("categorical", ""),
         )
     except apps.FormErrors as exc:
         db.rollback()
