@@ -105,10 +105,8 @@ def too_large(limit: int, path: str, logged_in: bool) -> str:
             mb=limit // MB,
         )
     return _(
-        (
-            "What was sent is larger than %(mb)s MB, the most this site takes in "
-            "one form. Nothing was saved."
-        ),
+        "What was sent is larger than %(mb)s MB, the most this site takes in "
+        "one form. Nothing was saved.",
         mb=limit // MB,
     )
 

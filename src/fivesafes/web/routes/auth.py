@@ -88,14 +88,12 @@ def lock_message(lock: throttle.Lock) -> str:
     """What the log-in page says while ``lock`` refuses log-ins."""
     if lock.scope == throttle.CLIENT:
         return _(
-            ("Too many wrong passwords from your network address: try again after %(m)s UTC"),
+            "Too many wrong passwords from your network address: try again after %(m)s UTC",
             m=format(lock.until, "%H:%M"),
         )
     return _(
-        (
-            "Too many wrong passwords for this e-mail address: try again after "
-            "%(m)s UTC, or ask an administrator for a password-reset link"
-        ),
+        "Too many wrong passwords for this e-mail address: try again after "
+        "%(m)s UTC, or ask an administrator for a password-reset link",
         m=format(lock.until, "%H:%M"),
     )
 

@@ -473,15 +473,13 @@ async def lesson_page(
 def _after_completion(request: Request, db: Session, course: Course, outcome: Any) -> None:
     if outcome is not None and outcome.statement is not None:
         message = _(
-            ("You have completed %(title)s. Your statement of participation is ready."),
+            "You have completed %(title)s. Your statement of participation is ready.",
             title=_here(course).title,
         )
         if outcome.accreditation is not None:
             message = _(
-                (
-                    "You have completed %(title)s. Your statement of participation is "
-                    "ready. You are accredited as %(accreditation)s."
-                ),
+                "You have completed %(title)s. Your statement of participation is "
+                "ready. You are accredited as %(accreditation)s.",
                 title=_here(course).title,
                 accreditation=gettext_plain(accreditation.label(outcome.accreditation.kind)),
             )
@@ -614,10 +612,7 @@ def _trainer_only(
         row = db.get(DatasetOwner, dataset)
         if dataset not in before_datasets and (row is None or row.user_id != user.id):
             errors["required_for_datasets"] = _(
-                (
-                    "You do not own %(dataset)s: a course of yours is required only for "
-                    "your datasets"
-                ),
+                "You do not own %(dataset)s: a course of yours is required only for your datasets",
                 dataset=dataset,
             )
     return errors
