@@ -114,6 +114,42 @@ def test_a_json_refusal_keeps_the_librarys_reason(app: FastAPI, client: WebClien
         assert refused.json() == {"detail": "the rules say no"}
 
 
+def test_the_learning_plan_refusal_names_the_step_in_welsh(
+    seeded_db: str, client: WebClient
+) -> None:
+    """A new member who has not passed their courses: the workspace and a release
+    request are refused with one whole Welsh sentence per step (no English verb
+    spliced into it)."""
+    from joining import join
+
+    from fivesafes.appdb import add_user, session_factory
+    from fivesafes.web.security import hash_password
+
+    with session_factory(seeded_db)() as db:
+        newcomer = add_user(db, "newcomer", "researcher")
+        newcomer.email = "newcomer@example.org"
+        newcomer.password_hash = hash_password("newcomer-pass-2026")
+        db.commit()
+        join(db, APPROVED, "newcomer")
+    _welsh(client).login("newcomer@example.org", "newcomer-pass-2026")
+    workspace = client.get(f"/projects/{APPROVED}/workspace")
+    assert workspace.status_code == 403
+    assert "Cyn y gallwch ddefnyddio gofod gwaith" in _text(workspace)
+    started = client.post_form(
+        f"/projects/{APPROVED}/airlock",
+        {"title": "Rhy gynnar"},
+        token_from=f"/projects/{APPROVED}/airlock",
+    )
+    assert started.status_code == 403
+    text = _text(started)
+    assert "Cyn y gallwch ddechrau cais i ryddhau yn" in text
+    assert "request a release" not in text and "use the workspace" not in text
+    client.get("/language/en")
+    english = client.get(f"/projects/{APPROVED}/workspace")
+    assert english.status_code == 403
+    assert "Before you can use the workspace of" in _text(english)
+
+
 # --- a form error on the researcher's journey ---------------------------------------
 
 
