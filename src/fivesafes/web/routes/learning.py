@@ -42,7 +42,7 @@ from fivesafes.people.translations import in_language
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, current_user, require_role
 from fivesafes.web.forms import Form, Posted
 from fivesafes.web.i18n import LANGUAGES, N_, _, current, gettext_plain, options
-from fivesafes.web.labels import prepares_for
+from fivesafes.web.labels import PLAN_ROLE_LABELS, prepares_for
 from fivesafes.web.routes._common import done, not_found
 from fivesafes.web.templating import flash, render, site_url
 
@@ -358,7 +358,8 @@ def learning_plan(
         if role not in catalogue.PLAN_ROLES:
             raise _not_found("learning plan")
         plan_role = role
-        title = _("Your learning plan as %(role)s", role=role.replace("_", " "))
+        role_words = gettext_plain(PLAN_ROLE_LABELS.get(role, role)).lower()
+        title = _("Your learning plan as %(role)s", role=role_words)
     plan: LearningPlan = plan_for(db, user, datasets, plan_role, outputs=outputs)
     return render(
         request,
