@@ -344,3 +344,26 @@ def test_the_loader_reports_what_it_left_out(
     assert translations.gettext("Welcome back, %(user_label)s.") == "Welcome back, %(user_label)s."
     assert translations.gettext("Skip to main content") == "Neidio i'r prif gynnwys"
     assert "Welcome back, %(user_label)s." in caplog.text
+
+
+def test_every_message_the_python_code_marks_is_in_the_catalogue() -> None:
+    """Each string literal given to ``_()``, ``N_()`` or ``ngettext()`` in the web
+    app's Python is in ``messages.pot``: Babel silently skips some shapes (a message
+    in parentheses, ``_(("..."), name=...)``), which then show in English."""
+    import ast
+
+    with (LOCALE / "messages.pot").open("rb") as f:
+        pot = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    web = Path(i18n.__file__).parent
+    missing = []
+    for path in sorted(web.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id not in ("_", "N_", "ngettext") or not node.args:
+                continue
+            first = node.args[0]
+            text = first.value if isinstance(first, ast.Constant) else None
+            if isinstance(text, str) and text not in pot:
+                missing.append(f"{path.relative_to(web)}:{node.lineno} {text!r}")
+    assert not missing, "not extracted (unwrap the parentheses?):\n" + "\n".join(missing)
