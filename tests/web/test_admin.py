@@ -70,7 +70,7 @@ def test_granting_and_revoking_roles_keeps_the_primary_role_and_logs_each_change
         f"{page}/roles", {"roles": ["researcher", "output_checker"]}, token_from=page
     )
     assert response.status_code == 303
-    assert "granted output_checker" in client.get(page).text
+    assert "granted output checker" in client.get(page).text
     assert roles_of(app, "researcher2") == ({"researcher", "output_checker"}, "researcher", None)
     # The user's own session sees the new role at once.
     theirs = client.fresh().login_as("researcher2")

@@ -76,6 +76,7 @@ PUBLIC = (
     "routes/auth.py",
     "routes/statistics.py",
     "routes/workgroups.py",
+    "routes/_common.py",
 )
 RESEARCHER = (
     "templates/learning/dashboard.html",
@@ -129,6 +130,7 @@ MANAGEMENT = (
     "routes/admin.py",
     "routes/collections.py",
     "routes/checkpoint.py",
+    "uploads.py",
 )
 GROUPS = {
     "public pages": PUBLIC,

@@ -26,7 +26,7 @@ from fivesafes.web.db import Database
 from fivesafes.web.deps import Forbidden, LoginRequired, ids_in_range
 from fivesafes.web.i18n import LanguageMiddleware, _
 from fivesafes.web.sessions import SessionMiddleware, is_json_path, max_upload_bytes
-from fivesafes.web.templating import error_response
+from fivesafes.web.templating import REFUSAL_EXPLANATIONS, error_response
 from fivesafes.web.uploads import CheckWorkers
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,9 @@ def _install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
+        if exc.reason is not None:
+            message = exc.message or _(REFUSAL_EXPLANATIONS[403])
+            return error_response(request, 403, message, reason=exc.reason)
         return error_response(request, 403, exc.message)
 
     @app.exception_handler(StarletteHTTPException)

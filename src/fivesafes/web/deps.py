@@ -20,7 +20,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from fivesafes.appdb.models import Role, User
-from fivesafes.web.i18n import _
+from fivesafes.web.i18n import N_, _, gettext_plain
 from fivesafes.web.sessions import SAFE_METHODS, Auth
 
 
@@ -29,11 +29,18 @@ class LoginRequired(Exception):
 
 
 class Forbidden(Exception):
-    """Raised for a logged-in user without the right role or membership (403)."""
+    """Raised for a logged-in user without the right role or membership (403).
+    ``message`` is the web app's own sentence, translated where it is raised (by
+    default "You do not have permission...", in the request's language); ``reason``
+    a sentence from the library (a refusal's), shown as written (English) under a
+    translated heading and explanation."""
 
-    def __init__(self, message: str = _("You do not have permission to see this page.")) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None, *, reason: str | None = None) -> None:
+        super().__init__(message or reason or "")
+        self.reason = reason
         self.message = message
+        if message is None and reason is None:
+            self.message = _("You do not have permission to see this page.")
 
 
 @asynccontextmanager
@@ -107,12 +114,40 @@ class RoleRequirement:
 
     def __call__(self, user: Annotated[User, Depends(require_login)]) -> User:
         if not user.has_role(*self.roles):
-            names = " or ".join(r.replace("_", " ") for r in self.roles)
-            raise Forbidden(_("This page is for users with the role %(names)s.", names=names))
+            raise Forbidden(role_refusal(self.roles))
         return user
 
     def __repr__(self) -> str:
         return f"require_role{self.roles!r}"
+
+
+#: The roles of the site as the refusals name them (``appdb.models.Role``).
+ROLE_NAMES = {
+    "researcher": N_("researcher"),
+    "output_checker": N_("output checker"),
+    "panel_member": N_("approval panel member"),
+    "data_owner": N_("data owner"),
+    "trainer": N_("trainer"),
+    "administrator": N_("administrator"),
+    "linkage_operator": N_("linkage operator"),
+}
+
+
+def role_name(role: str) -> str:
+    """A role's name ("output checker") in the request's language."""
+    return gettext_plain(ROLE_NAMES.get(role, role.replace("_", " ")))
+
+
+def role_refusal(roles: tuple[str, ...]) -> str:
+    """ "This page is for users with the role X." (or "one of the roles X, Y") in the
+    request's language."""
+    names = [role_name(r) for r in roles]
+    if len(names) == 1:
+        return _("This page is for users with the role %(name)s.", name=names[0])
+    return _(
+        "This page is for users with one of the roles %(names)s.",
+        names=", ".join(names),
+    )
 
 
 #: The ids the database holds are signed 64-bit integers.

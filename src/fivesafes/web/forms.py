@@ -47,11 +47,14 @@ def check_email(value: str) -> str | None:
     return None
 
 
-def check_text(value: str, what: str, *, required: bool = True, max_len: int = 200) -> str | None:
-    if required and not value:
-        return _("Enter %(what)s", what=what)
+def check_text(value: str, missing: str | None, too_long: str, *, max_len: int = 200) -> str | None:
+    """The error of a text field, if any: ``missing`` (None: the field may be left
+    empty) or ``too_long`` (with ``%(max)s``, the most it takes), both messages
+    marked with :func:`~fivesafes.web.i18n.N_` and translated here."""
+    if missing is not None and not value:
+        return _(missing)
     if len(value) > max_len:
-        return f"{what[0].upper()}{what[1:]} must be {max_len} characters or fewer"
+        return _(too_long, max=max_len)
     return None
 
 

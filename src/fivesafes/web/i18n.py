@@ -20,18 +20,24 @@ from __future__ import annotations
 
 import gettext as _gettext
 import io
+import logging
+import re
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
 from http.cookies import SimpleCookie
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+
+log = logging.getLogger(__name__)
+_PERCENT = re.compile(r"%\((\w+)\)")
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
@@ -57,8 +63,52 @@ def translations(code: str) -> _gettext.NullTranslations:
         return _gettext.NullTranslations()
     if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
         with mo.open("rb") as f:
-            return _gettext.GNUTranslations(f)
-    return _gettext.GNUTranslations(io.BytesIO(compile_po(po)))
+            loaded = _gettext.GNUTranslations(f)
+    else:
+        loaded = _gettext.GNUTranslations(io.BytesIO(compile_po(po)))
+    for message in drop_broken(loaded):
+        log.warning("%s: %r: the translation's placeholders differ; English shown", code, message)
+    return loaded
+
+
+def placeholders(text: str) -> set[str]:
+    """The ``%(name)s`` and ``{name}`` placeholders of a message."""
+    found = set(_PERCENT.findall(text.replace("%%", "")))
+    with suppress(ValueError):  # not a brace format: a lone "{" or "}"
+        found |= {field for _lit, field, _spec, _conv in Formatter().parse(text) if field}
+    return found
+
+
+def drop_broken(catalogue: _gettext.GNUTranslations) -> list[str]:
+    """Take out of ``catalogue`` each translation that would fail when its
+    placeholders are filled (one its English does not have, or a ``%`` that is not
+    a placeholder where the English has none), so that the page shows the English
+    rather than failing; the messages taken out, in English."""
+    entries: dict[Any, str] = catalogue._catalog  # type: ignore[attr-defined]
+    broken = []
+    for key, text in list(entries.items()):
+        english, plural = (key[0], True) if isinstance(key, tuple) else (key, False)
+        if not english or not isinstance(english, str):
+            continue  # the header
+        allowed = placeholders(english) | ({"num"} if plural else set())
+        if not placeholders(text) <= allowed or not _fills(text, english, allowed):
+            del entries[key]
+            broken.append(english)
+    return sorted(set(broken))
+
+
+def _fills(text: str, english: str, names: set[str]) -> bool:
+    """Whether ``text`` takes the values ``english`` takes (%-format)."""
+    values = dict.fromkeys(names, 1)
+    try:
+        english % values
+    except (KeyError, ValueError, TypeError):
+        return True  # not a %-format (e.g. "50%" shown as written): nothing to check
+    try:
+        text % values
+    except (KeyError, ValueError, TypeError):
+        return False
+    return True
 
 
 def compile_po(po: Path) -> bytes:

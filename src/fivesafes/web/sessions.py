@@ -97,19 +97,18 @@ def too_large(limit: int, path: str, logged_in: bool) -> str:
     """The message of a 413: the limit, and where a larger return can go."""
     if not logged_in:
         return _("What was sent is larger than any form of this site takes. Nothing was saved.")
-    message = _(
-        (
+    if path.startswith("/collections"):
+        return _(
             "What was sent is larger than %(mb)s MB, the most this site takes in "
-            "one form. Nothing was saved."
-        ),
+            "one form. Nothing was saved. Submit a larger return on the command line: "
+            "fivesafes collections submit (see the collections guide).",
+            mb=limit // MB,
+        )
+    return _(
+        "What was sent is larger than %(mb)s MB, the most this site takes in "
+        "one form. Nothing was saved.",
         mb=limit // MB,
     )
-    if path.startswith("/collections"):
-        message += (
-            " Submit a larger return on the command line: fivesafes collections submit "
-            "(see the collections guide)."
-        )
-    return message
 
 
 @dataclass

@@ -249,12 +249,66 @@ TITLES = {
 UNKNOWN_TITLE = N_("Something went wrong")
 
 
-def error_response(request: Request, status: int, message: str | None = None) -> Response:
-    """An error as a page (or as JSON ``{"detail": ...}`` for JSON routes)."""
+def error_response(
+    request: Request, status: int, message: str | None = None, *, reason: str | None = None
+) -> Response:
+    """An error as a page (or as JSON ``{"detail": ...}`` for JSON routes).
+    ``message`` is the web app's own (translated) sentence; ``reason`` a sentence
+    from the library (a :class:`~fivesafes.errors.PolicyRefusal`'s), which stays
+    English: the page shows it under a translated heading, marked ``lang="en"``."""
     title = _(TITLES.get(status, UNKNOWN_TITLE))
     if is_json_path(request.url.path):
-        return JSONResponse({"detail": message or title}, status_code=status)
-    return render(request, "error.html", status_code=status, title=title, message=message)
+        return JSONResponse({"detail": reason or message or title}, status_code=status)
+    return render(
+        request, "error.html", status_code=status, title=title, message=message, reason=reason
+    )
+
+
+#: What a page refusing a step says around the library's reason, by status.
+REFUSAL_EXPLANATIONS = {
+    403: N_("The service's rules do not allow this, so nothing was done."),
+    404: N_("What this step needs could not be found, so nothing was done."),
+}
+OTHER_REFUSAL = N_("This step could not be taken, so nothing was done.")
+
+
+def refusal_title(status: int) -> str:
+    return _("You cannot do that") if status == 403 else _("That cannot be done")
+
+
+def refusal_page(
+    request: Request,
+    status: int,
+    *,
+    message: str | None = None,
+    reason: str | None = None,
+    back: tuple[str, str] | None = None,
+) -> HTMLResponse:
+    """The page refusing a step: a translated heading and ``message`` (by default
+    what the status means), then the library's ``reason`` if any, as written (in
+    English). ``back`` is (address, link text) of the page the step was taken from
+    (the start page is always linked)."""
+    if message is None:
+        message = _(REFUSAL_EXPLANATIONS.get(status, OTHER_REFUSAL))
+    return render(
+        request,
+        "error.html",
+        status_code=status,
+        title=refusal_title(status),
+        message=message,
+        reason=reason,
+        back_url=back[0] if back else None,
+        back_label=back[1] if back else None,
+    )
+
+
+def as_sentence(text: str) -> str:
+    """A library's reason ("not a member of the project") as a sentence."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
 
 
 def site_url(request: Request) -> str:

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from starlette.datastructures import UploadFile
 
 from fivesafes.errors import FivesafesError
+from fivesafes.web.i18n import _
 
 CHUNK = 1 << 20
 #: Modules the worker processes start with (imported once, in the fork server).
@@ -76,9 +77,11 @@ class CheckWorkers:
             with self._lock:
                 self._pool = None
             raise FivesafesError(
-                "The check of the file stopped before it finished (the server may not "
-                "have had the memory for it). Nothing was stored; try again, or submit "
-                "it with `fivesafes collections submit`."
+                _(
+                    "The check of the file stopped before it finished (the server may "
+                    "not have had the memory for it). Nothing was stored; try again, or "
+                    "submit it with `fivesafes collections submit`."
+                )
             ) from None
 
     def shutdown(self) -> None:

@@ -22,7 +22,7 @@ from fivesafes.appdb.models import (
 )
 from fivesafes.appdb.users import set_roles
 from fivesafes.web import throttle
-from fivesafes.web.deps import DB, Forbidden, require_role
+from fivesafes.web.deps import DB, Forbidden, require_role, role_name
 from fivesafes.web.forms import Posted, check_email
 from fivesafes.web.i18n import _, options
 from fivesafes.web.routes.account import ROLE_LABELS
@@ -233,13 +233,28 @@ def change_roles(
     flash(
         request,
         db,
-        _("Roles of %(user)s saved", user=user.label)
-        + (f": granted {', '.join(sorted(granted))}" if granted else "")
-        + (f"; revoked {', '.join(sorted(revoked))}" if revoked else "")
-        + ".",
+        _roles_saved(user.label, granted, revoked),
     )
     db.commit()
     return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
+
+
+def _roles_saved(label: str, granted: set[str], revoked: set[str]) -> str:
+    """What changing a user's roles did, in the request's language."""
+    given = ", ".join(sorted(role_name(r) for r in granted))
+    taken = ", ".join(sorted(role_name(r) for r in revoked))
+    if granted and revoked:
+        return _(
+            "Roles of %(user)s saved: granted %(granted)s; revoked %(revoked)s.",
+            user=label,
+            granted=given,
+            revoked=taken,
+        )
+    if granted:
+        return _("Roles of %(user)s saved: granted %(granted)s.", user=label, granted=given)
+    if revoked:
+        return _("Roles of %(user)s saved: revoked %(revoked)s.", user=label, revoked=taken)
+    return _("Roles of %(user)s saved.", user=label)
 
 
 @router.post("/users/{user_id}/details", response_class=HTMLResponse)
@@ -296,7 +311,13 @@ def change_active(
             .values(used_at=datetime.now(UTC))
         )
     audit.record(db, admin.name, f"user.{action}", f"user:{user.name}")
-    flash(request, db, f"{user.label} has been {action}d.")
+    flash(
+        request,
+        db,
+        _("%(user)s has been deactivated.", user=user.label)
+        if action == "deactivate"
+        else _("%(user)s has been reactivated.", user=user.label),
+    )
     db.commit()
     return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
 

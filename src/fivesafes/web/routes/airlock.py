@@ -35,11 +35,16 @@ from fivesafes.outputs import airlock
 from fivesafes.projects import applications as apps
 from fivesafes.projects import release
 from fivesafes.projects.models import Project
-from fivesafes.web.deps import DB, WriteDB, require_role
+from fivesafes.web.deps import DB, Forbidden, WriteDB, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.i18n import N_, Labels, _
 from fivesafes.web.routes._common import back_to, done
-from fivesafes.web.routes.projects import LEARNING_PLAN_URL, MemberAccess, ProjectAccess, refused
+from fivesafes.web.routes.projects import (
+    MemberAccess,
+    ProjectAccess,
+    plan_required,
+    refused_by,
+)
 from fivesafes.web.templating import render
 
 router = APIRouter()
@@ -99,15 +104,7 @@ def _plan_refused(
     courses = apps.outstanding_courses(db, project, user, outputs)
     if not courses:
         return None
-    return render(
-        request,
-        "projects/plan_required.html",
-        status_code=403,
-        project=project,
-        courses=courses,
-        plan_url=LEARNING_PLAN_URL.format(project_id=project.id),
-        action=action,
-    )
+    return plan_required(request, project, courses, action)
 
 
 # --- the airlock's front page ------------------------------------------------------------
@@ -192,7 +189,7 @@ def start_request(request: Request, access: MemberAccess, db: DB, form: Posted) 
         return _project_requests_page(request, db, access, exc.errors, dict(form), 422)
     except PolicyRefusal as exc:
         requests = (f"/projects/{project.id}/airlock", _("Back to the release requests"))
-        return refused(request, str(exc), back=requests)
+        return refused_by(request, exc, back=requests)
     return done(
         request,
         db,
@@ -309,7 +306,7 @@ async def add_output(request: Request, access: MemberAccess, request_id: int, db
         req = _member_request(db, access, request_id)
         return _request_page(request, db, access, req, exc.errors, values, 422)
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=_member_back(access, request_id))
+        return refused_by(request, exc, back=_member_back(access, request_id))
     except FivesafesError as exc:
         req = _member_request(db, access, request_id)
         return _request_page(request, db, access, req, {"name": str(exc)}, values, 422)
@@ -385,7 +382,7 @@ async def add_model(request: Request, access: MemberAccess, request_id: int, db:
         }
         return _request_page(request, db, access, req, found, values, 422)
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=_member_back(access, request_id))
+        return refused_by(request, exc, back=_member_back(access, request_id))
     return done(
         request,
         db,
@@ -422,7 +419,7 @@ def checker_roc(request_id: int, output_id: int, user: Checker, writer: WriteDB)
     try:
         req = airlock.get_request(writer, request_id, user.name)
     except PolicyRefusal as exc:
-        raise HTTPException(403, str(exc)) from None
+        raise Forbidden(reason=str(exc)) from None
     except FivesafesError:
         raise HTTPException(404, _("There is no such release request.")) from None
     return _roc_png(req, output_id)
@@ -438,7 +435,7 @@ def remove_output(
     try:
         airlock.remove_output(db, req.id, access.user.name, form.get("output", ""))
     except FivesafesError as exc:
-        return refused(request, str(exc), back=_member_back(access, request_id))
+        return refused_by(request, exc, back=_member_back(access, request_id))
     return done(request, db, _("The output was removed."), _member_url(access, req.id))
 
 
@@ -454,7 +451,7 @@ def submit(request: Request, access: MemberAccess, request_id: int, db: DB) -> R
     try:
         release.submit_request(db, access.project, req.id, access.user)
     except FivesafesError as exc:
-        return refused(request, str(exc), back=_member_back(access, request_id))
+        return refused_by(request, exc, back=_member_back(access, request_id))
     return done(
         request,
         db,
@@ -475,7 +472,7 @@ def member_comment(
     try:
         airlock.add_comment(db, req.id, access.user.name, form.get("body", ""))
     except FivesafesError as exc:
-        return refused(request, str(exc), back=_member_back(access, request_id))
+        return refused_by(request, exc, back=_member_back(access, request_id))
     db.commit()
     return back_to(_member_url(access, req.id) + "#comments")
 
@@ -489,7 +486,7 @@ def bundle(access: MemberAccess, request_id: int, db: DB, writer: WriteDB) -> Re
     try:
         path = release.download_bundle(writer, project, req.id, user)
     except PolicyRefusal as exc:
-        raise HTTPException(403, str(exc)) from None
+        raise Forbidden(reason=str(exc)) from None
     except FivesafesError:
         raise HTTPException(404, _("This request has no released bundle to download.")) from None
     return FileResponse(path, media_type="application/zip", filename=path.name)
@@ -514,7 +511,7 @@ def _checker_page(
     try:
         req = airlock.get_request(db, request_id, user.name)
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=("/airlock", _("Back to the airlock")))
+        return refused_by(request, exc, back=("/airlock", _("Back to the airlock")))
     except FivesafesError:
         raise HTTPException(404, _("There is no such release request.")) from None
     if reader is not None:
@@ -548,15 +545,25 @@ def checker_view(
     return _checker_page(request, writer, user, request_id, reader=db)
 
 
-def _release_if_approved(db: Session, req_id: int, user: User) -> str:
+def _decision_recorded(db: Session, req_id: int, user: User, output: str) -> str:
+    """Release the request if the decision approved its last output; what to say."""
     req = db.get(ReleaseRequest, req_id)
     if req is None or req.state != airlock.State.APPROVED.value:
-        return ""
+        return _("Your decision on %(output)s is recorded.", output=output)
     try:
         airlock.release(db, req_id, user.name, release.bundle_root(), as_zip=True)
     except FivesafesError as exc:
-        return f" It is approved, but the release failed: {exc}"
-    return " Every output has its approvals: the request is released."
+        return _(
+            "Your decision on %(output)s is recorded. The request is approved, but the "
+            "release failed: %(reason)s",
+            output=output,
+            reason=str(exc),
+        )
+    return _(
+        "Your decision on %(output)s is recorded. Every output has its approvals: the "
+        "request is released.",
+        output=output,
+    )
 
 
 @router.post("/airlock/requests/{request_id}/review", response_class=HTMLResponse)
@@ -576,14 +583,14 @@ def review(request: Request, request_id: int, user: Checker, db: DB, form: Poste
             airlock.start_review(db, request_id, user.name)
         airlock.review(db, request_id, output, user.name, decision, comment)
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=_checker_back(request_id))
+        return refused_by(request, exc, back=_checker_back(request_id))
     except FivesafesError as exc:
         return _checker_page(request, db, user, request_id, {"output": str(exc)}, dict(form), 422)
-    note = _release_if_approved(db, request_id, user)
+    said = _decision_recorded(db, request_id, user, output)
     return done(
         request,
         db,
-        _("Your decision on %(output)s is recorded.%(note)s", output=output, note=note),
+        said,
         f"/airlock/requests/{request_id}",
     )
 
@@ -615,7 +622,7 @@ def _close(
         else:
             airlock.reject(db, request_id, user.name, comment)
     except FivesafesError as exc:
-        return refused(request, str(exc), back=_checker_back(request_id))
+        return refused_by(request, exc, back=_checker_back(request_id))
     return done(
         request,
         db,
@@ -650,7 +657,7 @@ def checker_comment(
     try:
         airlock.add_comment(db, request_id, user.name, body, form.get("output") or None)
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=_checker_back(request_id))
+        return refused_by(request, exc, back=_checker_back(request_id))
     except FivesafesError as exc:
         return _checker_page(request, db, user, request_id, {"body": str(exc)}, dict(form), 422)
     db.commit()
@@ -662,7 +669,7 @@ def release_request(request: Request, request_id: int, user: Checker, db: DB) ->
     try:
         airlock.release(db, request_id, user.name, release.bundle_root(), as_zip=True)
     except FivesafesError as exc:
-        return refused(request, str(exc), back=_checker_back(request_id))
+        return refused_by(request, exc, back=_checker_back(request_id))
     return done(
         request,
         db,

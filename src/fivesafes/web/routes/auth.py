@@ -88,14 +88,12 @@ def lock_message(lock: throttle.Lock) -> str:
     """What the log-in page says while ``lock`` refuses log-ins."""
     if lock.scope == throttle.CLIENT:
         return _(
-            ("Too many wrong passwords from your network address: try again after %(m)s UTC"),
+            "Too many wrong passwords from your network address: try again after %(m)s UTC",
             m=format(lock.until, "%H:%M"),
         )
     return _(
-        (
-            "Too many wrong passwords for this e-mail address: try again after "
-            "%(m)s UTC, or ask an administrator for a password-reset link"
-        ),
+        "Too many wrong passwords for this e-mail address: try again after "
+        "%(m)s UTC, or ask an administrator for a password-reset link",
         m=format(lock.until, "%H:%M"),
     )
 
@@ -298,14 +296,28 @@ def _handle_for(db: Session, email: str) -> str:
 def check_profile(form: Form) -> dict[str, str]:
     errors: dict[str, str] = {}
     for key, problem in (
-        ("display_name", check_text(form.get("display_name", ""), "your full name")),
-        ("organisation", check_text(form.get("organisation", ""), "your organisation")),
+        (
+            "display_name",
+            check_text(
+                form.get("display_name", ""),
+                N_("Enter your full name"),
+                N_("Your full name must be %(max)s characters or fewer"),
+            ),
+        ),
+        (
+            "organisation",
+            check_text(
+                form.get("organisation", ""),
+                N_("Enter your organisation"),
+                N_("Your organisation must be %(max)s characters or fewer"),
+            ),
+        ),
         (
             "research_interests",
             check_text(
                 form.get("research_interests", ""),
-                "your research interests",
-                required=False,
+                None,
+                N_("Your research interests must be %(max)s characters or fewer"),
                 max_len=2000,
             ),
         ),
@@ -385,7 +397,10 @@ def register(request: Request, form: Posted, hashed: NewHash, db: DB) -> Respons
         request,
         db,
         _("Your account has been created.")
-        + ("" if granted else " An administrator will look at the role you asked for."),
+        if granted
+        else _(
+            "Your account has been created. An administrator will look at the role you asked for."
+        ),
     )
     db.commit()
     return RedirectResponse("/profile", status_code=303)

@@ -17,7 +17,7 @@ from fivesafes.errors import FivesafesError, PolicyRefusal
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, WriteDB, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.i18n import _
-from fivesafes.web.templating import flash, render
+from fivesafes.web.templating import as_sentence, flash, render
 
 router = APIRouter(prefix="/collections/checkpoint")
 Admin = Annotated[User, Depends(require_role(Role.ADMINISTRATOR.value))]
@@ -29,7 +29,7 @@ def dashboard(request: Request, user: LoggedIn, db: WriteDB) -> HTMLResponse:
         view = cp.dashboard(db, user.name)
     except PolicyRefusal as exc:
         db.rollback()
-        raise Forbidden(str(exc)[0].upper() + str(exc)[1:] + ".") from None
+        raise Forbidden(reason=as_sentence(str(exc))) from None
     return render(request, "collections/checkpoint.html", view=view)
 
 
@@ -61,7 +61,9 @@ def add_grant(request: Request, admin: Admin, db: DB, form: Posted) -> Response:
     except FivesafesError as exc:
         db.rollback()
         return _grants_page(request, db, {"user": str(exc)}, 422)
-    flash(request, db, f"{user} may now see the checkpoint ({where}).")
+    flash(
+        request, db, _("%(user)s may now see the checkpoint (%(scope)s).", user=user, scope=where)
+    )
     db.commit()
     return RedirectResponse("/collections/checkpoint/grants", status_code=303)
 

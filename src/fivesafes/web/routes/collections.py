@@ -30,7 +30,7 @@ from fivesafes.collections.checking import check_return
 from fivesafes.collections.report import STATUS_WORDS
 from fivesafes.collections.spec import available, load_spec, parse_period
 from fivesafes.errors import FivesafesError, InputError, PolicyRefusal
-from fivesafes.web.deps import DB, require_role
+from fivesafes.web.deps import DB, Forbidden, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.i18n import Labels, _, current, gettext_plain
 from fivesafes.web.templating import flash, render
@@ -109,9 +109,10 @@ async def collections_submit(request: Request, user: DataOwner, db: DB) -> Respo
     limit: int = request.app.state.max_upload
     if not await save_upload(upload, path, limit):
         shutil.rmtree(folder, ignore_errors=True)
-        errors["file"] = (
-            f"The file is larger than {limit // 2**20} MB; submit it with "
-            "`fivesafes collections submit` instead."
+        errors["file"] = _(
+            "The file is larger than %(mb)s MB; submit it with "
+            "`fivesafes collections submit` instead.",
+            mb=limit // 2**20,
         )
         return _index(request, db, user, errors, values, 422)
     workers: CheckWorkers = request.app.state.check_workers
@@ -248,7 +249,7 @@ def collections_explain(
             subs.explain(db, user.name, submission_id, values["rule"], values["text"], rows)
         except PolicyRefusal as exc:
             db.rollback()
-            raise HTTPException(403, str(exc)) from None
+            raise Forbidden(reason=str(exc)) from None
         except FivesafesError as exc:
             db.rollback()
             errors["text"] = str(exc)
@@ -268,7 +269,7 @@ def collections_accept(
         subs.accept(db, user.name, submission_id)
     except PolicyRefusal as exc:
         db.rollback()
-        raise HTTPException(403, str(exc)) from None
+        raise Forbidden(reason=str(exc)) from None
     except FivesafesError as exc:
         db.rollback()
         return _page(request, db, user, submission_id, {"accept": str(exc)}, dict(form), 422)
@@ -280,10 +281,10 @@ def collections_accept(
 @router.get("/collections/submissions/{submission_id}/report.{kind}")
 def collections_report(user: DataOwner, submission_id: int, kind: str, db: DB) -> FileResponse:
     if kind not in ("csv", "html"):
-        raise HTTPException(404, "no such report")
+        raise HTTPException(404, _("There is no such report."))
     paths = subs.report_paths(db, user.name, _submission(db, user, submission_id).id)
     path = paths[kind]
     if not path.is_file():
-        raise HTTPException(404, "no such report")
+        raise HTTPException(404, _("There is no such report."))
     media = "text/csv; charset=utf-8" if kind == "csv" else "text/html; charset=utf-8"
     return FileResponse(path, media_type=media, filename=f"submission-{submission_id}.{kind}")

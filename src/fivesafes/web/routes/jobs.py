@@ -37,7 +37,13 @@ from fivesafes.web.deps import DB, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.i18n import N_, Labels, _, gettext_plain
 from fivesafes.web.routes._common import done
-from fivesafes.web.routes.projects import LEARNING_PLAN_URL, MemberAccess, ProjectAccess, refused
+from fivesafes.web.routes.projects import (
+    LEARNING_PLAN_URL,
+    MemberAccess,
+    ProjectAccess,
+    refused,
+    refused_by,
+)
 from fivesafes.web.templating import render
 
 router = APIRouter()
@@ -133,7 +139,7 @@ async def submit(request: Request, access: JobMember, db: DB) -> Response:
             db, access.project.id, access.user, title, script=script, filename=filename
         )
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=(f"/projects/{access.project.id}/jobs", _("Jobs")))
+        return refused_by(request, exc, back=(f"/projects/{access.project.id}/jobs", _("Jobs")))
     except apps.FormErrors as exc:
         db.rollback()
         return _jobs_page(request, db, access, exc.errors, {"title": title}, 422)
@@ -185,7 +191,7 @@ def cancel(request: Request, access: JobMember, job_id: int, db: DB) -> Response
     try:
         job = jobs.cancel_job(db, access.project.id, job.id, access.user)
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=back)
+        return refused_by(request, exc, back=back)
     message = (
         _("Job %(id)s is cancelled.", id=job.id)
         if job.state == jobs.JobState.CANCELLED
@@ -210,13 +216,13 @@ def _into_request(
     try:
         req = add()
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=back)
+        return refused_by(request, exc, back=back)
     except apps.FormErrors as exc:
         db.rollback()
         return refused(request, "; ".join(map(gettext_plain, exc.errors.values())), 422, back=back)
     except FivesafesError as exc:
         db.rollback()
-        return refused(request, str(exc), missing_status, back=back)
+        return refused_by(request, exc, missing_status, back=back)
     return done(
         request,
         db,

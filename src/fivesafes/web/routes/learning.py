@@ -41,9 +41,9 @@ from fivesafes.people.render import markdown_to_html, without_title
 from fivesafes.people.translations import in_language
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, current_user, require_role
 from fivesafes.web.forms import Form, Posted
-from fivesafes.web.i18n import LANGUAGES, N_, _, current, options
-from fivesafes.web.labels import prepares_for
-from fivesafes.web.routes._common import done
+from fivesafes.web.i18n import LANGUAGES, N_, _, current, gettext_plain, options
+from fivesafes.web.labels import PLAN_ROLE_LABELS, prepares_for
+from fivesafes.web.routes._common import done, not_found
 from fivesafes.web.templating import flash, render, site_url
 
 router = APIRouter()
@@ -62,8 +62,7 @@ DATASET_OPTIONS = [(d.name, f"{d.title} ({d.name})") for d in DATASETS]
 OUTPUT_OPTIONS = [(kind, text.capitalize()) for kind, text in catalogue.OUTPUT_KINDS.items()]
 
 
-def _not_found(what: str) -> HTTPException:
-    return HTTPException(404, _("There is no %(what)s at this address.", what=what))
+_not_found = not_found
 
 
 def _course(db: Session, slug: str, *, published_only: bool = True) -> Course:
@@ -359,7 +358,8 @@ def learning_plan(
         if role not in catalogue.PLAN_ROLES:
             raise _not_found("learning plan")
         plan_role = role
-        title = _("Your learning plan as %(role)s", role=role.replace("_", " "))
+        role_words = gettext_plain(PLAN_ROLE_LABELS.get(role, role)).lower()
+        title = _("Your learning plan as %(role)s", role=role_words)
     plan: LearningPlan = plan_for(db, user, datasets, plan_role, outputs=outputs)
     return render(
         request,
@@ -474,11 +474,16 @@ async def lesson_page(
 def _after_completion(request: Request, db: Session, course: Course, outcome: Any) -> None:
     if outcome is not None and outcome.statement is not None:
         message = _(
-            ("You have completed %(title)s. Your statement of participation is ready."),
+            "You have completed %(title)s. Your statement of participation is ready.",
             title=_here(course).title,
         )
         if outcome.accreditation is not None:
-            message += f" You are accredited as {accreditation.label(outcome.accreditation.kind)}."
+            message = _(
+                "You have completed %(title)s. Your statement of participation is "
+                "ready. You are accredited as %(accreditation)s.",
+                title=_here(course).title,
+                accreditation=gettext_plain(accreditation.label(outcome.accreditation.kind)),
+            )
         flash(request, db, message)
         db.commit()
 
@@ -608,10 +613,7 @@ def _trainer_only(
         row = db.get(DatasetOwner, dataset)
         if dataset not in before_datasets and (row is None or row.user_id != user.id):
             errors["required_for_datasets"] = _(
-                (
-                    "You do not own %(dataset)s: a course of yours is required only for "
-                    "your datasets"
-                ),
+                "You do not own %(dataset)s: a course of yours is required only for your datasets",
                 dataset=dataset,
             )
     return errors
@@ -783,7 +785,15 @@ def record_attendance(
         raise _not_found("enrolment")
     if enrolment.completed_at is None:
         learning.record_attendance(db, enrolment, actor=user.name)
-        flash(request, db, f"{_holder(enrolment.user)} has completed {course.title}.")
+        flash(
+            request,
+            db,
+            _(
+                "%(person)s has completed %(title)s.",
+                person=_holder(enrolment.user),
+                title=course.title,
+            ),
+        )
         db.commit()
     return RedirectResponse(f"/learning/manage/courses/{slug}", status_code=303)
 
@@ -1119,7 +1129,11 @@ def grant_accreditation(request: Request, db: DB, form: Posted, user: Revoker) -
     if errors:
         return _accreditations_page(request, db, dict(form), errors, status_code=422)
     row = accreditation.award(db, values["user"], values["kind"], values["days"], user.name)
-    message = f"{_holder(values['user'])} is accredited as {accreditation.label(row.kind)}."
+    message = _(
+        "%(person)s is accredited as %(accreditation)s.",
+        person=_holder(values["user"]),
+        accreditation=gettext_plain(accreditation.label(row.kind)),
+    )
     return done(request, db, message, "/learning/manage/accreditations")
 
 
@@ -1135,7 +1149,10 @@ def revoke_accreditation(
         flash(
             request,
             db,
-            _("The %(kind)s accreditation is revoked.", kind=accreditation.label(row.kind)),
+            _(
+                "The %(kind)s accreditation is revoked.",
+                kind=gettext_plain(accreditation.label(row.kind)),
+            ),
         )
         db.commit()
     return RedirectResponse("/learning/manage/accreditations", status_code=303)

@@ -41,7 +41,7 @@ from fivesafes.web.deps import DB, Forbidden, LoggedIn, require_role
 from fivesafes.web.forms import Posted
 from fivesafes.web.i18n import N_, Labels, _, gettext_plain, options
 from fivesafes.web.routes._common import done
-from fivesafes.web.templating import render
+from fivesafes.web.templating import as_sentence, refusal_page, render
 
 router = APIRouter()
 
@@ -56,6 +56,60 @@ STATE_LABELS = Labels(
         "rejected": N_("Rejected"),
     }
 )
+#: What a reviewer is told once their decision is recorded, by the application's state.
+DECIDED = Labels(
+    {
+        "approved": N_("Your decision is recorded. The application is approved."),
+        "rejected": N_("Your decision is recorded. The application is rejected."),
+        "submitted": N_(
+            "Your decision is recorded. The application waits for the other reviewers."
+        ),
+    }
+)
+#: What the page refusing a step until the learning plan is complete says, by the
+#: step (one whole sentence each, for the translators).
+PLAN_STEPS = {
+    "use the workspace": N_(
+        "Before you can use the workspace of %(title)s, pass the courses this project's "
+        "datasets and your role in it require."
+    ),
+    "request a release": N_(
+        "Before you can start a release request in %(title)s, pass the courses this "
+        "project's datasets and your role in it require."
+    ),
+    "see a release request": N_(
+        "Before you can see a release request of %(title)s, pass the courses this "
+        "project's datasets and your role in it require."
+    ),
+    "add outputs to a release request": N_(
+        "Before you can add outputs to a release request of %(title)s, pass the courses "
+        "this project's datasets and your role in it require."
+    ),
+    "put a trained model into a release request": N_(
+        "Before you can put a trained model into a release request of %(title)s, pass "
+        "the courses this project's datasets and your role in it require."
+    ),
+    "submit a release request": N_(
+        "Before you can submit a release request of %(title)s, pass the courses this "
+        "project's datasets and your role in it require."
+    ),
+}
+
+
+def plan_required(request: Request, project: Project, courses: Any, step: str) -> HTMLResponse:
+    """The page refusing ``step`` (a key of :data:`PLAN_STEPS`) until the user has
+    passed ``courses``, the rest of their learning plan for ``project``."""
+    return render(
+        request,
+        "projects/plan_required.html",
+        status_code=403,
+        project=project,
+        courses=courses,
+        plan_url=LEARNING_PLAN_URL.format(project_id=project.id),
+        lead=_(PLAN_STEPS[step], title=project.title),
+    )
+
+
 #: Where the learning platform shows a member their plan for a project.
 LEARNING_PLAN_URL = "/learning/plan?project={project_id}"
 
@@ -96,7 +150,7 @@ class MembershipRequirement:
             raise Forbidden(_("This page is for the members of this project."))
         if member is not None and (problem := apps.why_never_a_member(db, user)):
             # made a linkage operator after joining: the zones are never mixed
-            raise Forbidden(problem[0].upper() + problem[1:] + ".")
+            raise Forbidden(reason=as_sentence(problem))
         return ProjectAccess(project, user, member)
 
     def __repr__(self) -> str:
@@ -134,7 +188,7 @@ class MemberAccessRequirement(MembershipRequirement):
             with request.app.state.db.session(write=True) as writer:
                 action = f"{request.method} {request.url.path}"
                 apps.record_member_refusal(writer, access.project.id, user, action, reason)
-            raise Forbidden(reason[0].upper() + reason[1:] + ".")
+            raise Forbidden(reason=as_sentence(reason))
         return access
 
     def __repr__(self) -> str:
@@ -167,7 +221,7 @@ class ReviewerRequirement:
         if project.state == ProjectState.DRAFT:
             raise HTTPException(404, _("There is no such application to review."))
         if problem := apps.review_access(db, project, user):
-            raise Forbidden(problem[0].upper() + problem[1:] + ".")
+            raise Forbidden(reason=as_sentence(problem))
         return ReviewAccess(project, user)
 
     def __repr__(self) -> str:
@@ -205,17 +259,18 @@ Researcher = Annotated[User, Depends(require_role(Role.RESEARCHER.value))]
 def refused(
     request: Request, message: str, status_code: int = 403, back: tuple[str, str] | None = None
 ) -> HTMLResponse:
-    """The page refusing a step, with ``message``; ``back`` is (address, link text) of
-    the page the step was taken from (the start page is always linked)."""
-    return render(
-        request,
-        "error.html",
-        status_code=status_code,
-        title=_("That cannot be done") if status_code != 403 else _("You cannot do that"),
-        message=message,
-        back_url=back[0] if back else None,
-        back_label=back[1] if back else None,
-    )
+    """The page refusing a step, with the web app's own (translated) ``message``;
+    ``back`` is (address, link text) of the page the step was taken from."""
+    return refusal_page(request, status_code, message=message, back=back)
+
+
+def refused_by(
+    request: Request, exc: Exception, status_code: int = 403, back: tuple[str, str] | None = None
+) -> HTMLResponse:
+    """The page refusing a step for the library's reason ``exc`` (a
+    :class:`PolicyRefusal` or another :class:`FivesafesError`): a translated
+    heading and explanation, then the reason as the library wrote it (English)."""
+    return refusal_page(request, status_code, reason=str(exc), back=back)
 
 
 # --- the public register (fixed routes first: /projects/{project_id} would match) ----
@@ -337,7 +392,7 @@ def assign_owner(request: Request, admin: Admin, db: DB, form: Posted) -> Respon
     return done(
         request,
         db,
-        f"{row.user.name} now approves access to {dataset}.",
+        _("%(user)s now approves access to %(dataset)s.", user=row.user.name, dataset=dataset),
         "/projects/dataset-owners",
     )
 
@@ -408,7 +463,7 @@ def update(request: Request, access: Member, db: DB, form: Posted) -> Response:
     except apps.FormErrors as exc:
         return _application_page(request, values, exc.errors, access.project, 422)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused_by(request, exc)
     return done(request, db, _("Your changes are saved."), f"/projects/{access.project.id}")
 
 
@@ -417,7 +472,7 @@ def submit(request: Request, access: Member, db: DB) -> Response:
     try:
         apps.submit(db, access.project.id, access.user)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused_by(request, exc)
     return done(
         request,
         db,
@@ -463,12 +518,15 @@ def add_member(request: Request, access: Member, db: DB, form: Posted) -> Respon
         again = ProjectAccess(project, access.user, access.member)
         return _project_page(request, db, again, exc.errors, dict(form), 422)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused_by(request, exc)
     return done(
         request,
         db,
-        f"{inv.user.name} is invited, and becomes a member only by accepting. "
-        f"{INVITED_MESSAGES.get(inv.approval, '')}",
+        _(
+            "%(user)s is invited, and becomes a member only by accepting. %(next)s",
+            user=inv.user.name,
+            next=INVITED_MESSAGES.get(inv.approval, ""),
+        ).strip(),
         f"/projects/{project_id}#members",
     )
 
@@ -483,7 +541,7 @@ def withdraw_invitation(request: Request, access: Member, invitation_id: int, db
     try:
         apps.withdraw_invitation(db, invitation_id, access.user)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused_by(request, exc)
     return done(
         request, db, _("The invitation is withdrawn."), f"/projects/{access.project.id}#members"
     )
@@ -514,7 +572,7 @@ def _answer(request: Request, inv: ProjectInvitation, db: Session, accept: bool)
     try:
         apps.answer_invitation(db, invitation_id, user, accept)
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=back)
+        return refused_by(request, exc, back=back)
     if accept:
         return done(
             request,
@@ -543,9 +601,9 @@ def remove_member(request: Request, access: Member, user_id: int, db: DB) -> Res
     try:
         apps.remove_member(db, access.project.id, access.user, user_id)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused_by(request, exc)
     except FivesafesError as exc:
-        return refused(request, str(exc), 404)
+        return refused_by(request, exc, 404)
     return done(request, db, _("The member was removed."), f"/projects/{access.project.id}#members")
 
 
@@ -555,7 +613,7 @@ def provision(request: Request, project_id: int, admin: Admin, db: DB) -> Respon
     try:
         project = apps.provision_workspace(db, project_id, admin.name)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused_by(request, exc)
     message = (
         _("The workspace is provisioned.")
         if project.workspace
@@ -572,15 +630,7 @@ def workspace(request: Request, access: MemberAccess, db: DB) -> HTMLResponse:
     project = access.project
     outstanding = apps.outstanding_courses(db, project, access.user) if access.member else []
     if outstanding:
-        return render(
-            request,
-            "projects/plan_required.html",
-            status_code=403,
-            project=project,
-            courses=outstanding,
-            plan_url=LEARNING_PLAN_URL.format(project_id=project.id),
-            action="use the workspace",
-        )
+        return plan_required(request, project, outstanding, "use the workspace")
     return render(
         request,
         "projects/workspace.html",
@@ -598,7 +648,7 @@ def workspace_twin(request: Request, access: MemberAccess, db: DB) -> Response:
     try:
         path = apps.workspace_twin(db, project, access.user)
     except FivesafesError as exc:
-        return refused(request, str(exc), 404)
+        return refused_by(request, exc, 404)
     name = f"{project.slug or project.id}-twin.duckdb"
     return FileResponse(path, media_type="application/octet-stream", filename=name)
 
@@ -674,14 +724,14 @@ def review(request: Request, access: Reviewer, db: DB, form: Posted) -> Response
     except apps.FormErrors as exc:
         return _review_page(request, db, user, project, exc.errors, dict(form), 422)
     except PolicyRefusal as exc:
-        return refused(request, str(exc))
+        return refused_by(request, exc)
     except FivesafesError as exc:
         return _review_page(request, db, user, project, {"as": str(exc)}, dict(form), 422)
     project = apps.get_project(db, project_id)
     return done(
         request,
         db,
-        _("Your decision is recorded. The application is %(state)s.", state=project.state),
+        DECIDED.get(project.state, DECIDED["submitted"]),
         f"/projects/{project_id}/review",
     )
 
@@ -713,18 +763,25 @@ def review_invitation(
         errors = {f"{k}-{invitation_id}": v for k, v in exc.errors.items()}
         return _review_page(request, db, user, project, errors, dict(form), 422)
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=back)
+        return refused_by(request, exc, back=back)
     except FivesafesError as exc:
         errors = {f"as-{invitation_id}": str(exc)}
         return _review_page(request, db, user, project, errors, dict(form), 422)
-    outcome = {
-        "approved": f"{inv.user.name} may now accept the invitation.",
-        "rejected": f"{inv.user.name} will not join the project.",
-    }.get(inv.approval, _("It waits for the other approvers."))
+    if inv.approval == "approved":
+        said = _(
+            "Your decision is recorded. %(user)s may now accept the invitation.",
+            user=inv.user.name,
+        )
+    elif inv.approval == "rejected":
+        said = _(
+            "Your decision is recorded. %(user)s will not join the project.", user=inv.user.name
+        )
+    else:
+        said = _("Your decision is recorded. It waits for the other approvers.")
     return done(
         request,
         db,
-        _("Your decision is recorded. %(outcome)s", outcome=outcome),
+        said,
         f"/projects/{project.id}/review",
     )
 
@@ -747,16 +804,18 @@ def set_rule(request: Request, access: Reviewer, db: DB, form: Posted) -> Respon
     except apps.FormErrors as exc:
         return _review_page(request, db, user, project, exc.errors, dict(form), 422)
     except PolicyRefusal as exc:
-        return refused(request, str(exc), back=back)
+        return refused_by(request, exc, back=back)
     except FivesafesError as exc:
         return _review_page(request, db, user, project, {"as": str(exc)}, dict(form), 422)
     project = apps.get_project(db, project.id)
-    state = (
-        "in force" if form.get("rule", "") in apps.rules_in_force(db, project) else "not in force"
+    said = (
+        _("Your word on the membership rule is recorded; the rule is in force.")
+        if form.get("rule", "") in apps.rules_in_force(db, project)
+        else _("Your word on the membership rule is recorded; the rule is not in force.")
     )
     return done(
         request,
         db,
-        _("Your word on the membership rule is recorded; the rule is %(state)s.", state=state),
+        said,
         f"/projects/{project.id}/review",
     )

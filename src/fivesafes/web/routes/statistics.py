@@ -24,7 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from fivesafes.collections.publish import published_dir
 from fivesafes.collections.publish_html import in_language
-from fivesafes.web.i18n import current
+from fivesafes.web.i18n import _, current
 from fivesafes.web.templating import render
 
 router = APIRouter()
@@ -73,7 +73,9 @@ def _file(folder: Path, name: str, allowed: set[str]) -> FileResponse:
     match = _FILE.match(name)
     path = folder / name
     if not match or name not in allowed or not path.is_file():
-        raise HTTPException(status_code=404, detail="no such file")
+        raise HTTPException(
+            status_code=404, detail=_("There is no such file among the published statistics.")
+        )
     return FileResponse(path, media_type=_MEDIA[match.group(1)], filename=name)
 
 
@@ -102,7 +104,9 @@ def statistics_table(request: Request, slug: str) -> HTMLResponse:
     doc = _read(published_dir() / f"{slug}.json") if _SLUG.match(slug) else None
     meta = (doc or {}).get("metadata")
     if doc is None or not isinstance(meta, dict) or "dims" not in meta:
-        raise HTTPException(status_code=404, detail="no such statistics")
+        raise HTTPException(
+            status_code=404, detail=_("There is no published table at this address.")
+        )
     data = pd.DataFrame(doc["data"])
     chart = meta.get("chart") or {}
     meta = _shown(meta)

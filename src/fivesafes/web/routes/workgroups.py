@@ -33,7 +33,7 @@ from fivesafes.people.workgroups.models import (
 from fivesafes.web.deps import DB, Forbidden, LoggedIn, current_user, require_role
 from fivesafes.web.forms import Form, Posted, form_data
 from fivesafes.web.i18n import _
-from fivesafes.web.routes._common import done
+from fivesafes.web.routes._common import done, not_found
 from fivesafes.web.templating import render
 
 router = APIRouter()
@@ -43,14 +43,13 @@ Trainer = Annotated[User, Depends(require_role("trainer"))]
 MANAGE = "/learning/manage/workgroups"
 
 
-def _not_found(what: str) -> HTTPException:
-    return HTTPException(404, _("There is no {what} at this address.").format(what=what))
+_not_found = not_found
 
 
 def _workgroup(db: Session, slug: str) -> Workgroup:
     workgroup = groups.find(db, slug)
     if workgroup is None:
-        raise _not_found(_("workgroup"))
+        raise _not_found("workgroup")
     return workgroup
 
 
@@ -72,7 +71,7 @@ def _child(children: Iterable[Child], child_id: int, what: str) -> Child:
 
 
 def _session(workgroup: Workgroup, session_id: int) -> LiveSession:
-    return _child(workgroup.sessions, session_id, _("session"))
+    return _child(workgroup.sessions, session_id, "session")
 
 
 def local(moment: datetime) -> datetime:
@@ -298,7 +297,7 @@ def resource_file(slug: str, resource_id: int, db: DB, user: LoggedIn) -> Respon
             )
         )
     if not resource.is_file:
-        raise _not_found(_("file"))
+        raise _not_found("file")
     return Response(
         resource.content or b"",
         media_type=resource.media_type or "application/octet-stream",
@@ -310,7 +309,7 @@ def resource_file(slug: str, resource_id: int, db: DB, user: LoggedIn) -> Respon
 
 
 def _resource(workgroup: Workgroup, resource_id: int) -> WorkgroupResource:
-    return _child(workgroup.resources, resource_id, _("resource"))
+    return _child(workgroup.resources, resource_id, "resource")
 
 
 # --- trainers: running workgroups -------------------------------------------------------
