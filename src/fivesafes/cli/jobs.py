@@ -33,16 +33,18 @@ def runner(
     jobs: Annotated[int, typer.Option("--jobs", min=1, max=64, help="Jobs run at once.")] = 1,
 ) -> None:
     """Claim queued jobs and run each in the sandbox (several runners may share a
-    PostgreSQL queue). Refuses to start where the sandbox cannot be set up."""
+    PostgreSQL queue), with a heartbeat every FIVESAFES_JOB_HEARTBEAT seconds (10).
+    Refuses to start where the sandbox cannot be set up or a setting is bad."""
     from fivesafes.appdb import migrate, session_factory
-    from fivesafes.jobs.runner import Runner
+    from fivesafes.jobs.runner import Runner, heartbeat_from_env
 
+    heartbeat = heartbeat_from_env()  # a bad setting stops it before anything is done
     migrate(db)
 
     def said(job_id: int, state: str) -> None:
         console.print(f"job {job_id}: {state}")
 
-    r = Runner(session_factory(db), store=store, jobs=jobs, on_job=said)
+    r = Runner(session_factory(db), store=store, jobs=jobs, on_job=said, heartbeat_every=heartbeat)
     console.print("runner: the sandbox works; waiting for jobs" + (" (once)" if once else ""))
     n = r.run(once=once)
     console.print(f"runner: {n} job{'s' if n != 1 else ''} run")

@@ -43,15 +43,19 @@ def serve(
     ] = False,
 ) -> None:
     """Start the web app (migrates the database first), with a job runner in the same
-    process unless --no-runner. Behind HTTPS, set FIVESAFES_SECURE_COOKIES=1."""
+    process unless --no-runner (its heartbeat: FIVESAFES_JOB_HEARTBEAT seconds).
+    Behind HTTPS, set FIVESAFES_SECURE_COOKIES=1."""
     import uvicorn
 
     from fivesafes.appdb.db import database_url
+    from fivesafes.jobs.runner import heartbeat_from_env
     from fivesafes.web.app import create_app
 
     secure = os.environ.get(SECURE_ENV, "") not in ("", "0", "false")
+    # a bad setting stops the server before anything starts, as create_app's do
+    heartbeat = None if no_runner else heartbeat_from_env()
     app = create_app(db, secure_cookies=secure)
-    runner = None if no_runner else start_runner(app.state.db.writer)
+    runner = None if no_runner else start_runner(app.state.db.writer, heartbeat)
     console.print(
         f"fivesafes web app on [bold]http://{host}:{port}/[/] "
         f"(database {database_url(db)}); Ctrl+C to stop."
@@ -63,14 +67,16 @@ def serve(
             runner.stop()
 
 
-def start_runner(factory: Any) -> Any:
+def start_runner(factory: Any, heartbeat_every: float | None = None) -> Any:
     """The web app's in-process job runner, started (``None``, having said why, where
-    the sandbox cannot be set up: jobs then wait for a runner where it can)."""
+    the sandbox cannot be set up: jobs then wait for a runner where it can); its
+    heartbeat every ``heartbeat_every`` seconds (default: FIVESAFES_JOB_HEARTBEAT,
+    :func:`fivesafes.jobs.runner.heartbeat_from_env`)."""
     from fivesafes.jobs.runner import Runner
     from fivesafes.projects.applications import configured_store
     from fivesafes.sandbox import SandboxError
 
-    runner = Runner(factory, store=configured_store())
+    runner = Runner(factory, store=configured_store(), heartbeat_every=heartbeat_every)
     try:
         runner.start()
     except SandboxError as exc:

@@ -13,10 +13,17 @@ stops a job a member cancelled, and stops a job whose submitter no longer meets
 the membership rule (:func:`fivesafes.jobs.queue.why_stop`): that job is recorded
 failed, ``not finished: <reason>``, in the audit log as ``job.end``, and nothing it
 wrote or printed is kept, so none of it can be offered for release.
+
+The heartbeat is a site setting, ``FIVESAFES_JOB_HEARTBEAT`` (seconds, default
+:data:`HEARTBEAT`), read when a :class:`Runner` is built
+(:func:`heartbeat_from_env`): a value that is not a number more than 0 and at most
+:data:`MAX_HEARTBEAT` (a third of the lease) stops it with a sentence naming the
+setting.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import socket
@@ -24,14 +31,17 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from fivesafes.errors import FivesafesError
+
 from fivesafes.jobs.models import JobOutput, JobState
 from fivesafes.jobs.outputs import output_row
 from fivesafes.jobs.queue import (
+    LEASE,
     Claimed,
     claim_next,
     finish,
@@ -47,6 +57,36 @@ IDLE = 1.0
 #: submitter's membership checked); well inside the lease
 #: (:data:`fivesafes.jobs.queue.LEASE`).
 HEARTBEAT = 10.0
+#: The setting of the heartbeat (seconds), read by :func:`heartbeat_from_env`.
+HEARTBEAT_ENV = "FIVESAFES_JOB_HEARTBEAT"
+#: The longest heartbeat allowed: a third of the lease, so that a late heartbeat or
+#: two never lets another runner take a running job for lost.
+MAX_HEARTBEAT = LEASE.total_seconds() / 3
+
+
+def heartbeat_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """The seconds between a running job's heartbeats the site's setting
+    :data:`HEARTBEAT_ENV` gives (``environ``, default the process's environment);
+    unset or empty, :data:`HEARTBEAT`. A value that is not a number more than 0 and
+    at most :data:`MAX_HEARTBEAT` is refused with :class:`FivesafesError` naming
+    the setting."""
+    env = os.environ if environ is None else environ
+    given = env.get(HEARTBEAT_ENV, "").strip()
+    if not given:
+        return HEARTBEAT
+    try:
+        value = float(given)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_HEARTBEAT):
+        lease = LEASE.total_seconds()
+        raise FivesafesError(
+            f"{HEARTBEAT_ENV}={given!r}: give the seconds between a running job's "
+            f"heartbeats as a number more than 0 and at most {MAX_HEARTBEAT:g} (a third "
+            f"of the {lease:g}-second job lease, which each heartbeat renews); the "
+            f"default is {HEARTBEAT:g}"
+        )
+    return value
 
 
 def runner_name(n: int = 0, token: str = "") -> str:
@@ -160,7 +200,8 @@ def run_claimed(
 
 class Runner:
     """Runs queued jobs, ``jobs`` at a time, until stopped (or, with ``once``, until
-    the queue is empty), each with a heartbeat every ``heartbeat_every`` seconds."""
+    the queue is empty), each with a heartbeat every ``heartbeat_every`` seconds
+    (default: the site's setting, :func:`heartbeat_from_env`, refused here if bad)."""
 
     def __init__(
         self,
@@ -170,14 +211,16 @@ class Runner:
         jobs: int = 1,
         limits: Limits | None = None,
         on_job: Callable[[int, JobState], None] | None = None,
-        heartbeat_every: float = HEARTBEAT,
+        heartbeat_every: float | None = None,
     ) -> None:
         self.factory = factory
         self.store = store
         self.jobs = max(1, jobs)
         self.limits = limits or Limits.from_env()
         self.on_job = on_job
-        self.heartbeat_every = heartbeat_every
+        self.heartbeat_every = (
+            heartbeat_from_env() if heartbeat_every is None else heartbeat_every
+        )
         self.stopping = threading.Event()
         self.ran = 0
         self.token = uuid.uuid4().hex[:6]

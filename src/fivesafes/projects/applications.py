@@ -676,6 +676,19 @@ def _leads(session: Session, project: Project, user: User) -> bool:
     return (m is not None and m.role == MemberRole.LEAD_RESEARCHER) or is_admin(session, user)
 
 
+def why_cannot_submit(session: Session, project: Project) -> str | None:
+    """Why the members of ``project`` stop it being submitted (None: every member,
+    the lead included, meets the membership rule today, :func:`rule_problem`). The
+    check :func:`submit` makes, for the project's page to say before it is tried."""
+    problems = [p for m in project.members if (p := _member_problem(session, m.user))]
+    if not problems:
+        return None
+    return (
+        f"project {project.id} cannot be submitted: {'; '.join(problems)}. Every member "
+        "must hold the researcher role and a valid accreditation"
+    )
+
+
 def submit(session: Session, project_id: int, actor: User) -> Project:
     """The lead researcher submits a draft for review (``draft`` → ``submitted``)."""
     project = get_project(session, project_id)
@@ -695,16 +708,8 @@ def submit(session: Session, project_id: int, actor: User) -> Project:
             _subject(project_id),
             f"project {project_id} is {project.state}; only a draft can be submitted",
         )
-    problems = [p for m in project.members if (p := _member_problem(session, m.user))]
-    if problems:
-        _refuse(
-            session,
-            actor.name,
-            "submit",
-            _subject(project_id),
-            f"project {project_id} cannot be submitted: {'; '.join(problems)}. Every member "
-            "must hold the researcher role and a valid accreditation",
-        )
+    if reason := why_cannot_submit(session, project):
+        _refuse(session, actor.name, "submit", _subject(project_id), reason)
     project.state = ProjectState.SUBMITTED.value
     project.submitted_at = project.updated_at = utcnow()
     record(

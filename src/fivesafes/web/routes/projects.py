@@ -322,7 +322,11 @@ def _application_page(
     errors: dict[str, str] | None = None,
     project: Project | None = None,
     status_code: int = 200,
+    no_manage: str | None = None,
 ) -> HTMLResponse:
+    """The application form; ``no_manage`` is why the user may not invite anyone or
+    change a project role in it (:func:`apps.why_cannot_manage`), said above the
+    members they list (removing one stays open)."""
     return render(
         request,
         "projects/apply.html",
@@ -331,6 +335,8 @@ def _application_page(
         errors=errors or {},
         project=project,
         dataset_options=DATASET_OPTIONS,
+        no_manage=no_manage,
+        plan_url=LEARNING_PLAN_URL.format(project_id=project.id) if project else "",
     )
 
 
@@ -409,12 +415,31 @@ def _project_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     project = access.project
+    user, member = access.user, access.member
+    # What the page's controls would be refused (the library's reasons, said before
+    # they are tried): the workspace and the release requests for a member who no
+    # longer meets the membership rule; inviting and project roles for such a lead
+    # (removing a member and withdrawing an invitation stay open); submitting while
+    # any member does not meet it.
+    no_access = apps.why_no_member_access(db, project, user) if member is not None else None
+    no_manage = apps.why_cannot_manage(db, project, user) if access.is_lead else None
+    no_submit = (
+        apps.why_cannot_submit(db, project)
+        if access.is_lead and project.state == ProjectState.DRAFT
+        else None
+    )
+    lapse = apps.rule_problem(db, user) if no_access or no_manage else None
     return render(
         request,
         "projects/show.html",
         status_code=status_code,
         project=project,
         access=access,
+        no_access=no_access,
+        no_manage=no_manage,
+        no_submit=no_submit,
+        renew_accreditation=lapse is not None and lapse.condition == "accreditation",
+        plan_url=LEARNING_PLAN_URL.format(project_id=project.id),
         status=apps.decision_status(db, project),
         state_labels=STATE_LABELS,
         titles=DATASET_TITLES,
@@ -436,7 +461,7 @@ def show(request: Request, access: Member, db: DB) -> HTMLResponse:
 
 
 @router.get("/projects/{project_id}/edit", response_class=HTMLResponse)
-def edit(request: Request, access: Member) -> HTMLResponse:
+def edit(request: Request, access: Member, db: DB) -> HTMLResponse:
     p = access.project
     if p.state != ProjectState.DRAFT or not access.is_lead:
         return refused(request, _("Only a lead researcher changes an application, while a draft."))
@@ -452,7 +477,8 @@ def edit(request: Request, access: Member) -> HTMLResponse:
         members="\n".join(others),
         releases_models=bool(p.releases_models),
     )
-    return _application_page(request, values, project=p)
+    no_manage = apps.why_cannot_manage(db, p, access.user)
+    return _application_page(request, values, project=p, no_manage=no_manage)
 
 
 @router.post("/projects/{project_id}/edit", response_class=HTMLResponse)
@@ -461,7 +487,8 @@ def update(request: Request, access: Member, db: DB, form: Posted) -> Response:
     try:
         apps.save_draft(db, access.user, values, access.project.id)
     except apps.FormErrors as exc:
-        return _application_page(request, values, exc.errors, access.project, 422)
+        no_manage = apps.why_cannot_manage(db, access.project, access.user)
+        return _application_page(request, values, exc.errors, access.project, 422, no_manage)
     except PolicyRefusal as exc:
         return refused_by(request, exc)
     return done(request, db, _("Your changes are saved."), f"/projects/{access.project.id}")
