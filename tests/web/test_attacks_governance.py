@@ -485,3 +485,100 @@ def test_a_lead_whose_accreditation_lapsed_invites_nobody_until_renewed(
     invited = _post(me, f"{page}/members", {"who": "newbie", "role": "researcher"}, page)
     assert invited.status_code == 303
     assert apps.open_invitation(db, APPROVED, get_user(db, "newbie").id) is not None
+
+
+def _expire_accreditation(db: Session, user: User) -> None:
+    for held in accreditation.accreditations_of(db, user.id):
+        if held.valid:
+            held.row.expires_at = utcnow() - timedelta(days=1)
+    db.commit()
+
+
+def test_a_lapsed_leads_project_page_says_why_instead_of_offering_what_would_be_refused(
+    client: Any, db: Session
+) -> None:
+    """The page of a lead who no longer meets the membership rule shows, in place of
+    the invitation form, the submit button and the workspace links (each refused on
+    use), a notice with the library's reason and a link to renew on their learning
+    plan; removing a member and withdrawing an invitation stay on it. In good
+    standing, the same lead sees the form and the links again."""
+    lead = get_user(db, "researcher")
+    accredit(db, lead)
+    newbie = _account(db, "newbie", "researcher")
+    inv = apps.invite(db, APPROVED, lead, "newbie", "researcher")
+    draft = apps.save_draft(
+        db,
+        lead,
+        apps.ApplicationInput(  # type: ignore[arg-type]
+            title="Attendance after moves",
+            lay_summary="Whether moving school changes attendance.",
+            public_benefit="Better support for pupils who move.",
+            organisation="Northbridge",
+            members="",
+            datasets=["pupil_census"],
+        ),
+    )
+    me = client.login_as("researcher")
+    page, mine = f"/projects/{APPROVED}", f"/projects/{draft.id}"
+    form = f'action="{page}/members"'
+    workspace = f'href="{page}/workspace"'
+    submit = f'action="{mine}/submit"'
+    good = me.get(page).text
+    assert form in good and workspace in good and 'id="cannot-invite"' not in good
+    assert 'id="no-access"' not in good
+    assert submit in me.get(mine).text
+
+    _expire_accreditation(db, lead)
+    shown = me.get(page)
+    assert shown.status_code == 200
+    text = shown.text
+    assert form not in text and workspace not in text
+    assert f'href="{page}/airlock"' not in text
+    assert 'id="cannot-invite"' in text and 'id="no-access"' in text
+    assert "You cannot invite anyone or change anyone" in text
+    assert "accreditation that expired on" in text  # why_cannot_manage's reason
+    assert "invites nobody" in text and "stays a member" in text
+    assert f'href="/learning/plan?project={APPROVED}"' in text
+    # what stays open to them is still offered, and works
+    member = get_user(db, "researcher2")
+    assert f'action="{page}/members/{member.id}/remove"' in text
+    assert f'action="{page}/invitations/{inv.id}/withdraw"' in text
+    # the draft: no submit button, the reason instead; the edit page warns too
+    draft_page = me.get(mine).text
+    assert submit not in draft_page and 'id="cannot-submit"' in draft_page
+    assert "cannot be submitted" in draft_page
+    assert f'action="{mine}/members"' not in draft_page
+    edit = me.get(f"{mine}/edit").text
+    assert 'id="cannot-invite"' in edit and "invites nobody" in edit
+    # in Welsh: the notice is translated, the library's reason marked as English
+    welsh = me.get(page, headers={"Accept-Language": "cy"}).text
+    assert "Ni allwch wahodd neb na newid rôl neb yn y prosiect" in welsh
+    assert '<p class="lead" lang="en">' in welsh
+    withdrawn = _post(me, f"{page}/invitations/{inv.id}/withdraw", {}, page)
+    assert withdrawn.status_code == 303
+    db.expire_all()
+    assert apps.get_invitation(db, inv.id).state == "withdrawn"
+    assert not apps.is_member(db, APPROVED, newbie.id)
+
+    accreditation.grant(db, lead.id, apps.MEMBER_ACCREDITATION)
+    db.commit()
+    again = me.get(page).text
+    assert form in again and workspace in again and 'id="cannot-invite"' not in again
+    assert submit in me.get(mine).text
+
+
+def test_a_lapsed_member_who_does_not_lead_is_told_why_the_workspace_is_closed(
+    client: Any, db: Session
+) -> None:
+    member = get_user(db, "researcher2")
+    accredit(db, member)
+    me = client.login_as("researcher2")
+    page = f"/projects/{APPROVED}"
+    assert f'href="{page}/workspace"' in me.get(page).text
+    _expire_accreditation(db, member)
+    text = me.get(page).text
+    assert f'href="{page}/workspace"' not in text and 'id="no-access"' in text
+    assert "workspace, jobs and outputs are closed to them" in text
+    assert f'href="/learning/plan?project={APPROVED}"' in text
+    # not a lead: no invitation form, and no notice about inviting either
+    assert f'action="{page}/members"' not in text and 'id="cannot-invite"' not in text

@@ -37,7 +37,6 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from fivesafes.errors import FivesafesError
-
 from fivesafes.jobs.models import JobOutput, JobState
 from fivesafes.jobs.outputs import output_row
 from fivesafes.jobs.queue import (
@@ -218,9 +217,7 @@ class Runner:
         self.jobs = max(1, jobs)
         self.limits = limits or Limits.from_env()
         self.on_job = on_job
-        self.heartbeat_every = (
-            heartbeat_from_env() if heartbeat_every is None else heartbeat_every
-        )
+        self.heartbeat_every = heartbeat_from_env() if heartbeat_every is None else heartbeat_every
         self.stopping = threading.Event()
         self.ran = 0
         self.token = uuid.uuid4().hex[:6]
