@@ -18,6 +18,7 @@ from fivesafes.cli import jobs as jobs_cli
 from fivesafes.cli import web as web_cli
 from fivesafes.errors import FivesafesError
 from fivesafes.jobs import runner as runner_module
+from fivesafes.jobs.models import JobState
 from fivesafes.jobs.queue import LEASE
 from fivesafes.jobs.runner import (
     HEARTBEAT,
@@ -81,7 +82,7 @@ def test_the_heartbeat_reaches_each_job_the_runner_runs(
     def run_claimed(*args: Any) -> str:
         *_, every = args
         given.append(every)
-        return runner_module.JobState.SUCCEEDED
+        return JobState.SUCCEEDED
 
     monkeypatch.setattr(runner_module, "claim_next", claim)
     monkeypatch.setattr(runner_module, "run_claimed", run_claimed)
