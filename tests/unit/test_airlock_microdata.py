@@ -118,7 +118,11 @@ def test_the_bundle_holds_no_microdata(session: Session, tmp_path: Path) -> None
         microdata=MicrodataTable("sales", person="firm"),
     )
     airlock.submit(session, req.id, "ann")
-    airlock.record_automatic_check(session, req.id)
+    # an injected engine sees only the safe table: the microdata's own check stands
+    airlock.record_automatic_check(session, req.id, check=lambda name, data: {"verdict": "pass"})
+    (out,) = airlock.get_request(session, req.id, "carol").outputs
+    assert out.verdict == "suppress" and out.check_report is not None
+    assert out.check_report["table"]["from"] == "microdata"
     airlock.start_review(session, req.id, "carol")
     for checker in ("carol", "dave"):
         airlock.review(session, req.id, "sales.csv", checker, "approve")
@@ -163,7 +167,7 @@ def test_replacing_with_new_microdata_checks_it_again(session: Session, tmp_path
         "sales.csv",
         _microdata(tmp_path),
         "d",
-        microdata=MicrodataTable("sales"),
+        microdata=MicrodataTable("sales", "firm"),
     )
     assert first.verdict == "suppress"
     no_refund = MICRODATA.replace("North,tea,f1,-900\n", "")
@@ -173,7 +177,7 @@ def test_replacing_with_new_microdata_checks_it_again(session: Session, tmp_path
         "ann",
         "sales.csv",
         path=_microdata(tmp_path, no_refund),
-        microdata=MicrodataTable("sales"),
+        microdata=MicrodataTable("sales", "firm"),
     )
     assert out.version == 2 and out.source_path is None
     report = out.check_report
