@@ -225,7 +225,7 @@ def test_the_whole_journey_from_registration_to_the_public_register(
     page.get_by_label("Description", exact=True).fill(
         "Care leavers convicted by age 21, by region and sex, 2015-2020."
     )
-    page.get_by_label("Count column").fill("persons")
+    page.get_by_label("Count or amount column").fill("persons")
     page.get_by_role("button", name="Add the output").click()
     expect(page.get_by_role("heading", name=OUTPUT)).to_be_visible()
     expect(page.get_by_text("Cells suppressed by the rules")).to_be_visible()

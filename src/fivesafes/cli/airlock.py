@@ -82,6 +82,26 @@ def _show(req: Any, json_: bool, done: str) -> None:
             )
         console.print(table)
     for out in data["outputs"]:
+        if "table" not in out:
+            continue
+        for note in out["notes"]:
+            console.print(f"{out['name']}: {note}")
+        if not out["attacker_bounds"]:
+            continue
+        grid = Table(title=f"What an attacker knows of the withheld cells of {out['name']}")
+        for col in ("cell", "at least (its negative contributions)", "attacker's range"):
+            grid.add_column(col)
+        for b in out["attacker_bounds"]:
+            lo_hi = b["interval"]
+            grid.add_row(
+                " × ".join(b["labels"].values()),
+                f"{b['lower_bound']:g}",
+                "not computed"
+                if lo_hi is None
+                else f"{_bound(lo_hi[0], '-∞')} to {_bound(lo_hi[1], '+∞')}",
+            )
+        console.print(grid)
+    for out in data["outputs"]:
         rows = (out.get("model") or {}).get("attributes")
         if not rows:
             continue
@@ -98,6 +118,10 @@ def _show(req: Any, json_: bool, done: str) -> None:
                 "no" if row["at_risk"] else "yes",
             )
         console.print(grid)
+
+
+def _bound(x: float | None, unbounded: str) -> str:
+    return unbounded if x is None else f"{x:g}"
 
 
 #: Attempts at a step that collided with another user's step at the same moment.
@@ -168,8 +192,27 @@ def add(
         str | None,
         typer.Option(
             "--value",
-            help="For a long-format table: its count column. The disclosure rules check it "
-            "now, and the safe version is what goes into the request.",
+            help="For a long-format table: its count column (with --microdata: the amount "
+            "to sum, any sign). The disclosure rules check it now, and the safe version is "
+            "what goes into the request.",
+        ),
+    ] = None,
+    microdata: Annotated[
+        bool,
+        typer.Option(
+            "--microdata",
+            help="--file is microdata, one row per contribution: the output is the table of "
+            "sums of --value over every combination of the other columns, with its margins, "
+            "checked as 'fivesafes outputs check-table --microdata' does. Only the safe table "
+            "goes into the request; the microdata stays inside the TRE.",
+        ),
+    ] = False,
+    person: Annotated[
+        str | None,
+        typer.Option(
+            "--person",
+            help="With --microdata: the column naming whose contribution each row is "
+            "(a person's rows are summed into one contribution); not a category.",
         ),
     ] = None,
     policy: Annotated[
@@ -207,13 +250,25 @@ def add(
     optionally, --categorical): only the model file can ever be released, and the
     airlock's model check (membership-inference and structural attacks, and
     attribute inference when the policy asks for it) runs when the request is
-    submitted."""
+    submitted.
+
+    A table of sums (amounts of any sign) is given as its microdata with --microdata
+    --value (and, optionally, --person): the airlock checks the table of sums under
+    the negative-aware rules and keeps its safe version; the microdata is never
+    stored with the request nor released."""
     import tempfile
 
     from fivesafes.errors import FivesafesError
     from fivesafes.outputs import airlock
 
     model = None
+    table = None
+    if person is not None and not microdata:
+        raise FivesafesError("--person is for microdata: give it with --microdata")
+    if microdata:
+        if value is None:
+            raise FivesafesError("--microdata needs --value: the amount column to sum")
+        table = airlock.MicrodataTable(value, person)
     given = {"--train": train, "--test": test, "--target": target}
     if any(v is not None for v in given.values()):
         missing = [k for k, v in given.items() if v is None]
@@ -222,8 +277,8 @@ def add(
                 f"a trained model needs --train, --test and --target together; "
                 f"{', '.join(missing)} missing"
             )
-        if value is not None:
-            raise FivesafesError("--value is for a table of counts, not a trained model")
+        if value is not None or microdata:
+            raise FivesafesError("--value and --microdata are for a table, not a trained model")
         assert train is not None and test is not None and target is not None
         cats = None
         if categorical is not None:
@@ -236,7 +291,12 @@ def add(
 
     with tempfile.TemporaryDirectory() as tmp:
         path, report = file, None
-        if value is not None:
+        table_policy = None
+        if table is not None:
+            from fivesafes.outputs.policy import effective_policy
+
+            table_policy = effective_policy(policy)
+        elif value is not None:
             path, report = checked_table(file, value, policy, Path(tmp))
 
         def run(s: Session) -> Any:
@@ -250,10 +310,21 @@ def add(
                     description=description,
                     check_report=report,
                     model=model,
+                    microdata=table,
+                    policy=table_policy,
                 )
             else:
                 airlock.add_output(
-                    s, request, as_, name, path, description, check_report=report, model=model
+                    s,
+                    request,
+                    as_,
+                    name,
+                    path,
+                    description,
+                    check_report=report,
+                    model=model,
+                    microdata=table,
+                    policy=table_policy,
                 )
             return airlock.get_request(s, request, as_)
 

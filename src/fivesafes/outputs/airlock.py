@@ -174,6 +174,53 @@ class ModelInputs:
     categorical: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True)
+class MicrodataTable:
+    """What makes a table output a *table of sums checked from its microdata* (a
+    magnitude table): the file given is the microdata, one row per contribution,
+    ``value`` its amount column (any sign: profits and losses, changes) and
+    ``person``, optionally, the column naming whose contribution each row is (a
+    person's rows are summed into one). The airlock builds the table of sums with
+    its margins and checks it as ``fivesafes outputs check-table --microdata`` does
+    (:func:`fivesafes.outputs.check.check_microdata_csv`: the negative-aware
+    dominance and p% rules, the attacker's bounds); the output is the safe table of
+    sums. The microdata file stays inside the TRE: its bytes are never stored with
+    the request nor put into a bundle (only its name and SHA-256 are recorded, in
+    the report's ``table``)."""
+
+    value: str
+    person: str | None = None
+
+
+#: The airlock's verdict for each overall status of a table's disclosure check.
+TABLE_VERDICTS = {"pass": "pass", "round": "suppress", "suppress": "suppress", "review": "review"}
+
+
+def check_microdata_table(
+    path: Path, microdata: MicrodataTable, policy: Any, folder: Path
+) -> tuple[Path, dict[str, Any]]:
+    """Check the table of sums of ``path`` (microdata) under ``policy``: the safe
+    table (written into ``folder``, named after ``path``) and the disclosure report
+    with the airlock's verdict and, under ``table``, what it was made from. Bad
+    input raises :class:`~fivesafes.errors.InputError` naming the file, row and
+    field."""
+    from fivesafes.outputs.check import check_microdata_csv
+
+    safe = Path(folder) / Path(path).name
+    result = check_microdata_csv(path, microdata.value, policy, out=safe, person=microdata.person)
+    report = result.to_dict()
+    report["verdict"] = TABLE_VERDICTS.get(result.status, "review")
+    report["table"] = {
+        "kind": "magnitude",
+        "from": "microdata",
+        "value": microdata.value,
+        "person": microdata.person,
+        "microdata": Path(path).name,
+        "microdata_sha256": sha256_bytes(_read_file(Path(path))),
+    }
+    return safe, report
+
+
 def transition_for(action: str, state: State | str) -> Transition | None:
     """The transition ``action`` makes from ``state``, if it is allowed."""
     for t in TRANSITIONS:
@@ -694,6 +741,52 @@ def _model_data(
     )
 
 
+def _microdata_output(
+    session: Session,
+    req: ReleaseRequest,
+    actor: str,
+    action: str,
+    name: str,
+    path: Path,
+    microdata: MicrodataTable,
+    policy: Any,
+) -> tuple[bytes, int, dict[str, Any]]:
+    """The safe table of sums of a microdata output (its bytes, formula cells made
+    inert, and how many were) and its report; bad microdata is refused naming the
+    file, row and field, and nothing is stored."""
+    if policy is None:
+        from fivesafes.outputs.policy import tre_policy
+
+        policy = tre_policy()
+    with tempfile.TemporaryDirectory(prefix="fivesafes-microdata-") as tmp:
+        try:
+            safe, report = check_microdata_table(Path(path), microdata, policy, Path(tmp))
+        except FivesafesError as exc:
+            _refuse(
+                session,
+                actor,
+                action,
+                _subject(req.id),
+                f"output {name}: {exc} Nothing was "
+                f"{'added to' if action == 'add_output' else 'changed in'} request {req.id}.",
+                FivesafesError,
+            )
+        data, inert_cells = _load_file(session, req, actor, action, name, safe)
+    return data, inert_cells, report
+
+
+def _microdata_audit(report: Mapping[str, Any] | None) -> dict[str, Any]:
+    table = (report or {}).get("table")
+    if not isinstance(table, Mapping) or table.get("from") != "microdata":
+        return {}
+    return {
+        "kind": "microdata_table",
+        "value": table.get("value"),
+        "person": table.get("person"),
+        "microdata_sha256": table.get("microdata_sha256"),
+    }
+
+
 def _model_inputs(
     session: Session, req: ReleaseRequest, actor: str, action: str, name: str, model: ModelInputs
 ) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
@@ -717,6 +810,8 @@ def add_output(
     *,
     store_bytes: bool = True,
     model: ModelInputs | None = None,
+    microdata: MicrodataTable | None = None,
+    policy: Any = None,
 ) -> RequestOutput:
     """Add an output file to a draft (or returned) request, with the researcher's
     description of what it shows and how it was made.
@@ -730,6 +825,13 @@ def add_output(
     types only) and match them now, and the model check runs on submission
     (:func:`record_automatic_check`); its train and test CSVs are stored with it
     and never released.
+
+    With ``microdata``, the file is microdata (one row per contribution) and the
+    output is its table of sums, checked now under ``policy`` (a
+    :class:`~fivesafes.outputs.policy.Policy`; default the TRE's): its safe version
+    is stored as the output (always in the database: ``store_bytes`` does not
+    apply) and the report records the value and person columns; the microdata is
+    neither stored nor ever released (:class:`MicrodataTable`).
     """
     action = "add_output"
     req = _request(session, request_id, author, action)
@@ -774,13 +876,29 @@ def add_output(
             "submission, so no report may be given with it",
             FivesafesError,
         )
+    if microdata is not None and (model is not None or check_report is not None):
+        _refuse(
+            session,
+            author,
+            action,
+            _subject(req.id),
+            f"output {name} is a table of sums from microdata: the airlock checks it itself, "
+            "so it cannot also be a trained model or come with a report",
+            FivesafesError,
+        )
     report, verdict = (
         _check_report(session, req, author, action, name, check_report)
         if check_report is not None
         else (None, None)
     )
     model_data = None
-    if model is not None:
+    source_path: str | None = str(Path(path).resolve())
+    if microdata is not None:
+        data, inert_cells, report = _microdata_output(
+            session, req, author, action, name, path, microdata, policy
+        )
+        verdict, store_bytes, source_path = str(report["verdict"]), True, None
+    elif model is not None:
         data, inert_cells = _read_model_file(session, req, author, action, name, path), 0
         train, test = _model_inputs(session, req, author, action, name, model)
         model_data = _model_data(
@@ -791,7 +909,7 @@ def add_output(
     out = RequestOutput(
         name=name,
         description=description.strip(),
-        source_path=str(Path(path).resolve()),
+        source_path=source_path,
         content=data if store_bytes else None,
         sha256=sha256_bytes(data),
         size=len(data),
@@ -815,6 +933,7 @@ def add_output(
             "verdict": verdict,
             **({"formula_cells_made_inert": inert_cells} if inert_cells else {}),
             **_model_audit(model_data),
+            **_microdata_audit(report),
         },
     )
     session.commit()
@@ -852,12 +971,16 @@ def update_output(
     check_report: Mapping[str, Any] | None = None,
     *,
     model: ModelInputs | None = None,
+    microdata: MicrodataTable | None = None,
+    policy: Any = None,
 ) -> RequestOutput:
     """Change an output of a draft or returned request (its file, description or
     report; for a trained model, its file or, with ``model``, the data it was
     fitted on). Any change makes a new version: the reviews of the old one no
     longer count, and the request must be checked and reviewed again. A model is
-    checked against its data again whenever either changes."""
+    checked against its data again whenever either changes. With ``microdata``,
+    ``path`` is new microdata and the output becomes its safe table of sums, as in
+    :func:`add_output`."""
     action = "update_output"
     req = _request(session, request_id, author, action)
     user = _user(session, author, action, _subject(request_id))
@@ -875,6 +998,18 @@ def update_output(
         )
     old_sha, old_version = out.sha256, out.version
     voided = len(current_reviews(req, out))
+    if microdata is not None and (
+        path is None or model is not None or check_report is not None or out.model_data
+    ):
+        _refuse(
+            session,
+            author,
+            action,
+            _subject(req.id),
+            f"a table of sums from microdata needs the microdata file, and output {name} "
+            "cannot also be a trained model or come with a report",
+            FivesafesError,
+        )
     if check_report is not None and (model is not None or out.model_data is not None):
         _refuse(
             session,
@@ -915,6 +1050,14 @@ def update_output(
             for column in MODEL_COLUMNS:
                 setattr(old, column, getattr(new_data, column))
         out.check_report, out.verdict = None, None
+    elif microdata is not None:
+        assert path is not None
+        data, _, report = _microdata_output(
+            session, req, author, action, name, path, microdata, policy
+        )
+        out.source_path, out.content = None, data
+        out.sha256, out.size = sha256_bytes(data), len(data)
+        out.check_report, out.verdict = report, str(report["verdict"])
     elif path is not None:
         data, _ = _load_file(session, req, author, action, name, path)
         out.source_path = str(Path(path).resolve())
@@ -949,6 +1092,7 @@ def update_output(
             "sha256": out.sha256,
             "version": out.version,
             "reviews_reset": voided,
+            **(_microdata_audit(out.check_report) if microdata is not None else {}),
         },
     )
     session.commit()
@@ -1017,7 +1161,9 @@ def record_automatic_check(
     (``submitted`` → ``checked``).
 
     Each output's report is taken from ``reports`` (by output name), else from
-    ``check(name, content)``, else from the report given when the output was added.
+    ``check(name, content)``, else from the report given when the output was added
+    (a table of sums from microdata keeps the report of its check when it was
+    added, whatever ``check`` would say of the safe table alone).
     A report is a JSON object with at least ``verdict`` (pass, review, suppress or
     fail); only ``pass`` lets a single checker suffice, if the policy allows it,
     and no checker can approve an output that is ``fail``.
@@ -1075,6 +1221,10 @@ def record_automatic_check(
                 _tampered(session, req, actor, action, out)
         elif out.name in given:
             report = given[out.name]
+        elif _microdata_audit(out.check_report):
+            # A table of sums from microdata was checked from its contributions as it
+            # was added; the stored safe table alone cannot be checked again.
+            report = out.check_report
         elif check is not None:
             data = _content(out)
             if data is None or sha256_bytes(data) != out.sha256:
@@ -1595,6 +1745,20 @@ def _attribute_rows(report: Mapping[str, Any] | None) -> list[dict[str, Any]] | 
     return None
 
 
+def _microdata_summary(report: Mapping[str, Any] | None) -> dict[str, Any]:
+    """For a table of sums from microdata: what it was made from (``table``), the
+    check's notes and, per withheld cell, the attacker's bounds (as ``fivesafes
+    outputs check-table --microdata`` reports them)."""
+    if not _microdata_audit(report):
+        return {}
+    assert report is not None
+    return {
+        "table": dict(report["table"]),
+        "notes": list(report.get("notes") or []),
+        "attacker_bounds": list(report.get("attacker_bounds") or []),
+    }
+
+
 def summary(req: ReleaseRequest) -> dict[str, Any]:
     """A request as plain data (for ``--json`` and the web app)."""
     return {
@@ -1631,6 +1795,7 @@ def summary(req: ReleaseRequest) -> dict[str, Any]:
                     if out.model_data is not None
                     else {}
                 ),
+                **_microdata_summary(out.check_report),
                 "approvals": list(status.approvals),
                 "required": status.required,
                 "held_back_by": list(status.held_back_by),

@@ -66,7 +66,9 @@ def public_report(report: Mapping[str, Any]) -> dict[str, Any]:
     that is what a checker needs, outside it would give a suppressed cell away. The
     released report keeps, per cell, its labels, status, the rules that applied and
     the published (safe) value; the true value only where it is published as it is;
-    no reasons, notes or solver messages. A trained model's report keeps its model
+    no reasons, notes, solver messages or attacker bounds (for a table of sums from
+    microdata, only its kind and value and person columns: not the microdata's name
+    or SHA-256). A trained model's report keeps its model
     type, policy, verdict and each attack's name, AUC and whether it found a risk
     (aggregates over the whole training set; no ROC curve). A report in another
     format keeps only its verdict."""
@@ -103,6 +105,9 @@ def public_report(report: Mapping[str, Any]) -> dict[str, Any]:
             public["value"] = cell.get("value")
         cells.append(public)
     out["cells"] = cells
+    table = report.get("table")
+    if isinstance(table, Mapping):  # a table of sums from microdata: its columns only
+        out["table"] = {k: table[k] for k in ("kind", "from", "value", "person") if k in table}
     out["note"] = (
         "The released version of the disclosure report: true values of withheld or "
         "rounded cells, and the reasons quoting them, stay inside the TRE."

@@ -123,11 +123,17 @@ def add_output(
     content: bytes,
     file_name: str,
     value_column: str = "",
+    microdata: bool = False,
+    person_column: str = "",
 ) -> None:
     """Add an output to a draft or returned request: the file's bytes (from the
     workspace or uploaded), and, for a table of counts (``value_column`` named), its
-    safe version and disclosure report. Bad input raises :class:`FormErrors`; a user
-    who is not a member meeting the membership rule today is refused."""
+    safe version and disclosure report. With ``microdata``, the file is microdata
+    (one row per contribution; ``value_column`` the amount, ``person_column``
+    optionally whose contribution each row is) and the output is its safe table of
+    sums (:class:`fivesafes.outputs.airlock.MicrodataTable`: the microdata itself is
+    not kept). Bad input raises :class:`FormErrors`; a user who is not a member
+    meeting the membership rule today is refused."""
     request_of(session, project, request_id)
     require_member_access(session, project, user, "add an output to a release request")
     errors: dict[str, str] = {}
@@ -139,6 +145,14 @@ def add_output(
         errors["description"] = "Describe what the output shows and how it was made."
     if not content:
         errors["file"] = "Choose a workspace file or upload one (it must not be empty)."
+    if microdata and not value_column.strip():
+        errors["value_column"] = (
+            "Name the amount column: with microdata, the column holding each contribution's amount."
+        )
+    if person_column.strip() and not microdata:
+        errors["person_column"] = (
+            "A person column is for microdata: choose microdata, or leave it blank."
+        )
     if errors:
         raise FormErrors(errors)
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,6 +161,21 @@ def add_output(
         path.parent.mkdir()
         path.write_bytes(content)
         report = None
+        if microdata:
+            from fivesafes.outputs.check import read_microdata_csv
+
+            table = airlock.MicrodataTable(value_column.strip(), person_column.strip() or None)
+            try:  # bad microdata is the form's to say, naming the file, row and field
+                read_microdata_csv(path, table.value, table.person)
+            except FivesafesError as exc:
+                text = str(exc).replace(str(folder / "original") + os.sep, "")
+                field = getattr(exc, "field", None)
+                wrong = "person_column" if field and field == table.person else "value_column"
+                raise FormErrors({wrong: text}) from None
+            airlock.add_output(
+                session, request_id, user.name, name.strip(), path, description, microdata=table
+            )
+            return
         if value_column.strip():
             (folder / "safe").mkdir()
             try:

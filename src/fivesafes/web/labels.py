@@ -141,6 +141,8 @@ DOMAIN_FORM_ERRORS = (
     N_("Describe what the model predicts, from what, and how it was fitted."),
     N_("Name the target column (the label the model predicts)."),
     N_("Use letters, digits, spaces, '.', '_' and '-', starting with a letter."),
+    N_("Name the amount column: with microdata, the column holding each contribution's amount."),
+    N_("A person column is for microdata: choose microdata, or leave it blank."),
 )
 
 #: The roles a course can be required for (fivesafes.people.catalogue.PLAN_ROLES).

@@ -8,12 +8,17 @@ the learning plan first).
   request from the workspace's output files or uploads, describe each, and submit
   it; the automatic disclosure check runs on submission; they download the bundle
   once it is released;
+- a table of sums goes in as its microdata (one row per contribution) with its
+  amount column and, optionally, its person column: the rules check the table of
+  sums at once and only its safe version is kept (the microdata is not);
 - a trained model goes in with the CSVs it was fitted and tested on and its
   target column (only the model file is ever released); its model check runs on
   submission;
 - output checkers see every output's disclosure report cell by cell (a model's
   attack metrics and a figure of the attacks' ROC curves), comment,
-  approve, reject or return; when the last approval it needs arrives, the request
+  approve, reject or return (for a table of sums from microdata, also the check's
+  notes on negative amounts and what an attacker knows of each withheld cell);
+  when the last approval it needs arrives, the request
   is approved and released by that checker (the bundle is written at once).
 """
 
@@ -300,6 +305,8 @@ async def add_output(request: Request, access: MemberAccess, request_id: int, db
             content,
             file_name,
             values.get("value_column", ""),
+            values.get("table") == "microdata",
+            values.get("person_column", ""),
         )
     except apps.FormErrors as exc:
         db.rollback()
