@@ -553,7 +553,7 @@ def test_a_lapsed_leads_project_page_says_why_instead_of_offering_what_would_be_
     # in Welsh: the notice is translated, the library's reason marked as English
     welsh = me.get(page, headers={"Accept-Language": "cy"}).text
     assert "Ni allwch wahodd neb na newid rôl neb yn y prosiect" in welsh
-    assert '<p class="lead" lang="en">' in welsh
+    assert '<p lang="en">' in welsh
     withdrawn = _post(me, f"{page}/invitations/{inv.id}/withdraw", {}, page)
     assert withdrawn.status_code == 303
     db.expire_all()
