@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from fivesafes.cli.output import console, emit_json
+from fivesafes.cli.output import console, emit_json, print_attacker_bounds
 
 DbOption = Annotated[
     str | None,
@@ -88,19 +88,10 @@ def _show(req: Any, json_: bool, done: str) -> None:
             console.print(f"{out['name']}: {note}")
         if not out["attacker_bounds"]:
             continue
-        grid = Table(title=f"What an attacker knows of the withheld cells of {out['name']}")
-        for col in ("cell", "at least (its negative contributions)", "attacker's range"):
-            grid.add_column(col)
-        for b in out["attacker_bounds"]:
-            lo_hi = b["interval"]
-            grid.add_row(
-                " × ".join(b["labels"].values()),
-                f"{b['lower_bound']:g}",
-                "not computed"
-                if lo_hi is None
-                else f"{_bound(lo_hi[0], '-∞')} to {_bound(lo_hi[1], '+∞')}",
-            )
-        console.print(grid)
+        print_attacker_bounds(
+            out["attacker_bounds"],
+            f"What an attacker knows of the withheld cells of {out['name']}",
+        )
     for out in data["outputs"]:
         rows = (out.get("model") or {}).get("attributes")
         if not rows:
@@ -118,10 +109,6 @@ def _show(req: Any, json_: bool, done: str) -> None:
                 "no" if row["at_risk"] else "yes",
             )
         console.print(grid)
-
-
-def _bound(x: float | None, unbounded: str) -> str:
-    return unbounded if x is None else f"{x:g}"
 
 
 #: Attempts at a step that collided with another user's step at the same moment.

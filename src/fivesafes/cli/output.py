@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from rich.text import Text
 
 from fivesafes.errors import FivesafesError
@@ -33,6 +34,31 @@ def comma_list(*texts: str | None) -> list[str]:
 def comma_lists(texts: Iterable[str] | None) -> list[str]:
     """:func:`comma_list` of a repeatable option's values."""
     return comma_list(*(texts or ()))
+
+
+def print_attacker_bounds(
+    bounds: list[dict[str, Any]], title: str, most: int | None = None
+) -> None:
+    """The table of what an attacker knows of each withheld cell of a table of sums
+    (``attacker_bounds`` of a check: its labels, lower bound and interval), the
+    first ``most`` rows if given, then how many more ``--json`` holds."""
+    grid = Table(title=title)
+    for col in ("cell", "at least (its negative contributions)", "attacker's range"):
+        grid.add_column(col)
+    for b in bounds[:most]:
+        rng = b["interval"]
+        grid.add_row(
+            " × ".join(b["labels"].values()),
+            f"{b['lower_bound']:g}",
+            "not computed" if rng is None else f"{_bound(rng[0], '-∞')} to {_bound(rng[1], '+∞')}",
+        )
+    console.print(grid)
+    if most is not None and len(bounds) > most:
+        console.print(f"... and {len(bounds) - most} more (see --json).")
+
+
+def _bound(x: float | None, unbounded: str) -> str:
+    return unbounded if x is None else f"{x:g}"
 
 
 def emit_json(summary: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fivesafes.cli.output import console, emit_json
+from fivesafes.cli.output import console, emit_json, print_attacker_bounds
 
 outputs_app = typer.Typer(
     help="Statistical disclosure control of outputs.",
@@ -111,25 +111,9 @@ def check_table(
     for note in result.notes:
         console.print(f"Note: {note}")
     if result.attacker:
-        grid = Table(title="What an attacker knows of the withheld cells")
-        for col in ("cell", "at least (its negative contributions)", "attacker's range"):
-            grid.add_column(col)
-        for b in result.attacker[:40]:
-            rng = b["interval"]
-            grid.add_row(
-                " × ".join(b["labels"].values()),
-                f"{b['lower_bound']:g}",
-                "not computed"
-                if rng is None
-                else f"{_bound(rng[0], '-∞')} to {_bound(rng[1], '+∞')}",
-            )
-        console.print(grid)
-        if len(result.attacker) > 40:
-            console.print(f"... and {len(result.attacker) - 40} more (see --json).")
-
-
-def _bound(x: float | None, unbounded: str) -> str:
-    return unbounded if x is None else f"{x:g}"
+        print_attacker_bounds(
+            result.attacker, "What an attacker knows of the withheld cells", most=40
+        )
 
 
 @outputs_app.command(
